@@ -1,0 +1,1 @@
+//! runbook-engine (being built).

@@ -1,0 +1,1 @@
+//! runbook-tanium-sim (being built).
