@@ -1,0 +1,1 @@
+//! runbook-store (being built).
