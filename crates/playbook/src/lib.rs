@@ -1,1 +1,126 @@
-//! runbook-playbook (being built).
+//! `runbook-playbook`: the playbook format. It turns YAML text into a typed [`Playbook`] whose
+//! every value keeps its source location, validates it offline (keys, types, durations, ids,
+//! step kinds, templates and every name they use), and describes the format as a JSON Schema.
+//!
+//! Parsing never fails: [`load`] returns what it could read plus every [`Diagnostic`], so one
+//! CI run shows all the problems of a playbook. Each diagnostic has a stable code
+//! ([`codes`]), points at the offending key or value, and renders as human text
+//! ([`render_human`]), JSON ([`render_json`]) or GitHub annotations ([`render_github`]).
+//!
+//! Main types: [`Playbook`], [`Step`] and [`StepKind`], [`TemplateValue`] (a value that may
+//! hold MiniJinja templates, rendered by the engine), [`InputDecl`] with
+//! [`bind_inputs`] for a run's inputs.
+//!
+//! Architecture invariant: this crate does no I/O and knows nothing of HTTP, Tanium or tokio.
+//!
+//! ```
+//! let source = r#"
+//! version: 1
+//! name: say-hello
+//! inputs:
+//!   who: { type: string, default: world }
+//! steps:
+//!   - id: greet
+//!     log: "hello {{ inputs.who }}"
+//! "#;
+//! let loaded = runbook_playbook::load("hello.yaml", source);
+//! assert!(loaded.diagnostics.is_empty());
+//! let playbook = loaded.playbook.expect("valid");
+//! assert_eq!(playbook.steps[0].kind.kind_name(), "log");
+//!
+//! let broken = runbook_playbook::load("broken.yaml", "version: 1\nname: x\nsteps:\n  - id: a\n    lgo: hi\n");
+//! assert!(broken.playbook.is_none());
+//! assert_eq!(broken.diagnostics[0].code, "RB005");
+//! assert_eq!((broken.diagnostics[0].line, broken.diagnostics[0].column), (5, 5));
+//! ```
+
+mod check;
+pub mod codes;
+mod diagnostic;
+mod duration;
+mod inputs;
+mod model;
+mod schema;
+mod suggest;
+mod templates;
+mod yaml;
+
+pub use diagnostic::{Diagnostic, Severity, count, render_github, render_human, render_json};
+pub use duration::{DurationError, format_duration, parse_duration};
+pub use inputs::{InputError, bind_inputs};
+pub use model::*;
+pub use schema::json_schema;
+pub use templates::{RUN_FIELDS, looks_like_template};
+pub use yaml::{MAX_DEPTH, MAX_NODES, MAX_SOURCE_BYTES};
+
+/// What [`load`] could read, and every problem found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The playbook, when there is no error-severity diagnostic.
+    pub playbook: Option<Playbook>,
+    /// Errors and warnings, in source order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// True when a diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parses and validates one playbook. `file_name` is only used in diagnostics.
+pub fn load(file_name: &str, source: &str) -> Loaded {
+    let tree = yaml::parse(source);
+    let mut problems = tree.problems;
+    let mut playbook = None;
+    match &tree.root {
+        Some(root) => {
+            let mut checker = check::Checker::new(source);
+            checker.problems = std::mem::take(&mut problems);
+            playbook = checker.playbook(root);
+            problems = checker.problems;
+        }
+        None if problems.is_empty() => {
+            problems.push(
+                yaml::Problem::error(codes::MISSING_KEY, Span::new(1, 1), 1, "the file is empty")
+                    .help("a playbook needs at least `version: 1`, `name:` and `steps:`"),
+            );
+        }
+        None => {}
+    }
+    // Stable order: by position, errors before warnings at the same place.
+    problems.sort_by(|a, b| {
+        (a.span, std::cmp::Reverse(a.severity), a.code).cmp(&(
+            b.span,
+            std::cmp::Reverse(b.severity),
+            b.code,
+        ))
+    });
+    problems.dedup();
+    let lines: Vec<&str> = source.lines().collect();
+    let diagnostics: Vec<Diagnostic> = problems
+        .into_iter()
+        .map(|problem| Diagnostic {
+            code: problem.code,
+            severity: problem.severity,
+            message: problem.message,
+            file: file_name.to_owned(),
+            line: problem.span.line,
+            column: problem.span.column,
+            length: problem.length,
+            source_line: lines
+                .get(problem.span.line.saturating_sub(1) as usize)
+                .map(|line| line.trim_end_matches('\r').to_owned())
+                .unwrap_or_default(),
+            help: problem.help,
+        })
+        .collect();
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        playbook = None;
+    }
+    Loaded {
+        playbook,
+        diagnostics,
+    }
+}

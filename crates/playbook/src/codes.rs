@@ -1,0 +1,114 @@
+//! Stable diagnostic codes. A code never changes meaning; retired codes are not reused.
+
+/// The YAML could not be read.
+pub const YAML_SYNTAX: &str = "RB001";
+/// The document is too large or too deeply nested.
+pub const LIMIT: &str = "RB002";
+/// A key appears twice in one mapping.
+pub const DUPLICATE_KEY: &str = "RB003";
+/// An unquoted `{{ ... }}`, which YAML reads as a mapping.
+pub const UNQUOTED_TEMPLATE: &str = "RB004";
+/// A key that the format does not know.
+pub const UNKNOWN_KEY: &str = "RB005";
+/// A required key is missing.
+pub const MISSING_KEY: &str = "RB006";
+/// A value of the wrong type.
+pub const WRONG_TYPE: &str = "RB007";
+/// `version` is not 1.
+pub const UNSUPPORTED_VERSION: &str = "RB008";
+/// A playbook, input, output or secret name that is not allowed.
+pub const INVALID_NAME: &str = "RB009";
+/// A step id that is not `[a-z_][a-z0-9_]*`.
+pub const INVALID_STEP_ID: &str = "RB010";
+/// Two steps share an id.
+pub const DUPLICATE_STEP_ID: &str = "RB011";
+/// A step has no kind key.
+pub const MISSING_STEP_KIND: &str = "RB012";
+/// A step has more than one kind key.
+pub const MULTIPLE_STEP_KINDS: &str = "RB013";
+/// A duration that cannot be read.
+pub const INVALID_DURATION: &str = "RB014";
+/// A number outside its allowed range.
+pub const OUT_OF_RANGE: &str = "RB015";
+/// A template that MiniJinja cannot parse.
+pub const TEMPLATE_SYNTAX: &str = "RB016";
+/// A template uses a name that is not in scope (unknown root or undeclared input).
+pub const UNKNOWN_NAME: &str = "RB017";
+/// A template refers to a step that does not exist.
+pub const UNKNOWN_STEP: &str = "RB018";
+/// A template refers to this step or a later one.
+pub const FORWARD_REFERENCE: &str = "RB019";
+/// A template uses an output that the referenced step's kind does not produce.
+pub const UNKNOWN_OUTPUT: &str = "RB020";
+/// A template reads a secret that is not listed under `secrets:`.
+pub const UNLISTED_SECRET: &str = "RB021";
+/// `target.text` holds a template.
+pub const TEMPLATE_IN_RAW_TEXT: &str = "RB022";
+/// An input's default does not satisfy its own declaration.
+pub const INVALID_DEFAULT: &str = "RB023";
+/// An input declaration that contradicts itself (bad regex, minimum above maximum, ...).
+pub const INVALID_INPUT_DECLARATION: &str = "RB024";
+/// A template uses a filter or test that does not exist.
+pub const UNKNOWN_FILTER: &str = "RB025";
+/// A list that must not be empty is empty.
+pub const EMPTY_LIST: &str = "RB026";
+/// A value that is not one of the allowed words (input type, clause operator).
+pub const INVALID_CHOICE: &str = "RB027";
+/// A target or parameterize step names zero or several alternatives.
+pub const CONFLICTING_KEYS: &str = "RB028";
+/// `retry` on a step that has side effects.
+pub const RETRY_NOT_ALLOWED: &str = "RB029";
+/// Issuing under the `Default` action group, which holds no machines.
+pub const DEFAULT_ACTION_GROUP: &str = "RB030";
+/// A regular expression (clause `matches`) that does not compile.
+pub const INVALID_REGEX: &str = "RB031";
+/// Warning: a later step uses outputs of a step that may be skipped.
+pub const MAYBE_SKIPPED: &str = "RB032";
+/// Warning: the same secret is listed twice, or a clause `when` is constant.
+pub const REDUNDANT: &str = "RB033";
+
+/// Every code with a one-line summary, for `docs/playbooks.md` and tests.
+pub const ALL: [(&str, &str); 33] = [
+    (YAML_SYNTAX, "invalid YAML"),
+    (LIMIT, "document too large or too deeply nested"),
+    (DUPLICATE_KEY, "duplicate key"),
+    (UNQUOTED_TEMPLATE, "unquoted `{{ ... }}` read as a mapping"),
+    (UNKNOWN_KEY, "unknown key"),
+    (MISSING_KEY, "missing required key"),
+    (WRONG_TYPE, "wrong type"),
+    (UNSUPPORTED_VERSION, "unsupported version"),
+    (INVALID_NAME, "invalid name"),
+    (INVALID_STEP_ID, "invalid step id"),
+    (DUPLICATE_STEP_ID, "duplicate step id"),
+    (MISSING_STEP_KIND, "step has no kind"),
+    (MULTIPLE_STEP_KINDS, "step has several kinds"),
+    (INVALID_DURATION, "invalid duration"),
+    (OUT_OF_RANGE, "value out of range"),
+    (TEMPLATE_SYNTAX, "template syntax error"),
+    (UNKNOWN_NAME, "unknown name in a template"),
+    (UNKNOWN_STEP, "unknown step in a template"),
+    (FORWARD_REFERENCE, "reference to this or a later step"),
+    (UNKNOWN_OUTPUT, "unknown step output"),
+    (UNLISTED_SECRET, "secret not listed under `secrets:`"),
+    (TEMPLATE_IN_RAW_TEXT, "template in `target.text`"),
+    (INVALID_DEFAULT, "input default violates its declaration"),
+    (INVALID_INPUT_DECLARATION, "contradictory input declaration"),
+    (UNKNOWN_FILTER, "unknown filter or test"),
+    (EMPTY_LIST, "empty list"),
+    (INVALID_CHOICE, "value not among the allowed words"),
+    (
+        CONFLICTING_KEYS,
+        "none or several of mutually exclusive keys",
+    ),
+    (RETRY_NOT_ALLOWED, "`retry` on a step with side effects"),
+    (
+        DEFAULT_ACTION_GROUP,
+        "issue under the `Default` action group",
+    ),
+    (INVALID_REGEX, "invalid regular expression"),
+    (
+        MAYBE_SKIPPED,
+        "uses outputs of a step that may be skipped (warning)",
+    ),
+    (REDUNDANT, "redundant declaration (warning)"),
+];

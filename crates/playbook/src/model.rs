@@ -1,0 +1,485 @@
+//! The typed playbook: what the engine executes. Every value a user wrote keeps its location so
+//! that the engine can point at it when rendering fails at run time.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+/// A 1-based line and column (in characters) of a key or value in the playbook source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Span {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, counted in characters.
+    pub column: u32,
+}
+
+impl Span {
+    /// A span at `line`:`column` (both 1-based).
+    pub fn new(line: u32, column: u32) -> Self {
+        Self { line, column }
+    }
+}
+
+/// A value with the location it was read from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    /// The value itself.
+    pub value: T,
+    /// Where it was written.
+    pub span: Span,
+}
+
+/// A string, or any YAML value whose strings may hold MiniJinja templates. The engine renders
+/// it; `value` keeps the YAML structure (strings, numbers, bools, lists, maps) as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateValue {
+    /// The value as written, templates not rendered.
+    pub value: serde_json::Value,
+    /// Where it was written.
+    pub span: Span,
+}
+
+impl TemplateValue {
+    /// The value as a plain string, when it is one.
+    pub fn as_str(&self) -> Option<&str> {
+        self.value.as_str()
+    }
+
+    /// True when some string inside the value holds template syntax (`{{`, `{%` or `{#`).
+    pub fn has_template(&self) -> bool {
+        fn walk(value: &serde_json::Value) -> bool {
+            match value {
+                serde_json::Value::String(text) => crate::templates::looks_like_template(text),
+                serde_json::Value::Array(items) => items.iter().any(walk),
+                serde_json::Value::Object(map) => map.values().any(walk),
+                _ => false,
+            }
+        }
+        walk(&self.value)
+    }
+}
+
+/// A whole playbook, as validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Playbook {
+    /// Format version; always 1 for now.
+    pub version: u32,
+    /// Identifier-like name (`[a-z0-9][a-z0-9_-]*`).
+    pub name: String,
+    /// Free text for people.
+    pub description: Option<String>,
+    /// Declared inputs, in the order written.
+    pub inputs: IndexMap<String, InputDecl>,
+    /// Safety limits checked before any `issue` step.
+    pub guard: Option<Guard>,
+    /// Environment variable names readable as `secrets.<NAME>`.
+    pub secrets: Vec<String>,
+    /// Steps, run in order.
+    pub steps: Vec<Step>,
+    /// Outputs, rendered after the last step.
+    pub outputs: IndexMap<String, TemplateValue>,
+}
+
+impl Playbook {
+    /// The step with this id.
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|step| step.id == id)
+    }
+}
+
+/// Safety limits checked before any `issue` step.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Guard {
+    /// Refuse to issue when the target matches more endpoints than this.
+    pub max_endpoints: Option<u64>,
+}
+
+/// The declared type of an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputType {
+    /// Any text.
+    String,
+    /// A whole number.
+    Integer,
+    /// Any number.
+    Number,
+    /// `true` or `false`.
+    Boolean,
+    /// A list of values.
+    List,
+}
+
+impl InputType {
+    /// Every type, in the order the docs list them.
+    pub const ALL: [InputType; 5] = [
+        InputType::String,
+        InputType::Integer,
+        InputType::Number,
+        InputType::Boolean,
+        InputType::List,
+    ];
+
+    /// The word used in playbooks (`string`, `integer`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputType::String => "string",
+            InputType::Integer => "integer",
+            InputType::Number => "number",
+            InputType::Boolean => "boolean",
+            InputType::List => "list",
+        }
+    }
+
+    /// Parses the word used in playbooks.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
+/// One entry of `inputs:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputDecl {
+    /// Declared type.
+    pub input_type: InputType,
+    /// Free text for people.
+    pub description: Option<String>,
+    /// Value used when the input is not given.
+    pub default: Option<serde_json::Value>,
+    /// Resolved: `required:` when written, else `true` unless a default is given.
+    pub required: bool,
+    /// `enum:` allowed values.
+    pub allowed: Option<Vec<serde_json::Value>>,
+    /// `pattern:` a regex a string value must match (anywhere, unless anchored).
+    pub pattern: Option<String>,
+    /// `minimum:` for numbers.
+    pub minimum: Option<f64>,
+    /// `maximum:` for numbers.
+    pub maximum: Option<f64>,
+    /// Never printed, logged or stored in clear.
+    pub secret: bool,
+    /// Where the input's name was written.
+    pub span: Span,
+}
+
+/// One step of a playbook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Unique id (`[a-z_][a-z0-9_]*`).
+    pub id: String,
+    /// Label for people.
+    pub name: Option<String>,
+    /// Skips the step when this renders falsy.
+    pub when: Option<TemplateValue>,
+    /// Overall time limit for the step.
+    pub timeout: Option<Duration>,
+    /// Re-runs of a failed read-only step.
+    pub retry: Option<Retry>,
+    /// Keep going when the step fails.
+    pub continue_on_error: bool,
+    /// What the step does.
+    pub kind: StepKind,
+    /// Where the step's `id` was written (the step's first key when it has no id).
+    pub span: Span,
+}
+
+/// `retry: { attempts, backoff }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Extra attempts after the first failure (1..=100).
+    pub attempts: u32,
+    /// Wait between attempts (default 5s).
+    pub backoff: Duration,
+}
+
+/// Default backoff of `retry:` when none is written.
+pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The kind of a step: its one kind key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepKind {
+    /// `target:` which endpoints.
+    Target(TargetStep),
+    /// `parameterize:` which package, with which parameters.
+    Parameterize(ParameterizeStep),
+    /// `issue:` deploy the action.
+    Issue(IssueStep),
+    /// `await_approval:` wait until Tanium approves the action.
+    AwaitApproval(AwaitApprovalStep),
+    /// `poll:` wait for results.
+    Poll(PollStep),
+    /// `assert:` fail the run when false.
+    Assert(AssertStep),
+    /// `log:` write a line to the run's log.
+    Log(TemplateValue),
+    /// `set:` named values, rendered.
+    Set(IndexMap<String, TemplateValue>),
+}
+
+/// Every step kind key, in the order the docs list them.
+pub const STEP_KINDS: [&str; 8] = [
+    "target",
+    "parameterize",
+    "issue",
+    "await_approval",
+    "poll",
+    "assert",
+    "log",
+    "set",
+];
+
+impl StepKind {
+    /// The kind key (`"target"`, `"issue"`, ...).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            StepKind::Target(_) => "target",
+            StepKind::Parameterize(_) => "parameterize",
+            StepKind::Issue(_) => "issue",
+            StepKind::AwaitApproval(_) => "await_approval",
+            StepKind::Poll(_) => "poll",
+            StepKind::Assert(_) => "assert",
+            StepKind::Log(_) => "log",
+            StepKind::Set(_) => "set",
+        }
+    }
+
+    /// The outputs a step of this kind produces (besides `skipped`). A `set` step's outputs
+    /// are its keys, so this is empty for `set`.
+    pub fn output_names(&self) -> &'static [&'static str] {
+        outputs_of_kind(self.kind_name())
+    }
+}
+
+/// The outputs of a step kind by its key; empty for unknown kinds and for `set`.
+pub fn outputs_of_kind(kind_name: &str) -> &'static [&'static str] {
+    match kind_name {
+        "target" => &["group", "group_id", "text"],
+        "parameterize" => &[
+            "package_spec",
+            "package_id",
+            "package_name",
+            "parameters",
+            "command",
+        ],
+        "issue" => &[
+            "action_id",
+            "saved_action_id",
+            "name",
+            "status",
+            "package_name",
+            "command",
+            "targeted",
+            "expires_at",
+        ],
+        "await_approval" => &["required", "approved", "waited"],
+        "poll" => &[
+            "percent",
+            "finished_percent",
+            "mr_tested",
+            "estimated_total",
+            "reached",
+            "statuses",
+            "completed",
+            "failed",
+            "rows",
+            "rows_truncated",
+        ],
+        _ => &[],
+    }
+}
+
+/// `target:` one of clauses, a filter group or raw text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetStep {
+    /// `all:` or `any:` a list of clauses.
+    Clauses {
+        /// Whether every clause or one clause must hold.
+        combine: Combine,
+        /// The clauses, in order.
+        clauses: Vec<Clause>,
+    },
+    /// `filter_group: NAME or ID`.
+    FilterGroup(TemplateValue),
+    /// `text:` raw targeting text, never a template.
+    Text(Spanned<String>),
+}
+
+/// How target clauses combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combine {
+    /// `all:` every clause must hold.
+    All,
+    /// `any:` one clause must hold.
+    Any,
+}
+
+/// `{ sensor, op, value, when }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clause {
+    /// Sensor name, e.g. `Computer Name`.
+    pub sensor: String,
+    /// Comparison.
+    pub op: Operator,
+    /// Value compared with (may be a template).
+    pub value: TemplateValue,
+    /// The clause is left out when this renders falsy.
+    pub when: Option<TemplateValue>,
+    /// Where the clause starts.
+    pub span: Span,
+}
+
+/// Comparison operator of a target clause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    /// `equals`
+    Equals,
+    /// `not_equals`
+    NotEquals,
+    /// `contains`
+    Contains,
+    /// `starts_with`
+    StartsWith,
+    /// `ends_with`
+    EndsWith,
+    /// `matches` (regular expression)
+    Matches,
+    /// `greater_than`
+    GreaterThan,
+    /// `less_than`
+    LessThan,
+}
+
+impl Operator {
+    /// Every operator.
+    pub const ALL: [Operator; 8] = [
+        Operator::Equals,
+        Operator::NotEquals,
+        Operator::Contains,
+        Operator::StartsWith,
+        Operator::EndsWith,
+        Operator::Matches,
+        Operator::GreaterThan,
+        Operator::LessThan,
+    ];
+
+    /// The word used in playbooks.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operator::Equals => "equals",
+            Operator::NotEquals => "not_equals",
+            Operator::Contains => "contains",
+            Operator::StartsWith => "starts_with",
+            Operator::EndsWith => "ends_with",
+            Operator::Matches => "matches",
+            Operator::GreaterThan => "greater_than",
+            Operator::LessThan => "less_than",
+        }
+    }
+
+    /// Parses the word used in playbooks.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|op| op.as_str() == name)
+    }
+}
+
+/// `parameterize:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParameterizeStep {
+    /// `package:` (name) or `package_id:`.
+    pub package: PackageRef,
+    /// `params:` keyed by `$1`, `$2`, ... or by label, in the order written.
+    pub params: IndexMap<String, TemplateValue>,
+}
+
+/// How a package is named.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PackageRef {
+    /// `package: NAME`.
+    Name(TemplateValue),
+    /// `package_id: ID`.
+    Id(TemplateValue),
+}
+
+/// `issue:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssueStep {
+    /// Action name.
+    pub name: TemplateValue,
+    /// A `group` object or a group id.
+    pub target: TemplateValue,
+    /// A `package_spec` object.
+    pub package: TemplateValue,
+    /// Action group name or id.
+    pub action_group: TemplateValue,
+    /// Default 1h.
+    pub expire: Duration,
+    /// Default 0s.
+    pub distribute: Duration,
+    /// Optional `issue_seconds`.
+    pub issue_seconds: Option<u64>,
+}
+
+/// `await_approval:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwaitApprovalStep {
+    /// Action id.
+    pub action: TemplateValue,
+    /// Default 24h.
+    pub timeout: Duration,
+    /// Default 30s.
+    pub interval: Duration,
+}
+
+/// `poll:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollStep {
+    /// Action id.
+    pub action: TemplateValue,
+    /// Expected endpoint count (integer), else the issue step's `targeted`.
+    pub expected: Option<TemplateValue>,
+    /// 1..=100, default 90.
+    pub until_percent: u8,
+    /// Default 1h.
+    pub timeout: Duration,
+    /// Default 15s.
+    pub interval: Duration,
+    /// Default 2m.
+    pub max_interval: Duration,
+    /// Succeed on timeout instead of failing.
+    pub allow_partial: bool,
+    /// Default 1000.
+    pub max_rows: usize,
+}
+
+/// `assert:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssertStep {
+    /// Expression that must be truthy.
+    pub that: TemplateValue,
+    /// Message when it is not.
+    pub message: Option<TemplateValue>,
+}
+
+/// Defaults the docs promise.
+pub mod defaults {
+    use std::time::Duration;
+
+    /// `issue.expire`.
+    pub const ISSUE_EXPIRE: Duration = Duration::from_secs(3600);
+    /// `issue.distribute`.
+    pub const ISSUE_DISTRIBUTE: Duration = Duration::ZERO;
+    /// `await_approval.timeout`.
+    pub const APPROVAL_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+    /// `await_approval.interval`.
+    pub const APPROVAL_INTERVAL: Duration = Duration::from_secs(30);
+    /// `poll.until_percent`.
+    pub const POLL_UNTIL_PERCENT: u8 = 90;
+    /// `poll.timeout`.
+    pub const POLL_TIMEOUT: Duration = Duration::from_secs(3600);
+    /// `poll.interval`.
+    pub const POLL_INTERVAL: Duration = Duration::from_secs(15);
+    /// `poll.max_interval`.
+    pub const POLL_MAX_INTERVAL: Duration = Duration::from_secs(120);
+    /// `poll.max_rows`.
+    pub const POLL_MAX_ROWS: usize = 1000;
+}

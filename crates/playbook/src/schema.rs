@@ -1,0 +1,231 @@
+//! The JSON Schema (draft-07) of the playbook format, for editors (YAML language servers read
+//! it) and as a second, independent statement of the format. It is written out by hand rather
+//! than derived, because the typed model is not what users write: durations are strings,
+//! templates may stand where numbers go, and a step's kind is one of its keys.
+
+use serde_json::{Value, json};
+
+use crate::model::{InputType, Operator};
+
+fn duration() -> Value {
+    json!({
+        "type": "string",
+        "pattern": "^[0-9]+(ms|s|m|h|d)$",
+        "description": "One number and one unit: 500ms, 30s, 10m, 2h, 1d."
+    })
+}
+
+fn template() -> Value {
+    json!({
+        "type": "string",
+        "pattern": "\\{[{%#]",
+        "description": "A MiniJinja template, quoted: \"{{ expression }}\"."
+    })
+}
+
+fn condition() -> Value {
+    json!({ "anyOf": [ { "type": "boolean" }, template() ] })
+}
+
+fn scalar() -> Value {
+    json!({ "type": ["string", "number", "integer", "boolean"] })
+}
+
+fn integer_or_template(minimum: i64, maximum: Option<i64>) -> Value {
+    let mut integer = json!({ "type": "integer", "minimum": minimum });
+    if let Some(maximum) = maximum {
+        integer["maximum"] = json!(maximum);
+    }
+    json!({ "anyOf": [ integer, template() ] })
+}
+
+fn step_kind(kind: &str, body: Value) -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", kind],
+        "properties": { kind: body },
+    })
+}
+
+/// The JSON Schema (draft-07) of playbook format version 1.
+pub fn json_schema() -> Value {
+    let identifier = "^[A-Za-z_][A-Za-z0-9_]*$";
+    let kinds = crate::model::STEP_KINDS;
+    let mut step_properties = json!({
+        "id": { "type": "string", "pattern": "^[a-z_][a-z0-9_]*$", "description": "Unique step id, read by later steps as steps.<id>." },
+        "name": { "type": "string", "description": "Label for people." },
+        "when": condition(),
+        "timeout": duration(),
+        "retry": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["attempts"],
+            "properties": {
+                "attempts": { "type": "integer", "minimum": 1, "maximum": 100 },
+                "backoff": duration()
+            }
+        },
+        "continue_on_error": { "type": "boolean" },
+        "target": {
+            "type": "object",
+            "additionalProperties": false,
+            "minProperties": 1,
+            "maxProperties": 1,
+            "properties": {
+                "all": { "$ref": "#/definitions/clauses" },
+                "any": { "$ref": "#/definitions/clauses" },
+                "filter_group": scalar(),
+                "text": { "type": "string", "not": { "pattern": "\\{[{%#]" }, "description": "Raw targeting text; no templates." }
+            }
+        },
+        "parameterize": {
+            "type": "object",
+            "additionalProperties": false,
+            "oneOf": [ { "required": ["package"] }, { "required": ["package_id"] } ],
+            "properties": {
+                "package": scalar(),
+                "package_id": scalar(),
+                "params": { "type": ["object", "null"], "additionalProperties": scalar() }
+            }
+        },
+        "issue": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["name", "target", "package", "action_group"],
+            "properties": {
+                "name": scalar(),
+                "target": scalar(),
+                "package": scalar(),
+                "action_group": { "type": ["string", "integer"], "not": { "enum": ["Default"] } },
+                "expire": duration(),
+                "distribute": duration(),
+                "issue_seconds": { "type": "integer", "minimum": 0 }
+            }
+        },
+        "await_approval": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["action"],
+            "properties": { "action": scalar(), "timeout": duration(), "interval": duration() }
+        },
+        "poll": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["action"],
+            "properties": {
+                "action": scalar(),
+                "expected": integer_or_template(0, None),
+                "until_percent": { "type": "integer", "minimum": 1, "maximum": 100, "default": 90 },
+                "timeout": duration(),
+                "interval": duration(),
+                "max_interval": duration(),
+                "allow_partial": { "type": "boolean" },
+                "max_rows": { "type": "integer", "minimum": 1, "maximum": 1_000_000 }
+            }
+        },
+        "assert": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["that"],
+            "properties": { "that": condition(), "message": scalar() }
+        },
+        "log": scalar(),
+        "set": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": { "pattern": identifier }
+        }
+    });
+    // Descriptions for the kind keys, from the same list the validator uses.
+    for kind in kinds {
+        step_properties[kind]["description"] = json!(format!("Step kind `{kind}`."));
+    }
+    let one_kind: Vec<Value> = kinds
+        .iter()
+        .map(|kind| {
+            let others: Vec<Value> = kinds
+                .iter()
+                .filter(|other| *other != kind)
+                .map(|other| json!({ "required": [other] }))
+                .collect();
+            let mut branch = step_kind(kind, json!({}));
+            branch["not"] = json!({ "anyOf": others });
+            branch
+        })
+        .collect();
+
+    json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": "https://github.com/runbook/runbook/schema/playbook.schema.json",
+        "title": "runbook playbook (version 1)",
+        "description": "A YAML playbook for runbook: target Tanium endpoints, pick a package, issue an action, wait for approval and results. See docs/playbooks.md.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["version", "name", "steps"],
+        "properties": {
+            "version": { "const": 1 },
+            "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$" },
+            "description": { "type": "string" },
+            "inputs": {
+                "type": ["object", "null"],
+                "propertyNames": { "pattern": identifier },
+                "additionalProperties": { "$ref": "#/definitions/input" }
+            },
+            "guard": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": { "max_endpoints": { "type": "integer", "minimum": 1 } }
+            },
+            "secrets": {
+                "type": "array",
+                "items": { "type": "string", "pattern": identifier },
+                "uniqueItems": true
+            },
+            "steps": { "type": "array", "minItems": 1, "items": { "$ref": "#/definitions/step" } },
+            "outputs": {
+                "type": "object",
+                "propertyNames": { "pattern": identifier }
+            }
+        },
+        "definitions": {
+            "input": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["type"],
+                "properties": {
+                    "type": { "enum": InputType::ALL.map(InputType::as_str) },
+                    "description": { "type": "string" },
+                    "default": {},
+                    "required": { "type": "boolean" },
+                    "enum": { "type": "array", "minItems": 1 },
+                    "pattern": { "type": "string" },
+                    "minimum": { "type": "number" },
+                    "maximum": { "type": "number" },
+                    "secret": { "type": "boolean" }
+                }
+            },
+            "clauses": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["sensor", "op", "value"],
+                    "properties": {
+                        "sensor": { "type": "string" },
+                        "op": { "enum": Operator::ALL.map(Operator::as_str) },
+                        "value": scalar(),
+                        "when": condition()
+                    }
+                }
+            },
+            "step": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["id"],
+                "properties": step_properties,
+                "oneOf": one_kind
+            }
+        }
+    })
+}
