@@ -1,1 +1,44 @@
-//! runbook-engine (being built).
+//! runbook-engine: runs validated playbooks step by step against a [`Platform`].
+//!
+//! The engine renders each step's templates ([`template`]), calls the platform (the
+//! [`Platform`] trait; `runbook-tanium` implements it for Tanium), records each step's outputs
+//! for the steps after it, and reports what happens as typed [`Event`]s. [`Planner`] is the
+//! dry run: the same steps rendered offline, with the exact requests the platform would send.
+//!
+//! Architecture invariants: the engine knows nothing of HTTP or Tanium's JSON; data from
+//! inputs and from the platform is never evaluated as a template; secrets never leave through
+//! events, errors or plans ([`Redactor`]); an `issue` step never issues an action twice.
+//!
+//! ```no_run
+//! # async fn example(platform: std::sync::Arc<dyn runbook_engine::Platform>,
+//! #                  playbook: runbook_playbook::Playbook) {
+//! use std::sync::Arc;
+//! use runbook_engine::{CollectEvents, Engine, RunRequest};
+//!
+//! let events = Arc::new(CollectEvents::new());
+//! let engine = Engine::new(platform, events.clone());
+//! let inputs = runbook_playbook::bind_inputs(&playbook, &[("hostname".into(), "WIN-DC01".into())], &Default::default())
+//!     .expect("inputs fit their declarations");
+//! let outcome = engine.run(&RunRequest::new(Arc::new(playbook), inputs)).await;
+//! println!("{:?}: {}", outcome.status, outcome.outputs);
+//! # }
+//! ```
+
+pub mod events;
+pub mod pace;
+pub mod platform;
+pub mod redact;
+pub mod store;
+pub mod template;
+
+pub use events::{CollectEvents, Event, EventSink, NoEvents, RunStatus};
+pub use pace::Pace;
+pub use platform::{
+    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Combine, Operator, PackageOutcome,
+    PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform, PlatformError,
+    PlatformErrorKind, RequestObserver, RequestRecord, ResultRow, TargetClause, TargetOutcome,
+    TargetRequest,
+};
+pub use redact::Redactor;
+pub use store::{Intent, NewRun, RunFilter, RunRecord, RunSummary, StepRecord, StepStatus, Store, StoreError};
+pub use template::{TemplateContext, TemplateError, Templates};

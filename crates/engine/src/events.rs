@@ -1,0 +1,203 @@
+//! The typed events a run emits. The CLI renders them as human lines, progress bars or JSON
+//! lines; the store records them. Every text in an event has been through the run's redactor.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One thing that happened in a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        run_id: String,
+        playbook: String,
+        inputs: Value,
+    },
+    StepStarted {
+        step_id: String,
+        kind: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        name: Option<String>,
+    },
+    StepSkipped {
+        step_id: String,
+        kind: String,
+        reason: String,
+    },
+    StepFinished {
+        step_id: String,
+        kind: String,
+        /// One line saying what the step did, for people.
+        summary: String,
+        outputs: Value,
+        elapsed_ms: u64,
+    },
+    StepFailed {
+        step_id: String,
+        kind: String,
+        error: String,
+        elapsed_ms: u64,
+        /// True when `continue_on_error` lets the run go on.
+        continued: bool,
+    },
+    StepRetrying {
+        step_id: String,
+        attempt: u32,
+        error: String,
+    },
+    RequestSent {
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        step_id: Option<String>,
+        method: String,
+        path: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        status: Option<u16>,
+        elapsed_ms: u64,
+    },
+    ActionIssued {
+        step_id: String,
+        action_id: u64,
+        name: String,
+        targeted: u64,
+        /// True when an existing action of this run was found by name and adopted.
+        adopted: bool,
+    },
+    ApprovalWaiting {
+        step_id: String,
+        action_id: u64,
+        waited_seconds: u64,
+        timeout_seconds: u64,
+    },
+    PollProgress {
+        step_id: String,
+        action_id: u64,
+        percent: f64,
+        finished_percent: f64,
+        mr_tested: u64,
+        estimated_total: u64,
+        finished: u64,
+        expected: u64,
+        statuses: BTreeMap<String, u64>,
+    },
+    Warning {
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        step_id: Option<String>,
+        message: String,
+    },
+    Log {
+        step_id: String,
+        message: String,
+    },
+    RunFinished {
+        run_id: String,
+        status: RunStatus,
+        outputs: Value,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        error: Option<String>,
+        /// Actions this run issued; after a failure or Ctrl-C they keep running in Tanium.
+        issued_actions: Vec<u64>,
+        elapsed_ms: u64,
+    },
+}
+
+impl Event {
+    /// The snake_case name of the event (`run_started`, ...), as in the JSON stream.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::RunStarted { .. } => "run_started",
+            Event::StepStarted { .. } => "step_started",
+            Event::StepSkipped { .. } => "step_skipped",
+            Event::StepFinished { .. } => "step_finished",
+            Event::StepFailed { .. } => "step_failed",
+            Event::StepRetrying { .. } => "step_retrying",
+            Event::RequestSent { .. } => "request_sent",
+            Event::ActionIssued { .. } => "action_issued",
+            Event::ApprovalWaiting { .. } => "approval_waiting",
+            Event::PollProgress { .. } => "poll_progress",
+            Event::Warning { .. } => "warning",
+            Event::Log { .. } => "log",
+            Event::RunFinished { .. } => "run_finished",
+        }
+    }
+}
+
+/// Where a run's events go.
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: &Event);
+}
+
+/// Drops every event.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn emit(&self, _event: &Event) {}
+}
+
+/// Keeps every event in memory (tests, benchmarks).
+#[derive(Debug, Default)]
+pub struct CollectEvents {
+    events: Mutex<Vec<Event>>,
+}
+
+impl CollectEvents {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        self.events.lock().map(|events| events.clone()).unwrap_or_default()
+    }
+}
+
+impl EventSink for CollectEvents {
+    fn emit(&self, event: &Event) {
+        if let Ok(mut events) = self.events.lock() {
+            events.push(event.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_serialise_with_their_name() {
+        let event = Event::RunFinished {
+            run_id: "r".into(),
+            status: RunStatus::Succeeded,
+            outputs: json!({"a": 1}),
+            error: None,
+            issued_actions: vec![7],
+            elapsed_ms: 3,
+        };
+        let text = serde_json::to_value(&event).unwrap();
+        assert_eq!(text["event"], "run_finished");
+        assert_eq!(text["status"], "succeeded");
+        assert_eq!(event.name(), "run_finished");
+    }
+}
