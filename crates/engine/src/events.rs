@@ -168,7 +168,10 @@ impl CollectEvents {
     }
 
     pub fn events(&self) -> Vec<Event> {
-        self.events.lock().map(|events| events.clone()).unwrap_or_default()
+        self.events
+            .lock()
+            .map(|events| events.clone())
+            .unwrap_or_default()
     }
 }
 

@@ -26,13 +26,16 @@
 
 pub mod events;
 pub mod pace;
+pub mod plan;
 pub mod platform;
 pub mod redact;
+pub mod run;
 pub mod store;
 pub mod template;
 
 pub use events::{CollectEvents, Event, EventSink, NoEvents, RunStatus};
 pub use pace::Pace;
+pub use plan::{Condition, Plan, PlanStep, Planner};
 pub use platform::{
     ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Combine, Operator, PackageOutcome,
     PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform, PlatformError,
@@ -40,5 +43,8 @@ pub use platform::{
     TargetRequest,
 };
 pub use redact::Redactor;
-pub use store::{Intent, NewRun, RunFilter, RunRecord, RunSummary, StepRecord, StepStatus, Store, StoreError};
+pub use run::{Engine, RunOutcome, RunRequest, StepError, unique_action_name};
+pub use store::{
+    Intent, NewRun, RunFilter, RunRecord, RunSummary, StepRecord, StepStatus, Store, StoreError,
+};
 pub use template::{TemplateContext, TemplateError, Templates};

@@ -30,7 +30,11 @@ impl Pace {
     /// `scale` playbook seconds per real second (values below 1 are taken as 1).
     pub fn scaled(scale: f64) -> Self {
         Pace {
-            scale: if scale.is_finite() && scale > 1.0 { scale } else { 1.0 },
+            scale: if scale.is_finite() && scale > 1.0 {
+                scale
+            } else {
+                1.0
+            },
         }
     }
 
@@ -77,7 +81,10 @@ mod tests {
     #[test]
     fn scaled_time_is_shorter_in_real_time() {
         let pace = Pace::scaled(60.0);
-        assert_eq!(pace.real_duration(Duration::from_secs(60)), Duration::from_secs(1));
+        assert_eq!(
+            pace.real_duration(Duration::from_secs(60)),
+            Duration::from_secs(1)
+        );
         assert_eq!(Pace::scaled(0.1).scale(), 1.0);
         assert_eq!(Pace::scaled(f64::NAN).scale(), 1.0);
     }
@@ -88,6 +95,9 @@ mod tests {
         let stopwatch = pace.start();
         pace.sleep(Duration::from_secs(30)).await;
         let elapsed = stopwatch.elapsed();
-        assert!(elapsed >= Duration::from_secs(30) && elapsed < Duration::from_secs(31), "{elapsed:?}");
+        assert!(
+            elapsed >= Duration::from_secs(30) && elapsed < Duration::from_secs(31),
+            "{elapsed:?}"
+        );
     }
 }

@@ -269,7 +269,10 @@ pub trait Platform: Send + Sync {
     ) -> Result<PackageOutcome, PlatformError>;
 
     /// Looks an action group up by name or id.
-    async fn resolve_action_group(&self, name_or_id: &str) -> Result<ActionGroupOutcome, PlatformError>;
+    async fn resolve_action_group(
+        &self,
+        name_or_id: &str,
+    ) -> Result<ActionGroupOutcome, PlatformError>;
 
     /// Counts the endpoints a group matches now (answering endpoints only).
     async fn count_targets(&self, group_id: u64, wait: Duration) -> Result<u64, PlatformError>;

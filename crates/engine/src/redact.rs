@@ -27,7 +27,10 @@ impl Redactor {
         if secret.is_empty() {
             return;
         }
-        let mut secrets = self.secrets.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut secrets = self
+            .secrets
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !secrets.iter().any(|known| known == secret) {
             secrets.push(secret.to_owned());
             // Longest first, so that a secret containing another is replaced whole.
@@ -47,12 +50,18 @@ impl Redactor {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.secrets.read().map(|secrets| secrets.is_empty()).unwrap_or(false)
+        self.secrets
+            .read()
+            .map(|secrets| secrets.is_empty())
+            .unwrap_or(false)
     }
 
     /// The text with every secret replaced by `[REDACTED]`.
     pub fn redact_text(&self, text: &str) -> String {
-        let secrets = self.secrets.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let secrets = self
+            .secrets
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut redacted = text.to_owned();
         for secret in secrets.iter() {
             if redacted.contains(secret.as_str()) {
@@ -69,7 +78,9 @@ impl Redactor {
         }
         match value {
             Value::String(text) => Value::String(self.redact_text(text)),
-            Value::Array(items) => Value::Array(items.iter().map(|item| self.redact_json(item)).collect()),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|item| self.redact_json(item)).collect())
+            }
             Value::Object(map) => Value::Object(
                 map.iter()
                     .map(|(key, item)| (self.redact_text(key), self.redact_json(item)))

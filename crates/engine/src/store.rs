@@ -24,7 +24,9 @@ pub struct StoreError {
 
 impl StoreError {
     pub fn new(message: impl Into<String>) -> Self {
-        StoreError { message: message.into() }
+        StoreError {
+            message: message.into(),
+        }
     }
 }
 
@@ -162,10 +164,20 @@ pub trait Store: Send + Sync {
     async fn step_finished(&self, run_id: &str, step: &StepRecord) -> Result<(), StoreError>;
 
     /// Writes the intent to issue an action; must be durable before the request is sent.
-    async fn record_intent(&self, run_id: &str, step_id: &str, action_name: &str) -> Result<(), StoreError>;
+    async fn record_intent(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        action_name: &str,
+    ) -> Result<(), StoreError>;
 
     /// Records the action an intent produced.
-    async fn intent_resolved(&self, run_id: &str, step_id: &str, action_id: u64) -> Result<(), StoreError>;
+    async fn intent_resolved(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        action_id: u64,
+    ) -> Result<(), StoreError>;
 
     /// Appends an event to the run's history.
     async fn append_event(&self, run_id: &str, event: &Event) -> Result<(), StoreError>;

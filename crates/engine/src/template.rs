@@ -75,7 +75,11 @@ impl Templates {
         self.render_with(value, &context.0)
     }
 
-    fn render_with(&self, value: &Value, context: &minijinja::Value) -> Result<Value, TemplateError> {
+    fn render_with(
+        &self,
+        value: &Value,
+        context: &minijinja::Value,
+    ) -> Result<Value, TemplateError> {
         match value {
             Value::String(text) => self.render_string(text, context),
             Value::Array(items) => items
@@ -94,12 +98,19 @@ impl Templates {
         }
     }
 
-    fn render_string(&self, text: &str, context: &minijinja::Value) -> Result<Value, TemplateError> {
+    fn render_string(
+        &self,
+        text: &str,
+        context: &minijinja::Value,
+    ) -> Result<Value, TemplateError> {
         if !is_template(text) {
             return Ok(Value::String(text.to_owned()));
         }
         if let Some(expression) = single_expression(text) {
-            let compiled = self.environment.compile_expression(expression).map_err(describe)?;
+            let compiled = self
+                .environment
+                .compile_expression(expression)
+                .map_err(describe)?;
             let result = compiled.eval(context.clone()).map_err(describe)?;
             if result.is_undefined() {
                 return Err(TemplateError {
@@ -149,8 +160,12 @@ impl Templates {
 fn collect_references(templates: &Templates, value: &Value, names: &mut BTreeSet<String>) {
     match value {
         Value::String(text) => names.extend(templates.references(text)),
-        Value::Array(items) => items.iter().for_each(|item| collect_references(templates, item, names)),
-        Value::Object(map) => map.values().for_each(|item| collect_references(templates, item, names)),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|item| collect_references(templates, item, names)),
+        Value::Object(map) => map
+            .values()
+            .for_each(|item| collect_references(templates, item, names)),
         _ => {}
     }
 }
@@ -206,34 +221,48 @@ mod tests {
     #[test]
     fn a_single_expression_keeps_its_type() {
         let templates = Templates::new();
-        let rendered = templates.render(&json!("{{ steps.scope.group }}"), &context()).unwrap();
+        let rendered = templates
+            .render(&json!("{{ steps.scope.group }}"), &context())
+            .unwrap();
         assert_eq!(rendered, json!({"id": 42, "filter_flag": false}));
-        let rendered = templates.render(&json!("{{ inputs.count + 1 }}"), &context()).unwrap();
+        let rendered = templates
+            .render(&json!("{{ inputs.count + 1 }}"), &context())
+            .unwrap();
         assert_eq!(rendered, json!(4));
     }
 
     #[test]
     fn mixed_text_renders_to_a_string() {
         let templates = Templates::new();
-        let rendered = templates.render(&json!("tag {{ inputs.host }}"), &context()).unwrap();
+        let rendered = templates
+            .render(&json!("tag {{ inputs.host }}"), &context())
+            .unwrap();
         assert_eq!(rendered, json!("tag WIN-DC01"));
     }
 
     #[test]
     fn data_is_never_evaluated_as_a_template() {
         let templates = Templates::new();
-        let rendered = templates.render(&json!("{{ inputs.evil }}"), &context()).unwrap();
+        let rendered = templates
+            .render(&json!("{{ inputs.evil }}"), &context())
+            .unwrap();
         assert_eq!(rendered, json!("{{ 7*7 }}"));
-        let rendered = templates.render(&json!("x {{ inputs.evil }} y"), &context()).unwrap();
+        let rendered = templates
+            .render(&json!("x {{ inputs.evil }} y"), &context())
+            .unwrap();
         assert_eq!(rendered, json!("x {{ 7*7 }} y"));
     }
 
     #[test]
     fn undefined_names_are_errors() {
         let templates = Templates::new();
-        let error = templates.render(&json!("{{ inputs.nope }}"), &context()).unwrap_err();
+        let error = templates
+            .render(&json!("{{ inputs.nope }}"), &context())
+            .unwrap_err();
         assert!(error.message.contains("undefined"), "{error}");
-        let error = templates.render(&json!("a {{ steps.other.x }}"), &context()).unwrap_err();
+        let error = templates
+            .render(&json!("a {{ steps.other.x }}"), &context())
+            .unwrap_err();
         assert!(error.message.contains("undefined"), "{error}");
     }
 
@@ -241,7 +270,10 @@ mod tests {
     fn runaway_templates_run_out_of_fuel() {
         let templates = Templates::new();
         let error = templates
-            .render(&json!("{% for i in range(100000) %}{{ i }}{% endfor %}"), &context())
+            .render(
+                &json!("{% for i in range(100000) %}{{ i }}{% endfor %}"),
+                &context(),
+            )
             .unwrap_err();
         assert!(error.message.contains("too much work"), "{error}");
     }
@@ -250,7 +282,10 @@ mod tests {
     fn nested_values_are_walked() {
         let templates = Templates::new();
         let rendered = templates
-            .render(&json!({"a": ["{{ inputs.host }}", 5], "b": true}), &context())
+            .render(
+                &json!({"a": ["{{ inputs.host }}", 5], "b": true}),
+                &context(),
+            )
             .unwrap();
         assert_eq!(rendered, json!({"a": ["WIN-DC01", 5], "b": true}));
     }

@@ -1,0 +1,582 @@
+//! Plan mode: every step rendered in order with the exact requests a run would send, offline.
+//!
+//! Values that only the server can tell (group ids, action ids, counts) are shown as named
+//! placeholders such as `<steps.scope.group_id>`. A step whose `when` depends only on inputs is
+//! decided here; one that depends on earlier steps' outputs is marked "decided at run time".
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use runbook_playbook::{
+    Combine as PlaybookCombine, PackageRef, Playbook, Step, StepKind, TargetStep, TemplateValue,
+};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::platform::{
+    Combine, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform, TargetClause,
+    TargetRequest,
+};
+use crate::redact::Redactor;
+use crate::run::{
+    DEFAULT_ACTION_GROUP, as_u64, humanize, operator, unique_action_name, value_text,
+};
+use crate::template::{TemplateContext, Templates, is_truthy};
+
+/// The placeholder for the run id, which only exists once the run starts.
+const RUN_ID_PLACEHOLDER: &str = "<run.id>";
+
+/// Whether a step will run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "decision")]
+pub enum Condition {
+    /// No `when`: the step always runs.
+    Always,
+    /// `when` is true for these inputs.
+    Runs,
+    /// `when` is false for these inputs: the step is skipped.
+    Skipped,
+    /// `when` depends on what earlier steps return.
+    DecidedAtRunTime { expression: String },
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanStep {
+    pub id: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub condition: Condition,
+    /// What the step will do, one line each, for people.
+    pub details: Vec<String>,
+    /// The requests, in order, with placeholders for values not known yet.
+    pub requests: Vec<PlannedRequest>,
+}
+
+/// A whole plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub playbook: String,
+    pub inputs: Value,
+    pub steps: Vec<PlanStep>,
+    pub outputs: Value,
+    /// Problems that would stop the run (a plan with problems exits 1).
+    pub problems: Vec<String>,
+}
+
+/// A rendered value, or why it is not known offline.
+enum Rendered {
+    Known(Value),
+    Unknown(String),
+}
+
+/// Builds plans; uses the platform's pure `plan_*` methods only, so it sends nothing.
+pub struct Planner<'a> {
+    platform: &'a dyn Platform,
+    templates: Templates,
+}
+
+impl std::fmt::Debug for Planner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Planner").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Planner<'a> {
+    pub fn new(platform: &'a dyn Platform) -> Self {
+        Planner {
+            platform,
+            templates: Templates::new(),
+        }
+    }
+
+    /// The plan for `playbook` with bound `inputs`.
+    pub fn plan(&self, playbook: &Playbook, inputs: &IndexMap<String, Value>) -> Plan {
+        let redactor = Redactor::new();
+        for (name, declaration) in &playbook.inputs {
+            if declaration.secret
+                && let Some(value) = inputs.get(name)
+            {
+                redactor.add_value(value);
+            }
+        }
+        let secrets: Map<String, Value> = playbook
+            .secrets
+            .iter()
+            .map(|name| (name.clone(), Value::String(format!("<secrets.{name}>"))))
+            .collect();
+        let mut names = json!({
+            "inputs": inputs,
+            "steps": {},
+            "run": {"id": RUN_ID_PLACEHOLDER, "playbook": playbook.name, "started_at": "<run.started_at>"},
+            "secrets": secrets,
+        });
+        let mut steps = Vec::with_capacity(playbook.steps.len());
+        let mut problems = Vec::new();
+        for step in &playbook.steps {
+            let context = TemplateContext::new(&names);
+            let condition = match &step.when {
+                None => Condition::Always,
+                Some(when) => match self.render(when, &context) {
+                    Ok(Rendered::Known(value)) if is_truthy(&value) => Condition::Runs,
+                    Ok(Rendered::Known(_)) => Condition::Skipped,
+                    Ok(Rendered::Unknown(expression)) => Condition::DecidedAtRunTime { expression },
+                    Err(problem) => {
+                        problems.push(format!("step `{}`: when: {problem}", step.id));
+                        Condition::DecidedAtRunTime {
+                            expression: value_text(&when.value),
+                        }
+                    }
+                },
+            };
+            let mut planned = PlanStep {
+                id: step.id.clone(),
+                kind: step.kind.kind_name().to_owned(),
+                name: step.name.clone(),
+                condition: condition.clone(),
+                details: Vec::new(),
+                requests: Vec::new(),
+            };
+            let outputs = if condition == Condition::Skipped {
+                planned
+                    .details
+                    .push("skipped: `when` is false for these inputs".to_owned());
+                json!({"skipped": true})
+            } else {
+                match self.plan_step(playbook, step, &context, &mut planned) {
+                    Ok(outputs) => outputs,
+                    Err(problem) => {
+                        problems.push(format!("step `{}`: {problem}", step.id));
+                        placeholders(step)
+                    }
+                }
+            };
+            if let Some(steps_map) = names.get_mut("steps").and_then(Value::as_object_mut) {
+                steps_map.insert(step.id.clone(), outputs);
+            }
+            steps.push(planned);
+        }
+        let context = TemplateContext::new(&names);
+        let mut outputs = Map::new();
+        for (name, template) in &playbook.outputs {
+            let value = match self.render(template, &context) {
+                Ok(Rendered::Known(value)) => value,
+                Ok(Rendered::Unknown(text)) => Value::String(text),
+                Err(problem) => {
+                    problems.push(format!("output `{name}`: {problem}"));
+                    Value::Null
+                }
+            };
+            outputs.insert(name.clone(), value);
+        }
+        let mut plan = Plan {
+            playbook: playbook.name.clone(),
+            inputs: serde_json::to_value(inputs).unwrap_or(Value::Null),
+            steps,
+            outputs: Value::Object(outputs),
+            problems,
+        };
+        if !redactor.is_empty() {
+            plan.inputs = redactor.redact_json(&plan.inputs);
+            plan.outputs = redactor.redact_json(&plan.outputs);
+            for step in &mut plan.steps {
+                step.details = step
+                    .details
+                    .iter()
+                    .map(|line| redactor.redact_text(line))
+                    .collect();
+                for request in &mut step.requests {
+                    request.body = request.body.as_ref().map(|body| redactor.redact_json(body));
+                    request.path = redactor.redact_text(&request.path);
+                }
+            }
+            plan.problems = plan
+                .problems
+                .iter()
+                .map(|line| redactor.redact_text(line))
+                .collect();
+        }
+        plan
+    }
+
+    /// Renders offline. A template that uses earlier steps' outputs and cannot be evaluated
+    /// with placeholders is `Unknown` (decided at run time), not an error.
+    fn render(
+        &self,
+        template: &TemplateValue,
+        context: &TemplateContext,
+    ) -> Result<Rendered, String> {
+        let uses_steps = self
+            .templates
+            .value_references(&template.value)
+            .iter()
+            .any(|name| name.starts_with("steps.") || name == "steps");
+        match self.templates.render(&template.value, context) {
+            Ok(value) => Ok(Rendered::Known(value)),
+            Err(_) if uses_steps => Ok(Rendered::Unknown(value_text(&template.value))),
+            Err(error) => Err(format!(
+                "line {}, column {}: {}",
+                template.span.line, template.span.column, error.message
+            )),
+        }
+    }
+
+    fn render_known(
+        &self,
+        template: &TemplateValue,
+        context: &TemplateContext,
+    ) -> Result<Value, String> {
+        match self.render(template, context)? {
+            Rendered::Known(value) => Ok(value),
+            Rendered::Unknown(text) => Ok(Value::String(format!("<{}>", text.trim()))),
+        }
+    }
+
+    fn plan_step(
+        &self,
+        playbook: &Playbook,
+        step: &Step,
+        context: &TemplateContext,
+        planned: &mut PlanStep,
+    ) -> Result<Value, String> {
+        let id = &step.id;
+        match &step.kind {
+            StepKind::Target(target) => {
+                let (request, filter_flag) = match target {
+                    TargetStep::Clauses { combine, clauses } => {
+                        let mut rendered = Vec::new();
+                        for clause in clauses {
+                            if let Some(when) = &clause.when {
+                                match self.render(when, context)? {
+                                    Rendered::Known(value) if !is_truthy(&value) => {
+                                        planned.details.push(format!(
+                                            "clause `{} {}` left out: its `when` is false",
+                                            clause.sensor,
+                                            clause.op.as_str()
+                                        ));
+                                        continue;
+                                    }
+                                    Rendered::Known(_) => {}
+                                    Rendered::Unknown(expression) => planned.details.push(format!(
+                                        "clause `{} {}` is kept only if {expression}",
+                                        clause.sensor,
+                                        clause.op.as_str()
+                                    )),
+                                }
+                            }
+                            let value = value_text(&self.render_known(&clause.value, context)?);
+                            rendered.push(TargetClause {
+                                sensor: clause.sensor.clone(),
+                                op: operator(clause.op),
+                                value,
+                            });
+                        }
+                        if rendered.is_empty() {
+                            return Err(
+                                "every clause of this target is skipped by its `when`; the run would refuse to target every machine"
+                                    .to_owned(),
+                            );
+                        }
+                        let combine = match combine {
+                            PlaybookCombine::All => Combine::All,
+                            PlaybookCombine::Any => Combine::Any,
+                        };
+                        (
+                            TargetRequest::Clauses {
+                                combine,
+                                clauses: rendered,
+                            },
+                            false,
+                        )
+                    }
+                    TargetStep::FilterGroup(name) => (
+                        TargetRequest::FilterGroup {
+                            name_or_id: value_text(&self.render_known(name, context)?),
+                        },
+                        true,
+                    ),
+                    TargetStep::Text(text) => (
+                        TargetRequest::Text {
+                            text: text.value.clone(),
+                        },
+                        false,
+                    ),
+                };
+                planned.requests = self
+                    .platform
+                    .plan_target(&request)
+                    .map_err(|error| error.message)?;
+                let text = match &request {
+                    TargetRequest::FilterGroup { name_or_id } => {
+                        planned
+                            .details
+                            .push(format!("use the filter group `{name_or_id}`"));
+                        String::new()
+                    }
+                    _ => {
+                        let text = planned
+                            .requests
+                            .first()
+                            .and_then(|request| request.body.as_ref())
+                            .and_then(|body| body.get("text"))
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned();
+                        planned.details.push(format!("target: {text}"));
+                        text
+                    }
+                };
+                Ok(json!({
+                    "skipped": false,
+                    "group": {"id": format!("<steps.{id}.group_id>"), "filter_flag": filter_flag},
+                    "group_id": format!("<steps.{id}.group_id>"),
+                    "text": text,
+                }))
+            }
+            StepKind::Parameterize(parameterize) => {
+                let selector = match &parameterize.package {
+                    PackageRef::Name(name) => match self.render(name, context)? {
+                        Rendered::Known(value) => {
+                            PlanValue::Known(PackageSelector::Name(value_text(&value)))
+                        }
+                        Rendered::Unknown(text) => PlanValue::Placeholder(text),
+                    },
+                    PackageRef::Id(template) => match self.render(template, context)? {
+                        Rendered::Known(value) => match as_u64(&value) {
+                            Some(id) => PlanValue::Known(PackageSelector::Id(id)),
+                            None => PlanValue::Placeholder(value_text(&value)),
+                        },
+                        Rendered::Unknown(text) => PlanValue::Placeholder(text),
+                    },
+                };
+                let mut parameters = Vec::new();
+                for (key, template) in &parameterize.params {
+                    let value = value_text(&self.render_known(template, context)?);
+                    planned.details.push(format!("parameter {key} = {value}"));
+                    parameters.push(json!({"key": key, "value": value}));
+                }
+                planned.details.push(
+                    "the package definition is read, values checked, defaults filled in".to_owned(),
+                );
+                planned.requests = self.platform.plan_package(&selector);
+                Ok(json!({
+                    "skipped": false,
+                    "package_spec": {"source_id": format!("<steps.{id}.package_id>"), "parameters": parameters},
+                    "package_id": format!("<steps.{id}.package_id>"),
+                    "package_name": match &selector {
+                        PlanValue::Known(PackageSelector::Name(name)) => Value::String(name.clone()),
+                        _ => Value::String(format!("<steps.{id}.package_name>")),
+                    },
+                    "parameters": parameters,
+                    "command": format!("<steps.{id}.command>"),
+                }))
+            }
+            StepKind::Issue(issue) => {
+                let name = value_text(&self.render_known(&issue.name, context)?);
+                let target = self.render_known(&issue.target, context)?;
+                let (target_group_id, target_filter_flag) = plan_group(&target);
+                let package = self.render_known(&issue.package, context)?;
+                let (package_id, parameters) = plan_package_spec(&package);
+                let action_group = value_text(&self.render_known(&issue.action_group, context)?);
+                if action_group
+                    .trim()
+                    .eq_ignore_ascii_case(DEFAULT_ACTION_GROUP)
+                {
+                    return Err("the action group `Default` holds no machines in Tanium; the run would refuse it".to_owned());
+                }
+                let unique_name = unique_action_name(&name, RUN_ID_PLACEHOLDER, id);
+                planned
+                    .requests
+                    .extend(self.platform.plan_action_group(action_group.trim()));
+                planned
+                    .requests
+                    .extend(self.platform.plan_count(&target_group_id));
+                match playbook.guard.as_ref().and_then(|guard| guard.max_endpoints) {
+                    Some(limit) => planned.details.push(format!(
+                        "count the targeted endpoints first; refuse to issue if more than {limit} (guard)"
+                    )),
+                    None => planned
+                        .details
+                        .push("count the targeted endpoints first (no guard set)".to_owned()),
+                }
+                planned.details.push(format!(
+                    "issue `{unique_name}` under action group `{action_group}`, expiring after {}{}",
+                    humanize(issue.expire),
+                    if issue.distribute > Duration::ZERO {
+                        format!(", distributed over {}", humanize(issue.distribute))
+                    } else {
+                        String::new()
+                    }
+                ));
+                let spec = PlannedActionSpec {
+                    name: unique_name,
+                    action_group_id: PlanValue::Placeholder(format!(
+                        "action_group \"{}\".id",
+                        action_group.trim()
+                    )),
+                    target_group_id,
+                    target_filter_flag,
+                    package_id,
+                    parameters,
+                    expire_seconds: issue.expire.as_secs(),
+                    distribute_seconds: issue.distribute.as_secs(),
+                    issue_seconds: issue.issue_seconds,
+                };
+                planned.requests.extend(self.platform.plan_issue(&spec));
+                let mut outputs = placeholders(step);
+                if let Some(map) = outputs.as_object_mut() {
+                    map.insert("name".to_owned(), Value::String(spec.name.clone()));
+                }
+                Ok(outputs)
+            }
+            StepKind::AwaitApproval(wait) => {
+                let action = plan_id(&self.render_known(&wait.action, context)?);
+                planned.details.push(format!(
+                    "check every {} until action {action} is approved (at most {}); the engine never approves its own actions",
+                    humanize(wait.interval),
+                    humanize(wait.timeout)
+                ));
+                planned.requests = self.platform.plan_approval(&action);
+                Ok(placeholders(step))
+            }
+            StepKind::Poll(poll) => {
+                let action = plan_id(&self.render_known(&poll.action, context)?);
+                let expected = match &poll.expected {
+                    Some(template) => value_text(&self.render_known(template, context)?),
+                    None => "the endpoints counted when the action was issued".to_owned(),
+                };
+                planned.details.push(format!(
+                    "poll action {action} every {} (growing to {} while nothing changes, at most {}) until {}% report and {}% of {expected} finished{}",
+                    humanize(poll.interval),
+                    humanize(poll.max_interval),
+                    humanize(poll.timeout),
+                    poll.until_percent,
+                    poll.until_percent,
+                    if poll.allow_partial { "; partial results allowed on timeout" } else { "" }
+                ));
+                planned.requests = self.platform.plan_poll(&action);
+                Ok(placeholders(step))
+            }
+            StepKind::Assert(assertion) => {
+                match self.render(&assertion.that, context)? {
+                    Rendered::Known(value) if is_truthy(&value) => planned
+                        .details
+                        .push("assertion holds for these inputs".to_owned()),
+                    Rendered::Known(_) => {
+                        return Err(format!(
+                            "assertion `{}` is false for these inputs",
+                            value_text(&assertion.that.value)
+                        ));
+                    }
+                    Rendered::Unknown(expression) => planned
+                        .details
+                        .push(format!("check at run time: {expression}")),
+                }
+                Ok(json!({"skipped": false, "passed": true}))
+            }
+            StepKind::Log(message) => {
+                let text = value_text(&self.render_known(message, context)?);
+                planned.details.push(format!("log: {text}"));
+                Ok(json!({"skipped": false, "message": text}))
+            }
+            StepKind::Set(values) => {
+                let mut outputs = Map::new();
+                outputs.insert("skipped".to_owned(), Value::Bool(false));
+                for (name, template) in values {
+                    let value = self.render_known(template, context)?;
+                    planned
+                        .details
+                        .push(format!("set {name} = {}", value_text(&value)));
+                    outputs.insert(name.clone(), value);
+                }
+                Ok(Value::Object(outputs))
+            }
+        }
+    }
+}
+
+/// `<steps.ID.OUTPUT>` for every output of a step's kind.
+fn placeholders(step: &Step) -> Value {
+    let mut outputs = Map::new();
+    outputs.insert("skipped".to_owned(), Value::Bool(false));
+    for name in step.kind.output_names() {
+        outputs.insert(
+            (*name).to_owned(),
+            Value::String(format!("<steps.{}.{}>", step.id, name)),
+        );
+    }
+    Value::Object(outputs)
+}
+
+fn is_placeholder(text: &str) -> bool {
+    text.len() > 2
+        && text.starts_with('<')
+        && text.ends_with('>')
+        && !text[1..text.len() - 1].contains(['<', '>'])
+}
+
+fn plan_id(value: &Value) -> PlanValue<u64> {
+    match as_u64(value) {
+        Some(id) => PlanValue::Known(id),
+        None => {
+            let text = value_text(value);
+            if is_placeholder(&text) {
+                PlanValue::Placeholder(text[1..text.len() - 1].to_owned())
+            } else {
+                PlanValue::Placeholder(text)
+            }
+        }
+    }
+}
+
+fn plan_group(value: &Value) -> (PlanValue<u64>, bool) {
+    match value {
+        Value::Object(map) => (
+            map.get("id")
+                .map(plan_id)
+                .unwrap_or(PlanValue::Placeholder("target".to_owned())),
+            map.get("filter_flag").is_some_and(is_truthy),
+        ),
+        other => (plan_id(other), false),
+    }
+}
+
+fn plan_package_spec(value: &Value) -> (PlanValue<u64>, Vec<(String, String)>) {
+    let id = value
+        .get("source_id")
+        .map(plan_id)
+        .unwrap_or_else(|| plan_id(value));
+    let parameters = value
+        .get("parameters")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| {
+                    Some((
+                        item.get("key")?.as_str()?.to_owned(),
+                        value_text(item.get("value")?),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (id, parameters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_recognised() {
+        assert!(is_placeholder("<steps.scope.group_id>"));
+        assert!(!is_placeholder("<a> and <b>"));
+        assert_eq!(
+            plan_id(&json!("<steps.tag.action_id>")),
+            PlanValue::Placeholder("steps.tag.action_id".into())
+        );
+        assert_eq!(plan_id(&json!(12)), PlanValue::Known(12));
+    }
+}

@@ -1,0 +1,1109 @@
+//! Running a playbook: steps in order, each rendered, executed against the platform, and its
+//! outputs recorded for the steps after it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+use runbook_playbook::{
+    AssertStep, AwaitApprovalStep, Combine as PlaybookCombine, IssueStep,
+    Operator as PlaybookOperator, PackageRef, ParameterizeStep, Playbook, PollStep, Step, StepKind,
+    TargetStep, TemplateValue,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value, json};
+
+use crate::events::{Event, EventSink, RunStatus};
+use crate::pace::Pace;
+use crate::platform::{
+    ActionInfo, ActionSpec, Combine, Operator, PackageSelector, Platform, PlatformErrorKind,
+    TargetClause, TargetRequest,
+};
+use crate::redact::Redactor;
+use crate::template::{TemplateContext, Templates, is_truthy};
+
+/// The action group that holds no machines in Tanium.
+pub const DEFAULT_ACTION_GROUP: &str = "Default";
+
+/// How long the pre-issue count may wait for endpoints to answer (playbook time).
+const COUNT_WAIT: Duration = Duration::from_secs(120);
+
+/// Everything one run needs besides the engine.
+#[derive(Debug)]
+pub struct RunRequest {
+    pub playbook: Arc<Playbook>,
+    /// Inputs already bound and checked against their declarations (every declared input present).
+    pub inputs: IndexMap<String, Value>,
+    /// Secrets this run may read, by name (already allow-listed).
+    pub secrets: BTreeMap<String, SecretString>,
+    /// The run's id (a UUIDv7 unless resuming).
+    pub run_id: String,
+}
+
+impl RunRequest {
+    pub fn new(playbook: Arc<Playbook>, inputs: IndexMap<String, Value>) -> Self {
+        RunRequest {
+            playbook,
+            inputs,
+            secrets: BTreeMap::new(),
+            run_id: uuid::Uuid::now_v7().to_string(),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    pub run_id: String,
+    pub status: RunStatus,
+    pub outputs: Value,
+    pub error: Option<String>,
+    pub issued_actions: Vec<u64>,
+}
+
+/// Why a step failed. The message is for people and has been redacted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StepError {
+    pub message: String,
+}
+
+impl StepError {
+    fn new(message: impl Into<String>) -> Self {
+        StepError {
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::platform::PlatformError> for StepError {
+    fn from(error: crate::platform::PlatformError) -> Self {
+        StepError::new(error.message)
+    }
+}
+
+/// What a finished step leaves behind.
+struct StepDone {
+    outputs: Map<String, Value>,
+    summary: String,
+}
+
+/// What the engine remembers of an action this run issued.
+#[derive(Debug, Clone, Copy)]
+struct IssuedAction {
+    targeted: u64,
+    verify: Option<bool>,
+}
+
+/// Runs playbooks against one platform.
+pub struct Engine {
+    platform: Arc<dyn Platform>,
+    sink: Arc<dyn EventSink>,
+    pace: Pace,
+    templates: Templates,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("pace", &self.pace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The state of one run in progress.
+struct RunState<'a> {
+    request: &'a RunRequest,
+    redactor: Redactor,
+    steps: Map<String, Value>,
+    run_names: Value,
+    secrets: Value,
+    issued: HashMap<u64, IssuedAction>,
+    issued_order: Vec<u64>,
+    verifying_packages: HashMap<u64, bool>,
+}
+
+impl RunState<'_> {
+    fn context(&self) -> TemplateContext {
+        TemplateContext::new(&json!({
+            "inputs": self.request.inputs,
+            "steps": self.steps,
+            "run": self.run_names,
+            "secrets": self.secrets,
+        }))
+    }
+}
+
+impl Engine {
+    pub fn new(platform: Arc<dyn Platform>, sink: Arc<dyn EventSink>) -> Self {
+        Engine {
+            platform,
+            sink,
+            pace: Pace::real(),
+            templates: Templates::new(),
+        }
+    }
+
+    /// Waits and timeouts run on `pace` (faster against the simulator).
+    pub fn with_pace(mut self, pace: Pace) -> Self {
+        self.pace = pace;
+        self
+    }
+
+    pub fn templates(&self) -> &Templates {
+        &self.templates
+    }
+
+    fn emit(&self, redactor: &Redactor, event: Event) {
+        if redactor.is_empty() {
+            self.sink.emit(&event);
+            return;
+        }
+        // Every text an event carries goes through the redactor: round-trip through JSON so
+        // that no field can be forgotten.
+        let redacted = serde_json::to_value(&event)
+            .map(|value| redactor.redact_json(&value))
+            .and_then(serde_json::from_value::<Event>);
+        match redacted {
+            Ok(event) => self.sink.emit(&event),
+            Err(_) => self.sink.emit(&Event::Warning {
+                step_id: None,
+                message: "an event could not be redacted and was dropped".to_owned(),
+            }),
+        }
+    }
+
+    /// Runs the playbook to the end. Never panics on bad templates or platform answers: every
+    /// failure ends the run as `failed` with a message.
+    pub async fn run(&self, request: &RunRequest) -> RunOutcome {
+        let started = Instant::now();
+        let playbook = &request.playbook;
+        let redactor = Redactor::new();
+        for (name, declaration) in &playbook.inputs {
+            if declaration.secret
+                && let Some(value) = request.inputs.get(name)
+            {
+                redactor.add_value(value);
+            }
+        }
+        let mut secrets = Map::new();
+        for (name, secret) in &request.secrets {
+            redactor.add(secret.expose_secret());
+            secrets.insert(
+                name.clone(),
+                Value::String(secret.expose_secret().to_owned()),
+            );
+        }
+        let mut state = RunState {
+            request,
+            redactor: redactor.clone(),
+            steps: Map::new(),
+            run_names: json!({
+                "id": request.run_id,
+                "playbook": playbook.name,
+                "started_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            }),
+            secrets: Value::Object(secrets),
+            issued: HashMap::new(),
+            issued_order: Vec::new(),
+            verifying_packages: HashMap::new(),
+        };
+        self.emit(
+            &redactor,
+            Event::RunStarted {
+                run_id: request.run_id.clone(),
+                playbook: playbook.name.clone(),
+                inputs: serde_json::to_value(&request.inputs).unwrap_or(Value::Null),
+            },
+        );
+
+        let mut failure: Option<String> = None;
+        for step in &playbook.steps {
+            let kind = step.kind.kind_name().to_owned();
+            let step_started = Instant::now();
+            match self.run_step(&mut state, step).await {
+                Ok(None) => {}
+                Ok(Some(done)) => {
+                    let mut outputs = done.outputs;
+                    outputs.insert("skipped".to_owned(), Value::Bool(false));
+                    let outputs = Value::Object(outputs);
+                    self.emit(
+                        &redactor,
+                        Event::StepFinished {
+                            step_id: step.id.clone(),
+                            kind,
+                            summary: done.summary,
+                            outputs: outputs.clone(),
+                            elapsed_ms: elapsed_ms(step_started),
+                        },
+                    );
+                    state.steps.insert(step.id.clone(), outputs);
+                }
+                Err(error) => {
+                    let message = redactor.redact_text(&error.message);
+                    self.emit(
+                        &redactor,
+                        Event::StepFailed {
+                            step_id: step.id.clone(),
+                            kind,
+                            error: message.clone(),
+                            elapsed_ms: elapsed_ms(step_started),
+                            continued: step.continue_on_error,
+                        },
+                    );
+                    if step.continue_on_error {
+                        state.steps.insert(
+                            step.id.clone(),
+                            json!({"skipped": false, "failed": true, "error": message}),
+                        );
+                        continue;
+                    }
+                    failure = Some(format!("step `{}` failed: {message}", step.id));
+                    break;
+                }
+            }
+        }
+
+        let mut outputs = Value::Object(Map::new());
+        if failure.is_none() {
+            match self.render_outputs(&state) {
+                Ok(rendered) => outputs = rendered,
+                Err(error) => failure = Some(redactor.redact_text(&error.message)),
+            }
+        }
+        let status = if failure.is_some() {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        };
+        let outputs = redactor.redact_json(&outputs);
+        self.emit(
+            &redactor,
+            Event::RunFinished {
+                run_id: request.run_id.clone(),
+                status,
+                outputs: outputs.clone(),
+                error: failure.clone(),
+                issued_actions: state.issued_order.clone(),
+                elapsed_ms: elapsed_ms(started),
+            },
+        );
+        RunOutcome {
+            run_id: request.run_id.clone(),
+            status,
+            outputs,
+            error: failure,
+            issued_actions: state.issued_order,
+        }
+    }
+
+    fn render_outputs(&self, state: &RunState<'_>) -> Result<Value, StepError> {
+        let context = state.context();
+        let mut outputs = Map::new();
+        for (name, template) in &state.request.playbook.outputs {
+            let value = self
+                .render(state, template, &context)
+                .map_err(|error| StepError::new(format!("output `{name}`: {}", error.message)))?;
+            outputs.insert(name.clone(), value);
+        }
+        Ok(Value::Object(outputs))
+    }
+
+    /// Renders a template value; values rendered from secrets become secrets themselves.
+    fn render(
+        &self,
+        state: &RunState<'_>,
+        template: &TemplateValue,
+        context: &TemplateContext,
+    ) -> Result<Value, StepError> {
+        let rendered = self
+            .templates
+            .render(&template.value, context)
+            .map_err(|error| {
+                StepError::new(format!(
+                    "line {}, column {}: {}",
+                    template.span.line, template.span.column, error.message
+                ))
+            })?;
+        if self.uses_secret(state, &template.value) {
+            state.redactor.add_value(&rendered);
+        }
+        Ok(rendered)
+    }
+
+    fn uses_secret(&self, state: &RunState<'_>, value: &Value) -> bool {
+        let references = self.templates.value_references(value);
+        references.iter().any(|name| {
+            let mut parts = name.split('.');
+            match (parts.next(), parts.next()) {
+                (Some("secrets"), _) => true,
+                (Some("inputs"), Some(input)) => state
+                    .request
+                    .playbook
+                    .inputs
+                    .get(input)
+                    .is_some_and(|declaration| declaration.secret),
+                _ => false,
+            }
+        })
+    }
+
+    /// Runs one step with its `when`, `timeout` and `retry`. `Ok(None)` means skipped.
+    async fn run_step(
+        &self,
+        state: &mut RunState<'_>,
+        step: &Step,
+    ) -> Result<Option<StepDone>, StepError> {
+        let kind = step.kind.kind_name();
+        if let Some(condition) = &step.when {
+            let context = state.context();
+            let value = self.render(state, condition, &context)?;
+            if !is_truthy(&value) {
+                self.emit(
+                    &state.redactor,
+                    Event::StepSkipped {
+                        step_id: step.id.clone(),
+                        kind: kind.to_owned(),
+                        reason: "`when` is false".to_owned(),
+                    },
+                );
+                state
+                    .steps
+                    .insert(step.id.clone(), json!({"skipped": true}));
+                return Ok(None);
+            }
+        }
+        self.emit(
+            &state.redactor,
+            Event::StepStarted {
+                step_id: step.id.clone(),
+                kind: kind.to_owned(),
+                name: step.name.clone(),
+            },
+        );
+
+        // An issue step is never retried: a second attempt could issue a second action.
+        let attempts = match (&step.retry, &step.kind) {
+            (Some(_), StepKind::Issue(_)) => {
+                self.emit(
+                    &state.redactor,
+                    Event::Warning {
+                        step_id: Some(step.id.clone()),
+                        message:
+                            "`retry` is ignored on an issue step: an action is never issued twice"
+                                .to_owned(),
+                    },
+                );
+                1
+            }
+            (Some(retry), _) => retry.attempts.max(1),
+            (None, _) => 1,
+        };
+        let mut attempt = 1;
+        loop {
+            let result = match step.timeout {
+                Some(limit) => {
+                    match tokio::time::timeout(
+                        self.pace.real_duration(limit),
+                        self.execute(state, step),
+                    )
+                    .await
+                    {
+                        Ok(result) => result,
+                        Err(_) => Err(StepError::new(format!(
+                            "the step did not finish within its timeout of {}",
+                            humanize(limit)
+                        ))),
+                    }
+                }
+                None => self.execute(state, step).await,
+            };
+            match result {
+                Ok(done) => return Ok(Some(done)),
+                Err(error) if attempt < attempts => {
+                    self.emit(
+                        &state.redactor,
+                        Event::StepRetrying {
+                            step_id: step.id.clone(),
+                            attempt: attempt + 1,
+                            error: error.message.clone(),
+                        },
+                    );
+                    if let Some(retry) = &step.retry {
+                        self.pace.sleep(retry.backoff).await;
+                    }
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn execute(&self, state: &mut RunState<'_>, step: &Step) -> Result<StepDone, StepError> {
+        match &step.kind {
+            StepKind::Target(target) => self.target(state, target).await,
+            StepKind::Parameterize(parameterize) => self.parameterize(state, parameterize).await,
+            StepKind::Issue(issue) => self.issue(state, step, issue).await,
+            StepKind::AwaitApproval(wait) => self.await_approval(state, step, wait).await,
+            StepKind::Poll(poll) => self.poll(state, step, poll).await,
+            StepKind::Assert(assertion) => self.assert(state, assertion),
+            StepKind::Log(message) => {
+                let context = state.context();
+                let text = value_text(&self.render(state, message, &context)?);
+                let text = state.redactor.redact_text(&text);
+                self.emit(
+                    &state.redactor,
+                    Event::Log {
+                        step_id: step.id.clone(),
+                        message: text.clone(),
+                    },
+                );
+                Ok(StepDone {
+                    outputs: Map::from_iter([("message".to_owned(), Value::String(text.clone()))]),
+                    summary: text,
+                })
+            }
+            StepKind::Set(values) => {
+                let context = state.context();
+                let mut outputs = Map::new();
+                for (name, template) in values {
+                    outputs.insert(name.clone(), self.render(state, template, &context)?);
+                }
+                let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
+                let summary = format!("set {}", names.join(", "));
+                Ok(StepDone { outputs, summary })
+            }
+        }
+    }
+
+    async fn target(
+        &self,
+        state: &mut RunState<'_>,
+        target: &TargetStep,
+    ) -> Result<StepDone, StepError> {
+        let context = state.context();
+        let request = match target {
+            TargetStep::Clauses { combine, clauses } => {
+                let mut rendered = Vec::with_capacity(clauses.len());
+                for clause in clauses {
+                    if let Some(condition) = &clause.when
+                        && !is_truthy(&self.render(state, condition, &context)?)
+                    {
+                        continue;
+                    }
+                    let value = value_text(&self.render(state, &clause.value, &context)?);
+                    rendered.push(TargetClause {
+                        sensor: clause.sensor.clone(),
+                        op: operator(clause.op),
+                        value,
+                    });
+                }
+                if rendered.is_empty() {
+                    return Err(StepError::new(
+                        "every clause of this target was skipped by its `when`; refusing to target every machine",
+                    ));
+                }
+                TargetRequest::Clauses {
+                    combine: match combine {
+                        PlaybookCombine::All => Combine::All,
+                        PlaybookCombine::Any => Combine::Any,
+                    },
+                    clauses: rendered,
+                }
+            }
+            TargetStep::FilterGroup(name) => TargetRequest::FilterGroup {
+                name_or_id: value_text(&self.render(state, name, &context)?),
+            },
+            TargetStep::Text(text) => TargetRequest::Text {
+                text: text.value.clone(),
+            },
+        };
+        let outcome = self.platform.create_target(&request).await?;
+        let summary = match &request {
+            TargetRequest::FilterGroup { name_or_id } => {
+                format!("filter group {name_or_id} (id {})", outcome.group_id)
+            }
+            _ => format!("group {} for: {}", outcome.group_id, outcome.text),
+        };
+        let outputs = Map::from_iter([
+            (
+                "group".to_owned(),
+                json!({"id": outcome.group_id, "filter_flag": outcome.filter_flag}),
+            ),
+            ("group_id".to_owned(), json!(outcome.group_id)),
+            ("text".to_owned(), json!(outcome.text)),
+        ]);
+        Ok(StepDone { outputs, summary })
+    }
+
+    async fn parameterize(
+        &self,
+        state: &mut RunState<'_>,
+        parameterize: &ParameterizeStep,
+    ) -> Result<StepDone, StepError> {
+        let context = state.context();
+        let selector = match &parameterize.package {
+            PackageRef::Name(name) => {
+                PackageSelector::Name(value_text(&self.render(state, name, &context)?))
+            }
+            PackageRef::Id(id) => PackageSelector::Id(
+                as_u64(&self.render(state, id, &context)?)
+                    .ok_or_else(|| StepError::new("`package_id` must be a whole number"))?,
+            ),
+        };
+        let mut params = Vec::with_capacity(parameterize.params.len());
+        for (key, template) in &parameterize.params {
+            let value = self.render(state, template, &context)?;
+            params.push((key.clone(), parameter_text(&value)));
+        }
+        let outcome = self.platform.resolve_package(&selector, &params).await?;
+        state
+            .verifying_packages
+            .insert(outcome.package_id, outcome.verify);
+        let parameters: Vec<Value> = outcome
+            .parameters
+            .iter()
+            .map(|(key, value)| json!({"key": key, "value": value}))
+            .collect();
+        let summary = format!(
+            "package {} (id {}) with {} parameter{}",
+            outcome.package_name,
+            outcome.package_id,
+            parameters.len(),
+            if parameters.len() == 1 { "" } else { "s" }
+        );
+        let outputs = Map::from_iter([
+            (
+                "package_spec".to_owned(),
+                json!({"source_id": outcome.package_id, "parameters": parameters}),
+            ),
+            ("package_id".to_owned(), json!(outcome.package_id)),
+            ("package_name".to_owned(), json!(outcome.package_name)),
+            ("parameters".to_owned(), Value::Array(parameters)),
+            ("command".to_owned(), json!(outcome.command)),
+        ]);
+        Ok(StepDone { outputs, summary })
+    }
+
+    async fn issue(
+        &self,
+        state: &mut RunState<'_>,
+        step: &Step,
+        issue: &IssueStep,
+    ) -> Result<StepDone, StepError> {
+        let context = state.context();
+        let name = value_text(&self.render(state, &issue.name, &context)?);
+        if name.trim().is_empty() {
+            return Err(StepError::new("the action's `name` rendered empty"));
+        }
+        let (target_group_id, target_filter_flag) =
+            group_reference(&self.render(state, &issue.target, &context)?)?;
+        let (package_id, parameters) =
+            package_reference(&self.render(state, &issue.package, &context)?)?;
+        let action_group = value_text(&self.render(state, &issue.action_group, &context)?);
+        if action_group
+            .trim()
+            .eq_ignore_ascii_case(DEFAULT_ACTION_GROUP)
+        {
+            return Err(default_action_group_error());
+        }
+        let action_group = self
+            .platform
+            .resolve_action_group(action_group.trim())
+            .await?;
+        if action_group
+            .name
+            .trim()
+            .eq_ignore_ascii_case(DEFAULT_ACTION_GROUP)
+        {
+            return Err(default_action_group_error());
+        }
+
+        // Count what the target matches now, before anything is issued.
+        let targeted = self
+            .platform
+            .count_targets(target_group_id, COUNT_WAIT)
+            .await?;
+        if let Some(limit) = state
+            .request
+            .playbook
+            .guard
+            .as_ref()
+            .and_then(|guard| guard.max_endpoints)
+            && targeted > limit
+        {
+            return Err(StepError::new(format!(
+                "guard: the target matches {targeted} endpoints, more than max_endpoints {limit}; nothing was issued"
+            )));
+        }
+        if targeted == 0 {
+            self.emit(
+                &state.redactor,
+                Event::Warning {
+                    step_id: Some(step.id.clone()),
+                    message: "the target matches no endpoint that answers now; offline endpoints still pick the action up before it expires".to_owned(),
+                },
+            );
+        }
+
+        let unique_name = unique_action_name(&name, &state.request.run_id, &step.id);
+        let spec = ActionSpec {
+            name: unique_name.clone(),
+            action_group_id: action_group.id,
+            target_group_id,
+            target_filter_flag,
+            package_id,
+            parameters,
+            expire_seconds: issue.expire.as_secs(),
+            distribute_seconds: issue.distribute.as_secs(),
+            issue_seconds: issue.issue_seconds,
+        };
+        let (action, adopted) = self.issue_once(&spec).await?;
+        state.issued.insert(
+            action.action_id,
+            IssuedAction {
+                targeted,
+                verify: state.verifying_packages.get(&package_id).copied(),
+            },
+        );
+        state.issued_order.push(action.action_id);
+        self.emit(
+            &state.redactor,
+            Event::ActionIssued {
+                step_id: step.id.clone(),
+                action_id: action.action_id,
+                name: action.name.clone(),
+                targeted,
+                adopted,
+            },
+        );
+        let expires_at = action.expires_at.clone().unwrap_or_else(|| {
+            let expiry = chrono::Utc::now()
+                + chrono::Duration::from_std(issue.expire + issue.distribute).unwrap_or_default();
+            expiry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        });
+        let summary = format!(
+            "action {} issued to {targeted} endpoint{} under {} ({})",
+            action.action_id,
+            if targeted == 1 { "" } else { "s" },
+            action_group.name,
+            action.status
+        );
+        let outputs = Map::from_iter([
+            ("action_id".to_owned(), json!(action.action_id)),
+            ("saved_action_id".to_owned(), json!(action.saved_action_id)),
+            ("name".to_owned(), json!(action.name)),
+            ("status".to_owned(), json!(action.status)),
+            ("package_name".to_owned(), json!(action.package_name)),
+            ("command".to_owned(), json!(action.command)),
+            ("targeted".to_owned(), json!(targeted)),
+            ("expires_at".to_owned(), json!(expires_at)),
+        ]);
+        Ok(StepDone { outputs, summary })
+    }
+
+    /// Issues the action exactly once: an existing action of this run with the same unique
+    /// name is adopted, and after an ambiguous send the action is looked up before anything is
+    /// sent again.
+    async fn issue_once(&self, spec: &ActionSpec) -> Result<(ActionInfo, bool), StepError> {
+        if let Some(existing) = self.platform.find_action(&spec.name).await? {
+            return Ok((existing, true));
+        }
+        match self.platform.issue_action(spec).await {
+            Ok(action) => Ok((action, false)),
+            Err(error) if error.kind == PlatformErrorKind::Ambiguous => {
+                match self.platform.find_action(&spec.name).await? {
+                    Some(existing) => Ok((existing, true)),
+                    None => {
+                        let action = self.platform.issue_action(spec).await.map_err(|second| {
+                            StepError::new(format!(
+                                "issuing the action failed twice ({error}; then {second}); look for an action named `{}` before running again",
+                                spec.name
+                            ))
+                        })?;
+                        Ok((action, false))
+                    }
+                }
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn await_approval(
+        &self,
+        state: &mut RunState<'_>,
+        step: &Step,
+        wait: &AwaitApprovalStep,
+    ) -> Result<StepDone, StepError> {
+        let context = state.context();
+        let action_id = as_u64(&self.render(state, &wait.action, &context)?)
+            .ok_or_else(|| StepError::new("`action` must be an action id (a whole number)"))?;
+        let stopwatch = self.pace.start();
+        let mut first_check = true;
+        let mut required = false;
+        loop {
+            let action = self.platform.action(action_id).await?;
+            if action.is_dead() {
+                return Err(StepError::new(format!(
+                    "action {action_id} is {} and will not run",
+                    if action.stopped {
+                        "stopped".to_owned()
+                    } else {
+                        action.status.to_lowercase()
+                    }
+                )));
+            }
+            let approved = self.platform.approved(action.saved_action_id).await?;
+            if approved {
+                let waited = stopwatch.elapsed().as_secs();
+                let summary = if required {
+                    format!(
+                        "action {action_id} approved after {}",
+                        humanize(Duration::from_secs(waited))
+                    )
+                } else {
+                    format!("action {action_id} needs no approval (or was already approved)")
+                };
+                let outputs = Map::from_iter([
+                    ("required".to_owned(), json!(required)),
+                    ("approved".to_owned(), json!(true)),
+                    ("waited".to_owned(), json!(waited)),
+                ]);
+                return Ok(StepDone { outputs, summary });
+            }
+            if first_check {
+                required = true;
+                first_check = false;
+            }
+            let waited = stopwatch.elapsed();
+            self.emit(
+                &state.redactor,
+                Event::ApprovalWaiting {
+                    step_id: step.id.clone(),
+                    action_id,
+                    waited_seconds: waited.as_secs(),
+                    timeout_seconds: wait.timeout.as_secs(),
+                },
+            );
+            if waited >= wait.timeout {
+                return Err(StepError::new(format!(
+                    "action {action_id} was not approved within {}; it stays pending in Tanium (saved action {})",
+                    humanize(wait.timeout),
+                    action.saved_action_id
+                )));
+            }
+            let remaining = wait.timeout.saturating_sub(waited);
+            self.pace
+                .sleep(wait.interval.min(remaining).max(Duration::from_millis(1)))
+                .await;
+        }
+    }
+
+    async fn poll(
+        &self,
+        state: &mut RunState<'_>,
+        step: &Step,
+        poll: &PollStep,
+    ) -> Result<StepDone, StepError> {
+        let context = state.context();
+        let action_id = as_u64(&self.render(state, &poll.action, &context)?)
+            .ok_or_else(|| StepError::new("`action` must be an action id (a whole number)"))?;
+        let issued = state.issued.get(&action_id).copied();
+        let expected = match &poll.expected {
+            Some(template) => as_u64(&self.render(state, template, &context)?)
+                .ok_or_else(|| StepError::new("`expected` must be a whole number"))?,
+            None => issued.map(|issued| issued.targeted).ok_or_else(|| {
+                StepError::new(format!(
+                    "action {action_id} was not issued by this run, so the number of endpoints to wait for is unknown: give `expected`"
+                ))
+            })?,
+        };
+        let verify = match issued.and_then(|issued| issued.verify) {
+            Some(verify) => verify,
+            None => self.platform.action_verifies(action_id).await?,
+        };
+        let until = f64::from(poll.until_percent);
+        let stopwatch = self.pace.start();
+        let mut interval = poll.interval;
+        let mut last_seen: Option<(u64, BTreeMap<String, u64>)> = None;
+        loop {
+            let action = self.platform.action(action_id).await?;
+            if action.is_dead() {
+                return Err(StepError::new(format!(
+                    "action {action_id} was {} before it finished",
+                    if action.stopped {
+                        "stopped".to_owned()
+                    } else {
+                        action.status.to_lowercase()
+                    }
+                )));
+            }
+            let progress = self
+                .platform
+                .action_results(action_id, verify, poll.max_rows)
+                .await?;
+            let percent = share(progress.mr_tested, progress.estimated_total);
+            let finished_percent = if expected == 0 {
+                100.0
+            } else {
+                share(progress.finished, expected)
+            };
+            self.emit(
+                &state.redactor,
+                Event::PollProgress {
+                    step_id: step.id.clone(),
+                    action_id,
+                    percent,
+                    finished_percent,
+                    mr_tested: progress.mr_tested,
+                    estimated_total: progress.estimated_total,
+                    finished: progress.finished,
+                    expected,
+                    statuses: progress.statuses.clone(),
+                },
+            );
+            let reached = expected == 0 || (percent >= until && finished_percent >= until);
+            let timed_out = stopwatch.elapsed() >= poll.timeout;
+            if reached || timed_out {
+                if !reached && !poll.allow_partial {
+                    return Err(StepError::new(format!(
+                        "action {action_id} did not reach {}% within {}: {:.0}% reporting, {} of {expected} endpoints finished",
+                        poll.until_percent,
+                        humanize(poll.timeout),
+                        percent,
+                        progress.finished
+                    )));
+                }
+                let rows: Vec<Value> = progress
+                    .rows
+                    .iter()
+                    .map(|row| json!({"computer_name": row.computer_name, "status": row.status, "count": row.count}))
+                    .collect();
+                let summary = format!(
+                    "{} of {expected} endpoints finished ({} completed, {} failed), {:.0}% reporting{}",
+                    progress.finished,
+                    progress.completed,
+                    progress.failed,
+                    percent,
+                    if reached {
+                        ""
+                    } else {
+                        "; timed out, partial results"
+                    }
+                );
+                let outputs = Map::from_iter([
+                    ("percent".to_owned(), json!(percent)),
+                    ("finished_percent".to_owned(), json!(finished_percent)),
+                    ("mr_tested".to_owned(), json!(progress.mr_tested)),
+                    (
+                        "estimated_total".to_owned(),
+                        json!(progress.estimated_total),
+                    ),
+                    ("reached".to_owned(), json!(reached)),
+                    ("statuses".to_owned(), json!(progress.statuses)),
+                    ("completed".to_owned(), json!(progress.completed)),
+                    ("failed".to_owned(), json!(progress.failed)),
+                    ("rows".to_owned(), Value::Array(rows)),
+                    ("rows_truncated".to_owned(), json!(progress.rows_truncated)),
+                ]);
+                return Ok(StepDone { outputs, summary });
+            }
+            // Poll less often while nothing changes; go back to the base interval on news.
+            let seen = (progress.mr_tested, progress.statuses);
+            if last_seen.as_ref() == Some(&seen) {
+                interval = interval
+                    .mul_f64(1.5)
+                    .min(poll.max_interval.max(poll.interval));
+            } else {
+                interval = poll.interval;
+            }
+            last_seen = Some(seen);
+            let remaining = poll.timeout.saturating_sub(stopwatch.elapsed());
+            self.pace
+                .sleep(interval.min(remaining).max(Duration::from_millis(1)))
+                .await;
+        }
+    }
+
+    fn assert(
+        &self,
+        state: &mut RunState<'_>,
+        assertion: &AssertStep,
+    ) -> Result<StepDone, StepError> {
+        let context = state.context();
+        let holds = is_truthy(&self.render(state, &assertion.that, &context)?);
+        if holds {
+            return Ok(StepDone {
+                outputs: Map::from_iter([("passed".to_owned(), json!(true))]),
+                summary: "assertion holds".to_owned(),
+            });
+        }
+        let message = match &assertion.message {
+            Some(message) => value_text(&self.render(state, message, &context)?),
+            None => format!("assertion failed: {}", value_text(&assertion.that.value)),
+        };
+        Err(StepError::new(message))
+    }
+}
+
+/// The name an action is issued under: the author's name plus this run's marker, so that a
+/// resumed run (or a retry after an ambiguous send) finds its own action again.
+pub fn unique_action_name(name: &str, run_id: &str, step_id: &str) -> String {
+    format!("{name} [runbook {run_id} {step_id}]")
+}
+
+fn default_action_group_error() -> StepError {
+    StepError::new(
+        "the action group `Default` holds no machines in Tanium (it is meant to keep actions from running anywhere); use `All Computers` or a group that holds the targets",
+    )
+}
+
+pub(crate) fn operator(op: PlaybookOperator) -> Operator {
+    match op {
+        PlaybookOperator::Equals => Operator::Equals,
+        PlaybookOperator::NotEquals => Operator::NotEquals,
+        PlaybookOperator::Contains => Operator::Contains,
+        PlaybookOperator::StartsWith => Operator::StartsWith,
+        PlaybookOperator::EndsWith => Operator::EndsWith,
+        PlaybookOperator::Matches => Operator::Matches,
+        PlaybookOperator::GreaterThan => Operator::GreaterThan,
+        PlaybookOperator::LessThan => Operator::LessThan,
+    }
+}
+
+/// `{id, filter_flag}` from a `target` step's `group`, or a bare group id.
+fn group_reference(value: &Value) -> Result<(u64, bool), StepError> {
+    if let Some(id) = as_u64(value) {
+        return Ok((id, false));
+    }
+    if let Value::Object(map) = value
+        && let Some(id) = map.get("id").and_then(as_u64)
+    {
+        let filter_flag = map.get("filter_flag").is_some_and(is_truthy);
+        return Ok((id, filter_flag));
+    }
+    Err(StepError::new(
+        "`target` must be a target step's group (`{{ steps.<id>.group }}`) or a group id",
+    ))
+}
+
+/// `{source_id, parameters}` from a `parameterize` step's `package_spec`.
+fn package_reference(value: &Value) -> Result<(u64, Vec<(String, String)>), StepError> {
+    let invalid = || {
+        StepError::new(
+            "`package` must be a parameterize step's package_spec (`{{ steps.<id>.package_spec }}`)",
+        )
+    };
+    let map = value.as_object().ok_or_else(invalid)?;
+    let id = map.get("source_id").and_then(as_u64).ok_or_else(invalid)?;
+    let mut parameters = Vec::new();
+    if let Some(list) = map.get("parameters") {
+        let list = list.as_array().ok_or_else(invalid)?;
+        for item in list {
+            let key = item
+                .get("key")
+                .and_then(Value::as_str)
+                .ok_or_else(invalid)?;
+            let value = item.get("value").map(parameter_text).ok_or_else(invalid)?;
+            parameters.push((key.to_owned(), value));
+        }
+    }
+    Ok((id, parameters))
+}
+
+/// A whole number from a JSON number or a numeric string.
+pub(crate) fn as_u64(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(number) => number.as_u64(),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The text of a rendered value: strings as they are, other values as JSON.
+pub(crate) fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Package parameters are always sent as strings; a check box takes `1` or `0`.
+fn parameter_text(value: &Value) -> String {
+    match value {
+        Value::Bool(true) => "1".to_owned(),
+        Value::Bool(false) => "0".to_owned(),
+        other => value_text(other),
+    }
+}
+
+fn share(part: u64, total: u64) -> f64 {
+    if total == 0 {
+        return 0.0;
+    }
+    let percent = 100.0 * part as f64 / total as f64;
+    (percent.min(100.0) * 10.0).round() / 10.0
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `90s` → `1m30s`, for messages.
+pub fn humanize(duration: Duration) -> String {
+    let total = duration.as_secs();
+    if total == 0 {
+        return format!("{}ms", duration.as_millis());
+    }
+    let (days, rest) = (total / 86_400, total % 86_400);
+    let (hours, rest) = (rest / 3_600, rest % 3_600);
+    let (minutes, seconds) = (rest / 60, rest % 60);
+    let mut text = String::new();
+    for (amount, unit) in [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")] {
+        if amount > 0 {
+            text.push_str(&format!("{amount}{unit}"));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_are_capped_and_rounded() {
+        assert_eq!(share(103, 100), 100.0);
+        assert_eq!(share(1, 3), 33.3);
+        assert_eq!(share(5, 0), 0.0);
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(humanize(Duration::from_secs(90)), "1m30s");
+        assert_eq!(humanize(Duration::from_secs(4 * 3600)), "4h");
+        assert_eq!(humanize(Duration::from_millis(500)), "500ms");
+    }
+
+    #[test]
+    fn group_references() {
+        assert_eq!(
+            group_reference(&json!({"id": 5, "filter_flag": true})).unwrap(),
+            (5, true)
+        );
+        assert_eq!(group_reference(&json!("12")).unwrap(), (12, false));
+        assert!(group_reference(&json!("All")).is_err());
+    }
+
+    #[test]
+    fn package_references() {
+        let (id, parameters) =
+            package_reference(&json!({"source_id": 9, "parameters": [{"key": "$1", "value": 50}]}))
+                .unwrap();
+        assert_eq!(id, 9);
+        assert_eq!(parameters, vec![("$1".to_owned(), "50".to_owned())]);
+        assert!(package_reference(&json!({"parameters": []})).is_err());
+    }
+}
