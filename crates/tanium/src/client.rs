@@ -1,0 +1,673 @@
+//! The transport: sends [`Request`]s to a Tanium server and reads the answers.
+//!
+//! One `reqwest::Client` is made here and nowhere else. Transient failures are retried with
+//! capped exponential backoff and jitter (`backon`), but only for requests that are safe to
+//! repeat; `POST /actions` is never sent twice blindly. A login session that the server
+//! refuses with 403 is renewed once and the request sent again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use tokio::sync::RwLock;
+
+use crate::config::{Auth, ClientConfig, RetryPolicy, Tuning};
+use crate::error::{Error, tidy_server_text};
+use crate::lenient::{Node, collection_items, lenient_u64};
+use crate::model::{Action, ActionGroup, Group, Package, QuestionProgress};
+use crate::request::{Method, NewAction, Page, Ref, Request, requests};
+use crate::results::{ActionResults, Summarizer};
+
+const TOKEN_HINT: &str = "the API token is wrong or expired, or it is not trusted from this \
+    address: Tanium refuses tokens from addresses outside the token's trusted_ip_addresses and \
+    the global api_token_trusted_ip_address_list";
+const LOGIN_HINT: &str = "the user name or password was refused";
+const SESSION_HINT: &str = "the session was refused even after logging in again, or this account \
+    lacks the permission for this operation";
+const TOKEN_403_HINT: &str = "the API token's session was refused (expired, revoked) or this \
+    account lacks the permission for this operation";
+
+/// A Tanium REST client. Cheap to clone: clones share one connection pool and login session.
+#[derive(Debug, Clone)]
+pub struct TaniumClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    base_url: String,
+    auth: Auth,
+    retry: RetryPolicy,
+    tuning: Tuning,
+    /// The current login session, with a generation so that concurrent requests refused by
+    /// the server renew it once, not once each.
+    session: RwLock<Option<Session>>,
+}
+
+#[derive(Debug, Clone)]
+struct Session {
+    token: SecretString,
+    generation: u64,
+}
+
+/// Why one HTTP exchange failed; turned into an [`Error`] once retries are over.
+#[derive(Debug)]
+enum Failure {
+    Status {
+        status: u16,
+        text: Option<String>,
+        retry_after: Option<Duration>,
+    },
+    /// The connection was never made, so the request never reached the server.
+    Connect(String),
+    /// The request may have reached the server (timeout, connection cut mid-exchange).
+    Interrupted(String),
+}
+
+impl Failure {
+    fn retryable(&self, safe_to_repeat: bool) -> bool {
+        match self {
+            // Neither was processed by the server, so even an action may be sent again.
+            Failure::Connect(_) => true,
+            Failure::Status { status: 429, .. } => true,
+            Failure::Status {
+                status: 502..=504, ..
+            }
+            | Failure::Interrupted(_) => safe_to_repeat,
+            Failure::Status { .. } => false,
+        }
+    }
+
+    fn into_error(self, request: &Request, login: bool) -> Error {
+        let path = request.path.clone();
+        match self {
+            Failure::Status {
+                status: 400, text, ..
+            } => Error::BadRequest {
+                text: text.unwrap_or_else(|| "400 Bad Request".to_owned()),
+            },
+            Failure::Status { status: 401, .. } => Error::Refused {
+                status: 401,
+                hint: if login { LOGIN_HINT } else { TOKEN_HINT }.to_owned(),
+            },
+            Failure::Status { status: 403, .. } => Error::Refused {
+                status: 403,
+                hint: if login { SESSION_HINT } else { TOKEN_403_HINT }.to_owned(),
+            },
+            Failure::Status {
+                status: 404, text, ..
+            } => Error::NotFound {
+                what: format!("{} {}", request.method, path),
+                text,
+            },
+            Failure::Status {
+                status: 429,
+                retry_after,
+                ..
+            } => Error::RateLimited { path, retry_after },
+            Failure::Status { status, text, .. } if status >= 500 && !request.safe_to_repeat => {
+                Error::AmbiguousSend {
+                    method: request.method.to_string(),
+                    path,
+                    cause: match text {
+                        Some(text) => format!("the server answered {status}: {text}"),
+                        None => format!("the server answered {status}"),
+                    },
+                }
+            }
+            Failure::Status { status, text, .. } => Error::Server { status, path, text },
+            Failure::Connect(cause) => Error::Transport { path, cause },
+            Failure::Interrupted(cause) if !request.safe_to_repeat => Error::AmbiguousSend {
+                method: request.method.to_string(),
+                path,
+                cause,
+            },
+            Failure::Interrupted(cause) => Error::Transport { path, cause },
+        }
+    }
+}
+
+impl TaniumClient {
+    /// A client with default [`Tuning`].
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        Self::with_tuning(config, Tuning::default())
+    }
+
+    /// A client with explicit tuning (page size, question poll interval).
+    pub fn with_tuning(config: ClientConfig, tuning: Tuning) -> Result<Self, Error> {
+        let base_url = normalise_base_url(&config.base_url)?;
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("runbook-tanium/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &config.ca_cert_pem {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem).map_err(|err| {
+                Error::Config(format!("cannot read the CA certificate file: {err}"))
+            })?;
+            if certificates.is_empty() {
+                return Err(Error::Config(
+                    "the CA certificate file holds no PEM certificate".to_owned(),
+                ));
+            }
+            builder = builder.tls_certs_merge(certificates);
+        }
+        if config.insecure {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let http = builder
+            .build()
+            .map_err(|err| Error::Config(format!("cannot set up the HTTP client: {err}")))?;
+        Ok(TaniumClient {
+            inner: Arc::new(Inner {
+                http,
+                base_url,
+                auth: config.auth,
+                retry: RetryPolicy {
+                    attempts: config.retry.attempts.max(1),
+                    ..config.retry
+                },
+                tuning: Tuning {
+                    page_size: tuning.page_size.max(1),
+                    ..tuning
+                },
+                session: RwLock::new(None),
+            }),
+        })
+    }
+
+    /// The server root this client talks to.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// Sends a request and returns the answer's `data`.
+    pub async fn send(&self, request: &Request) -> Result<Value, Error> {
+        let body = self.send_raw(request).await?;
+        let mut envelope: Value = serde_json::from_slice(&body)
+            .map_err(|err| Error::decode("(answer)", format!("not valid JSON: {err}")))?;
+        match envelope.get_mut("data") {
+            Some(data) => Ok(data.take()),
+            None => Err(Error::decode("data", "missing field")),
+        }
+    }
+
+    /// Sends a request and returns the raw answer body.
+    pub async fn send_raw(&self, request: &Request) -> Result<Vec<u8>, Error> {
+        let login = matches!(self.inner.auth, Auth::Login { .. });
+        let mut renewed = false;
+        loop {
+            let session = self.session().await?;
+            match self.send_with_retries(request, &session.token).await {
+                Err(Failure::Status { status: 403, .. }) if login && !renewed => {
+                    // Real clients read 403 as an expired session: log in again once. A refused
+                    // request was not carried out, so sending it again is safe even for actions.
+                    tracing::debug!(path = %request.path, "session refused; logging in again");
+                    self.renew_session(session.generation).await?;
+                    renewed = true;
+                }
+                Err(failure) => return Err(failure.into_error(request, login)),
+                Ok(body) => return Ok(body),
+            }
+        }
+    }
+
+    async fn send_with_retries(
+        &self,
+        request: &Request,
+        token: &SecretString,
+    ) -> Result<Vec<u8>, Failure> {
+        let retry = self.inner.retry;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(retry.base)
+            .with_max_delay(retry.cap)
+            .with_max_times(retry.attempts.saturating_sub(1) as usize)
+            .with_jitter();
+        let safe = request.safe_to_repeat;
+        (|| self.send_once(request, token))
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(|failure: &Failure| failure.retryable(safe))
+            .adjust(|failure: &Failure, delay: Option<Duration>| {
+                // Out of attempts stays out of attempts; otherwise honour Retry-After, capped.
+                let delay = delay?;
+                match failure {
+                    Failure::Status {
+                        retry_after: Some(wait),
+                        ..
+                    } => Some((*wait).min(retry.cap)),
+                    _ => Some(delay),
+                }
+            })
+            .notify(|failure: &Failure, delay: Duration| {
+                tracing::debug!(path = %request.path, ?delay, failure = failure_kind(failure), "retrying");
+            })
+            .await
+    }
+
+    async fn send_once(&self, request: &Request, token: &SecretString) -> Result<Vec<u8>, Failure> {
+        let url = format!("{}{}", self.inner.base_url, request.path);
+        let method = match request.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Delete => reqwest::Method::DELETE,
+        };
+        let mut builder = self
+            .inner
+            .http
+            .request(method, &url)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let mut session = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
+            Failure::Connect("the session token holds characters a header cannot carry".to_owned())
+        })?;
+        session.set_sensitive(true);
+        builder = builder.header("session", session);
+        if let Some(options) = &request.options {
+            builder = builder.header("tanium-options", options.to_string());
+        }
+        if let Some(body) = &request.body {
+            builder = builder.body(body.to_string());
+        }
+        exchange(builder, &request.path).await
+    }
+
+    async fn session(&self) -> Result<Session, Error> {
+        match &self.inner.auth {
+            Auth::Token(token) => Ok(Session {
+                token: token.clone(),
+                generation: 0,
+            }),
+            Auth::Login { .. } => {
+                if let Some(session) = self.inner.session.read().await.clone() {
+                    return Ok(session);
+                }
+                self.renew_session(0).await?;
+                self.inner
+                    .session
+                    .read()
+                    .await
+                    .clone()
+                    .ok_or_else(|| Error::decode("data.session", "login gave no session"))
+            }
+        }
+    }
+
+    /// Logs in again unless another task already did since `seen_generation`.
+    async fn renew_session(&self, seen_generation: u64) -> Result<(), Error> {
+        let mut slot = self.inner.session.write().await;
+        if let Some(current) = slot.as_ref()
+            && current.generation != seen_generation
+        {
+            return Ok(());
+        }
+        let token = self.login().await?;
+        let generation = slot.as_ref().map_or(1, |s| s.generation + 1);
+        *slot = Some(Session { token, generation });
+        Ok(())
+    }
+
+    async fn login(&self) -> Result<SecretString, Error> {
+        let Auth::Login {
+            username,
+            password,
+            domain,
+        } = &self.inner.auth
+        else {
+            return Err(Error::Config(
+                "login needs a user name and password".to_owned(),
+            ));
+        };
+        let path = "/api/v2/session/login";
+        let url = format!("{}{path}", self.inner.base_url);
+        let mut body = json!({ "username": username, "password": password.expose_secret() });
+        if let (Some(domain), Some(object)) = (domain, body.as_object_mut()) {
+            object.insert("domain".to_owned(), json!(domain));
+        }
+        // The body holds the password: it is built per attempt and never logged or stored.
+        let body = SecretString::from(body.to_string());
+        let retry = self.inner.retry;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(retry.base)
+            .with_max_delay(retry.cap)
+            .with_max_times(retry.attempts.saturating_sub(1) as usize)
+            .with_jitter();
+        let answer = (|| {
+            let builder = self
+                .inner
+                .http
+                .post(&url)
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(body.expose_secret().to_owned());
+            exchange(builder, path)
+        })
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(|failure: &Failure| failure.retryable(true))
+        .await;
+        let bytes = match answer {
+            Ok(bytes) => bytes,
+            Err(Failure::Status {
+                status: 401 | 403, ..
+            }) => {
+                return Err(Error::Refused {
+                    status: 401,
+                    hint: LOGIN_HINT.to_owned(),
+                });
+            }
+            Err(failure) => {
+                let request = Request {
+                    method: Method::Post,
+                    path: path.to_owned(),
+                    options: None,
+                    body: None,
+                    safe_to_repeat: true,
+                };
+                return Err(failure.into_error(&request, true));
+            }
+        };
+        let envelope: Value = serde_json::from_slice(&bytes)
+            .map_err(|err| Error::decode("(login answer)", format!("not valid JSON: {err}")))?;
+        match envelope.pointer("/data/session").and_then(Value::as_str) {
+            Some(session) if !session.is_empty() => Ok(SecretString::from(session.to_owned())),
+            _ => Err(Error::decode(
+                "data.session",
+                "the login answer holds no session",
+            )),
+        }
+    }
+
+    /// Creates an ad-hoc group from targeting text; returns its id.
+    pub async fn create_group(&self, text: &str) -> Result<u64, Error> {
+        let data = self.send(&requests::create_group(text)).await?;
+        Node::root(&data, "data").req_u64("id")
+    }
+
+    /// A filter group by name, or by id when `name_or_id` is all digits.
+    pub async fn filter_group(&self, name_or_id: &str) -> Result<Group, Error> {
+        let request = match parse_id(name_or_id) {
+            Some(id) => requests::group_by_id(Ref::Id(id)),
+            None => requests::group_by_name(name_or_id),
+        };
+        let data = self
+            .send(&request)
+            .await
+            .map_err(|err| named(err, "computer group", name_or_id))?;
+        Group::from_data(&data)
+    }
+
+    /// An action group by name, or by id when `name_or_id` is all digits. The built-in
+    /// "Default" action group is refused: it holds only "No Computers", so an action under it
+    /// reaches nothing (TANIUM.md §3.1).
+    pub async fn action_group(&self, name_or_id: &str) -> Result<ActionGroup, Error> {
+        let request = match parse_id(name_or_id) {
+            Some(id) => requests::action_group_by_id(Ref::Id(id)),
+            None => requests::action_group_by_name(name_or_id),
+        };
+        let data = self
+            .send(&request)
+            .await
+            .map_err(|err| named(err, "action group", name_or_id))?;
+        let group = ActionGroup::from_data(&data)?;
+        if group.name.eq_ignore_ascii_case("Default") {
+            return Err(Error::InvalidRequest(
+                "the \"Default\" action group contains only \"No Computers\"; an action under it reaches no machine".to_owned(),
+            ));
+        }
+        Ok(group)
+    }
+
+    /// A package by name.
+    pub async fn package_by_name(&self, name: &str) -> Result<Package, Error> {
+        let data = self
+            .send(&requests::package_by_name(name))
+            .await
+            .map_err(|err| named(err, "package", name))?;
+        Package::from_data(&data)
+    }
+
+    /// A package by id.
+    pub async fn package_by_id(&self, id: u64) -> Result<Package, Error> {
+        let data = self
+            .send(&requests::package_by_id(Ref::Id(id)))
+            .await
+            .map_err(|err| named(err, "package", &id.to_string()))?;
+        Package::from_data(&data)
+    }
+
+    /// Counts the machines in a group: asks a question with no selects over it and returns
+    /// `passed` once 99% of machines answered (pytan's rule), or when `wait` has passed.
+    pub async fn count_group_endpoints(&self, group_id: u64, wait: Duration) -> Result<u64, Error> {
+        let data = self
+            .send(&requests::ask_count_question(Ref::Id(group_id)))
+            .await?;
+        let question_id = Node::root(&data, "data").req_u64("id")?;
+        let started = tokio::time::Instant::now();
+        loop {
+            let data = self
+                .send(&requests::question_result_info(Ref::Id(question_id)))
+                .await?;
+            let progress = QuestionProgress::from_data(&data)?;
+            let elapsed = started.elapsed();
+            if progress.is_complete() || elapsed >= wait {
+                return Ok(progress.passed);
+            }
+            let pause = self.inner.tuning.question_poll_interval.min(wait - elapsed);
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// Issues an action. Never resent: when the outcome is unknown this returns
+    /// [`Error::AmbiguousSend`], and the caller should look the action up by its name.
+    pub async fn issue_action(&self, action: &NewAction) -> Result<Action, Error> {
+        if action.name.trim().is_empty() {
+            return Err(Error::InvalidRequest("an action needs a name".to_owned()));
+        }
+        let data = self.send(&requests::issue_action(action)).await?;
+        Action::from_data(&data)
+    }
+
+    /// The action with exactly this name, if any (the newest when several share it).
+    pub async fn find_action_by_name(&self, name: &str) -> Result<Option<Action>, Error> {
+        let data = match self.send(&requests::find_action_by_name(name)).await {
+            Ok(data) => data,
+            Err(Error::NotFound { .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        match &data {
+            Value::Array(items) => {
+                let mut best: Option<Action> = None;
+                for (index, item) in collection_items(items).iter().enumerate() {
+                    let path = format!("data[{index}]");
+                    let action = Action::from_node(Node::root(item, &path))?;
+                    if action.name == name && best.as_ref().is_none_or(|b| action.id > b.id) {
+                        best = Some(action);
+                    }
+                }
+                Ok(best)
+            }
+            _ => Action::from_data(&data).map(Some),
+        }
+    }
+
+    /// An action by id.
+    pub async fn action(&self, id: u64) -> Result<Action, Error> {
+        let data = self.send(&requests::action(Ref::Id(id))).await?;
+        Action::from_data(&data)
+    }
+
+    /// Whether the saved action behind an action is approved (`approved_flag`).
+    pub async fn saved_action_approved(&self, saved_action_id: u64) -> Result<bool, Error> {
+        let data = self
+            .send(&requests::saved_action(Ref::Id(saved_action_id)))
+            .await?;
+        let node = crate::lenient::single_object(&data, "data")?;
+        node.flag_or_false("approved_flag")
+    }
+
+    /// Stops an action (`POST /action_stops`).
+    pub async fn stop_action(&self, id: u64) -> Result<(), Error> {
+        self.send(&requests::stop_action(Ref::Id(id)))
+            .await
+            .map(drop)
+    }
+
+    /// Reads every page of an action's results and summarises them; keeps at most `max_rows`
+    /// rows, while the counts cover every row.
+    pub async fn action_results(
+        &self,
+        id: u64,
+        verify: bool,
+        max_rows: usize,
+    ) -> Result<ActionResults, Error> {
+        let page_size = self.inner.tuning.page_size;
+        let mut summarizer = Summarizer::new(verify, max_rows);
+        let mut row_start = 0u64;
+        let mut cache_id = None;
+        // A bound on pages guards against a server that ignores paging and repeats itself.
+        for _ in 0..100_000 {
+            let page = Page {
+                row_start,
+                row_count: page_size,
+                cache_id,
+            };
+            let body = self
+                .send_raw(&requests::action_results(Ref::Id(id), Some(page)))
+                .await?;
+            let info = summarizer.add_page(&body)?;
+            cache_id = cache_id.or(info.cache_id);
+            row_start += info.rows;
+            // A short page is the last one. `row_count` is not trusted to mean the total: it is
+            // documented as the rows in the answer.
+            if info.rows < page_size {
+                break;
+            }
+        }
+        summarizer.finish()
+    }
+}
+
+/// Sends one prepared request and reads the whole answer.
+async fn exchange(builder: reqwest::RequestBuilder, path: &str) -> Result<Vec<u8>, Failure> {
+    let response = builder
+        .send()
+        .await
+        .map_err(|err| classify_transport(&err))?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body = response
+        .bytes()
+        .await
+        .map(|bytes| bytes.to_vec())
+        .map_err(|err| {
+            // The server answered but the body was cut: whatever it did, it did.
+            Failure::Interrupted(format!("the answer was cut off: {}", describe(&err)))
+        })?;
+    tracing::debug!(
+        path,
+        status = status.as_u16(),
+        bytes = body.len(),
+        "tanium answer"
+    );
+    if status.is_success() {
+        return Ok(body);
+    }
+    Err(Failure::Status {
+        status: status.as_u16(),
+        text: error_text(&body),
+        retry_after,
+    })
+}
+
+fn classify_transport(err: &reqwest::Error) -> Failure {
+    if err.is_connect() {
+        Failure::Connect(describe(err))
+    } else if err.is_timeout() {
+        Failure::Interrupted(format!("timed out: {}", describe(err)))
+    } else {
+        Failure::Interrupted(describe(err))
+    }
+}
+
+/// The error and its causes (the URL in it holds no credentials: the config refuses those).
+fn describe(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn failure_kind(failure: &Failure) -> String {
+    match failure {
+        Failure::Status { status, .. } => format!("status {status}"),
+        Failure::Connect(cause) | Failure::Interrupted(cause) => cause.clone(),
+    }
+}
+
+/// Tanium error bodies are `{"text": "..."}` (some versions use `message`).
+fn error_text(body: &[u8]) -> Option<String> {
+    if body.is_empty() {
+        return None;
+    }
+    let text = match serde_json::from_slice::<Value>(body) {
+        Ok(value) => value
+            .get("text")
+            .or_else(|| value.get("message"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| value.to_string()),
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
+    };
+    let tidy = tidy_server_text(&text);
+    let short: String = tidy.chars().take(500).collect();
+    (!short.is_empty()).then_some(short)
+}
+
+fn named(err: Error, kind: &str, name: &str) -> Error {
+    match err {
+        Error::NotFound { text, .. } => Error::NotFound {
+            what: format!("{kind} {name:?}"),
+            text,
+        },
+        other => other,
+    }
+}
+
+fn parse_id(name_or_id: &str) -> Option<u64> {
+    let trimmed = name_or_id.trim();
+    if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        lenient_u64(&Value::String(trimmed.to_owned()))
+    } else {
+        None
+    }
+}
+
+fn normalise_base_url(base_url: &str) -> Result<String, Error> {
+    let trimmed = base_url.trim().trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix("/api/v2").unwrap_or(trimmed);
+    let url = reqwest::Url::parse(trimmed)
+        .map_err(|err| Error::Config(format!("the server URL {trimmed:?} is not valid: {err}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::Config(format!(
+            "the server URL must start with https:// (or http://), not {}://",
+            url.scheme()
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Config(
+            "the server URL must not hold credentials".to_owned(),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
