@@ -1,0 +1,484 @@
+//! The engine's step semantics against a scripted platform, on a paused clock.
+//!
+//! The Tanium adapter and the simulator are exercised end to end in `tests/`; here a small
+//! scripted platform lets each rule of PLAYBOOK.md be pinned exactly: the two-share poll rule,
+//! the guard, the `Default` action group, approval timeouts, adopting an action after an
+//! ambiguous send, redaction of secrets.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use runbook_engine::{
+    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, CollectEvents, Engine, Event,
+    PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform,
+    PlatformError, PlatformErrorKind, RunRequest, RunStatus, TargetOutcome, TargetRequest,
+};
+use secrecy::SecretString;
+use serde_json::json;
+
+/// A Tanium stand-in whose answers are scripted per test.
+#[derive(Default)]
+struct Scripted {
+    targets: Mutex<Vec<TargetRequest>>,
+    count: u64,
+    issued: Mutex<Vec<ActionSpec>>,
+    /// The first issue attempt fails ambiguously after creating the action.
+    ambiguous_first_issue: bool,
+    /// Approval comes after this many checks (None: approved from the start).
+    approve_after_checks: Option<u32>,
+    approval_checks: Mutex<u32>,
+    /// Poll answers in order; the last one repeats.
+    progress: Vec<ActionProgress>,
+    polls: Mutex<usize>,
+    stopped_after_polls: Option<usize>,
+}
+
+impl Scripted {
+    fn action(&self, id: u64) -> ActionInfo {
+        let issued = self.issued.lock().unwrap();
+        let name = issued
+            .first()
+            .map(|spec| spec.name.clone())
+            .unwrap_or_default();
+        let polls = *self.polls.lock().unwrap();
+        let stopped = self.stopped_after_polls.is_some_and(|after| polls >= after);
+        ActionInfo {
+            action_id: id,
+            saved_action_id: 500,
+            name,
+            status: if stopped {
+                "Stopped".into()
+            } else {
+                "Active".into()
+            },
+            stopped,
+            expires_at: None,
+            package_name: Some("Custom Tagging - Add Tags".into()),
+            command: Some("add-tags".into()),
+        }
+    }
+}
+
+#[async_trait]
+impl Platform for Scripted {
+    async fn create_target(&self, request: &TargetRequest) -> Result<TargetOutcome, PlatformError> {
+        self.targets.lock().unwrap().push(request.clone());
+        Ok(TargetOutcome {
+            group_id: 77,
+            filter_flag: false,
+            text: "Computer Name equals \"x\"".into(),
+        })
+    }
+    async fn resolve_package(
+        &self,
+        package: &PackageSelector,
+        params: &[(String, String)],
+    ) -> Result<PackageOutcome, PlatformError> {
+        match package {
+            PackageSelector::Name(name) if name == "Custom Tagging - Add Tags" => {
+                Ok(PackageOutcome {
+                    package_id: 9,
+                    package_name: name.clone(),
+                    parameters: params.to_vec(),
+                    command: "add-tags".into(),
+                    verify: false,
+                })
+            }
+            _ => Err(PlatformError::new(
+                PlatformErrorKind::NotFound,
+                "package not found",
+            )),
+        }
+    }
+    async fn resolve_action_group(
+        &self,
+        name_or_id: &str,
+    ) -> Result<ActionGroupOutcome, PlatformError> {
+        Ok(ActionGroupOutcome {
+            id: 2,
+            name: name_or_id.to_owned(),
+        })
+    }
+    async fn count_targets(&self, _group_id: u64, _wait: Duration) -> Result<u64, PlatformError> {
+        Ok(self.count)
+    }
+    async fn issue_action(&self, spec: &ActionSpec) -> Result<ActionInfo, PlatformError> {
+        let mut issued = self.issued.lock().unwrap();
+        issued.push(spec.clone());
+        if self.ambiguous_first_issue && issued.len() == 1 {
+            return Err(PlatformError::new(
+                PlatformErrorKind::Ambiguous,
+                "connection cut",
+            ));
+        }
+        drop(issued);
+        Ok(self.action(1000))
+    }
+    async fn find_action(&self, name: &str) -> Result<Option<ActionInfo>, PlatformError> {
+        let found = self
+            .issued
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|spec| spec.name == name);
+        Ok(found.then(|| self.action(1000)))
+    }
+    async fn action(&self, action_id: u64) -> Result<ActionInfo, PlatformError> {
+        Ok(self.action(action_id))
+    }
+    async fn approved(&self, _saved_action_id: u64) -> Result<bool, PlatformError> {
+        let mut checks = self.approval_checks.lock().unwrap();
+        *checks += 1;
+        Ok(self
+            .approve_after_checks
+            .is_none_or(|after| *checks > after))
+    }
+    async fn action_results(
+        &self,
+        _id: u64,
+        _verify: bool,
+        _max: usize,
+    ) -> Result<ActionProgress, PlatformError> {
+        let mut polls = self.polls.lock().unwrap();
+        let answer = self.progress[(*polls).min(self.progress.len() - 1)].clone();
+        *polls += 1;
+        Ok(answer)
+    }
+    async fn action_verifies(&self, _action_id: u64) -> Result<bool, PlatformError> {
+        Ok(false)
+    }
+    async fn stop_action(&self, _action_id: u64) -> Result<(), PlatformError> {
+        Ok(())
+    }
+    fn plan_target(&self, _request: &TargetRequest) -> Result<Vec<PlannedRequest>, PlatformError> {
+        Ok(Vec::new())
+    }
+    fn plan_package(&self, _package: &PlanValue<PackageSelector>) -> Vec<PlannedRequest> {
+        Vec::new()
+    }
+    fn plan_action_group(&self, _name_or_id: &str) -> Vec<PlannedRequest> {
+        Vec::new()
+    }
+    fn plan_count(&self, _group_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
+        Vec::new()
+    }
+    fn plan_issue(&self, _spec: &PlannedActionSpec) -> Vec<PlannedRequest> {
+        Vec::new()
+    }
+    fn plan_approval(&self, _action_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
+        Vec::new()
+    }
+    fn plan_poll(&self, _action_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
+        Vec::new()
+    }
+}
+
+fn progress(mr_tested: u64, estimated_total: u64, statuses: &[(&str, u64)]) -> ActionProgress {
+    let statuses: BTreeMap<String, u64> = statuses
+        .iter()
+        .map(|(word, count)| ((*word).to_owned(), *count))
+        .collect();
+    let completed = statuses.get("Completed").copied().unwrap_or(0);
+    let failed = statuses.get("Failed").copied().unwrap_or(0);
+    ActionProgress {
+        mr_tested,
+        estimated_total,
+        finished: completed + failed,
+        completed,
+        failed,
+        statuses,
+        rows: Vec::new(),
+        rows_truncated: false,
+    }
+}
+
+const TAG_PLAYBOOK: &str = r#"
+version: 1
+name: tag-host
+inputs:
+  hostname: { type: string }
+  approval_timeout: { type: string, default: "1h" }
+guard:
+  max_endpoints: 5
+steps:
+  - id: scope
+    target:
+      all:
+        - { sensor: Computer Name, op: equals, value: "{{ inputs.hostname }}" }
+  - id: params
+    parameterize:
+      package: Custom Tagging - Add Tags
+      params: { $1: "IR-{{ inputs.hostname }}" }
+  - id: tag
+    issue:
+      name: "IR tag {{ inputs.hostname }}"
+      action_group: All Computers
+      target: "{{ steps.scope.group }}"
+      package: "{{ steps.params.package_spec }}"
+  - id: approved
+    await_approval:
+      action: "{{ steps.tag.action_id }}"
+      timeout: 10m
+  - id: results
+    poll:
+      action: "{{ steps.tag.action_id }}"
+      until_percent: 90
+      timeout: 30m
+outputs:
+  completed: "{{ steps.results.completed }}"
+  statuses: "{{ steps.results.statuses }}"
+"#;
+
+async fn run(
+    platform: Scripted,
+    source: &str,
+    inputs: &[(&str, &str)],
+) -> (Arc<Scripted>, Vec<Event>, runbook_engine::RunOutcome) {
+    let loaded = runbook_playbook::load("test.yaml", source);
+    let playbook = loaded
+        .playbook
+        .unwrap_or_else(|| panic!("invalid playbook: {:?}", loaded.diagnostics));
+    let pairs: Vec<(String, String)> = inputs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let inputs =
+        runbook_playbook::bind_inputs(&playbook, &pairs, &Default::default()).expect("inputs bind");
+    let platform = Arc::new(platform);
+    let events = Arc::new(CollectEvents::new());
+    let engine = Engine::new(platform.clone(), events.clone());
+    let mut request = RunRequest::new(Arc::new(playbook), inputs);
+    request.secrets.insert(
+        "API_KEY".into(),
+        SecretString::from("s3cr3t-value".to_owned()),
+    );
+    let outcome = engine.run(&request).await;
+    (platform, events.events(), outcome)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_run_waits_for_both_shares() {
+    let platform = Scripted {
+        count: 2,
+        approve_after_checks: Some(2),
+        progress: vec![
+            // Complete question, no rows yet: not a finished action.
+            progress(100, 100, &[]),
+            progress(100, 100, &[("Running", 2)]),
+            progress(103, 100, &[("Completed", 1), ("Running", 1)]),
+            progress(103, 100, &[("Completed", 2)]),
+        ],
+        ..Scripted::default()
+    };
+    let (platform, events, outcome) =
+        run(platform, TAG_PLAYBOOK, &[("hostname", "WIN-DC01")]).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert_eq!(outcome.outputs["completed"], json!(2));
+    assert_eq!(
+        *platform.polls.lock().unwrap(),
+        4,
+        "finished only when both shares reached 90%"
+    );
+    assert_eq!(platform.issued.lock().unwrap().len(), 1);
+    let spec = platform.issued.lock().unwrap()[0].clone();
+    assert!(
+        spec.name.starts_with("IR tag WIN-DC01 [runbook "),
+        "{}",
+        spec.name
+    );
+    assert_eq!(
+        spec.parameters,
+        vec![("$1".to_owned(), "IR-WIN-DC01".to_owned())]
+    );
+    let approval = events.iter().find_map(|event| match event {
+        Event::StepFinished {
+            step_id, outputs, ..
+        } if step_id == "approved" => Some(outputs.clone()),
+        _ => None,
+    });
+    assert_eq!(approval.unwrap()["required"], json!(true));
+    assert!(matches!(events.last(), Some(Event::RunFinished { .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_guard_refuses_before_anything_is_issued() {
+    let platform = Scripted {
+        count: 6,
+        progress: vec![progress(0, 0, &[])],
+        ..Scripted::default()
+    };
+    let (platform, _, outcome) = run(platform, TAG_PLAYBOOK, &[("hostname", "WIN")]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert!(
+        outcome
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("more than max_endpoints 5"),
+        "{:?}",
+        outcome.error
+    );
+    assert!(platform.issued.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_default_action_group_is_refused() {
+    // The validator refuses a literal `Default`; a value from an input reaches the engine.
+    let source = TAG_PLAYBOOK
+        .replace(
+            "action_group: All Computers",
+            "action_group: \"{{ inputs.group }}\"",
+        )
+        .replace("inputs:\n", "inputs:\n  group: { type: string }\n");
+    let platform = Scripted {
+        count: 1,
+        progress: vec![progress(0, 0, &[])],
+        ..Scripted::default()
+    };
+    let (platform, _, outcome) = run(
+        platform,
+        &source,
+        &[("hostname", "WIN"), ("group", " default ")],
+    )
+    .await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert!(
+        outcome
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("`Default` holds no machines"),
+        "{:?}",
+        outcome.error
+    );
+    assert!(platform.issued.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ambiguous_send_adopts_the_action_instead_of_issuing_twice() {
+    let platform = Scripted {
+        count: 1,
+        ambiguous_first_issue: true,
+        progress: vec![progress(10, 10, &[("Completed", 1)])],
+        ..Scripted::default()
+    };
+    let (platform, events, outcome) = run(platform, TAG_PLAYBOOK, &[("hostname", "WIN")]).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert_eq!(
+        platform.issued.lock().unwrap().len(),
+        1,
+        "the action was sent once"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|event| matches!(event, Event::ActionIssued { adopted: true, .. }))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unapproved_action_times_out() {
+    let platform = Scripted {
+        count: 1,
+        approve_after_checks: Some(1_000),
+        progress: vec![progress(0, 0, &[])],
+        ..Scripted::default()
+    };
+    let (_, _, outcome) = run(platform, TAG_PLAYBOOK, &[("hostname", "WIN")]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert!(
+        outcome
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("was not approved within 10m"),
+        "{:?}",
+        outcome.error
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stopped_action_fails_the_poll() {
+    let platform = Scripted {
+        count: 3,
+        progress: vec![progress(5, 10, &[("Running", 3)])],
+        stopped_after_polls: Some(2),
+        ..Scripted::default()
+    };
+    let (_, _, outcome) = run(platform, TAG_PLAYBOOK, &[("hostname", "WIN")]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert!(
+        outcome
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("stopped before it finished"),
+        "{:?}",
+        outcome.error
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_poll_times_out_unless_partial_results_are_allowed() {
+    let platform = || Scripted {
+        count: 4,
+        progress: vec![progress(10, 10, &[("Completed", 1), ("Running", 3)])],
+        ..Scripted::default()
+    };
+    let (_, _, outcome) = run(platform(), TAG_PLAYBOOK, &[("hostname", "WIN")]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert!(
+        outcome
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("did not reach 90%"),
+        "{:?}",
+        outcome.error
+    );
+
+    let partial = TAG_PLAYBOOK.replace("timeout: 30m", "timeout: 30m\n      allow_partial: true");
+    let (_, _, outcome) = run(platform(), &partial, &[("hostname", "WIN")]).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert_eq!(outcome.outputs["completed"], json!(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn data_is_never_a_template_and_secrets_never_leave() {
+    let source = r#"
+version: 1
+name: echo
+secrets: [API_KEY]
+inputs:
+  hostname: { type: string }
+steps:
+  - id: scope
+    target:
+      any:
+        - { sensor: Computer Name, op: equals, value: "{{ inputs.hostname }}" }
+  - id: note
+    log: "host {{ inputs.hostname }} key {{ secrets.API_KEY | upper }}"
+outputs:
+  key: "{{ secrets.API_KEY }}"
+"#;
+    let platform = Scripted {
+        progress: vec![progress(0, 0, &[])],
+        ..Scripted::default()
+    };
+    let (platform, events, outcome) = run(platform, source, &[("hostname", "{{ 7*7 }}")]).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    let TargetRequest::Clauses { clauses, .. } = &platform.targets.lock().unwrap()[0] else {
+        panic!("expected clauses");
+    };
+    assert_eq!(clauses[0].value, "{{ 7*7 }}");
+    let stream = serde_json::to_string(&events).unwrap();
+    assert!(!stream.contains("s3cr3t-value"), "{stream}");
+    assert!(
+        !stream.contains("S3CR3T-VALUE"),
+        "a value rendered from a secret is a secret: {stream}"
+    );
+    assert!(stream.contains("[REDACTED]"));
+    assert_eq!(outcome.outputs["key"], json!("[REDACTED]"));
+}
