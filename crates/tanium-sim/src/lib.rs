@@ -1,1 +1,270 @@
-//! runbook-tanium-sim (being built).
+//! A simulated Tanium server: a real axum HTTP server on loopback that answers the Tanium
+//! REST v2 calls a runbook run makes, in the shapes real servers answer.
+//!
+//! It is the embedded default behind `runbook run --sim`, the server of the end-to-end
+//! tests and the load target of the benchmarks. It is written from Tanium's documentation
+//! and recorded responses, never from the adapter's types, so that a mistake in one is
+//! not silently shared by the other.
+//!
+//! Main types:
+//! - [`SimConfig`]: the fleet ([`Endpoint`]s), packages, groups, users, approval, the clock's
+//!   [`time_scale`](SimConfig::time_scale), the failure share, [`Faults`] and the seed;
+//! - [`Simulator::start`] binds `127.0.0.1:0` and returns a [`RunningSim`] (URL, token,
+//!   credentials, [`Inspector`] snapshots, fault switches, shutdown);
+//! - [`Simulator::serve`] runs in the foreground for `runbook sim`;
+//! - [`question`]: the targeting-text parser ([`question::parse`]) whose [`question::Filter`]
+//!   selects the machines a group or question covers.
+//!
+//! Behaviour over time is derived from the scaled sim clock when a request asks, never
+//! from timers: with `time_scale = 1000.0` an action finishes in a fraction of a second.
+//! `GET /sim/actions`, `/sim/groups`, `/sim/requests` and `/sim/info` expose the inspector
+//! over HTTP for tests that drive the `runbook` binary.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), runbook_tanium_sim::SimError> {
+//! use runbook_tanium_sim::{SimConfig, Simulator};
+//!
+//! let mut config = SimConfig::default();
+//! config.time_scale = 1000.0;
+//! let sim = Simulator::start(config).await?;
+//! let client = reqwest::Client::new();
+//! let package = client
+//!     .get(format!("{}/api/v2/packages/by-name/Custom%20Tagging%20-%20Add%20Tags", sim.base_url()))
+//!     .header("session", sim.api_token())
+//!     .send()
+//!     .await;
+//! assert!(sim.inspect().actions.is_empty());
+//! sim.shutdown().await;
+//! # let _ = package;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod config;
+pub mod question;
+mod server;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+pub use config::{Endpoint, Faults, GroupDef, PackageDef, SimConfig, UserDef};
+pub use state::{CreatedGroup, IssuedAction, RequestCount};
+
+/// Why the simulator could not start or load its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// Address asked for.
+        address: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Other I/O failure while serving.
+    #[error("simulator I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The YAML fleet file is invalid.
+    #[error("invalid fleet file: {0}")]
+    Fleet(String),
+    /// The configuration is inconsistent.
+    #[error("invalid simulator configuration: {0}")]
+    Config(String),
+}
+
+/// Entry points.
+#[derive(Debug)]
+pub struct Simulator;
+
+impl Simulator {
+    /// Binds `127.0.0.1:0` and serves in a tokio task.
+    pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
+        Simulator::start_on(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Binds the given address and serves in a tokio task.
+    pub async fn start_on(config: SimConfig, address: SocketAddr) -> Result<RunningSim, SimError> {
+        let shared = Arc::new(state::Shared::new(config)?);
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| SimError::Bind { address, source })?;
+        let local = listener.local_addr()?;
+        let (stop_sender, stop_receiver) = watch::channel(false);
+        let router = server::router(shared.clone());
+        let task = tokio::spawn(accept_loop(listener, router, stop_receiver));
+        Ok(RunningSim {
+            address: local,
+            shared,
+            stop: stop_sender,
+            task,
+        })
+    }
+
+    /// Foreground server for `runbook sim`: serves on `address` until ctrl-c.
+    pub async fn serve(config: SimConfig, address: SocketAddr) -> Result<(), SimError> {
+        let sim = Simulator::start_on(config, address).await?;
+        tracing::info!(url = %sim.base_url(), "Tanium simulator listening");
+        tokio::signal::ctrl_c().await?;
+        sim.shutdown().await;
+        Ok(())
+    }
+}
+
+/// The error a service returns to make hyper cut the connection without an answer.
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped on purpose by the fault injector")]
+struct DroppedOnPurpose;
+
+/// Our own accept loop instead of `axum::serve`, because a dropped connection (a fault) is
+/// only possible by failing the hyper service, which `axum::serve` does not allow.
+async fn accept_loop(listener: TcpListener, router: axum::Router, mut stop: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(error) => {
+                        // Out of file descriptors and the like: wait a little, keep serving.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let router = router.clone();
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                        let router = router.clone();
+                        async move {
+                            let response = match router.oneshot(request.map(axum::body::Body::new)).await {
+                                Ok(response) => response,
+                                Err(never) => match never {},
+                            };
+                            if response.extensions().get::<server::DropConnection>().is_some() {
+                                Err(DroppedOnPurpose)
+                            } else {
+                                Ok(response)
+                            }
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+            _ = stop.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
+}
+
+/// A simulator serving in the background.
+#[derive(Debug)]
+pub struct RunningSim {
+    address: SocketAddr,
+    shared: Arc<state::Shared>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// A snapshot of what clients did to the simulator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inspector {
+    /// Actions issued, oldest first.
+    pub actions: Vec<IssuedAction>,
+    /// Groups created by clients.
+    pub groups: Vec<CreatedGroup>,
+    /// Requests served under `/api/v2`, by method and path.
+    pub requests: Vec<RequestCount>,
+}
+
+impl Inspector {
+    /// How many requests matched this method and path exactly.
+    pub fn request_count(&self, method: &str, path: &str) -> u64 {
+        self.requests
+            .iter()
+            .filter(|request| request.method.eq_ignore_ascii_case(method) && request.path == path)
+            .map(|request| request.count)
+            .sum()
+    }
+}
+
+impl RunningSim {
+    /// `http://127.0.0.1:PORT` (clients append `/api/v2/...`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// A valid API token of the default user.
+    pub fn api_token(&self) -> String {
+        self.shared.config.users[0].api_token.clone()
+    }
+
+    /// Username and password of the default user.
+    pub fn credentials(&self) -> (String, String) {
+        let user = &self.shared.config.users[0];
+        (user.name.clone(), user.password.clone())
+    }
+
+    /// The API token of a second user, who may approve the default user's actions.
+    pub fn approver_token(&self) -> String {
+        self.shared.config.users[1].api_token.clone()
+    }
+
+    /// What clients have done so far.
+    pub fn inspect(&self) -> Inspector {
+        Inspector {
+            actions: self.shared.issued_actions(),
+            groups: self.shared.created_groups(),
+            requests: self.shared.request_counts(),
+        }
+    }
+
+    /// Replaces the faults injected from now on.
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.set_faults(faults);
+    }
+
+    /// Stops an action as an operator would in the console; unknown ids are ignored.
+    pub fn stop_action(&self, id: u64) {
+        self.shared.stop_action(id);
+    }
+
+    /// Stops serving and waits for the server task to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// SplitMix64 of two words: the simulator's only source of per-object randomness, so that
+/// every delay and outcome is reproducible from the seed.
+pub(crate) fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a ^ b
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(0x632b_e59b_d9b4_e019);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A number in 0..1 drawn from `hash` for the purpose `slot`.
+pub(crate) fn unit(hash: u64, slot: u64) -> f64 {
+    (mix(hash, slot) >> 11) as f64 / (1u64 << 53) as f64
+}
