@@ -248,18 +248,33 @@ pub fn single_object<'a>(data: &'a Value, path: &'a str) -> Result<Node<'a>, Err
     }
 }
 
-/// The real items of a collection answer: trailing items that are cache or statistics objects
-/// (they carry `cache_id`, or have no `id`) are dropped. Decided by shape, never by position,
-/// because some servers send no cache object at all (TANIUM.md §2.5).
+/// The real items of a collection answer: trailing cache and statistics objects are dropped.
+/// Decided by shape, never by position, because some servers send no cache object at all
+/// (TANIUM.md §2.5). A trailing item is dropped when it carries `cache_id`, when it lacks the
+/// `id` that the first item has, or when it shares no key with the first item (the
+/// statistics object of `system_status`, whose items have no `id`).
 pub fn collection_items(items: &[Value]) -> &[Value] {
+    let Some(first) = items.first().and_then(Value::as_object) else {
+        return items;
+    };
+    let first_has_id = first.contains_key("id");
     let mut end = items.len();
-    while end > 0 {
+    while end > 1 {
         let last = &items[end - 1];
-        let is_trailer = last.get("cache_id").is_some() || last.get("id").is_none();
+        let Some(object) = last.as_object() else {
+            end -= 1;
+            continue;
+        };
+        let is_trailer = object.contains_key("cache_id")
+            || (first_has_id && !object.contains_key("id"))
+            || !object.keys().any(|key| first.contains_key(key));
         if !is_trailer {
             break;
         }
         end -= 1;
+    }
+    if end == 1 && first.contains_key("cache_id") {
+        return &items[..0];
     }
     &items[..end]
 }

@@ -240,13 +240,14 @@ pub mod requests {
         Request::get(format!("/api/v2/packages/{}", path_ref(&id)))
     }
 
-    /// `POST /api/v2/questions`: a question with no selects over a group, whose `passed`
-    /// count is the number of machines in the group (pytan `ActionPoller` step 1). Asking twice
+    /// `POST /api/v2/questions`: a question with no selects asked of a group's machines, whose
+    /// `passed` count is the number of machines in the group (pytan `ActionPoller` step 1).
+    /// The group goes in `context_group`, as Splunk's 2026 connector sends it. Asking twice
     /// only makes a second question, so it is safe to repeat.
     pub fn ask_count_question(group: Ref) -> Request {
         Request::post(
             "/api/v2/questions".to_owned(),
-            json!({ "selects": [], "group": { "id": group.to_json() }, "expire_seconds": 600 }),
+            json!({ "selects": [], "context_group": { "id": group.to_json() }, "expire_seconds": 600 }),
             true,
         )
     }
