@@ -1,1 +1,11 @@
-fn main() {}
+//! The `runbook` binary: a thin shell over [`commands::run`], which returns the exit code
+//! (0 ok, 1 playbook invalid or run failed, 2 usage or internal error).
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    commands::run(std::env::args_os())
+}

@@ -66,9 +66,11 @@ pub const INVALID_REGEX: &str = "RB031";
 pub const MAYBE_SKIPPED: &str = "RB032";
 /// Warning: the same secret is listed twice, or a clause `when` is constant.
 pub const REDUNDANT: &str = "RB033";
+/// Two playbooks in one folder share a name.
+pub const DUPLICATE_PLAYBOOK_NAME: &str = "RB034";
 
 /// Every code with a one-line summary, for `docs/playbooks.md` and tests.
-pub const ALL: [(&str, &str); 33] = [
+pub const ALL: [(&str, &str); 34] = [
     (YAML_SYNTAX, "invalid YAML"),
     (LIMIT, "document too large or too deeply nested"),
     (DUPLICATE_KEY, "duplicate key"),
@@ -111,4 +113,8 @@ pub const ALL: [(&str, &str); 33] = [
         "uses outputs of a step that may be skipped (warning)",
     ),
     (REDUNDANT, "redundant declaration (warning)"),
+    (
+        DUPLICATE_PLAYBOOK_NAME,
+        "two playbooks in one folder share a name",
+    ),
 ];

@@ -124,3 +124,52 @@ pub fn load(file_name: &str, source: &str) -> Loaded {
         diagnostics,
     }
 }
+
+/// Playbook names must be unique within a folder (schedules and runs refer to playbooks by
+/// name). Given valid playbooks as `(file, source, playbook)`, reports every name that a
+/// playbook in the same folder already uses, at the later file's `name:` value.
+pub fn duplicate_names<'a>(
+    playbooks: impl IntoIterator<Item = (&'a str, &'a str, &'a Playbook)>,
+) -> Vec<Diagnostic> {
+    let mut first_by_folder_and_name: std::collections::HashMap<(String, &str), &str> =
+        std::collections::HashMap::new();
+    let mut diagnostics = Vec::new();
+    for (file, source, playbook) in playbooks {
+        let folder = std::path::Path::new(file)
+            .parent()
+            .map(|parent| parent.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match first_by_folder_and_name.entry((folder, playbook.name.as_str())) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(file);
+            }
+            std::collections::hash_map::Entry::Occupied(first) => {
+                // The top-level `name:` key sits at column 1; point at its value.
+                let (line, source_line) = source
+                    .lines()
+                    .enumerate()
+                    .find(|(_, text)| text.starts_with("name:"))
+                    .map_or((1, ""), |(index, text)| (index + 1, text));
+                let column = source_line
+                    .find(playbook.name.as_str())
+                    .map_or(1, |byte| source_line[..byte].chars().count() + 1);
+                diagnostics.push(Diagnostic {
+                    code: codes::DUPLICATE_PLAYBOOK_NAME,
+                    severity: Severity::Error,
+                    message: format!(
+                        "playbook name `{}` is already used by {}",
+                        playbook.name,
+                        first.get()
+                    ),
+                    file: file.to_owned(),
+                    line: u32::try_from(line).unwrap_or(1),
+                    column: u32::try_from(column).unwrap_or(1),
+                    length: u32::try_from(playbook.name.chars().count()).unwrap_or(1),
+                    source_line: source_line.to_owned(),
+                    help: Some("names identify playbooks in runs and schedules; rename one".into()),
+                });
+            }
+        }
+    }
+    diagnostics
+}

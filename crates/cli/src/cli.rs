@@ -1,0 +1,54 @@
+//! Command-line definitions (clap derive). Each subcommand's arguments live here; what the
+//! command does lives in `commands/<name>.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Validate, plan and run Tanium playbooks.
+#[derive(Debug, Parser)]
+#[command(name = "runbook", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check playbooks offline: YAML, keys, types, durations, ids, templates and the names
+    /// they use. Exit status: 0 clean, 1 problems found, 2 usage error.
+    Validate(ValidateArgs),
+    /// Print the JSON Schema (draft-07) of the playbook format.
+    Schema(SchemaArgs),
+}
+
+/// `runbook validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Playbook files, or folders searched recursively for `*.yaml` and `*.yml`.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// How to print the problems found.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+/// Output format of `runbook validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Compiler-style text with the source line and a caret; colour on a terminal.
+    Human,
+    /// A JSON array of diagnostics.
+    Json,
+    /// GitHub Actions annotations (`::error file=..,line=..,col=..::message`).
+    Github,
+}
+
+/// `runbook schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {}

@@ -1,0 +1,53 @@
+//! One module per subcommand. [`run`] parses the arguments and dispatches; each command returns
+//! its exit code.
+
+mod schema;
+mod validate;
+
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::cli::{Cli, Command};
+
+/// Exit code for success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code when a playbook is invalid or a run failed.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for usage and internal errors.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Runs `runbook` with these arguments (the first is the program name).
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap prints help and version to stdout (exit 0) and usage errors to stderr
+            // (exit 2, as documented).
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_OK
+            });
+        }
+    };
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Schema(args) => schema::run(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            let mut stderr = anstream::stderr();
+            let _ = writeln!(stderr, "runbook: {error:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
