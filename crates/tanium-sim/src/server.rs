@@ -459,6 +459,7 @@ fn package_json(package: &PackageDef, derived: Option<(u64, &[(String, String)])
         "last_update": "2024-01-02T09:00:00Z",
         "source_id": source_id,
         "source_hash": format!("{:016x}{:016x}", mix(package.id, 1), mix(package.id, 2)),
+        "source_hash_changed_flag": false,
         "verify_group_id": package.verify_group_id,
         "verify_group": { "id": package.verify_group_id },
         "files": [],

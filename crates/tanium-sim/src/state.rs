@@ -329,7 +329,8 @@ impl Shared {
             u64::from(machine),
         );
         let offset = action.distribute_seconds as f64 * unit(hash, 0);
-        let waiting_at = start + offset + 0.5 + 3.0 * unit(hash, 1);
+        // Clients take a couple of seconds to pick an action up, so the first polls have no rows.
+        let waiting_at = start + offset + 2.0 + 3.0 * unit(hash, 1);
         let downloading_at = waiting_at + 1.0 + 3.0 * unit(hash, 2);
         let running_at = downloading_at + 1.0 + 6.0 * unit(hash, 3);
         let finished_at = running_at + 2.0 + 12.0 * unit(hash, 4);
