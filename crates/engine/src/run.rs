@@ -17,8 +17,8 @@ use serde_json::{Map, Value, json};
 use crate::events::{Event, EventSink, RunStatus};
 use crate::pace::Pace;
 use crate::platform::{
-    ActionInfo, ActionSpec, Combine, Operator, PackageSelector, Platform, PlatformErrorKind,
-    TargetClause, TargetRequest,
+    ActionInfo, ActionSpec, Combine, Operator, PackageOutcome, PackageSelector, Platform,
+    PlatformErrorKind, TargetClause, TargetRequest,
 };
 use crate::redact::Redactor;
 use crate::template::{TemplateContext, Templates, is_truthy};
@@ -121,7 +121,8 @@ struct RunState<'a> {
     secrets: Value,
     issued: HashMap<u64, IssuedAction>,
     issued_order: Vec<u64>,
-    verifying_packages: HashMap<u64, bool>,
+    /// Packages resolved by this run's parameterize steps, by id.
+    packages: HashMap<u64, PackageOutcome>,
 }
 
 impl RunState<'_> {
@@ -207,7 +208,7 @@ impl Engine {
             secrets: Value::Object(secrets),
             issued: HashMap::new(),
             issued_order: Vec::new(),
-            verifying_packages: HashMap::new(),
+            packages: HashMap::new(),
         };
         self.emit(
             &redactor,
@@ -558,9 +559,6 @@ impl Engine {
             params.push((key.clone(), parameter_text(&value)));
         }
         let outcome = self.platform.resolve_package(&selector, &params).await?;
-        state
-            .verifying_packages
-            .insert(outcome.package_id, outcome.verify);
         let parameters: Vec<Value> = outcome
             .parameters
             .iter()
@@ -583,6 +581,7 @@ impl Engine {
             ("parameters".to_owned(), Value::Array(parameters)),
             ("command".to_owned(), json!(outcome.command)),
         ]);
+        state.packages.insert(outcome.package_id, outcome);
         Ok(StepDone { outputs, summary })
     }
 
@@ -664,7 +663,10 @@ impl Engine {
             action.action_id,
             IssuedAction {
                 targeted,
-                verify: state.verifying_packages.get(&package_id).copied(),
+                verify: state
+                    .packages
+                    .get(&package_id)
+                    .map(|package| package.verify),
             },
         );
         state.issued_order.push(action.action_id);
@@ -683,6 +685,7 @@ impl Engine {
                 + chrono::Duration::from_std(issue.expire + issue.distribute).unwrap_or_default();
             expiry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         });
+        let known_package = state.packages.get(&package_id);
         let summary = format!(
             "action {} issued to {targeted} endpoint{} under {} ({})",
             action.action_id,
@@ -695,8 +698,24 @@ impl Engine {
             ("saved_action_id".to_owned(), json!(action.saved_action_id)),
             ("name".to_owned(), json!(action.name)),
             ("status".to_owned(), json!(action.status)),
-            ("package_name".to_owned(), json!(action.package_name)),
-            ("command".to_owned(), json!(action.command)),
+            (
+                "package_name".to_owned(),
+                json!(
+                    action
+                        .package_name
+                        .clone()
+                        .or_else(|| known_package.map(|package| package.package_name.clone()))
+                ),
+            ),
+            (
+                "command".to_owned(),
+                json!(
+                    action
+                        .command
+                        .clone()
+                        .or_else(|| known_package.map(|package| package.command.clone()))
+                ),
+            ),
             ("targeted".to_owned(), json!(targeted)),
             ("expires_at".to_owned(), json!(expires_at)),
         ]);

@@ -60,6 +60,7 @@ mod error;
 pub mod lenient;
 mod model;
 pub mod parameters;
+mod platform;
 mod request;
 pub mod results;
 pub mod targeting;
@@ -69,6 +70,7 @@ pub use config::{Auth, ClientConfig, RetryPolicy, Tuning};
 pub use error::Error;
 pub use model::{Action, ActionGroup, ActionState, Group, Package, QuestionProgress};
 pub use parameters::{ParameterDefinition, ParameterError, ParameterKind};
+pub use platform::TaniumPlatform;
 pub use request::{
     Method, NewAction, Page, Ref, Request, TargetGroupRef, encode_segment, requests,
 };

@@ -1,0 +1,428 @@
+//! The engine's [`Platform`] trait, implemented for Tanium.
+//!
+//! This is the one place where the engine's plain requests (clauses, names, ids) become
+//! Tanium's REST calls. The `plan_*` methods return the very requests that the client sends,
+//! built by the same [`requests`] builders, so a plan shows what a run does.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use runbook_engine::{
+    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Combine, Operator, PackageOutcome,
+    PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform, PlatformError,
+    PlatformErrorKind, ResultRow, TargetClause, TargetOutcome, TargetRequest,
+};
+
+use crate::client::TaniumClient;
+use crate::error::Error;
+use crate::model::{Action, ActionState};
+use crate::parameters;
+use crate::request::{NewAction, Ref, Request, TargetGroupRef, requests};
+use crate::targeting;
+
+/// Tanium behind the engine's [`Platform`] trait. Without a client it can only plan.
+#[derive(Debug, Clone)]
+pub struct TaniumPlatform {
+    client: Option<TaniumClient>,
+}
+
+impl TaniumPlatform {
+    /// A platform that talks to a Tanium server through `client`.
+    pub fn new(client: TaniumClient) -> Self {
+        TaniumPlatform {
+            client: Some(client),
+        }
+    }
+
+    /// A platform for plan mode: it builds requests but has no way to send them.
+    pub fn offline() -> Self {
+        TaniumPlatform { client: None }
+    }
+
+    fn client(&self) -> Result<&TaniumClient, PlatformError> {
+        self.client.as_ref().ok_or_else(|| {
+            PlatformError::new(
+                PlatformErrorKind::Other,
+                "no Tanium connection in plan mode (nothing is sent)",
+            )
+        })
+    }
+
+    fn text_of(request: &TargetRequest) -> Result<Option<String>, PlatformError> {
+        match request {
+            TargetRequest::Clauses { combine, clauses } => {
+                let clauses: Vec<targeting::Clause> = clauses.iter().map(clause).collect();
+                let combine = match combine {
+                    Combine::All => targeting::Combine::All,
+                    Combine::Any => targeting::Combine::Any,
+                };
+                targeting::build_text(combine, &clauses)
+                    .map(Some)
+                    .map_err(|error| {
+                        PlatformError::new(PlatformErrorKind::Invalid, error.to_string())
+                    })
+            }
+            TargetRequest::Text { text } => {
+                if text.trim().is_empty() {
+                    return Err(PlatformError::new(
+                        PlatformErrorKind::Invalid,
+                        "the targeting text is empty; an empty group would target every machine",
+                    ));
+                }
+                Ok(Some(text.clone()))
+            }
+            TargetRequest::FilterGroup { .. } => Ok(None),
+        }
+    }
+}
+
+fn clause(clause: &TargetClause) -> targeting::Clause {
+    targeting::Clause {
+        sensor: clause.sensor.clone(),
+        op: match clause.op {
+            Operator::Equals => targeting::Operator::Equals,
+            Operator::NotEquals => targeting::Operator::NotEquals,
+            Operator::Contains => targeting::Operator::Contains,
+            Operator::StartsWith => targeting::Operator::StartsWith,
+            Operator::EndsWith => targeting::Operator::EndsWith,
+            Operator::Matches => targeting::Operator::Matches,
+            Operator::GreaterThan => targeting::Operator::GreaterThan,
+            Operator::LessThan => targeting::Operator::LessThan,
+        },
+        value: clause.value.clone(),
+    }
+}
+
+/// Maps the adapter's errors onto the engine's kinds; the message never holds a secret.
+fn platform_error(error: Error) -> PlatformError {
+    let kind = match &error {
+        Error::NotFound { .. } => PlatformErrorKind::NotFound,
+        Error::BadRequest { .. } | Error::InvalidRequest(_) => PlatformErrorKind::Invalid,
+        Error::Refused { .. } => PlatformErrorKind::Refused,
+        Error::AmbiguousSend { .. } => PlatformErrorKind::Ambiguous,
+        Error::Transport { .. } | Error::RateLimited { .. } | Error::Server { .. } => {
+            PlatformErrorKind::Unavailable
+        }
+        _ => PlatformErrorKind::Other,
+    };
+    PlatformError::new(kind, error.to_string())
+}
+
+fn action_info(action: Action) -> ActionInfo {
+    ActionInfo {
+        action_id: action.id,
+        saved_action_id: action.saved_action_id.unwrap_or(0),
+        name: action.name,
+        status: state_word(&action.status),
+        stopped: action.stopped_flag,
+        expires_at: action
+            .expiration_time
+            .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        package_name: None,
+        command: None,
+    }
+}
+
+fn state_word(state: &ActionState) -> String {
+    match state {
+        ActionState::Pending => "Pending".to_owned(),
+        ActionState::Active => "Active".to_owned(),
+        ActionState::Open => "Open".to_owned(),
+        ActionState::Closed => "Closed".to_owned(),
+        ActionState::Stopped => "Stopped".to_owned(),
+        ActionState::Expired => "Expired".to_owned(),
+        ActionState::Other(word) => word.clone(),
+    }
+}
+
+fn planned(request: Request, note: Option<&str>) -> PlannedRequest {
+    PlannedRequest {
+        method: request.method.as_str().to_owned(),
+        path: request.path,
+        options: request.options,
+        body: request.body,
+        note: note.map(str::to_owned),
+    }
+}
+
+fn plan_ref(value: &PlanValue<u64>) -> Ref {
+    match value {
+        PlanValue::Known(id) => Ref::Id(*id),
+        PlanValue::Placeholder(name) => Ref::Placeholder(name.clone()),
+    }
+}
+
+#[async_trait]
+impl Platform for TaniumPlatform {
+    async fn create_target(&self, request: &TargetRequest) -> Result<TargetOutcome, PlatformError> {
+        let client = self.client()?;
+        match (request, Self::text_of(request)?) {
+            (TargetRequest::FilterGroup { name_or_id }, _) => {
+                let group = client
+                    .filter_group(name_or_id)
+                    .await
+                    .map_err(platform_error)?;
+                Ok(TargetOutcome {
+                    group_id: group.id,
+                    filter_flag: true,
+                    text: String::new(),
+                })
+            }
+            (_, Some(text)) => {
+                let group_id = client.create_group(&text).await.map_err(platform_error)?;
+                Ok(TargetOutcome {
+                    group_id,
+                    filter_flag: false,
+                    text,
+                })
+            }
+            (_, None) => Err(PlatformError::new(
+                PlatformErrorKind::Invalid,
+                "nothing to target",
+            )),
+        }
+    }
+
+    async fn resolve_package(
+        &self,
+        package: &PackageSelector,
+        params: &[(String, String)],
+    ) -> Result<PackageOutcome, PlatformError> {
+        let client = self.client()?;
+        let package = match package {
+            PackageSelector::Name(name) => client.package_by_name(name).await,
+            PackageSelector::Id(id) => client.package_by_id(*id).await,
+        }
+        .map_err(platform_error)?;
+        let values = parameters::resolve(&package.parameters, params).map_err(|errors| {
+            let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            PlatformError::new(
+                PlatformErrorKind::Invalid,
+                format!("package `{}`: {}", package.name, messages.join("; ")),
+            )
+        })?;
+        let command = parameters::substitute_command(&package.command, &values);
+        Ok(PackageOutcome {
+            package_id: package.id,
+            package_name: package.name,
+            parameters: values,
+            command,
+            verify: package.verify,
+        })
+    }
+
+    async fn resolve_action_group(
+        &self,
+        name_or_id: &str,
+    ) -> Result<ActionGroupOutcome, PlatformError> {
+        let group = self
+            .client()?
+            .action_group(name_or_id)
+            .await
+            .map_err(platform_error)?;
+        Ok(ActionGroupOutcome {
+            id: group.id,
+            name: group.name,
+        })
+    }
+
+    async fn count_targets(&self, group_id: u64, wait: Duration) -> Result<u64, PlatformError> {
+        self.client()?
+            .count_group_endpoints(group_id, wait)
+            .await
+            .map_err(platform_error)
+    }
+
+    async fn issue_action(&self, spec: &ActionSpec) -> Result<ActionInfo, PlatformError> {
+        let action = NewAction {
+            name: spec.name.clone(),
+            action_group_id: Ref::Id(spec.action_group_id),
+            target_group: TargetGroupRef {
+                id: Ref::Id(spec.target_group_id),
+                filter_flag: spec.target_filter_flag,
+            },
+            package_id: Ref::Id(spec.package_id),
+            parameters: spec.parameters.clone(),
+            expire_seconds: spec.expire_seconds,
+            distribute_seconds: spec.distribute_seconds,
+            issue_seconds: spec.issue_seconds,
+        };
+        let issued = self
+            .client()?
+            .issue_action(&action)
+            .await
+            .map_err(platform_error)?;
+        Ok(action_info(issued))
+    }
+
+    async fn find_action(&self, name: &str) -> Result<Option<ActionInfo>, PlatformError> {
+        let found = self
+            .client()?
+            .find_action_by_name(name)
+            .await
+            .map_err(platform_error)?;
+        Ok(found.map(action_info))
+    }
+
+    async fn action(&self, action_id: u64) -> Result<ActionInfo, PlatformError> {
+        let action = self
+            .client()?
+            .action(action_id)
+            .await
+            .map_err(platform_error)?;
+        Ok(action_info(action))
+    }
+
+    async fn approved(&self, saved_action_id: u64) -> Result<bool, PlatformError> {
+        self.client()?
+            .saved_action_approved(saved_action_id)
+            .await
+            .map_err(platform_error)
+    }
+
+    async fn action_results(
+        &self,
+        action_id: u64,
+        verify: bool,
+        max_rows: usize,
+    ) -> Result<ActionProgress, PlatformError> {
+        let results = self
+            .client()?
+            .action_results(action_id, verify, max_rows)
+            .await
+            .map_err(platform_error)?;
+        Ok(ActionProgress {
+            mr_tested: results.mr_tested,
+            estimated_total: results.estimated_total,
+            finished: results.succeeded + results.failed,
+            completed: results.succeeded,
+            failed: results.failed,
+            statuses: results.statuses.into_iter().collect(),
+            rows: results
+                .rows
+                .into_iter()
+                .map(|row| ResultRow {
+                    computer_name: row.computer_name,
+                    status: row.status,
+                    count: row.count,
+                })
+                .collect(),
+            rows_truncated: results.rows_truncated,
+        })
+    }
+
+    async fn action_verifies(&self, action_id: u64) -> Result<bool, PlatformError> {
+        let client = self.client()?;
+        let action = client.action(action_id).await.map_err(platform_error)?;
+        match action.package_id {
+            Some(package_id) => Ok(client
+                .package_by_id(package_id)
+                .await
+                .map_err(platform_error)?
+                .verify),
+            None => Ok(false),
+        }
+    }
+
+    async fn stop_action(&self, action_id: u64) -> Result<(), PlatformError> {
+        self.client()?
+            .stop_action(action_id)
+            .await
+            .map_err(platform_error)
+    }
+
+    fn plan_target(&self, request: &TargetRequest) -> Result<Vec<PlannedRequest>, PlatformError> {
+        match (request, Self::text_of(request)?) {
+            (TargetRequest::FilterGroup { name_or_id }, _) => {
+                Ok(vec![match name_or_id.trim().parse::<u64>() {
+                    Ok(id) => planned(requests::group_by_id(Ref::Id(id)), None),
+                    Err(_) => planned(requests::group_by_name(name_or_id), None),
+                }])
+            }
+            (_, Some(text)) => Ok(vec![planned(
+                requests::create_group(&text),
+                Some("creates an anonymous group from the targeting text"),
+            )]),
+            (_, None) => Ok(Vec::new()),
+        }
+    }
+
+    fn plan_package(&self, package: &PlanValue<PackageSelector>) -> Vec<PlannedRequest> {
+        let request = match package {
+            PlanValue::Known(PackageSelector::Name(name)) => requests::package_by_name(name),
+            PlanValue::Known(PackageSelector::Id(id)) => requests::package_by_id(Ref::Id(*id)),
+            PlanValue::Placeholder(name) => requests::package_by_name(&format!("<{name}>")),
+        };
+        vec![planned(request, None)]
+    }
+
+    fn plan_action_group(&self, name_or_id: &str) -> Vec<PlannedRequest> {
+        let request = match name_or_id.trim().parse::<u64>() {
+            Ok(id) => requests::action_group_by_id(Ref::Id(id)),
+            Err(_) => requests::action_group_by_name(name_or_id),
+        };
+        vec![planned(request, None)]
+    }
+
+    fn plan_count(&self, group_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
+        vec![
+            planned(
+                requests::ask_count_question(plan_ref(group_id)),
+                Some("a question over the target group, to count the endpoints it matches"),
+            ),
+            planned(
+                requests::question_result_info(Ref::Placeholder("count_question.id".to_owned())),
+                Some("repeated until the endpoints have answered; `passed` is the count"),
+            ),
+        ]
+    }
+
+    fn plan_issue(&self, spec: &PlannedActionSpec) -> Vec<PlannedRequest> {
+        let action = NewAction {
+            name: spec.name.clone(),
+            action_group_id: plan_ref(&spec.action_group_id),
+            target_group: TargetGroupRef {
+                id: plan_ref(&spec.target_group_id),
+                filter_flag: spec.target_filter_flag,
+            },
+            package_id: plan_ref(&spec.package_id),
+            parameters: spec.parameters.clone(),
+            expire_seconds: spec.expire_seconds,
+            distribute_seconds: spec.distribute_seconds,
+            issue_seconds: spec.issue_seconds,
+        };
+        vec![
+            planned(
+                requests::find_action_by_name(&spec.name),
+                Some("first looks for an action this run already issued (exactly once)"),
+            ),
+            planned(
+                requests::issue_action(&action),
+                Some("sent once, never retried blindly"),
+            ),
+        ]
+    }
+
+    fn plan_approval(&self, action_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
+        vec![
+            planned(requests::action(plan_ref(action_id)), None),
+            planned(
+                requests::saved_action(Ref::Placeholder("action.saved_action.id".to_owned())),
+                Some("`approved_flag` says whether the action is approved"),
+            ),
+        ]
+    }
+
+    fn plan_poll(&self, action_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
+        vec![
+            planned(
+                requests::action(plan_ref(action_id)),
+                Some("stopped or expired actions fail the step"),
+            ),
+            planned(
+                requests::action_results(plan_ref(action_id), None),
+                Some("read in pages when the result set is large"),
+            ),
+        ]
+    }
+}
