@@ -150,7 +150,7 @@ impl<'s> Checker<'s> {
         node: &'n Node,
         owner: Owner<'n>,
         allowed: &[&str],
-        extra_suggestions: &[&str],
+        aliases: &[(&str, &str)],
     ) -> Option<Fields<'n>> {
         let NodeKind::Map(entries) = &node.kind else {
             if !matches!(node.kind, NodeKind::Str(_))
@@ -176,11 +176,15 @@ impl<'s> Checker<'s> {
             if allowed.contains(&entry.key.as_str()) {
                 continue;
             }
-            let candidates = allowed.iter().chain(extra_suggestions).copied();
-            let suggestion = did_you_mean(&entry.key, candidates);
-            let help = match suggestion {
-                Some(close) => format!("did you mean `{close}`?"),
-                None => format!("known keys here: {}", allowed.join(", ")),
+            // Words from other tools (`optional`, `values`, ...) get the format's own spelling.
+            let alias = aliases
+                .iter()
+                .find(|(word, _)| *word == entry.key)
+                .map(|(_, advice)| *advice);
+            let help = match (alias, did_you_mean(&entry.key, allowed.iter().copied())) {
+                (Some(advice), _) => format!("write {advice}"),
+                (None, Some(close)) => format!("did you mean `{close}`?"),
+                (None, None) => format!("known keys here: {}", allowed.join(", ")),
             };
             let message = format!("unknown key `{}` in {}", entry.key, owner.what);
             self.error(
@@ -568,7 +572,10 @@ impl<'s> Checker<'s> {
                 }
                 _ => Vec::new(),
             };
-            let has_when = entries.iter().any(|entry| entry.key == "when");
+            // `when: true` never skips.
+            let has_when = entries
+                .iter()
+                .any(|entry| entry.key == "when" && entry.value.kind != NodeKind::Bool(true));
             // The first step with an id wins: a duplicate is reported on the second one.
             if let std::collections::hash_map::Entry::Vacant(slot) = steps.entry(id.clone()) {
                 step_order.push(id);
@@ -635,7 +642,14 @@ impl<'s> Checker<'s> {
             &input.value,
             owner,
             &INPUT_KEYS,
-            &["values", "choices", "min", "max", "regex", "optional"],
+            &[
+                ("values", "`enum`"),
+                ("choices", "`enum`"),
+                ("min", "`minimum`"),
+                ("max", "`maximum`"),
+                ("regex", "`pattern`"),
+                ("optional", "`required: false`"),
+            ],
         )?;
         let mut ok = true;
         let input_type = match self.required(
@@ -725,13 +739,7 @@ impl<'s> Checker<'s> {
                 Some(pattern) => match regex::Regex::new(&pattern) {
                     Ok(_) => Some(pattern),
                     Err(error) => {
-                        let first_line = error
-                            .to_string()
-                            .lines()
-                            .last()
-                            .unwrap_or("")
-                            .trim()
-                            .to_owned();
+                        let first_line = regex_reason(&error);
                         self.error(
                             codes::INVALID_INPUT_DECLARATION,
                             entry.value.span,
@@ -770,8 +778,8 @@ impl<'s> Checker<'s> {
                 entry.key_span,
                 entry.key_length,
                 format!(
-                    "`pattern` applies to strings, but {what} is a {}",
-                    input_type.as_str()
+                    "`pattern` applies to strings, but {what} is {}",
+                    with_article(input_type.as_str())
                 ),
             );
             ok = false;
@@ -785,8 +793,8 @@ impl<'s> Checker<'s> {
                     entry.key_span,
                     entry.key_length,
                     format!(
-                        "`{key}` applies to numbers, but {what} is a {}",
-                        input_type.as_str()
+                        "`{key}` applies to numbers, but {what} is {}",
+                        with_article(input_type.as_str())
                     ),
                 );
                 ok = false;
@@ -854,9 +862,9 @@ impl<'s> Checker<'s> {
                     required.key_span,
                     required.key_length,
                     format!(
-                        "{what} is `required: true` but has a default, which will never be used"
+                        "`required: true` has no effect: {what} has a default, so it is never missing"
                     ),
-                    Some("remove `required: true`, or remove the default".into()),
+                    Some("remove `required: true`, or remove the default to make the input mandatory".into()),
                 );
             }
             decl.default = Some(value);
@@ -979,7 +987,12 @@ impl<'s> Checker<'s> {
             node,
             owner,
             &allowed,
-            &["package", "action", "message", "params"],
+            &[
+                ("package", "it inside a `parameterize:` step"),
+                ("params", "it inside a `parameterize:` step"),
+                ("action", "it inside an `await_approval:` or `poll:` step"),
+                ("condition", "`when`"),
+            ],
         )?;
 
         let id = match fields.get("id") {
@@ -1188,7 +1201,11 @@ impl<'s> Checker<'s> {
             &entry.value,
             owner,
             &choices,
-            &["clauses", "group", "question"],
+            &[
+                ("clauses", "`all:` or `any:`"),
+                ("group", "`filter_group`"),
+                ("question", "`text`"),
+            ],
         )?;
         let present: Vec<&Entry> = choices.iter().filter_map(|key| fields.get(key)).collect();
         match present.as_slice() {
@@ -1276,7 +1293,7 @@ impl<'s> Checker<'s> {
                 item,
                 owner,
                 &["sensor", "op", "value", "when"],
-                &["operator", "equals"],
+                &[("operator", "`op`")],
             ) else {
                 ok = false;
                 continue;
@@ -1323,13 +1340,7 @@ impl<'s> Checker<'s> {
                 && !looks_like_template(pattern)
                 && let Err(error) = regex::Regex::new(pattern)
             {
-                let reason = error
-                    .to_string()
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-                    .trim()
-                    .to_owned();
+                let reason = regex_reason(&error);
                 self.error(
                     codes::INVALID_REGEX,
                     entry.value.span,
@@ -1371,7 +1382,11 @@ impl<'s> Checker<'s> {
             &entry.value,
             owner,
             &["package", "package_id", "params"],
-            &["parameters", "name", "id"],
+            &[
+                ("parameters", "`params`"),
+                ("name", "`package`"),
+                ("id", "`package_id`"),
+            ],
         )?;
         let package = match (fields.get("package"), fields.get("package_id")) {
             (Some(name), None) => self
@@ -1447,7 +1462,13 @@ impl<'s> Checker<'s> {
             &entry.value,
             owner,
             &keys,
-            &["expires", "expire_seconds", "group"],
+            &[
+                (
+                    "expire_seconds",
+                    "`expire` as a duration, e.g. `expire: 1h`",
+                ),
+                ("group", "`target` (the group) or `action_group`"),
+            ],
         )?;
         let name = self
             .required(
@@ -1522,7 +1543,7 @@ impl<'s> Checker<'s> {
             &entry.value,
             owner,
             &["action", "timeout", "interval"],
-            &["action_id"],
+            &[("action_id", "`action`")],
         )?;
         let action = self
             .required(
@@ -1574,7 +1595,12 @@ impl<'s> Checker<'s> {
             "allow_partial",
             "max_rows",
         ];
-        let fields = self.fields(&entry.value, owner, &keys, &["action_id", "percent"])?;
+        let fields = self.fields(
+            &entry.value,
+            owner,
+            &keys,
+            &[("action_id", "`action`"), ("percent", "`until_percent`")],
+        )?;
         let action = self
             .required(
                 &fields,
@@ -1662,7 +1688,11 @@ impl<'s> Checker<'s> {
             &entry.value,
             owner,
             &["that", "message"],
-            &["condition", "msg", "expr"],
+            &[
+                ("condition", "`that`"),
+                ("expr", "`that`"),
+                ("msg", "`message`"),
+            ],
         )?;
         let that = self
             .required(
@@ -1721,6 +1751,21 @@ impl<'s> Checker<'s> {
         }
         ok.then_some(values)
     }
+}
+
+fn with_article(word: &str) -> String {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {word}")
+    } else {
+        format!("a {word}")
+    }
+}
+
+/// The last line of a regex error is the reason; the lines above repeat the pattern.
+fn regex_reason(error: &regex::Error) -> String {
+    let text = error.to_string();
+    let last = text.lines().last().unwrap_or("").trim();
+    last.strip_prefix("error: ").unwrap_or(last).to_owned()
 }
 
 fn suggest_playbook_name(name: &str) -> String {
