@@ -113,6 +113,8 @@ impl InputDecl {
     fn shown(&self, value: &Value) -> String {
         if self.secret {
             "the value given".to_owned()
+        } else if let Some(text) = value.as_str() {
+            format!("`{text}`")
         } else {
             format!("`{value}`")
         }
