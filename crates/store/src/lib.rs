@@ -1,1 +1,51 @@
-//! runbook-store (being built).
+//! runbook-store: where runs are kept, so that a run survives a crash of the process that
+//! started it.
+//!
+//! [`SqlStore`] implements the engine's [`runbook_engine::Store`] trait on an embedded SQLite
+//! file (the default, [`SqlStore::default_url`]) or on PostgreSQL (several workers sharing one
+//! database). The same SQL runs on both: placeholders are `$1, $2, ...` (SQLite reads them
+//! too), times are fixed-width RFC 3339 text, JSON is serde_json text.
+//!
+//! What is kept: runs (playbook source and hash, redacted inputs, status, outputs, error,
+//! times, plus the scheduler's claim columns), steps (status, attempts, outputs, request
+//! summary, error, times, wait deadline), events (in order), and *intents*: the unique name of
+//! an action written before `POST /actions` is sent, and the action id once it is known. The
+//! schema is migrated on open; a database written by a newer runbook, a foreign database and a
+//! file that is not a database are refused with an error that says so.
+//!
+//! Architecture invariants: a write either lands whole or fails with a [`StoreError`]
+//! (single statements, no partly written run); a step that succeeded is never marked running
+//! again; an intent never changes its action name or, once resolved, its action id; nothing in
+//! this crate panics on what a database holds.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), runbook_engine::StoreError> {
+//! use runbook_engine::{NewRun, RunFilter, Store};
+//! use runbook_store::SqlStore;
+//!
+//! let store = SqlStore::open(&SqlStore::default_url()).await?;
+//! store
+//!     .create_run(&NewRun {
+//!         run_id: "0193a1b2-0000-7000-8000-000000000001".into(),
+//!         playbook_name: "isolate-host".into(),
+//!         playbook_source: "name: isolate-host\n".into(),
+//!         playbook_hash: "9f2c...".into(),
+//!         playbook_path: Some("playbooks/isolate-host.yaml".into()),
+//!         inputs: serde_json::json!({"hostname": "WIN-DC01"}),
+//!         started_by: "cli:alice".into(),
+//!     })
+//!     .await?;
+//! for run in store.list_runs(&RunFilter { status: Some("running".into()), ..RunFilter::default() }).await? {
+//!     println!("{} {} {}", run.run_id, run.playbook_name, run.status);
+//! }
+//! store.close().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod error;
+mod open;
+mod store;
+
+pub use open::StoreOptions;
+pub use store::{CancelOutcome, SqlStore};

@@ -1,0 +1,440 @@
+//! Opening a store: reading its URL, connecting, refusing databases that are not ours (or are
+//! newer than this build), and applying the embedded migrations.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use runbook_engine::StoreError;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection};
+
+use crate::error::{Location, database_error, migrate_error};
+use crate::store::{Backend, SqlStore};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The table sqlx records applied migrations in.
+const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
+
+/// How a store is opened. [`StoreOptions::default`] suits the CLI and the tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Connections in the pool (SQLite serialises writers anyway; PostgreSQL workers may want
+    /// more).
+    pub max_connections: u32,
+    /// How long a writer waits for SQLite's lock held by another writer before failing.
+    pub busy_timeout: Duration,
+    /// How long to wait for a connection (PostgreSQL not answering fails after this).
+    pub connect_timeout: Duration,
+    /// Caps a SQLite file at this many pages (4 KiB each): a write past it fails as a full
+    /// disk would. Bounds the store's size; also how tests simulate a full disk.
+    pub sqlite_max_page_count: Option<u32>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 4,
+            busy_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            sqlite_max_page_count: None,
+        }
+    }
+}
+
+/// What a store URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+fn parse_url(url: &str) -> Result<Target, StoreError> {
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        // `sqlite://PATH` (PATH relative or, with a third slash, absolute) or `sqlite:PATH`.
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            return Err(StoreError::new(
+                "store URL `sqlite://` names no file; expected sqlite://PATH",
+            ));
+        }
+        if path == ":memory:" {
+            return Err(StoreError::new(
+                "an in-memory SQLite store would forget every run when the process ends; use \
+                 --store none to run without a record, or give a file",
+            ));
+        }
+        Ok(Target::Sqlite(PathBuf::from(path)))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Target::Postgres(url.to_owned()))
+    } else {
+        // Only the scheme is echoed: the rest of a URL may hold a password.
+        let scheme = url.split(':').next().unwrap_or_default();
+        Err(StoreError::new(format!(
+            "unsupported store URL scheme `{scheme}`; expected sqlite://PATH or postgres://..."
+        )))
+    }
+}
+
+impl SqlStore {
+    /// The default store: `runs.db` in runbook's folder of the user's data directory
+    /// (`~/.local/share/runbook/runs.db` on Linux), as a `sqlite://` URL.
+    pub fn default_url() -> String {
+        let directory = dirs::data_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("runbook");
+        // A failure here is not reported: `open` creates the folder again and says clearly
+        // why it cannot, at the moment the store is actually needed.
+        let _ = std::fs::create_dir_all(&directory);
+        format!("sqlite://{}", directory.join("runs.db").display())
+    }
+
+    /// Opens (creating if needed) the store at `url` (`sqlite://PATH` or `postgres://...`)
+    /// with default options, and brings its schema up to date.
+    pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
+        SqlStore::open_with(url, &StoreOptions::default()).await
+    }
+
+    /// Opens the store at `url` with `options`.
+    pub async fn open_with(url: &str, options: &StoreOptions) -> Result<SqlStore, StoreError> {
+        match parse_url(url)? {
+            Target::Sqlite(path) => open_sqlite(&path, options).await,
+            Target::Postgres(url) => open_postgres(&url, options).await,
+        }
+    }
+}
+
+fn sqlite_options(path: &Path, options: &StoreOptions) -> SqliteConnectOptions {
+    let mut connect = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .foreign_keys(true)
+        .busy_timeout(options.busy_timeout);
+    if let Some(pages) = options.sqlite_max_page_count {
+        connect = connect.pragma("max_page_count", pages.to_string());
+    }
+    connect
+}
+
+async fn open_sqlite(path: &Path, options: &StoreOptions) -> Result<SqlStore, StoreError> {
+    let location = Location::Sqlite(path.to_owned());
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|error| {
+            StoreError::new(format!(
+                "creating the folder {} for the run store: {error}",
+                parent.display()
+            ))
+        })?;
+    }
+
+    // Look before changing anything: the pool below switches the file to WAL, which must not
+    // happen to somebody else's database.
+    let mut probe: SqliteConnection = sqlite_options(path, options)
+        .connect()
+        .await
+        .map_err(|error| database_error(&location, "opening the run store", error))?;
+    let tables = sqlx::query_scalar::<_, String>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         ORDER BY name",
+    )
+    .fetch_all(&mut probe)
+    .await
+    .map_err(|error| database_error(&location, "reading the run store's tables", error));
+    let tables = match tables {
+        Ok(tables) => tables,
+        Err(error) => {
+            let _ = probe.close().await;
+            return Err(error);
+        }
+    };
+    let applied = applied_migrations_sqlite(&mut probe, &tables, &location).await;
+    // The probe's work is done whatever it found; closing it cannot change the verdict.
+    let _ = probe.close().await;
+    check_schema(&location, &tables, &applied?, &SQLITE_MIGRATIONS)?;
+
+    // NORMAL in WAL mode: a commit survives a crash of the process (what resume needs) and
+    // costs no fsync per write; only a power cut can lose the last commits.
+    let connect = sqlite_options(path, options)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(options.max_connections.max(1))
+        .acquire_timeout(options.connect_timeout.max(options.busy_timeout))
+        .connect_with(connect)
+        .await
+        .map_err(|error| database_error(&location, "opening the run store", error))?;
+
+    let migrated = migrate_with_retry(|| SQLITE_MIGRATIONS.run(&pool)).await;
+    if let Err(error) = migrated {
+        pool.close().await;
+        return Err(migrate_error(&location, error));
+    }
+    Ok(SqlStore::new(Backend::Sqlite(pool), location))
+}
+
+async fn applied_migrations_sqlite(
+    connection: &mut SqliteConnection,
+    tables: &[String],
+    location: &Location,
+) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    if !tables.iter().any(|table| table == MIGRATIONS_TABLE) {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as::<_, (i64, Vec<u8>)>(
+        "SELECT version, checksum FROM _sqlx_migrations WHERE success ORDER BY version",
+    )
+    .fetch_all(connection)
+    .await
+    .map_err(|error| database_error(location, "reading the run store's schema version", error))
+}
+
+async fn open_postgres(url: &str, options: &StoreOptions) -> Result<SqlStore, StoreError> {
+    let connect = PgConnectOptions::from_str(url)
+        .map_err(|error| StoreError::new(format!("invalid PostgreSQL store URL: {error}")))?;
+    let location = Location::Postgres {
+        host: connect.get_host().to_owned(),
+        port: connect.get_port(),
+        database: connect.get_database().map(str::to_owned),
+    };
+    let pool = PgPoolOptions::new()
+        .max_connections(options.max_connections.max(1))
+        .acquire_timeout(options.connect_timeout)
+        .connect_with(connect)
+        .await
+        .map_err(|error| database_error(&location, "connecting to the run store", error))?;
+
+    let checked = check_postgres(&pool, &location).await;
+    if let Err(error) = checked {
+        pool.close().await;
+        return Err(error);
+    }
+    // sqlx takes an advisory lock here, so workers starting together migrate once.
+    let migrated = migrate_with_retry(|| POSTGRES_MIGRATIONS.run(&pool)).await;
+    if let Err(error) = migrated {
+        pool.close().await;
+        return Err(migrate_error(&location, error));
+    }
+    Ok(SqlStore::new(Backend::Postgres(pool), location))
+}
+
+async fn check_postgres(pool: &sqlx::PgPool, location: &Location) -> Result<(), StoreError> {
+    let tables = sqlx::query_scalar::<_, String>(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+         ORDER BY table_name",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(|error| database_error(location, "reading the run store's tables", error))?;
+    let applied = if tables.iter().any(|table| table == MIGRATIONS_TABLE) {
+        sqlx::query_as::<_, (i64, Vec<u8>)>(
+            "SELECT version, checksum FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(|error| {
+            database_error(location, "reading the run store's schema version", error)
+        })?
+    } else {
+        Vec::new()
+    };
+    check_schema(location, &tables, &applied, &POSTGRES_MIGRATIONS)
+}
+
+/// Two processes opening a fresh SQLite file at once can both try to apply the first
+/// migration (SQLite has no migration lock); the loser fails on "table already exists". Its
+/// second attempt finds the migration applied and does nothing.
+async fn migrate_with_retry<F, Fut>(mut migrate: F) -> Result<(), sqlx::migrate::MigrateError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), sqlx::migrate::MigrateError>>,
+{
+    match migrate().await {
+        Ok(()) => Ok(()),
+        Err(first) => {
+            tracing::debug!(error = %first, "migrating the run store failed; trying once more");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            migrate().await
+        }
+    }
+}
+
+/// Decides, from the tables a database holds and the migrations it records, whether it is an
+/// empty database, a run store this build can use (perhaps after migrating), a run store from
+/// a newer runbook, or something else entirely.
+fn check_schema(
+    location: &Location,
+    tables: &[String],
+    applied: &[(i64, Vec<u8>)],
+    migrator: &Migrator,
+) -> Result<(), StoreError> {
+    let ours: Vec<&str> = vec!["runs", "steps", "events", "intents", MIGRATIONS_TABLE];
+    let foreign: Vec<&str> = tables
+        .iter()
+        .map(String::as_str)
+        .filter(|table| !ours.contains(table))
+        .collect();
+    let has_migrations_table = tables.iter().any(|table| table == MIGRATIONS_TABLE);
+    let newest_known = migrator
+        .iter()
+        .map(|migration| migration.version)
+        .max()
+        .unwrap_or(0);
+
+    if tables.is_empty() {
+        return Ok(());
+    }
+    if !has_migrations_table {
+        return Err(not_ours(location, tables));
+    }
+    if applied.is_empty() {
+        // sqlx creates its table before the first migration; a crash in between leaves only
+        // that table (migrations are transactional on both databases).
+        return if foreign.is_empty() {
+            Ok(())
+        } else {
+            Err(not_ours(location, tables))
+        };
+    }
+    let first = migrator.iter().next();
+    let first_matches = first.is_some_and(|first| {
+        applied
+            .iter()
+            .any(|(version, checksum)| *version == first.version && **checksum == *first.checksum)
+    });
+    if !first_matches {
+        return Err(StoreError::new(format!(
+            "{location} is not a runbook run store: it records schema migrations of another \
+             program (tables: {}); point --store at another database",
+            tables.join(", ")
+        )));
+    }
+    let newest_applied = applied
+        .iter()
+        .map(|(version, _)| *version)
+        .max()
+        .unwrap_or(0);
+    if newest_applied > newest_known {
+        return Err(StoreError::new(format!(
+            "{location} was written by a newer runbook: its schema is at version \
+             {newest_applied}, this build knows versions up to {newest_known}; upgrade runbook \
+             to read it, or point --store at another database"
+        )));
+    }
+    Ok(())
+}
+
+fn not_ours(location: &Location, tables: &[String]) -> StoreError {
+    const SHOWN: usize = 8;
+    let mut listed = tables.iter().take(SHOWN).cloned().collect::<Vec<_>>();
+    if tables.len() > SHOWN {
+        listed.push(format!("and {} more", tables.len() - SHOWN));
+    }
+    StoreError::new(format!(
+        "{location} is not a runbook run store: it holds other tables ({}); point --store at \
+         another database",
+        listed.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_files() {
+        assert_eq!(
+            parse_url("sqlite:///var/lib/runbook/runs.db"),
+            Ok(Target::Sqlite(PathBuf::from("/var/lib/runbook/runs.db")))
+        );
+        assert_eq!(
+            parse_url("sqlite://runs.db?mode=rwc"),
+            Ok(Target::Sqlite(PathBuf::from("runs.db")))
+        );
+        assert_eq!(
+            parse_url("sqlite:runs.db"),
+            Ok(Target::Sqlite(PathBuf::from("runs.db")))
+        );
+        assert!(parse_url("sqlite://").is_err());
+        assert!(parse_url("sqlite::memory:").is_err());
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused_without_echoing_the_url() {
+        let error = parse_url("mysql://root:hunter2@db/runs").unwrap_err();
+        assert!(error.message.contains("`mysql`"), "{error}");
+        assert!(!error.message.contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn default_url_is_a_sqlite_file_named_runs_db() {
+        let url = SqlStore::default_url();
+        assert!(url.starts_with("sqlite://"), "{url}");
+        assert!(url.ends_with("runs.db"), "{url}");
+    }
+
+    #[test]
+    fn schema_checks_tell_empty_ours_foreign_and_newer_apart() {
+        let location = Location::Sqlite(PathBuf::from("runs.db"));
+        let migrator = &SQLITE_MIGRATIONS;
+        let first = migrator.iter().next().expect("at least one migration");
+        let ours = vec![(first.version, first.checksum.to_vec())];
+        let tables = |names: &[&str]| {
+            names
+                .iter()
+                .map(|name| name.to_string())
+                .collect::<Vec<_>>()
+        };
+
+        assert!(check_schema(&location, &[], &[], migrator).is_ok());
+        assert!(
+            check_schema(
+                &location,
+                &tables(&["_sqlx_migrations", "events", "intents", "runs", "steps"]),
+                &ours,
+                migrator
+            )
+            .is_ok()
+        );
+        let foreign = check_schema(&location, &tables(&["customers"]), &[], migrator)
+            .expect_err("a foreign database is refused");
+        assert!(foreign.message.contains("customers"), "{foreign}");
+
+        let mut newer = ours.clone();
+        newer.push((first.version + 1000, vec![1, 2, 3]));
+        let newer = check_schema(
+            &location,
+            &tables(&["_sqlx_migrations", "runs"]),
+            &newer,
+            migrator,
+        )
+        .expect_err("a newer database is refused");
+        assert!(newer.message.contains("newer runbook"), "{newer}");
+        assert!(
+            newer.message.contains(&format!("{}", first.version + 1000)),
+            "{newer}"
+        );
+
+        let other_program = check_schema(
+            &location,
+            &tables(&["_sqlx_migrations", "users"]),
+            &[(20240101000000, vec![9])],
+            migrator,
+        )
+        .expect_err("another sqlx program's database is refused");
+        assert!(
+            other_program.message.contains("another program"),
+            "{other_program}"
+        );
+    }
+}
