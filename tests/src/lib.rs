@@ -180,7 +180,8 @@ impl Masks {
         let from = from.into();
         if !from.is_empty() {
             self.replacements.push((from, to.into()));
-            self.replacements.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            self.replacements
+                .sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
         }
         self
     }
