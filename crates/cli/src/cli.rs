@@ -22,6 +22,18 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema (draft-07) of the playbook format.
     Schema(SchemaArgs),
+    /// Run a playbook against Tanium (TANIUM_URL with TANIUM_TOKEN, or TANIUM_USERNAME and
+    /// TANIUM_PASSWORD) or, with --sim, against the built-in simulator. Exit status: 0 the run
+    /// succeeded, 1 it failed (step failure, assertion, guard, timeout), 2 usage error or
+    /// invalid playbook, 130 interrupted (issued actions keep running in Tanium).
+    Run(Box<crate::commands::run_playbook::RunArgs>),
+    /// Show what a run would do, offline: every step rendered with the exact HTTP requests it
+    /// would send; values only the server knows are shown as <placeholders>. Nothing is sent.
+    /// Exit status: 0 the plan can run, 1 it cannot (e.g. a false assertion), 2 usage error.
+    Plan(Box<crate::commands::plan::PlanArgs>),
+    /// Serve the built-in Tanium simulator in the foreground (for demos and manual tests);
+    /// prints its URL and API token.
+    Sim(crate::commands::sim::SimArgs),
 }
 
 /// `runbook validate`.

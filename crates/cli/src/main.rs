@@ -3,6 +3,9 @@
 
 mod cli;
 mod commands;
+mod connect;
+mod inputs;
+mod render;
 
 use std::process::ExitCode;
 

@@ -39,8 +39,7 @@ pub use plan::{Condition, Plan, PlanStep, Planner};
 pub use platform::{
     ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Combine, Operator, PackageOutcome,
     PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform, PlatformError,
-    PlatformErrorKind, RequestObserver, RequestRecord, ResultRow, TargetClause, TargetOutcome,
-    TargetRequest,
+    PlatformErrorKind, ResultRow, TargetClause, TargetOutcome, TargetRequest,
 };
 pub use redact::Redactor;
 pub use run::{Engine, RunOutcome, RunRequest, StepError, unique_action_name};

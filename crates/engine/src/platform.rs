@@ -240,20 +240,6 @@ impl PlatformError {
     }
 }
 
-/// A request the platform sent, for the event stream (`request_sent`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RequestRecord {
-    pub method: String,
-    pub path: String,
-    pub status: Option<u16>,
-    pub elapsed_ms: u64,
-}
-
-/// Receives every request a platform sends (for events and metrics).
-pub trait RequestObserver: Send + Sync {
-    fn request_sent(&self, record: RequestRecord);
-}
-
 /// What the engine needs from an endpoint-management platform.
 #[async_trait]
 pub trait Platform: Send + Sync {

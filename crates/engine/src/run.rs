@@ -622,7 +622,7 @@ impl Engine {
         // Count what the target matches now, before anything is issued.
         let targeted = self
             .platform
-            .count_targets(target_group_id, COUNT_WAIT)
+            .count_targets(target_group_id, self.pace.real_duration(COUNT_WAIT))
             .await?;
         if let Some(limit) = state
             .request

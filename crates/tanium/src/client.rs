@@ -34,6 +34,26 @@ const TOKEN_403_HINT: &str = "the API token's session was refused (expired, revo
 #[derive(Debug, Clone)]
 pub struct TaniumClient {
     inner: Arc<Inner>,
+    observer: Observer,
+}
+
+/// Told about every HTTP exchange the client makes (for progress output and metrics). It
+/// sees the method, the path, the status and the time taken: never headers or bodies.
+pub trait RequestObserver: Send + Sync {
+    fn exchange(&self, method: &str, path: &str, status: Option<u16>, elapsed: Duration);
+}
+
+#[derive(Clone, Default)]
+struct Observer(Option<Arc<dyn RequestObserver>>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Observer(set)"
+        } else {
+            "Observer(none)"
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -162,6 +182,7 @@ impl TaniumClient {
             .build()
             .map_err(|err| Error::Config(format!("cannot set up the HTTP client: {err}")))?;
         Ok(TaniumClient {
+            observer: Observer::default(),
             inner: Arc::new(Inner {
                 http,
                 base_url,
@@ -177,6 +198,12 @@ impl TaniumClient {
                 session: RwLock::new(None),
             }),
         })
+    }
+
+    /// Reports every HTTP exchange to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn RequestObserver>) -> Self {
+        self.observer = Observer(Some(observer));
+        self
     }
 
     /// The server root this client talks to.
@@ -271,7 +298,22 @@ impl TaniumClient {
         if let Some(body) = &request.body {
             builder = builder.body(body.to_string());
         }
-        exchange(builder, &request.path).await
+        let started = tokio::time::Instant::now();
+        let result = exchange(builder, &request.path).await;
+        if let Some(observer) = &self.observer.0 {
+            let status = match &result {
+                Ok(_) => Some(200),
+                Err(Failure::Status { status, .. }) => Some(*status),
+                Err(_) => None,
+            };
+            observer.exchange(
+                request.method.as_str(),
+                &request.path,
+                status,
+                started.elapsed(),
+            );
+        }
+        result
     }
 
     async fn session(&self) -> Result<Session, Error> {

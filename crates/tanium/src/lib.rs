@@ -65,7 +65,7 @@ mod request;
 pub mod results;
 pub mod targeting;
 
-pub use client::TaniumClient;
+pub use client::{RequestObserver, TaniumClient};
 pub use config::{Auth, ClientConfig, RetryPolicy, Tuning};
 pub use error::Error;
 pub use model::{Action, ActionGroup, ActionState, Group, Package, QuestionProgress};

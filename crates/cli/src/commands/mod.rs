@@ -1,7 +1,10 @@
 //! One module per subcommand. [`run`] parses the arguments and dispatches; each command returns
 //! its exit code.
 
+pub mod plan;
+pub mod run_playbook;
 mod schema;
+pub mod sim;
 mod validate;
 
 use std::ffi::OsString;
@@ -41,6 +44,9 @@ where
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Schema(args) => schema::run(&args),
+        Command::Run(args) => run_playbook::run(*args),
+        Command::Plan(args) => plan::run(*args),
+        Command::Sim(args) => sim::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,120 @@
+//! `runbook plan`: the dry run. Offline: every step rendered, with the exact requests a run
+//! would send; nothing is sent.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anstyle::{AnsiColor, Style};
+use clap::{Args, ValueEnum};
+use runbook_engine::{Condition, Plan, Planner};
+use runbook_tanium::TaniumPlatform;
+
+use crate::inputs::{InputArgs, bind, load_playbook};
+
+const HEAD: Style = AnsiColor::Cyan.on_default().bold();
+const BAD: Style = AnsiColor::Red.on_default().bold();
+const DIM: Style = Style::new().dimmed();
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// The playbook file to plan.
+    pub playbook: PathBuf,
+
+    #[command(flatten)]
+    pub inputs: InputArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+}
+
+pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
+    let playbook = load_playbook(&args.playbook)?;
+    let inputs = bind(&playbook, &args.inputs)?;
+    let platform = TaniumPlatform::offline();
+    let plan = Planner::new(&platform).plan(&playbook, &inputs);
+    match args.format {
+        PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        PlanFormat::Human => anstream::print!("{}", render_human(&plan)),
+    }
+    if plan.problems.is_empty() {
+        Ok(0)
+    } else {
+        Ok(1)
+    }
+}
+
+/// The plan as text for people: one block per step, each request with its JSON body.
+pub fn render_human(plan: &Plan) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "{HEAD}plan for playbook {}{HEAD:#} {DIM}(offline: nothing is sent){DIM:#}",
+        plan.playbook
+    );
+    if let Some(inputs) = plan.inputs.as_object().filter(|inputs| !inputs.is_empty()) {
+        let _ = writeln!(text, "inputs:");
+        for (name, value) in inputs {
+            let _ = writeln!(text, "  {name} = {value}");
+        }
+    }
+    for (index, step) in plan.steps.iter().enumerate() {
+        let label = step
+            .name
+            .as_deref()
+            .map(|name| format!(" — {name}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "\n{HEAD}{}. {} ({}){HEAD:#}{label}",
+            index + 1,
+            step.id,
+            step.kind
+        );
+        match &step.condition {
+            Condition::Always | Condition::Runs => {}
+            Condition::Skipped => {}
+            Condition::DecidedAtRunTime { expression } => {
+                let _ = writeln!(text, "   runs only if {expression} (decided at run time)");
+            }
+        }
+        for line in &step.details {
+            let _ = writeln!(text, "   {line}");
+        }
+        for request in &step.requests {
+            let _ = writeln!(text, "   {} {}", request.method, request.path);
+            if let Some(options) = &request.options {
+                let _ = writeln!(text, "     tanium-options: {options}");
+            }
+            if let Some(body) = &request.body {
+                let _ = writeln!(text, "     {body}");
+            }
+            if let Some(note) = &request.note {
+                let _ = writeln!(text, "     {DIM}({note}){DIM:#}");
+            }
+        }
+    }
+    if let Some(outputs) = plan
+        .outputs
+        .as_object()
+        .filter(|outputs| !outputs.is_empty())
+    {
+        let _ = writeln!(text, "\noutputs:");
+        for (name, value) in outputs {
+            let _ = writeln!(text, "  {name} = {value}");
+        }
+    }
+    if !plan.problems.is_empty() {
+        let _ = writeln!(text, "\n{BAD}this plan cannot run:{BAD:#}");
+        for problem in &plan.problems {
+            let _ = writeln!(text, "  - {problem}");
+        }
+    }
+    text
+}

@@ -1,0 +1,114 @@
+//! Reading a playbook file and binding its inputs from the command line, for `run` and `plan`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use indexmap::IndexMap;
+use runbook_playbook::{Playbook, Severity};
+use serde_json::Value;
+
+use crate::connect::UsageError;
+
+/// Inputs given on the command line.
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// An input value, `name=value`, parsed by the input's declared type (repeatable).
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+    pub input: Vec<String>,
+
+    /// A YAML or JSON file with input values (a map of name to value).
+    #[arg(long = "inputs", value_name = "FILE")]
+    pub inputs_file: Option<PathBuf>,
+}
+
+/// Reads and validates a playbook; prints its diagnostics to stderr. Errors are usage errors
+/// (exit 2): the playbook cannot be run as written.
+pub fn load_playbook(path: &Path) -> anyhow::Result<Playbook> {
+    let source = std::fs::read_to_string(path)
+        .map_err(|error| UsageError(format!("cannot read {}: {error}", path.display())))?;
+    let file_name = path.display().to_string();
+    let loaded = runbook_playbook::load(&file_name, &source);
+    if !loaded.diagnostics.is_empty() {
+        let color =
+            anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
+        anstream::eprint!(
+            "{}",
+            runbook_playbook::render_human(&loaded.diagnostics, color)
+        );
+    }
+    match loaded.playbook {
+        Some(playbook) => Ok(playbook),
+        None => {
+            let errors = loaded
+                .diagnostics
+                .iter()
+                .filter(|diagnostic| diagnostic.severity == Severity::Error)
+                .count();
+            Err(UsageError(format!(
+                "{} is not a valid playbook ({errors} error{}); `runbook validate` shows the same",
+                path.display(),
+                if errors == 1 { "" } else { "s" }
+            ))
+            .into())
+        }
+    }
+}
+
+/// Binds `--input` and `--inputs FILE` to the playbook's declarations; every problem at once.
+pub fn bind(playbook: &Playbook, args: &InputArgs) -> anyhow::Result<IndexMap<String, Value>> {
+    let mut problems = Vec::new();
+    let mut pairs = Vec::with_capacity(args.input.len());
+    for raw in &args.input {
+        match raw.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                pairs.push((name.trim().to_owned(), value.to_owned()))
+            }
+            _ => problems.push(format!("--input {raw}: expected NAME=VALUE")),
+        }
+    }
+    let file_values = match &args.inputs_file {
+        Some(path) => read_inputs_file(path)?,
+        None => IndexMap::new(),
+    };
+    match runbook_playbook::bind_inputs(playbook, &pairs, &file_values) {
+        Ok(bound) if problems.is_empty() => Ok(bound),
+        Ok(_) => Err(UsageError(problems.join("\n")).into()),
+        Err(errors) => {
+            problems.extend(errors.iter().map(ToString::to_string));
+            Err(UsageError(format!(
+                "the inputs do not fit the playbook:\n  {}",
+                problems.join("\n  ")
+            ))
+            .into())
+        }
+    }
+}
+
+fn read_inputs_file(path: &Path) -> anyhow::Result<IndexMap<String, Value>> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        UsageError(format!(
+            "cannot read the inputs file {}: {error}",
+            path.display()
+        ))
+    })?;
+    let value: Value = if path
+        .extension()
+        .is_some_and(|extension| extension == "json")
+    {
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid JSON", path.display()))?
+    } else {
+        serde_saphyr::from_str(&text)
+            .map_err(|error| UsageError(format!("{} is not valid YAML: {error}", path.display())))?
+    };
+    match value {
+        Value::Object(map) => Ok(map.into_iter().collect()),
+        Value::Null => Ok(IndexMap::new()),
+        _ => Err(UsageError(format!(
+            "{}: expected a map of input names to values",
+            path.display()
+        ))
+        .into()),
+    }
+}

@@ -1,0 +1,316 @@
+//! Showing a run's events: human lines (with progress bars on a terminal) or JSON lines.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anstyle::{AnsiColor, Style};
+use indicatif::{ProgressBar, ProgressStyle};
+use runbook_engine::{Event, EventSink, RunStatus};
+
+const OK: Style = AnsiColor::Green.on_default().bold();
+const BAD: Style = AnsiColor::Red.on_default().bold();
+const WARN: Style = AnsiColor::Yellow.on_default().bold();
+const DIM: Style = Style::new().dimmed();
+
+/// How events are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventFormat {
+    Human { verbose: bool },
+    Json,
+}
+
+/// Renders events and remembers the actions issued, for the Ctrl-C report.
+#[derive(Debug)]
+pub struct Renderer {
+    format: EventFormat,
+    terminal: bool,
+    state: Mutex<RenderState>,
+}
+
+#[derive(Debug, Default)]
+struct RenderState {
+    bar: Option<ProgressBar>,
+    issued_actions: Vec<u64>,
+    last_progress_line: Option<String>,
+}
+
+impl Renderer {
+    pub fn new(format: EventFormat) -> Self {
+        Renderer {
+            format,
+            terminal: std::io::stderr().is_terminal(),
+            state: Mutex::new(RenderState::default()),
+        }
+    }
+
+    /// The actions issued so far (they keep running in Tanium if the run is interrupted).
+    pub fn issued_actions(&self) -> Vec<u64> {
+        self.lock().issued_actions.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, RenderState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Clears any progress bar (before the process prints something else, or exits).
+    pub fn finish(&self) {
+        if let Some(bar) = self.lock().bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn line(&self, state: &mut RenderState, text: String) {
+        match &state.bar {
+            Some(bar) => bar.suspend(|| anstream::eprintln!("{text}")),
+            None => anstream::eprintln!("{text}"),
+        }
+    }
+
+    fn bar(&self, state: &mut RenderState, message: String, position: Option<(u64, u64)>) {
+        if !self.terminal {
+            // Plain lines when not on a terminal, and only when something changed.
+            if state.last_progress_line.as_deref() != Some(message.as_str()) {
+                anstream::eprintln!("  {message}");
+                state.last_progress_line = Some(message);
+            }
+            return;
+        }
+        let bar = state.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::new(100);
+            bar.set_style(
+                ProgressStyle::with_template("  {spinner} [{bar:30}] {pos:>3}% {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        if let Some((position, length)) = position {
+            bar.set_length(length.max(1));
+            bar.set_position(position.min(length));
+        }
+        bar.set_message(message);
+    }
+
+    fn human(&self, event: &Event, verbose: bool) {
+        let mut state = self.lock();
+        match event {
+            Event::RunStarted {
+                run_id, playbook, ..
+            } => {
+                self.line(
+                    &mut state,
+                    format!("{DIM}run {run_id} of playbook {playbook}{DIM:#}"),
+                );
+            }
+            Event::StepStarted { step_id, kind, .. } => {
+                if verbose {
+                    self.line(&mut state, format!("{DIM}… {step_id} ({kind}){DIM:#}"));
+                }
+            }
+            Event::StepSkipped {
+                step_id,
+                kind,
+                reason,
+            } => {
+                self.line(
+                    &mut state,
+                    format!("{DIM}- {step_id:<16} {kind:<14} skipped: {reason}{DIM:#}"),
+                );
+            }
+            Event::StepFinished {
+                step_id,
+                kind,
+                summary,
+                elapsed_ms,
+                ..
+            } => {
+                if let Some(bar) = state.bar.take() {
+                    bar.finish_and_clear();
+                }
+                state.last_progress_line = None;
+                self.line(
+                    &mut state,
+                    format!(
+                        "{OK}ok{OK:#} {step_id:<16} {kind:<14} {summary} {DIM}({}){DIM:#}",
+                        millis(*elapsed_ms)
+                    ),
+                );
+            }
+            Event::StepFailed {
+                step_id,
+                kind,
+                error,
+                continued,
+                ..
+            } => {
+                if let Some(bar) = state.bar.take() {
+                    bar.finish_and_clear();
+                }
+                let tail = if *continued {
+                    " (continue_on_error: the run goes on)"
+                } else {
+                    ""
+                };
+                self.line(
+                    &mut state,
+                    format!("{BAD}FAILED{BAD:#} {step_id:<12} {kind:<14} {error}{tail}"),
+                );
+            }
+            Event::StepRetrying {
+                step_id,
+                attempt,
+                error,
+            } => {
+                self.line(
+                    &mut state,
+                    format!("{WARN}retry{WARN:#} {step_id}: attempt {attempt} after: {error}"),
+                );
+            }
+            Event::RequestSent {
+                method,
+                path,
+                status,
+                elapsed_ms,
+                ..
+            } => {
+                if verbose {
+                    let status = status
+                        .map(|code| code.to_string())
+                        .unwrap_or_else(|| "-".to_owned());
+                    self.line(
+                        &mut state,
+                        format!(
+                            "{DIM}  {method} {path} → {status} ({}){DIM:#}",
+                            millis(*elapsed_ms)
+                        ),
+                    );
+                }
+            }
+            Event::ActionIssued {
+                action_id,
+                name,
+                adopted,
+                ..
+            } => {
+                state.issued_actions.push(*action_id);
+                let verb = if *adopted {
+                    "found (already issued by this run)"
+                } else {
+                    "issued"
+                };
+                self.line(&mut state, format!("   action {action_id} {verb}: {name}"));
+            }
+            Event::ApprovalWaiting {
+                action_id,
+                waited_seconds,
+                timeout_seconds,
+                ..
+            } => {
+                let message = format!(
+                    "waiting for approval of action {action_id}: {} of at most {}",
+                    runbook_engine::run::humanize(Duration::from_secs(*waited_seconds)),
+                    runbook_engine::run::humanize(Duration::from_secs(*timeout_seconds))
+                );
+                let position = (*waited_seconds * 100)
+                    .checked_div(*timeout_seconds)
+                    .unwrap_or(0);
+                self.bar(&mut state, message, Some((position, 100)));
+            }
+            Event::PollProgress {
+                action_id,
+                percent,
+                finished,
+                expected,
+                statuses,
+                ..
+            } => {
+                let counts: Vec<String> = statuses
+                    .iter()
+                    .map(|(status, count)| format!("{status} {count}"))
+                    .collect();
+                let message = format!(
+                    "action {action_id}: {percent:.0}% reporting, {finished}/{expected} finished{}{}",
+                    if counts.is_empty() { "" } else { " · " },
+                    counts.join(", ")
+                );
+                self.bar(&mut state, message, Some((percent.round() as u64, 100)));
+            }
+            Event::Warning { step_id, message } => {
+                let place = step_id
+                    .as_deref()
+                    .map(|id| format!(" ({id})"))
+                    .unwrap_or_default();
+                self.line(
+                    &mut state,
+                    format!("{WARN}warning{WARN:#}{place}: {message}"),
+                );
+            }
+            Event::Log { step_id, message } => {
+                self.line(&mut state, format!("   {step_id}: {message}"));
+            }
+            Event::RunFinished {
+                run_id,
+                status,
+                error,
+                issued_actions,
+                elapsed_ms,
+                ..
+            } => {
+                if let Some(bar) = state.bar.take() {
+                    bar.finish_and_clear();
+                }
+                let (style, word) = match status {
+                    RunStatus::Succeeded => (OK, "succeeded"),
+                    RunStatus::Failed => (BAD, "FAILED"),
+                    RunStatus::Cancelled => (WARN, "cancelled"),
+                };
+                let mut text = format!(
+                    "{style}run {word}{style:#} in {} {DIM}(run {run_id}){DIM:#}",
+                    millis(*elapsed_ms)
+                );
+                if let Some(error) = error {
+                    text.push_str(&format!("\n{BAD}error{BAD:#}: {error}"));
+                }
+                if *status != RunStatus::Succeeded && !issued_actions.is_empty() {
+                    let ids: Vec<String> = issued_actions.iter().map(u64::to_string).collect();
+                    text.push_str(&format!(
+                        "\nnote: action(s) {} were issued and keep running in Tanium",
+                        ids.join(", ")
+                    ));
+                }
+                self.line(&mut state, text);
+            }
+        }
+    }
+}
+
+impl EventSink for Renderer {
+    fn emit(&self, event: &Event) {
+        match self.format {
+            EventFormat::Json => {
+                if let Event::ActionIssued { action_id, .. } = event {
+                    self.lock().issued_actions.push(*action_id);
+                }
+                if let Ok(line) = serde_json::to_string(event) {
+                    let mut stdout = std::io::stdout().lock();
+                    // A closed stdout (a pipe to `head`) must not stop the run.
+                    let _ = writeln!(stdout, "{line}");
+                    let _ = stdout.flush();
+                }
+            }
+            EventFormat::Human { verbose } => self.human(event, verbose),
+        }
+    }
+}
+
+fn millis(elapsed_ms: u64) -> String {
+    if elapsed_ms < 1_000 {
+        format!("{elapsed_ms}ms")
+    } else {
+        format!("{:.1}s", elapsed_ms as f64 / 1_000.0)
+    }
+}

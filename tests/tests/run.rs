@@ -1,0 +1,550 @@
+//! `runbook run` end to end: the real binary against the real simulator over HTTP.
+//!
+//! Each test starts a simulator on loopback with a fast clock, points the binary at it through
+//! `TANIUM_URL`/`TANIUM_TOKEN`, and checks both what the binary printed and what the simulator
+//! received (how many actions, which machines they targeted).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use runbook_tanium_sim::{Faults, RunningSim, SimConfig, Simulator};
+use serde_json::Value;
+
+/// The simulator's clock: an action's endpoints finish within a fraction of a real second.
+const FAST: f64 = 200.0;
+
+fn runbook() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("runbook")
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository")
+        .to_path_buf()
+}
+
+async fn simulator(configure: impl FnOnce(&mut SimConfig)) -> RunningSim {
+    let mut config = SimConfig {
+        time_scale: FAST,
+        failure_share: 0.0,
+        ..SimConfig::default()
+    };
+    configure(&mut config);
+    Simulator::start(config)
+        .await
+        .expect("the simulator starts")
+}
+
+/// Runs the binary against `sim` (or with no server when `sim` is None), off the test's thread.
+async fn run_against(sim: Option<&RunningSim>, args: &[&str], envs: &[(&str, String)]) -> Output {
+    let mut command = std::process::Command::new(runbook());
+    command
+        .args(args)
+        .current_dir(repo_root())
+        .env("NO_COLOR", "1");
+    for variable in [
+        "TANIUM_URL",
+        "TANIUM_TOKEN",
+        "TANIUM_USERNAME",
+        "TANIUM_PASSWORD",
+        "TANIUM_CA_CERT",
+    ] {
+        command.env_remove(variable);
+    }
+    if let Some(sim) = sim {
+        command
+            .env("TANIUM_URL", sim.base_url())
+            .env("TANIUM_TOKEN", sim.api_token());
+    }
+    for (name, value) in envs {
+        command.env(name, value);
+    }
+    let child = tokio::task::spawn_blocking(move || command.output());
+    tokio::time::timeout(Duration::from_secs(120), child)
+        .await
+        .expect("runbook finished within two minutes")
+        .expect("the blocking task ran")
+        .expect("runbook started")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The last `run_finished` event of a `--json` run.
+fn finished(output: &Output) -> Value {
+    text(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .rfind(|event| event["event"] == "run_finished")
+        .unwrap_or_else(|| {
+            panic!(
+                "no run_finished event in:\n{}\n{}",
+                text(&output.stdout),
+                text(&output.stderr)
+            )
+        })
+}
+
+fn write_playbook(dir: &tempfile::TempDir, name: &str, source: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, source).expect("the playbook is written");
+    path.display().to_string()
+}
+
+/// A tag playbook with short waits, targeting by one clause.
+fn tag_playbook(op: &str, extra_steps: &str, guard: &str) -> String {
+    format!(
+        r#"version: 1
+name: tag-test
+inputs:
+  value: {{ type: string }}
+{guard}
+steps:
+  - id: scope
+    target:
+      all:
+        - {{ sensor: Computer Name, op: {op}, value: "{{{{ inputs.value }}}}" }}
+  - id: params
+    parameterize:
+      package: Custom Tagging - Add Tags
+      params: {{ Tag: IR-test }}
+  - id: tag
+    issue:
+      name: "tag {{{{ inputs.value }}}}"
+      action_group: All Computers
+      target: "{{{{ steps.scope.group }}}}"
+      package: "{{{{ steps.params.package_spec }}}}"
+  - id: approved
+    await_approval:
+      action: "{{{{ steps.tag.action_id }}}}"
+      interval: 200ms
+      timeout: 20s
+  - id: results
+    poll:
+      action: "{{{{ steps.tag.action_id }}}}"
+      interval: 200ms
+      max_interval: 1s
+      timeout: 30s
+{extra_steps}
+outputs:
+  targeted: "{{{{ steps.tag.targeted }}}}"
+  completed: "{{{{ steps.results.completed }}}}"
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_example_playbook_runs_with_sim() {
+    let examples: &[(&str, &[&str])] = &[
+        (
+            "playbooks/tag-suspect-host.yaml",
+            &["--input", "hostname=WIN-DC01"],
+        ),
+        ("playbooks/client-log-level.yaml", &[]),
+        ("playbooks/tag-by-label.yaml", &["--input", "prefix=web-"]),
+        (
+            "playbooks/guarded-log-level.yaml",
+            &["--input", "name_contains=DC0"],
+        ),
+    ];
+    for (path, inputs) in examples {
+        assert!(repo_root().join(path).exists(), "{path} is missing");
+        let mut args = vec!["run", path, "--sim", "--sim-time-scale", "600", "--json"];
+        args.extend_from_slice(inputs);
+        let output = run_against(None, &args, &[]).await;
+        let event = finished(&output);
+        assert_eq!(
+            event["status"],
+            "succeeded",
+            "{path}: {event}\nstderr:\n{}",
+            text(&output.stderr)
+        );
+        assert!(
+            text(&output.stderr).contains("SIMULATOR"),
+            "the output says it is a simulator"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seed_flow_waits_for_approval_by_another_user() {
+    let sim = simulator(|config| config.approval_required = true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = write_playbook(&dir, "tag.yaml", &tag_playbook("equals", "", ""));
+    let base_url = sim.base_url();
+    let approver = sim.approver_token();
+    // A colleague approves from another client once the action shows up.
+    let approve = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            let actions: Value = match client.get(format!("{base_url}/sim/actions")).send().await {
+                Ok(response) => response.json().await.unwrap_or(Value::Null),
+                Err(_) => Value::Null,
+            };
+            if let Some(saved) = actions
+                .as_array()
+                .and_then(|list| list.first())
+                .and_then(|a| a["saved_action_id"].as_u64())
+            {
+                let response = client
+                    .post(format!("{base_url}/api/v2/saved_action_approvals"))
+                    .header("session", &approver)
+                    .json(&serde_json::json!({"id": saved, "approved_flag": 1}))
+                    .send()
+                    .await
+                    .expect("approval sent");
+                assert!(
+                    response.status().is_success(),
+                    "approval answered {}",
+                    response.status()
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no action appeared to approve");
+    });
+    let output = run_against(
+        Some(&sim),
+        &["run", &playbook, "--input", "value=WIN-DC01", "--json"],
+        &[],
+    )
+    .await;
+    approve.await.unwrap();
+    let event = finished(&output);
+    assert_eq!(
+        event["status"],
+        "succeeded",
+        "{event}\n{}",
+        text(&output.stderr)
+    );
+    assert_eq!(event["outputs"]["targeted"], 1);
+    let stream = text(&output.stdout);
+    assert!(
+        stream.contains("\"approval_waiting\""),
+        "the run waited for approval"
+    );
+    assert!(
+        stream.contains("\"required\":true"),
+        "approval was required: {stream}"
+    );
+    let actions = sim.inspect().actions;
+    assert_eq!(actions.len(), 1);
+    assert_eq!(
+        actions[0].targeted_computer_names,
+        vec!["WIN-DC01".to_owned()]
+    );
+    assert_eq!(
+        actions[0].parameters,
+        vec![("$1".to_owned(), "IR-test".to_owned())],
+        "the parameter was given by its label"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_hostname_targets_no_machine() {
+    let sim = simulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = write_playbook(&dir, "tag.yaml", &tag_playbook("equals", "", ""));
+    let hostile = r#"value=x" or Computer Name contains ""#;
+    let output = run_against(
+        Some(&sim),
+        &["run", &playbook, "--input", hostile, "--json"],
+        &[],
+    )
+    .await;
+    let event = finished(&output);
+    // The quoted value matches no machine: the action targets nothing (the poll expects 0).
+    assert_eq!(
+        event["status"],
+        "succeeded",
+        "{event}\n{}",
+        text(&output.stderr)
+    );
+    assert_eq!(event["outputs"]["targeted"], 0);
+    let actions = sim.inspect().actions;
+    assert_eq!(actions.len(), 1);
+    assert!(
+        actions[0].targeted_computer_names.is_empty(),
+        "targeted {:?}",
+        actions[0].targeted_computer_names
+    );
+    assert!(
+        text(&output.stdout).contains("matches no endpoint"),
+        "a warning says the count is 0"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn contains_a_dot_matches_only_names_with_a_dot() {
+    let sim = simulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = write_playbook(&dir, "tag.yaml", &tag_playbook("contains", "", ""));
+    let output = run_against(
+        Some(&sim),
+        &["run", &playbook, "--input", "value=.", "--json"],
+        &[],
+    )
+    .await;
+    let event = finished(&output);
+    assert_eq!(
+        event["status"],
+        "succeeded",
+        "{event}\n{}",
+        text(&output.stderr)
+    );
+    let actions = sim.inspect().actions;
+    assert_eq!(actions.len(), 1);
+    let names = &actions[0].targeted_computer_names;
+    assert!(!names.is_empty(), "some machines have a dot in their name");
+    assert!(names.iter().all(|name| name.contains('.')), "{names:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_guard_refuses_a_wide_target() {
+    let sim = simulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = write_playbook(
+        &dir,
+        "tag.yaml",
+        &tag_playbook("starts_with", "", "guard: { max_endpoints: 2 }"),
+    );
+    let output = run_against(Some(&sim), &["run", &playbook, "--input", "value=WIN"], &[]).await;
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("more than max_endpoints 2"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(sim.inspect().actions.is_empty(), "nothing was issued");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_package_fails_before_anything_is_issued() {
+    let sim = simulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let source = tag_playbook("equals", "", "").replace(
+        "package: Custom Tagging - Add Tags",
+        "package: No Such Package",
+    );
+    let playbook = write_playbook(&dir, "tag.yaml", &source);
+    let output = run_against(
+        Some(&sim),
+        &["run", &playbook, "--input", "value=WIN-DC01"],
+        &[],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("params") && stderr.contains("not found"),
+        "{stderr}"
+    );
+    assert!(sim.inspect().actions.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_parameter_value_names_the_label_and_the_range() {
+    let sim = simulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let source = r#"version: 1
+name: log-level
+steps:
+  - id: params
+    parameterize:
+      package: Set Windows Tanium Client Logging Level
+      params: { $1: 150 }
+"#;
+    let playbook = write_playbook(&dir, "level.yaml", source);
+    let output = run_against(Some(&sim), &["run", &playbook], &[]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("Log Level (0-99)"),
+        "names the label: {stderr}"
+    );
+    assert!(stderr.contains("99"), "says what is allowed: {stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approval_that_never_comes_times_out() {
+    let sim = simulator(|config| config.approval_required = true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = write_playbook(
+        &dir,
+        "tag.yaml",
+        &tag_playbook("equals", "", "").replace("timeout: 20s", "timeout: 1s"),
+    );
+    let output = run_against(
+        Some(&sim),
+        &["run", &playbook, "--input", "value=WIN-DC01"],
+        &[],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("was not approved within 1s"), "{stderr}");
+    assert!(
+        stderr.contains("keep running in Tanium"),
+        "the issued action is reported: {stderr}"
+    );
+    assert_eq!(sim.inspect().actions.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_action_stopped_midway_fails_the_poll() {
+    // A slow clock, so that the action is still running when an operator stops it.
+    let sim = simulator(|config| config.time_scale = 1.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = write_playbook(&dir, "tag.yaml", &tag_playbook("contains", "", ""));
+    let base_url = sim.base_url();
+    let args = ["run", playbook.as_str(), "--input", "value=WIN"];
+    let run = run_against(Some(&sim), &args, &[]);
+    let stopper = async {
+        let client = reqwest::Client::new();
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let actions: Value = client
+                .get(format!("{base_url}/sim/actions"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if let Some(id) = actions
+                .as_array()
+                .and_then(|list| list.first())
+                .and_then(|a| a["id"].as_u64())
+            {
+                sim.stop_action(id);
+                return;
+            }
+        }
+    };
+    let (output, ()) = tokio::join!(run, stopper);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("stopped"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expected_count_of_zero_finishes_at_once() {
+    let sim = simulator(|config| config.time_scale = 1.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let source = tag_playbook("equals", "", "").replace(
+        "      interval: 200ms\n      max_interval: 1s",
+        "      expected: 0\n      interval: 200ms\n      max_interval: 1s",
+    );
+    let playbook = write_playbook(&dir, "tag.yaml", &source);
+    let output = run_against(
+        Some(&sim),
+        &["run", &playbook, "--input", "value=WIN-DC01", "--json"],
+        &[],
+    )
+    .await;
+    let event = finished(&output);
+    assert_eq!(
+        event["status"],
+        "succeeded",
+        "{event}\n{}",
+        text(&output.stderr)
+    );
+    let polls = text(&output.stdout)
+        .lines()
+        .filter(|line| line.contains("\"poll_progress\""))
+        .count();
+    assert_eq!(polls, 1, "one look at the results, no waiting");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faults_and_an_expiring_login_still_issue_exactly_one_action() {
+    let sim = simulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = write_playbook(&dir, "tag.yaml", &tag_playbook("equals", "", ""));
+    sim.set_faults(Faults {
+        error_share: 0.15,
+        rate_limit_share: 0.1,
+        drop_share: 0.05,
+        drop_after_create_share: 1.0,
+        // 300 simulated seconds: 1.5 s of real time, so the session expires midway.
+        login_session_ttl: Some(Duration::from_secs(300)),
+        ..Faults::default()
+    });
+    let (username, password) = sim.credentials();
+    let mut command_env = vec![("TANIUM_USERNAME", username), ("TANIUM_PASSWORD", password)];
+    command_env.push(("TANIUM_TOKEN", String::new()));
+    let output = run_against(
+        Some(&sim),
+        &["run", &playbook, "--input", "value=WIN-DC01", "--json"],
+        &command_env,
+    )
+    .await;
+    let event = finished(&output);
+    assert_eq!(
+        event["status"],
+        "succeeded",
+        "{event}\n{}",
+        text(&output.stderr)
+    );
+    assert_eq!(
+        sim.inspect().actions.len(),
+        1,
+        "the cut connection after POST /actions did not cause a second action"
+    );
+    assert!(
+        text(&output.stdout).contains("\"adopted\":true"),
+        "the action was found by its name"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_connection_settings_name_the_variables_and_sim() {
+    let output = run_against(
+        None,
+        &[
+            "run",
+            "playbooks/tag-suspect-host.yaml",
+            "--input",
+            "hostname=WIN-DC01",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("TANIUM_URL")
+            && stderr.contains("TANIUM_TOKEN")
+            && stderr.contains("--sim"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn input_errors_are_reported_together_before_any_request() {
+    let sim = simulator(|_| {}).await;
+    let output = run_against(
+        Some(&sim),
+        &[
+            "run",
+            "playbooks/tag-suspect-host.yaml",
+            "--input",
+            "hostname=bad host!",
+            "--input",
+            "nope=1",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("hostname") && stderr.contains("nope"),
+        "both problems at once: {stderr}"
+    );
+    assert!(sim.inspect().requests.is_empty(), "no request was sent");
+}
