@@ -487,6 +487,9 @@ impl TaniumClient {
             .await?;
         let question_id = Node::root(&data, "data").req_u64("id")?;
         let started = tokio::time::Instant::now();
+        // Most endpoints answer within a second or two: look early, then back off to the
+        // configured interval, so a count costs little on a quiet server and little time.
+        let mut pause = (self.inner.tuning.question_poll_interval / 16).max(Duration::from_millis(10));
         loop {
             let data = self
                 .send(&requests::question_result_info(Ref::Id(question_id)))
@@ -496,8 +499,8 @@ impl TaniumClient {
             if progress.is_complete() || elapsed >= wait {
                 return Ok(progress.passed);
             }
-            let pause = self.inner.tuning.question_poll_interval.min(wait - elapsed);
-            tokio::time::sleep(pause).await;
+            tokio::time::sleep(pause.min(wait - elapsed)).await;
+            pause = (pause * 2).min(self.inner.tuning.question_poll_interval);
         }
     }
 
