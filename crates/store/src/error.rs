@@ -24,7 +24,7 @@ pub(crate) enum Location {
 impl fmt::Display for Location {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Location::Sqlite(path) => write!(formatter, "SQLite file {}", path.display()),
+            Location::Sqlite(path) => write!(formatter, "{}", path.display()),
             Location::Postgres {
                 host,
                 port,

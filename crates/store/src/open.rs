@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use runbook_engine::StoreError;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -206,18 +206,35 @@ async fn open_postgres(url: &str, options: &StoreOptions) -> Result<SqlStore, St
         port: connect.get_port(),
         database: connect.get_database().map(str::to_owned),
     };
+    // One connection first: a refused or silent server is reported as such (the pool would
+    // only say it timed out), and the schema is checked before anything is written.
+    let mut probe: PgConnection =
+        match tokio::time::timeout(options.connect_timeout, connect.connect()).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(error)) => {
+                return Err(database_error(
+                    &location,
+                    "connecting to the run store",
+                    error,
+                ));
+            }
+            Err(_) => {
+                return Err(StoreError::new(format!(
+                    "connecting to the run store: {location} does not answer (no reply in {} s)",
+                    options.connect_timeout.as_secs_f64()
+                )));
+            }
+        };
+    let checked = check_postgres(&mut probe, &location).await;
+    let _ = probe.close().await;
+    checked?;
+
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .acquire_timeout(options.connect_timeout)
         .connect_with(connect)
         .await
         .map_err(|error| database_error(&location, "connecting to the run store", error))?;
-
-    let checked = check_postgres(&pool, &location).await;
-    if let Err(error) = checked {
-        pool.close().await;
-        return Err(error);
-    }
     // sqlx takes an advisory lock here, so workers starting together migrate once.
     let migrated = migrate_with_retry(|| POSTGRES_MIGRATIONS.run(&pool)).await;
     if let Err(error) = migrated {
@@ -227,20 +244,23 @@ async fn open_postgres(url: &str, options: &StoreOptions) -> Result<SqlStore, St
     Ok(SqlStore::new(Backend::Postgres(pool), location))
 }
 
-async fn check_postgres(pool: &sqlx::PgPool, location: &Location) -> Result<(), StoreError> {
+async fn check_postgres(
+    connection: &mut PgConnection,
+    location: &Location,
+) -> Result<(), StoreError> {
     let tables = sqlx::query_scalar::<_, String>(
         "SELECT table_name::text FROM information_schema.tables \
          WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
          ORDER BY table_name",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await
     .map_err(|error| database_error(location, "reading the run store's tables", error))?;
     let applied = if tables.iter().any(|table| table == MIGRATIONS_TABLE) {
         sqlx::query_as::<_, (i64, Vec<u8>)>(
             "SELECT version, checksum FROM _sqlx_migrations WHERE success ORDER BY version",
         )
-        .fetch_all(pool)
+        .fetch_all(&mut *connection)
         .await
         .map_err(|error| {
             database_error(location, "reading the run store's schema version", error)

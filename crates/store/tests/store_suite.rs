@@ -636,6 +636,7 @@ async fn a_database_from_a_newer_runbook_is_refused(url: &str) {
     let error = SqlStore::open(url)
         .await
         .expect_err("a database from a newer runbook is refused");
+    println!("{error}");
     assert!(error.message.contains("newer runbook"), "{error}");
     assert!(error.message.contains("version 9999"), "{error}");
     assert!(error.message.contains("up to 1"), "{error}");
