@@ -489,7 +489,8 @@ impl TaniumClient {
         let started = tokio::time::Instant::now();
         // Most endpoints answer within a second or two: look early, then back off to the
         // configured interval, so a count costs little on a quiet server and little time.
-        let mut pause = (self.inner.tuning.question_poll_interval / 16).max(Duration::from_millis(10));
+        let mut pause =
+            (self.inner.tuning.question_poll_interval / 16).max(Duration::from_millis(10));
         loop {
             let data = self
                 .send(&requests::question_result_info(Ref::Id(question_id)))
