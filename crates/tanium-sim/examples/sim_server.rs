@@ -9,7 +9,11 @@ use runbook_tanium_sim::{SimConfig, Simulator};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let port: u16 = args.next().map(|text| text.parse()).transpose()?.unwrap_or(0);
+    let port: u16 = args
+        .next()
+        .map(|text| text.parse())
+        .transpose()?
+        .unwrap_or(0);
     let fleet_size: Option<usize> = args.next().map(|text| text.parse()).transpose()?;
     let config = match fleet_size {
         Some(size) => SimConfig::with_generated_fleet(size),

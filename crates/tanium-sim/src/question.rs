@@ -134,6 +134,7 @@ pub fn parse(text: &str) -> Result<Filter, ParseError> {
     let mut parser = Parser {
         tokens: &tokens,
         position: 0,
+        depth: 0,
         text_len: text.chars().count(),
     };
     let filter = parser.parse_or()?;
@@ -212,6 +213,7 @@ pub fn parse_question(text: &str) -> Result<Question, ParseError> {
             let mut parser = Parser {
                 tokens: filter_tokens,
                 position: 0,
+                depth: 0,
                 text_len: text.chars().count(),
             };
             let filter = parser.parse_or()?;
@@ -768,10 +770,15 @@ const OPERATORS: &[(&[&str], Operator, bool, ValueShape)] = &[
     (&["greater"], Operator::Greater, false, ValueShape::Raw),
 ];
 
+/// Deepest nesting of `not` and parentheses accepted.
+const MAX_DEPTH: usize = 64;
+
 struct Parser<'a> {
     tokens: &'a [Token],
     position: usize,
     text_len: usize,
+    /// Nesting of `not` and parentheses, bounded so hostile text cannot exhaust the stack.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -810,6 +817,19 @@ impl Parser<'_> {
     }
 
     fn parse_unary(&mut self) -> Result<Filter, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ParseError {
+                message: format!("filter nested deeper than {MAX_DEPTH} levels"),
+                offset: self.peek().map_or(self.end_offset(), |token| token.offset),
+            });
+        }
+        self.depth += 1;
+        let result = self.parse_unary_inner();
+        self.depth -= 1;
+        result
+    }
+
+    fn parse_unary_inner(&mut self) -> Result<Filter, ParseError> {
         let Some(token) = self.peek() else {
             return Err(ParseError {
                 message: "expected a filter, found the end of the text".to_owned(),
@@ -1244,6 +1264,14 @@ mod tests {
                 "text {text:?} gave {error}"
             );
         }
+        let deep = format!(
+            "{}Computer Name equals x{}",
+            "(".repeat(10_000),
+            ")".repeat(10_000)
+        );
+        assert!(parse(&deep).unwrap_err().message.contains("nested deeper"));
+        let nots = format!("{}Computer Name equals x", "not ".repeat(10_000));
+        assert!(parse(&nots).unwrap_err().message.contains("nested deeper"));
         let error = parse("Computer Name matches \"(\"")
             .unwrap()
             .compile()
@@ -1299,6 +1327,24 @@ mod tests {
         );
         let question = parse_question("get Computer Name from all machines").unwrap();
         assert_eq!(question.filter, Filter::All);
+        // Real question texts from TANIUM.md (Splunk's README, the XSOAR test).
+        let question = parse_question(
+            "Get Process Details[\"\",\"\"] from all machines with Computer Name contains localhost",
+        )
+        .unwrap();
+        assert_eq!(question.selects, vec!["Process Details"]);
+        assert_eq!(
+            question.filter,
+            clause("Computer Name", Operator::RegexMatch, ".*localhost.*")
+        );
+        let question = parse_question("Get Trace Executed Processes[1 month,1522723342293|1522726941293,0,0,10,0,rar.exe,\"\",-hp,\"\",\"\",\"\"] from all machines").unwrap();
+        assert_eq!(question.selects, vec!["Trace Executed Processes"]);
+        let question = parse_question("Get Folder Contents[c:\\] from all machines").unwrap();
+        assert_eq!(question.selects, vec!["Folder Contents"]);
+        assert_eq!(
+            parse("operating system contains linux").unwrap(),
+            clause("operating system", Operator::RegexMatch, ".*linux.*")
+        );
         assert!(parse_question("Computer Name from all machines").is_err());
         assert!(parse_question("Get Computer Name").is_err());
         assert!(parse_question("Get Computer Name from all machines where x").is_err());

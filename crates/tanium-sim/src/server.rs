@@ -72,6 +72,9 @@ impl IntoResponse for ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
+/// Ten years: longer expiry or distribution windows are clamped.
+const MAX_SECONDS: u64 = 10 * 365 * 86_400;
+
 fn data(value: Value) -> ApiResult {
     Ok(Json(json!({ "data": value })).into_response())
 }
@@ -1031,8 +1034,11 @@ async fn create_action(
     let comment = body.get("comment").map(text_of).unwrap_or_default();
     let expire_seconds = id_of(body.get("expire_seconds"))
         .filter(|s| *s > 0)
-        .unwrap_or(package.expire_seconds);
-    let distribute_seconds = id_of(body.get("distribute_seconds")).unwrap_or(0);
+        .unwrap_or(package.expire_seconds)
+        .min(MAX_SECONDS);
+    let distribute_seconds = id_of(body.get("distribute_seconds"))
+        .unwrap_or(0)
+        .min(MAX_SECONDS);
 
     let now = shared.clock.now();
     let (response, drop_after) = {
@@ -1160,6 +1166,7 @@ async fn list_actions(
             Some(Operator::RegexMatch) => Some(
                 regex::RegexBuilder::new(&format!("^(?:{value})$"))
                     .case_insensitive(true)
+                    .size_limit(1 << 20)
                     .build()
                     .map_err(|error| {
                         ApiError::bad_request(format!("invalid regex in cache filter: {error}"))
@@ -1353,7 +1360,9 @@ async fn create_question(State(shared): State<AppState>, body: Bytes) -> ApiResu
         context_group_id,
         matching,
         created_at: now,
-        expire_seconds: id_of(body.get("expire_seconds")).unwrap_or(600),
+        expire_seconds: id_of(body.get("expire_seconds"))
+            .unwrap_or(600)
+            .min(MAX_SECONDS),
     };
     let response = question_json(&shared, &record);
     inner.questions.insert(id, record);

@@ -18,6 +18,9 @@ use crate::config::{Endpoint, Faults, PackageDef, SimConfig, UserDef};
 use crate::question::{self, CompiledFilter, Filter};
 use crate::{mix, unit};
 
+/// About a thousand years: the furthest date the simulator writes.
+const MAX_SIM_MILLIS: f64 = 1000.0 * 365.0 * 86_400.0 * 1000.0;
+
 /// Sim seconds since the simulator started.
 pub(crate) type SimTime = f64;
 
@@ -43,7 +46,11 @@ impl Clock {
     }
 
     pub(crate) fn date(&self, at: SimTime) -> DateTime<Utc> {
-        self.epoch + chrono::Duration::milliseconds((at * 1000.0) as i64)
+        // Clamped: a client may send an absurd expire_seconds; dates must not overflow.
+        let millis = (at * 1000.0).clamp(0.0, MAX_SIM_MILLIS) as i64;
+        self.epoch
+            .checked_add_signed(chrono::Duration::milliseconds(millis))
+            .unwrap_or(self.epoch)
     }
 
     pub(crate) fn iso(&self, at: SimTime) -> String {
@@ -61,7 +68,7 @@ pub(crate) fn placeholder(plus_seconds: u64) -> String {
         .with_ymd_and_hms(2001, 1, 1, 0, 0, 0)
         .single()
         .unwrap_or_default();
-    iso(base + chrono::Duration::seconds(plus_seconds.min(1 << 40) as i64))
+    iso(base + chrono::Duration::seconds(plus_seconds.min(1 << 34) as i64))
 }
 
 /// A computer group (filter or ad hoc).
