@@ -1361,3 +1361,35 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod quoting_properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever a hostname holds, quoting it the documented way yields one clause whose
+        /// value is exactly that hostname: no operator or clause can be smuggled in.
+        #[test]
+        fn a_quoted_value_is_one_literal(value in any::<String>()) {
+            let text = format!("Computer Name equals {}", quote(&value));
+            prop_assert_eq!(
+                parse(&text).unwrap(),
+                Filter::Clause(Clause {
+                    sensor: "Computer Name".to_owned(),
+                    params: Vec::new(),
+                    operator: Operator::Equal,
+                    value,
+                })
+            );
+        }
+
+        /// Parsing never panics, whatever the text.
+        #[test]
+        fn parsing_never_panics(text in "[ -~]{0,80}") {
+            let _ = parse(&text);
+            let _ = parse_question(&text);
+        }
+    }
+}

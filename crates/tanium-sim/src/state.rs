@@ -384,7 +384,12 @@ impl Shared {
     /// The action's status word at `now`.
     pub(crate) fn action_status(&self, action: &Action, now: SimTime) -> &'static str {
         let Some(start) = self.action_start(action, now) else {
-            return "Pending";
+            // Stopped before anyone approved it.
+            return if action.stopped_at.is_some() {
+                "Stopped"
+            } else {
+                "Pending"
+            };
         };
         let expires_at = start + action.expire_seconds as f64;
         if let Some(stopped) = action.stopped_at
@@ -755,6 +760,12 @@ mod tests {
         action.expire_seconds = 2;
         assert_eq!(shared.action_status(&action, 50.0), "Pending");
         assert!(shared.machine_status(&action, 0, 50.0).is_none());
+        let mut stopped_while_pending = action.clone();
+        stopped_while_pending.stopped_at = Some(5.0);
+        assert_eq!(
+            shared.action_status(&stopped_while_pending, 50.0),
+            "Stopped"
+        );
         action.approved_at = Some(10.0);
         assert_eq!(shared.action_status(&action, 11.0), "Active");
         // Two seconds is too short for any machine to finish.
