@@ -661,7 +661,7 @@ async fn dropped_connections_and_drops_after_create() {
 async fn login_sessions_expire_with_403_and_latency_is_added() {
     let mut config = fast();
     config.faults = Faults {
-        login_session_ttl: Some(Duration::from_secs(200)),
+        login_session_ttl: Some(Duration::from_secs(600)),
         ..Faults::default()
     };
     let sim = Simulator::start(config).await.unwrap();
@@ -675,7 +675,7 @@ async fn login_sessions_expire_with_403_and_latency_is_added() {
         .await;
     let session = Client::new(&sim, login["data"]["session"].as_str().unwrap().to_owned());
     assert_eq!(session.get_with("/packages/15", None).await.0, 200);
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(session.get_with("/packages/15", None).await.0, 403);
     let (status, _) = anonymous
         .post_status(
