@@ -56,6 +56,18 @@ pub(crate) fn sensor_hash(sensor: &str) -> u64 {
     }
 }
 
+/// Sensor ids: `Computer Name` is 3 as in the XSOAR fixture, the others follow.
+pub(crate) fn sensor_id(sensor: &str) -> u64 {
+    match SENSORS
+        .iter()
+        .position(|known| known.eq_ignore_ascii_case(sensor.trim()))
+    {
+        Some(0) => 3,
+        Some(index) => 10 + index as u64,
+        None => 0,
+    }
+}
+
 pub(crate) fn fnv(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)

@@ -21,7 +21,7 @@
 //! `action_groups/by-name/{name}`, `action_groups/{id}`; `packages`,
 //! `packages/by-name/{name}`, `packages/{id}`; `actions` (POST; GET with `cache_filters`),
 //! `actions/by-name/{name}`, `actions/{id}`; `saved_actions/{id}`; `saved_action_approvals`
-//! (GET pending, POST approve); `action_stops` (POST); `questions` (POST), `questions/{id}`;
+//! (GET pending, POST approve); `action_stops` (POST); `parse_question` (POST); `questions` (POST), `questions/{id}`;
 //! `result_info/question/{id}`; `result_data/question/{id}`; `result_data/action/{id}`.
 //! Collections end with a cache-info object; paging is `row_start`/`row_count`/`cache_id` in
 //! the `tanium-options` header or the query string; errors are `{"text": "<status>: why"}`.

@@ -99,6 +99,7 @@ pub(crate) fn router(shared: AppState) -> Router {
         .route("/saved_actions/{id}", get(saved_action_by_id))
         .route("/saved_action_approvals", get(list_approvals).post(approve))
         .route("/action_stops", post(stop_action))
+        .route("/parse_question", post(parse_question))
         .route("/questions", post(create_question))
         .route("/questions/{id}", get(question_by_id))
         .route("/result_info/question/{id}", get(question_result_info))
@@ -366,7 +367,11 @@ fn filter_json(clause: &Clause, not_flag: bool) -> Value {
         "delimiter": "",
         "delimiter_index": 0,
         "utf8_flag": false,
-        "sensor": { "hash": sensor_hash(&clause.sensor), "name": clause.sensor },
+        "sensor": {
+            "hash": sensor_hash(&clause.sensor),
+            "id": crate::config::sensor_id(&clause.sensor),
+            "name": canonical_sensor(&clause.sensor),
+        },
     })
 }
 
@@ -1367,6 +1372,50 @@ async fn create_question(State(shared): State<AppState>, body: Bytes) -> ApiResu
     let response = question_json(&shared, &record);
     inner.questions.insert(id, record);
     data(response)
+}
+
+/// `POST /parse_question {"text"}`: one candidate, echoing the text (clients such as
+/// Splunk's compare `question_text` with what they sent), with the group the filter becomes.
+async fn parse_question(State(shared): State<AppState>, body: Bytes) -> ApiResult {
+    let body = parse_body(&body)?;
+    let text = body
+        .get("text")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("parse_question needs \"text\""))?;
+    let question = question::parse_question(text).map_err(|error| {
+        ApiError::bad_request(format!("Could not parse question text: {error}"))
+    })?;
+    let filter = {
+        let inner = shared.lock();
+        state::resolve_filter(&inner.groups, question.filter).map_err(|reason| {
+            ApiError::bad_request(format!("Could not parse question text: {reason}"))
+        })?
+    };
+    filter.compile().map_err(|error| {
+        ApiError::bad_request(format!("Could not parse question text: {error}"))
+    })?;
+    let mut references = Vec::new();
+    let mut selects = Vec::new();
+    for select in &question.selects {
+        let name = canonical_sensor(select);
+        if !crate::config::SENSORS.contains(&name) {
+            return Err(ApiError::bad_request(format!("unknown sensor '{select}'")));
+        }
+        let start = text.to_lowercase().find(&name.to_lowercase()).unwrap_or(0);
+        references.push(json!({ "name": name, "real_ms_avg": 0, "start_char": start.to_string() }));
+        selects.push(json!({ "sensor": { "hash": sensor_hash(name), "id": crate::config::sensor_id(name), "name": name } }));
+    }
+    let mut candidate = json!({
+        "question_text": text.trim(),
+        "selects": selects,
+        "sensor_references": references,
+        "from_canonical_text": 1,
+        "parameter_values": [],
+    });
+    if filter != Filter::All {
+        candidate["group"] = structure_json(&filter);
+    }
+    data(json!([candidate]))
 }
 
 fn question_json(shared: &Shared, question: &QuestionRecord) -> Value {

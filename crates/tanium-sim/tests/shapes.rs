@@ -316,3 +316,25 @@ async fn collections_end_with_the_recorded_cache_object() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn parse_question_gives_one_candidate_with_the_xsoar_group_shape() {
+    let (sim, session) = Session::start(SimConfig::default()).await;
+    let text = "Get Computer Name from all machines with Computer Name contains \"equals\"";
+    let parsed = session
+        .post("/parse_question", json!({ "text": text }))
+        .await;
+    let candidates = parsed["data"].as_array().unwrap();
+    assert_eq!(candidates.len(), 1);
+    assert_eq!(candidates[0]["question_text"], text);
+    assert!(candidates[0]["sensor_references"][0]["start_char"].is_string());
+    // The group XSOAR's test recorded for this text.
+    let recorded = json!({ "and_flag": true, "sub_groups": [], "filters": [{
+        "operator": "RegexMatch", "value": ".*equals.*", "value_type": "String", "ignore_case_flag": true,
+        "sensor": { "hash": 3409330187u64, "id": 3, "name": "Computer Name" } }] });
+    assert_shape(&recorded, &candidates[0]["group"]);
+    let filter = &candidates[0]["group"]["filters"][0];
+    assert_eq!(filter["value"], ".*equals.*");
+    assert_eq!(filter["sensor"], recorded["filters"][0]["sensor"]);
+    sim.shutdown().await;
+}
