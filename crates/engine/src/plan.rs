@@ -4,6 +4,7 @@
 //! placeholders such as `<steps.scope.group_id>`. A step whose `when` depends only on inputs is
 //! decided here; one that depends on earlier steps' outputs is marked "decided at run time".
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -52,6 +53,22 @@ pub struct PlanStep {
     pub details: Vec<String>,
     /// The requests, in order, with placeholders for values not known yet.
     pub requests: Vec<PlannedRequest>,
+    /// What `--live` found out from the server (counts, packages, action groups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<Value>,
+    /// What `--live` needs to ask the server about this step.
+    #[serde(skip)]
+    lookups: Lookups,
+}
+
+/// The read-only questions a live plan asks about one step.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Lookups {
+    target: Option<TargetRequest>,
+    package: Option<(PackageSelector, Vec<(String, String)>)>,
+    action_group: Option<String>,
+    /// The `target` step whose group an `issue` step uses.
+    target_step: Option<String>,
 }
 
 /// A whole plan.
@@ -118,7 +135,7 @@ impl<'a> Planner<'a> {
             let context = TemplateContext::new(&names);
             let condition = match &step.when {
                 None => Condition::Always,
-                Some(when) => match self.render(when, &context) {
+                Some(when) => match self.condition(when, &context, &names) {
                     Ok(Rendered::Known(value)) if is_truthy(&value) => Condition::Runs,
                     Ok(Rendered::Known(_)) => Condition::Skipped,
                     Ok(Rendered::Unknown(expression)) => Condition::DecidedAtRunTime { expression },
@@ -137,6 +154,8 @@ impl<'a> Planner<'a> {
                 condition: condition.clone(),
                 details: Vec::new(),
                 requests: Vec::new(),
+                live: None,
+                lookups: Lookups::default(),
             };
             let outputs = if condition == Condition::Skipped {
                 planned
@@ -144,7 +163,7 @@ impl<'a> Planner<'a> {
                     .push("skipped: `when` is false for these inputs".to_owned());
                 json!({"skipped": true})
             } else {
-                match self.plan_step(playbook, step, &context, &mut planned) {
+                match self.plan_step(playbook, step, &context, &names, &mut planned) {
                     Ok(outputs) => outputs,
                     Err(problem) => {
                         problems.push(format!("step `{}`: {problem}", step.id));
@@ -200,6 +219,125 @@ impl<'a> Planner<'a> {
         plan
     }
 
+    /// The plan, completed with read-only calls to the server: packages and parameters
+    /// checked, action groups resolved, targeted endpoints counted and the guard applied.
+    /// Nothing is created but counting questions.
+    pub async fn plan_live(
+        &self,
+        playbook: &Playbook,
+        inputs: &IndexMap<String, Value>,
+        count_wait: Duration,
+    ) -> Plan {
+        let mut plan = self.plan(playbook, inputs);
+        let limit = playbook
+            .guard
+            .as_ref()
+            .and_then(|guard| guard.max_endpoints);
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        let mut problems = Vec::new();
+        for step in &mut plan.steps {
+            if step.condition == Condition::Skipped {
+                continue;
+            }
+            let lookups = step.lookups.clone();
+            let mut live = Map::new();
+            if let Some(target) = &lookups.target {
+                match self.platform.count_matching(target, count_wait).await {
+                    Ok(count) => {
+                        step.details
+                            .push(format!("live: {count} endpoint(s) match now"));
+                        live.insert("endpoints".to_owned(), json!(count));
+                        counts.insert(step.id.clone(), count);
+                    }
+                    Err(error) => problems.push(format!("step `{}`: {error}", step.id)),
+                }
+            }
+            if let Some((selector, given)) = &lookups.package {
+                match self.platform.resolve_package(selector, given).await {
+                    Ok(package) => {
+                        step.details.push(format!(
+                            "live: package {} (id {}), command: {}",
+                            package.package_name, package.package_id, package.command
+                        ));
+                        let parameters = package
+                            .parameters
+                            .iter()
+                            .map(|(key, value)| json!({"key": key, "value": value}))
+                            .collect();
+                        live.insert("package_id".to_owned(), json!(package.package_id));
+                        live.insert("parameters".to_owned(), Value::Array(parameters));
+                        live.insert("command".to_owned(), json!(package.command));
+                    }
+                    Err(error) => problems.push(format!("step `{}`: {error}", step.id)),
+                }
+            }
+            if let Some(name) = &lookups.action_group {
+                match self.platform.resolve_action_group(name).await {
+                    Ok(group) if group.name.trim().eq_ignore_ascii_case(DEFAULT_ACTION_GROUP) => {
+                        problems.push(format!(
+                            "step `{}`: the action group `{}` holds no machines in Tanium",
+                            step.id, group.name
+                        ))
+                    }
+                    Ok(group) => {
+                        live.insert("action_group_id".to_owned(), json!(group.id));
+                    }
+                    Err(error) => problems.push(format!("step `{}`: {error}", step.id)),
+                }
+                let targeted = lookups
+                    .target_step
+                    .as_ref()
+                    .and_then(|id| counts.get(id))
+                    .copied();
+                if let Some(targeted) = targeted {
+                    step.details
+                        .push(format!("live: blast radius {targeted} endpoint(s)"));
+                    live.insert("targeted".to_owned(), json!(targeted));
+                    if let Some(limit) = limit.filter(|limit| targeted > *limit) {
+                        problems.push(format!(
+                            "step `{}`: guard: the target matches {targeted} endpoints, more than max_endpoints {limit}",
+                            step.id
+                        ));
+                    }
+                }
+            }
+            if !live.is_empty() {
+                step.live = Some(Value::Object(live));
+            }
+        }
+        plan.problems.extend(problems);
+        plan
+    }
+
+    /// Evaluates a condition offline: one that uses an output only the server can tell is
+    /// decided at run time, whatever the placeholders would make of it.
+    fn condition(
+        &self,
+        template: &TemplateValue,
+        context: &TemplateContext,
+        names: &Value,
+    ) -> Result<Rendered, String> {
+        let unknown = self
+            .templates
+            .value_references(&template.value)
+            .iter()
+            .any(|name| {
+                let mut parts = name.split('.');
+                if parts.next() != Some("steps") {
+                    return false;
+                }
+                let mut value = names.get("steps");
+                for part in parts {
+                    value = value.and_then(|value| value.get(part));
+                }
+                value.is_none_or(has_placeholder)
+            });
+        if unknown {
+            return Ok(Rendered::Unknown(value_text(&template.value)));
+        }
+        self.render(template, context)
+    }
+
     /// Renders offline. A template that uses earlier steps' outputs and cannot be evaluated
     /// with placeholders is `Unknown` (decided at run time), not an error.
     fn render(
@@ -238,6 +376,7 @@ impl<'a> Planner<'a> {
         playbook: &Playbook,
         step: &Step,
         context: &TemplateContext,
+        names: &Value,
         planned: &mut PlanStep,
     ) -> Result<Value, String> {
         let id = &step.id;
@@ -248,7 +387,7 @@ impl<'a> Planner<'a> {
                         let mut rendered = Vec::new();
                         for clause in clauses {
                             if let Some(when) = &clause.when {
-                                match self.render(when, context)? {
+                                match self.condition(when, context, names)? {
                                     Rendered::Known(value) if !is_truthy(&value) => {
                                         planned.details.push(format!(
                                             "clause `{} {}` left out: its `when` is false",
@@ -307,6 +446,7 @@ impl<'a> Planner<'a> {
                     .platform
                     .plan_target(&request)
                     .map_err(|error| error.message)?;
+                planned.lookups.target = Some(request.clone());
                 let text = match &request {
                     TargetRequest::FilterGroup { name_or_id } => {
                         planned
@@ -360,6 +500,18 @@ impl<'a> Planner<'a> {
                     "the package definition is read, values checked, defaults filled in".to_owned(),
                 );
                 planned.requests = self.platform.plan_package(&selector);
+                if let PlanValue::Known(known) = &selector {
+                    let given = parameters
+                        .iter()
+                        .filter_map(|item| {
+                            Some((
+                                item.get("key")?.as_str()?.to_owned(),
+                                value_text(item.get("value")?),
+                            ))
+                        })
+                        .collect();
+                    planned.lookups.package = Some((known.clone(), given));
+                }
                 Ok(json!({
                     "skipped": false,
                     "package_spec": {"source_id": format!("<steps.{id}.package_id>"), "parameters": parameters},
@@ -386,6 +538,17 @@ impl<'a> Planner<'a> {
                     return Err("the action group `Default` holds no machines in Tanium; the run would refuse it".to_owned());
                 }
                 let unique_name = unique_action_name(&name, RUN_ID_PLACEHOLDER, id);
+                planned.lookups.action_group = Some(action_group.trim().to_owned());
+                planned.lookups.target_step = self
+                    .templates
+                    .value_references(&issue.target.value)
+                    .iter()
+                    .find_map(|name| {
+                        name.strip_prefix("steps.")?
+                            .split('.')
+                            .next()
+                            .map(str::to_owned)
+                    });
                 planned
                     .requests
                     .extend(self.platform.plan_action_group(action_group.trim()));
@@ -459,7 +622,7 @@ impl<'a> Planner<'a> {
                 Ok(placeholders(step))
             }
             StepKind::Assert(assertion) => {
-                match self.render(&assertion.that, context)? {
+                match self.condition(&assertion.that, context, names)? {
                     Rendered::Known(value) if is_truthy(&value) => planned
                         .details
                         .push("assertion holds for these inputs".to_owned()),
@@ -507,6 +670,15 @@ fn placeholders(step: &Step) -> Value {
         );
     }
     Value::Object(outputs)
+}
+
+fn has_placeholder(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains("<steps.") || text.contains("<run."),
+        Value::Array(items) => items.iter().any(has_placeholder),
+        Value::Object(map) => map.values().any(has_placeholder),
+        _ => false,
+    }
 }
 
 fn is_placeholder(text: &str) -> bool {

@@ -263,6 +263,14 @@ pub trait Platform: Send + Sync {
     /// Counts the endpoints a group matches now (answering endpoints only).
     async fn count_targets(&self, group_id: u64, wait: Duration) -> Result<u64, PlatformError>;
 
+    /// Counts the endpoints a target matches now without creating anything (plan --live):
+    /// a filter group is looked up, clauses and text are asked as a question.
+    async fn count_matching(
+        &self,
+        request: &TargetRequest,
+        wait: Duration,
+    ) -> Result<u64, PlatformError>;
+
     /// Issues an action. Never retried blindly: an ambiguous failure comes back as
     /// `PlatformErrorKind::Ambiguous`, and the caller looks the action up by name.
     async fn issue_action(&self, spec: &ActionSpec) -> Result<ActionInfo, PlatformError>;

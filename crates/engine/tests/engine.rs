@@ -104,6 +104,13 @@ impl Platform for Scripted {
     async fn count_targets(&self, _group_id: u64, _wait: Duration) -> Result<u64, PlatformError> {
         Ok(self.count)
     }
+    async fn count_matching(
+        &self,
+        _request: &TargetRequest,
+        _wait: Duration,
+    ) -> Result<u64, PlatformError> {
+        Ok(self.count)
+    }
     async fn issue_action(&self, spec: &ActionSpec) -> Result<ActionInfo, PlatformError> {
         let mut issued = self.issued.lock().unwrap();
         issued.push(spec.clone());

@@ -482,9 +482,19 @@ impl TaniumClient {
     /// Counts the machines in a group: asks a question with no selects over it and returns
     /// `passed` once 99% of machines answered (pytan's rule), or when `wait` has passed.
     pub async fn count_group_endpoints(&self, group_id: u64, wait: Duration) -> Result<u64, Error> {
-        let data = self
-            .send(&requests::ask_count_question(Ref::Id(group_id)))
-            .await?;
+        self.count_endpoints(&requests::ask_count_question(Ref::Id(group_id)), wait)
+            .await
+    }
+
+    /// Counts the answering machines that match targeting text, without creating a group.
+    pub async fn count_text_endpoints(&self, text: &str, wait: Duration) -> Result<u64, Error> {
+        self.count_endpoints(&requests::ask_text_count_question(text), wait)
+            .await
+    }
+
+    /// Asks a counting question and waits (at most `wait`) until the machines have answered.
+    async fn count_endpoints(&self, question: &Request, wait: Duration) -> Result<u64, Error> {
+        let data = self.send(question).await?;
         let question_id = Node::root(&data, "data").req_u64("id")?;
         let started = tokio::time::Instant::now();
         // Most endpoints answer within a second or two: look early, then back off to the

@@ -233,6 +233,34 @@ impl Platform for TaniumPlatform {
             .map_err(platform_error)
     }
 
+    async fn count_matching(
+        &self,
+        request: &TargetRequest,
+        wait: Duration,
+    ) -> Result<u64, PlatformError> {
+        let client = self.client()?;
+        match (request, Self::text_of(request)?) {
+            (TargetRequest::FilterGroup { name_or_id }, _) => {
+                let group = client
+                    .filter_group(name_or_id)
+                    .await
+                    .map_err(platform_error)?;
+                client
+                    .count_group_endpoints(group.id, wait)
+                    .await
+                    .map_err(platform_error)
+            }
+            (_, Some(text)) => client
+                .count_text_endpoints(&text, wait)
+                .await
+                .map_err(platform_error),
+            (_, None) => Err(PlatformError::new(
+                PlatformErrorKind::Invalid,
+                "nothing to target",
+            )),
+        }
+    }
+
     async fn issue_action(&self, spec: &ActionSpec) -> Result<ActionInfo, PlatformError> {
         let action = NewAction {
             name: spec.name.clone(),

@@ -3,12 +3,14 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
 use clap::{Args, ValueEnum};
 use runbook_engine::{Condition, Plan, Planner};
 use runbook_tanium::TaniumPlatform;
 
+use crate::connect::{ConnectArgs, connect};
 use crate::inputs::{InputArgs, bind, load_playbook};
 
 const HEAD: Style = AnsiColor::Cyan.on_default().bold();
@@ -32,13 +34,36 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
+
+    /// Also make the read-only calls against Tanium: resolve packages and check parameters,
+    /// resolve action groups, count the targeted endpoints and apply the guard. Nothing is
+    /// created but counting questions.
+    #[arg(long)]
+    pub live: bool,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
     let playbook = load_playbook(&args.playbook)?;
     let inputs = bind(&playbook, &args.inputs)?;
-    let platform = TaniumPlatform::offline();
-    let plan = Planner::new(&platform).plan(&playbook, &inputs);
+    let plan = if args.live {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            let connection = connect(&args.connect, None).await?;
+            let count_wait = connection.pace.real_duration(Duration::from_secs(120));
+            let plan = Planner::new(connection.platform.as_ref())
+                .plan_live(&playbook, &inputs, count_wait)
+                .await;
+            connection.close().await;
+            anyhow::Ok(plan)
+        })?
+    } else {
+        Planner::new(&TaniumPlatform::offline()).plan(&playbook, &inputs)
+    };
     match args.format {
         PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
         PlanFormat::Human => anstream::print!("{}", render_human(&plan)),
@@ -53,9 +78,15 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
 /// The plan as text for people: one block per step, each request with its JSON body.
 pub fn render_human(plan: &Plan) -> String {
     let mut text = String::new();
+    let live = plan.steps.iter().any(|step| step.live.is_some());
+    let mode = if live {
+        "live: read-only calls made, nothing created but counting questions"
+    } else {
+        "offline: nothing is sent"
+    };
     let _ = writeln!(
         text,
-        "{HEAD}plan for playbook {}{HEAD:#} {DIM}(offline: nothing is sent){DIM:#}",
+        "{HEAD}plan for playbook {}{HEAD:#} {DIM}({mode}){DIM:#}",
         plan.playbook
     );
     if let Some(inputs) = plan.inputs.as_object().filter(|inputs| !inputs.is_empty()) {

@@ -1,0 +1,166 @@
+//! `runbook plan`: snapshots of the example playbooks' plans, and proof that plan sends
+//! nothing (and `--live` only reads).
+
+use std::time::Duration;
+
+use runbook_tanium_sim::{SimConfig, Simulator};
+use runbook_tests::{Test, workspace_root};
+
+/// The examples and the inputs their plans are shown with.
+const EXAMPLES: &[(&str, &[&str])] = &[
+    ("tag-suspect-host", &["--input", "hostname=WIN-DC01"]),
+    ("client-log-level", &[]),
+    ("tag-by-label", &["--input", "prefix=web-"]),
+    ("guarded-log-level", &["--input", "name_contains=DC0"]),
+];
+
+fn plan(example: &str, inputs: &[&str], extra: &[&str]) -> runbook_tests::Outcome {
+    let path = workspace_root()
+        .join("playbooks")
+        .join(format!("{example}.yaml"));
+    let mut args = vec!["plan".to_owned(), path.display().to_string()];
+    args.extend(inputs.iter().map(|arg| (*arg).to_owned()));
+    args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+    Test::new().env("NO_COLOR", "1").args(args).run()
+}
+
+#[test]
+fn example_plans_human() {
+    for (example, inputs) in EXAMPLES {
+        let outcome = plan(example, inputs, &[]);
+        assert_eq!(outcome.code, 0, "{example}: {}", outcome.stderr);
+        insta::assert_snapshot!(format!("plan_human_{example}"), outcome.stdout);
+    }
+}
+
+#[test]
+fn example_plans_json() {
+    for (example, inputs) in EXAMPLES {
+        let outcome = plan(example, inputs, &["--format", "json"]);
+        assert_eq!(outcome.code, 0, "{example}: {}", outcome.stderr);
+        let plan: serde_json::Value =
+            serde_json::from_str(&outcome.stdout).expect("plan --format json is JSON");
+        assert!(
+            plan["problems"].as_array().is_some_and(Vec::is_empty),
+            "{example}: {plan}"
+        );
+        insta::assert_json_snapshot!(format!("plan_json_{example}"), plan);
+    }
+}
+
+#[test]
+fn a_false_assertion_for_these_inputs_makes_the_plan_fail() {
+    let outcome = Test::new()
+        .env("NO_COLOR", "1")
+        .file(
+            "check.yaml",
+            "version: 1\nname: check\ninputs:\n  n: { type: integer }\nsteps:\n  - id: big_enough\n    assert:\n      that: \"{{ inputs.n > 3 }}\"\n",
+        )
+        .args(["plan", "check.yaml", "--input", "n=2"])
+        .run();
+    assert_eq!(outcome.code, 1, "{}", outcome.stdout);
+    assert!(
+        outcome.stdout.contains("this plan cannot run"),
+        "{}",
+        outcome.stdout
+    );
+}
+
+/// Runs the binary off the async runtime so the simulator keeps serving meanwhile.
+async fn blocking(test: Test) -> runbook_tests::Outcome {
+    tokio::task::spawn_blocking(move || test.run())
+        .await
+        .expect("the binary ran")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_sends_nothing_even_with_a_server_configured() {
+    let sim = Simulator::start(SimConfig::default())
+        .await
+        .expect("simulator");
+    let path = workspace_root().join("playbooks/tag-suspect-host.yaml");
+    let outcome = blocking(
+        Test::new()
+            .env("TANIUM_URL", sim.base_url())
+            .env("TANIUM_TOKEN", sim.api_token())
+            .args([
+                "plan",
+                &path.display().to_string(),
+                "--input",
+                "hostname=WIN-DC01",
+            ]),
+    )
+    .await;
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        sim.inspect().requests.is_empty(),
+        "plan sent {:?}",
+        sim.inspect().requests
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_live_only_reads_and_applies_the_guard() {
+    let sim = Simulator::start(SimConfig {
+        time_scale: 200.0,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let path = workspace_root().join("playbooks/tag-by-label.yaml");
+    let live = |prefix: &str| {
+        Test::new()
+            .env("NO_COLOR", "1")
+            .env("TANIUM_URL", sim.base_url())
+            .env("TANIUM_TOKEN", sim.api_token())
+            .args([
+                "plan",
+                &path.display().to_string(),
+                "--input",
+                &format!("prefix={prefix}"),
+                "--live",
+            ])
+    };
+    let outcome = blocking(live("web-")).await;
+    assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    assert!(
+        outcome.stdout.contains("live: 3 endpoint(s) match now"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome.stdout.contains("live: blast radius 3 endpoint(s)"),
+        "{}",
+        outcome.stdout
+    );
+    let state = sim.inspect();
+    assert!(state.actions.is_empty(), "no action issued");
+    assert!(
+        state.groups.is_empty(),
+        "no group created: {:?}",
+        state.groups
+    );
+    for request in &state.requests {
+        assert!(
+            request.method == "GET" || request.path == "/api/v2/questions",
+            "plan --live sent {} {}",
+            request.method,
+            request.path
+        );
+    }
+    // An unknown package in --live makes the plan fail.
+    let source = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("Custom Tagging - Add Tags", "No Such Package");
+    let outcome = blocking(
+        Test::new()
+            .env("TANIUM_URL", sim.base_url())
+            .env("TANIUM_TOKEN", sim.api_token())
+            .file("bad.yaml", source)
+            .args(["plan", "bad.yaml", "--input", "prefix=web-", "--live"]),
+    )
+    .await;
+    assert_eq!(outcome.code, 1, "{}", outcome.stdout);
+    assert!(outcome.stdout.contains("not found"), "{}", outcome.stdout);
+}
