@@ -29,7 +29,9 @@ pub enum Command {
     Run(Box<crate::commands::run_playbook::RunArgs>),
     /// Show what a run would do, offline: every step rendered with the exact HTTP requests it
     /// would send; values only the server knows are shown as <placeholders>. Nothing is sent.
-    /// Exit status: 0 the plan can run, 1 it cannot (e.g. a false assertion), 2 usage error.
+    /// With --live it also reads from Tanium (packages, parameters, groups, endpoint counts)
+    /// and applies the guard. Exit status: 0 the plan can run, 1 it cannot (bad inputs, guard
+    /// exceeded, unknown package with --live, a false assertion), 2 usage error.
     Plan(Box<crate::commands::plan::PlanArgs>),
     /// Serve the built-in Tanium simulator in the foreground (for demos and manual tests);
     /// prints its URL and API token.

@@ -47,7 +47,14 @@ pub struct PlanArgs {
 
 pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
     let playbook = load_playbook(&args.playbook)?;
-    let inputs = bind(&playbook, &args.inputs)?;
+    // Inputs that do not fit are a plan that cannot run (exit 1), as the guard is.
+    let inputs = match bind(&playbook, &args.inputs) {
+        Ok(inputs) => inputs,
+        Err(error) => {
+            anstream::eprintln!("runbook: {error:#}");
+            return Ok(1);
+        }
+    };
     let plan = if args.live {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
