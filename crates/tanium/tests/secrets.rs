@@ -64,8 +64,10 @@ fn configuration_errors_hide_credentials_in_the_url() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_and_clients_never_show_secrets() {
-    let mut config = SimConfig::default();
-    config.time_scale = 1000.0;
+    let config = SimConfig {
+        time_scale: 1000.0,
+        ..SimConfig::default()
+    };
     let sim = Simulator::start(config)
         .await
         .unwrap_or_else(|err| panic!("{err}"));
@@ -107,9 +109,10 @@ async fn errors_and_clients_never_show_secrets() {
             .await
             .err(),
     );
-    let mut faults = runbook_tanium_sim::Faults::default();
-    faults.drop_after_create_share = 1.0;
-    sim.set_faults(faults);
+    sim.set_faults(runbook_tanium_sim::Faults {
+        drop_after_create_share: 1.0,
+        ..runbook_tanium_sim::Faults::default()
+    });
     let action = runbook_tanium::NewAction {
         name: "leak check".to_owned(),
         action_group_id: runbook_tanium::Ref::Id(1),

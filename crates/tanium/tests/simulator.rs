@@ -19,9 +19,10 @@ async fn start(config: SimConfig) -> RunningSim {
 }
 
 fn fast_config() -> SimConfig {
-    let mut config = SimConfig::default();
-    config.time_scale = FAST;
-    config
+    SimConfig {
+        time_scale: FAST,
+        ..SimConfig::default()
+    }
 }
 
 fn client_config(sim: &RunningSim, auth: Auth) -> ClientConfig {
