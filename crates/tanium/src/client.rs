@@ -526,10 +526,14 @@ impl TaniumClient {
     }
 
     /// The action with exactly this name, if any (the newest when several share it).
+    ///
+    /// This is how a caller resolves [`Error::AmbiguousSend`], so a miss must be real: a 404
+    /// from the by-name route (which not every server version has) is confirmed with the
+    /// list form filtered by name before `None` is returned.
     pub async fn find_action_by_name(&self, name: &str) -> Result<Option<Action>, Error> {
         let data = match self.send(&requests::find_action_by_name(name)).await {
             Ok(data) => data,
-            Err(Error::NotFound { .. }) => return Ok(None),
+            Err(Error::NotFound { .. }) => self.send(&requests::list_actions_named(name)).await?,
             Err(err) => return Err(err),
         };
         match &data {
@@ -538,13 +542,16 @@ impl TaniumClient {
                 for (index, item) in collection_items(items).iter().enumerate() {
                     let path = format!("data[{index}]");
                     let action = Action::from_node(Node::root(item, &path))?;
+                    // The name is compared here too: a server that ignores the filter
+                    // answers every action.
                     if action.name == name && best.as_ref().is_none_or(|b| action.id > b.id) {
                         best = Some(action);
                     }
                 }
                 Ok(best)
             }
-            _ => Action::from_data(&data).map(Some),
+            Value::Null => Ok(None),
+            _ => Action::from_data(&data).map(|action| (action.name == name).then_some(action)),
         }
     }
 

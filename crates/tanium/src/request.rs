@@ -299,6 +299,16 @@ pub mod requests {
         Request::get(format!("/api/v2/actions/by-name/{}", encode_segment(name)))
     }
 
+    /// `GET /api/v2/actions` with a `cache_filters` option on the name: the list form of the
+    /// lookup, which works on servers without the by-name route (HoganSlender's `Action.ts`).
+    pub fn list_actions_named(name: &str) -> Request {
+        let mut request = Request::get("/api/v2/actions".to_owned());
+        request.options = Some(json!({
+            "cache_filters": [{ "field": "name", "operator": "Equal", "value": name }]
+        }));
+        request
+    }
+
     /// `GET /api/v2/actions/{id}`.
     pub fn action(id: Ref) -> Request {
         Request::get(format!("/api/v2/actions/{}", path_ref(&id)))
