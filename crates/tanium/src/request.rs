@@ -252,9 +252,9 @@ pub mod requests {
         )
     }
 
-    /// `GET /api/v2/result_info/question/{id}`.
-    /// A question over the machines that match targeting text, to count them without
-    /// creating a group (plan --live). Asking a question changes nothing on the endpoints.
+    /// `POST /api/v2/questions {"query_text": ...}`: a question over the machines that match
+    /// targeting text, to count them without creating a group (plan --live). Asking a question
+    /// changes nothing on the endpoints.
     pub fn ask_text_count_question(text: &str) -> Request {
         Request::post(
             "/api/v2/questions".to_owned(),
@@ -263,6 +263,7 @@ pub mod requests {
         )
     }
 
+    /// `GET /api/v2/result_info/question/{id}`.
     pub fn question_result_info(id: Ref) -> Request {
         Request::get(format!("/api/v2/result_info/question/{}", path_ref(&id)))
     }
