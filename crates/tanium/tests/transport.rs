@@ -129,3 +129,74 @@ fn bad_configuration_is_refused() {
         Some("https://tanium.example.com".to_owned())
     );
 }
+
+/// A server that answers `429 Retry-After: 1` to the first request and a package to the rest.
+async fn rate_limiting_server() -> String {
+    use tokio::io::AsyncWriteExt;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let address = listener.local_addr().unwrap_or_else(|err| panic!("{err}"));
+    let served = Arc::new(AtomicU64::new(0));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let served = served.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(n) if n > 0 => request.extend_from_slice(&buffer[..n]),
+                        _ => return,
+                    }
+                }
+                let answer = if served.fetch_add(1, Ordering::SeqCst) == 0 {
+                    let body = r#"{"text":"429 Too Many Requests"}"#;
+                    format!(
+                        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else {
+                    let body = r#"{"data":{"id":7,"name":"Collect Diagnostics","command":"x","expire_seconds":600}}"#;
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_up_to_the_cap() {
+    // A generous cap: the client waits the whole second the server asked for.
+    let mut patient = config(rate_limiting_server().await);
+    patient.retry.cap = Duration::from_secs(5);
+    let client = TaniumClient::new(patient).unwrap_or_else(|err| panic!("{err}"));
+    let started = std::time::Instant::now();
+    let package = client
+        .package_by_id(7)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(package.id, 7);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A small cap bounds the wait.
+    let client = TaniumClient::new(config(rate_limiting_server().await))
+        .unwrap_or_else(|err| panic!("{err}"));
+    let started = std::time::Instant::now();
+    assert!(client.package_by_id(7).await.is_ok());
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+}
