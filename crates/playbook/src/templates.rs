@@ -206,6 +206,19 @@ impl<'s> TemplateChecker<'s> {
         }
     }
 
+    /// True when `needle` is written exactly at `span`.
+    fn line_has_at(&self, span: Span, needle: &str) -> bool {
+        self.source_lines
+            .get(span.line.saturating_sub(1) as usize)
+            .and_then(|line| {
+                let skip = span.column.saturating_sub(1) as usize;
+                line.char_indices()
+                    .nth(skip)
+                    .map(|(at, _)| line[at..].starts_with(needle))
+            })
+            .unwrap_or(false)
+    }
+
     pub fn check_text(
         &self,
         text: &str,
@@ -221,7 +234,17 @@ impl<'s> TemplateChecker<'s> {
             Ok(template) => template,
             Err(error) => {
                 let detail = error.detail().unwrap_or("syntax error").to_owned();
-                let (at, length) = self.locate(span, text.lines().next().unwrap_or(text));
+                let (mut at, mut length) = self.locate(span, text.lines().next().unwrap_or(text));
+                // On a one-line template found in the source, point at the offending token.
+                if let Some(range) = error.range()
+                    && !text.contains('\n')
+                    && (at != span || self.line_has_at(span, text))
+                    && let (Some(before), Some(token)) =
+                        (text.get(..range.start), text.get(range.clone()))
+                {
+                    at.column += u32::try_from(before.chars().count()).unwrap_or(0);
+                    length = u32::try_from(token.chars().count()).unwrap_or(1).max(1);
+                }
                 problems.push(
                     Problem::error(
                         codes::TEMPLATE_SYNTAX,
@@ -229,7 +252,13 @@ impl<'s> TemplateChecker<'s> {
                         length,
                         format!("template syntax error: {detail}"),
                     )
-                    .help("templates use MiniJinja (Jinja2) syntax: `{{ expression }}`, `{% if ... %}`"),
+                    .help(if detail.contains("end of input") && detail.contains("variable block") {
+                        "the expression is not closed: end it with `}}`"
+                    } else if detail.contains("end of input") {
+                        "a block is not closed: check for a missing `%}` or `{% endif %}` / `{% endfor %}`"
+                    } else {
+                        "templates use MiniJinja (Jinja2) syntax: `{{ expression }}`, `{% if ... %}`"
+                    }),
                 );
                 return;
             }
