@@ -229,19 +229,27 @@ async fn open_postgres(url: &str, options: &StoreOptions) -> Result<SqlStore, St
     let _ = probe.close().await;
     checked?;
 
-    let pool = PgPoolOptions::new()
+    let durable = PgPoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .acquire_timeout(options.connect_timeout)
-        .connect_with(connect)
+        .connect_with(connect.clone())
         .await
         .map_err(|error| database_error(&location, "connecting to the run store", error))?;
     // sqlx takes an advisory lock here, so workers starting together migrate once.
-    let migrated = migrate_with_retry(|| POSTGRES_MIGRATIONS.run(&pool)).await;
+    let migrated = migrate_with_retry(|| POSTGRES_MIGRATIONS.run(&durable)).await;
     if let Err(error) = migrated {
-        pool.close().await;
+        durable.close().await;
         return Err(migrate_error(&location, error));
     }
-    Ok(SqlStore::new(Backend::Postgres(pool), location))
+    // Connected lazily: most commands never append an event.
+    let unflushed = PgPoolOptions::new()
+        .max_connections(options.max_connections.max(1))
+        .acquire_timeout(options.connect_timeout)
+        .connect_lazy_with(connect.options([("synchronous_commit", "off")]));
+    Ok(SqlStore::new(
+        Backend::Postgres { durable, unflushed },
+        location,
+    ))
 }
 
 async fn check_postgres(
