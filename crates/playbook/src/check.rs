@@ -1047,10 +1047,11 @@ impl<'s> Checker<'s> {
             let label = id
                 .as_deref()
                 .map_or(what.clone(), |id| format!("step `{id}`"));
+            let length = fields.get("id").map_or(1, |entry| entry.value.length);
             self.error(
                 codes::MISSING_STEP_KIND,
                 span,
-                1,
+                length,
                 format!("{label} has no kind"),
             )
             .help = Some(format!("add exactly one of: {}", STEP_KINDS.join(", ")));

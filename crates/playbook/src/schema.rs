@@ -156,7 +156,6 @@ pub fn json_schema() -> Value {
 
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
-        "$id": "https://github.com/runbook/runbook/schema/playbook.schema.json",
         "title": "runbook playbook (version 1)",
         "description": "A YAML playbook for runbook: target Tanium endpoints, pick a package, issue an action, wait for approval and results. See docs/playbooks.md.",
         "type": "object",
