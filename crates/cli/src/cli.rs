@@ -36,6 +36,8 @@ pub enum Command {
     /// Serve the built-in Tanium simulator in the foreground (for demos and manual tests);
     /// prints its URL and API token.
     Sim(crate::commands::sim::SimArgs),
+    /// Recorded runs: list, show, resume after a crash, cancel.
+    Runs(crate::commands::runs::RunsArgs),
 }
 
 /// `runbook validate`.

@@ -27,8 +27,13 @@ pub struct InputArgs {
 pub fn load_playbook(path: &Path) -> anyhow::Result<Playbook> {
     let source = std::fs::read_to_string(path)
         .map_err(|error| UsageError(format!("cannot read {}: {error}", path.display())))?;
-    let file_name = path.display().to_string();
-    let loaded = runbook_playbook::load(&file_name, &source);
+    parse_playbook(&path.display().to_string(), &source)
+}
+
+/// Validates playbook text (read from a file, or from a run's record); prints diagnostics.
+pub fn parse_playbook(file_name: &str, source: &str) -> anyhow::Result<Playbook> {
+    let path = Path::new(file_name);
+    let loaded = runbook_playbook::load(file_name, source);
     if !loaded.diagnostics.is_empty() {
         let color =
             anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
@@ -57,6 +62,16 @@ pub fn load_playbook(path: &Path) -> anyhow::Result<Playbook> {
 
 /// Binds `--input` and `--inputs FILE` to the playbook's declarations; every problem at once.
 pub fn bind(playbook: &Playbook, args: &InputArgs) -> anyhow::Result<IndexMap<String, Value>> {
+    bind_over(playbook, args, IndexMap::new())
+}
+
+/// Like [`bind`], over values known already (a resumed run's recorded inputs): values from
+/// `--inputs FILE` and `--input` take precedence.
+pub fn bind_over(
+    playbook: &Playbook,
+    args: &InputArgs,
+    known: IndexMap<String, Value>,
+) -> anyhow::Result<IndexMap<String, Value>> {
     let mut problems = Vec::new();
     let mut pairs = Vec::with_capacity(args.input.len());
     for raw in &args.input {
@@ -67,10 +82,14 @@ pub fn bind(playbook: &Playbook, args: &InputArgs) -> anyhow::Result<IndexMap<St
             _ => problems.push(format!("--input {raw}: expected NAME=VALUE")),
         }
     }
-    let file_values = match &args.inputs_file {
-        Some(path) => read_inputs_file(path)?,
-        None => IndexMap::new(),
-    };
+    let mut file_values = known;
+    if let Some(path) = &args.inputs_file {
+        file_values.extend(read_inputs_file(path)?);
+    }
+    // A value given with --input replaces a known one.
+    for (name, _) in &pairs {
+        file_values.shift_remove(name);
+    }
     match runbook_playbook::bind_inputs(playbook, &pairs, &file_values) {
         Ok(bound) if problems.is_empty() => Ok(bound),
         Ok(_) => Err(UsageError(problems.join("\n")).into()),

@@ -6,6 +6,7 @@ mod commands;
 mod connect;
 mod inputs;
 mod render;
+mod store;
 
 use std::process::ExitCode;
 

@@ -160,6 +160,16 @@ impl Renderer {
                     format!("{BAD}FAILED{BAD:#} {step_id:<12} {kind:<14} {error}{tail}"),
                 );
             }
+            Event::StepRestored {
+                step_id,
+                kind,
+                status,
+            } => {
+                self.line(
+                    &mut state,
+                    format!("{DIM}= {step_id:<16} {kind:<14} {status} before the resume; outputs kept{DIM:#}"),
+                );
+            }
             Event::StepRetrying {
                 step_id,
                 attempt,

@@ -62,6 +62,13 @@ pub enum Event {
         /// True when `continue_on_error` lets the run go on.
         continued: bool,
     },
+    /// On resume: a step that had finished before keeps its recorded outputs.
+    StepRestored {
+        step_id: String,
+        kind: String,
+        /// The recorded status (`succeeded`, `skipped`, `failed`).
+        status: String,
+    },
     StepRetrying {
         step_id: String,
         attempt: u32,
@@ -131,6 +138,7 @@ impl Event {
             Event::StepSkipped { .. } => "step_skipped",
             Event::StepFinished { .. } => "step_finished",
             Event::StepFailed { .. } => "step_failed",
+            Event::StepRestored { .. } => "step_restored",
             Event::StepRetrying { .. } => "step_retrying",
             Event::RequestSent { .. } => "request_sent",
             Event::ActionIssued { .. } => "action_issued",

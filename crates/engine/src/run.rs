@@ -2,7 +2,7 @@
 //! outputs recorded for the steps after it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
@@ -21,6 +21,7 @@ use crate::platform::{
     PlatformErrorKind, TargetClause, TargetRequest,
 };
 use crate::redact::Redactor;
+use crate::store::{Intent, NewRun, RunRecord, StepRecord, StepStatus, Store, StoreError};
 use crate::template::{TemplateContext, Templates, is_truthy};
 
 /// The action group that holds no machines in Tanium.
@@ -39,6 +40,18 @@ pub struct RunRequest {
     pub secrets: BTreeMap<String, SecretString>,
     /// The run's id (a UUIDv7 unless resuming).
     pub run_id: String,
+    /// The playbook's text and where it came from, recorded so that a resume runs exactly
+    /// what was started.
+    pub source: Option<RunSource>,
+    /// Who or what started the run (`cli`, `schedule:<name>`, ...).
+    pub started_by: String,
+}
+
+/// A playbook's source text, as recorded with a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSource {
+    pub text: String,
+    pub path: Option<String>,
 }
 
 impl RunRequest {
@@ -48,6 +61,8 @@ impl RunRequest {
             inputs,
             secrets: BTreeMap::new(),
             run_id: uuid::Uuid::now_v7().to_string(),
+            source: None,
+            started_by: "cli".to_owned(),
         }
     }
 }
@@ -100,6 +115,7 @@ struct IssuedAction {
 pub struct Engine {
     platform: Arc<dyn Platform>,
     sink: Arc<dyn EventSink>,
+    store: Option<Arc<dyn Store>>,
     pace: Pace,
     templates: Templates,
 }
@@ -123,6 +139,14 @@ struct RunState<'a> {
     issued_order: Vec<u64>,
     /// Packages resolved by this run's parameterize steps, by id.
     packages: HashMap<u64, PackageOutcome>,
+    /// Events not yet written to the store (written at every step boundary and poll).
+    pending: Mutex<Vec<Event>>,
+    /// What the store knew of each step when this run was resumed.
+    prior_steps: HashMap<String, StepRecord>,
+    /// Intents recorded before a resume, by step id.
+    prior_intents: HashMap<String, Intent>,
+    /// The step being run: its record, for the store.
+    current: Option<StepRecord>,
 }
 
 impl RunState<'_> {
@@ -134,6 +158,25 @@ impl RunState<'_> {
             "secrets": self.secrets,
         }))
     }
+
+    fn run_id(&self) -> &str {
+        &self.request.run_id
+    }
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn store_error(error: StoreError) -> StepError {
+    StepError::new(error.to_string())
+}
+
+/// SHA-256 of a playbook's text, hex.
+pub fn playbook_hash(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 impl Engine {
@@ -141,6 +184,7 @@ impl Engine {
         Engine {
             platform,
             sink,
+            store: None,
             pace: Pace::real(),
             templates: Templates::new(),
         }
@@ -152,32 +196,82 @@ impl Engine {
         self
     }
 
+    /// Records every run in `store`, so that it can be resumed after a crash.
+    pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
     pub fn templates(&self) -> &Templates {
         &self.templates
     }
 
-    fn emit(&self, redactor: &Redactor, event: Event) {
-        if redactor.is_empty() {
-            self.sink.emit(&event);
-            return;
+    pub fn platform(&self) -> &Arc<dyn Platform> {
+        &self.platform
+    }
+
+    fn emit(&self, state: &RunState<'_>, event: Event) {
+        let redactor = &state.redactor;
+        let event = if redactor.is_empty() {
+            event
+        } else {
+            // Every text an event carries goes through the redactor: round-trip through JSON
+            // so that no field can be forgotten.
+            let redacted = serde_json::to_value(&event)
+                .map(|value| redactor.redact_json(&value))
+                .and_then(serde_json::from_value::<Event>);
+            match redacted {
+                Ok(event) => event,
+                Err(_) => Event::Warning {
+                    step_id: None,
+                    message: "an event could not be redacted and was dropped".to_owned(),
+                },
+            }
+        };
+        self.sink.emit(&event);
+        if self.store.is_some() {
+            state
+                .pending
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(event);
         }
-        // Every text an event carries goes through the redactor: round-trip through JSON so
-        // that no field can be forgotten.
-        let redacted = serde_json::to_value(&event)
-            .map(|value| redactor.redact_json(&value))
-            .and_then(serde_json::from_value::<Event>);
-        match redacted {
-            Ok(event) => self.sink.emit(&event),
-            Err(_) => self.sink.emit(&Event::Warning {
-                step_id: None,
-                message: "an event could not be redacted and was dropped".to_owned(),
-            }),
+    }
+
+    /// Writes the events emitted so far to the store.
+    async fn flush(&self, state: &RunState<'_>) -> Result<(), StepError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let events = std::mem::take(
+            &mut *state
+                .pending
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for event in &events {
+            store
+                .append_event(state.run_id(), event)
+                .await
+                .map_err(store_error)?;
         }
+        Ok(())
     }
 
     /// Runs the playbook to the end. Never panics on bad templates or platform answers: every
     /// failure ends the run as `failed` with a message.
     pub async fn run(&self, request: &RunRequest) -> RunOutcome {
+        self.drive(request, None).await
+    }
+
+    /// Continues a recorded run: finished steps are not repeated (their outputs come from the
+    /// record), the step it was in runs again (an `issue` step finds its action by name
+    /// instead of issuing it twice), and waits keep their original deadlines.
+    pub async fn resume(&self, request: &RunRequest, record: &RunRecord) -> RunOutcome {
+        self.drive(request, Some(record)).await
+    }
+
+    async fn drive(&self, request: &RunRequest, record: Option<&RunRecord>) -> RunOutcome {
         let started = Instant::now();
         let playbook = &request.playbook;
         let redactor = Redactor::new();
@@ -196,6 +290,9 @@ impl Engine {
                 Value::String(secret.expose_secret().to_owned()),
             );
         }
+        let started_at = record
+            .map(|record| record.started_at.clone())
+            .unwrap_or_else(now_rfc3339);
         let mut state = RunState {
             request,
             redactor: redactor.clone(),
@@ -203,48 +300,119 @@ impl Engine {
             run_names: json!({
                 "id": request.run_id,
                 "playbook": playbook.name,
-                "started_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "started_at": started_at,
             }),
             secrets: Value::Object(secrets),
             issued: HashMap::new(),
             issued_order: Vec::new(),
             packages: HashMap::new(),
+            pending: Mutex::new(Vec::new()),
+            prior_steps: HashMap::new(),
+            prior_intents: HashMap::new(),
+            current: None,
         };
+        if let Some(record) = record {
+            for step in &record.steps {
+                state.prior_steps.insert(step.step_id.clone(), step.clone());
+            }
+            for intent in &record.intents {
+                state
+                    .prior_intents
+                    .insert(intent.step_id.clone(), intent.clone());
+            }
+        }
+        let inputs =
+            redactor.redact_json(&serde_json::to_value(&request.inputs).unwrap_or(Value::Null));
+        if let (Some(store), None) = (&self.store, record) {
+            let source = request.source.clone().unwrap_or_else(|| RunSource {
+                text: String::new(),
+                path: None,
+            });
+            let new_run = NewRun {
+                run_id: request.run_id.clone(),
+                playbook_name: playbook.name.clone(),
+                playbook_hash: playbook_hash(&source.text),
+                playbook_source: source.text,
+                playbook_path: source.path,
+                inputs: inputs.clone(),
+                started_by: request.started_by.clone(),
+            };
+            if let Err(error) = store.create_run(&new_run).await {
+                let message = error.to_string();
+                self.emit(
+                    &state,
+                    Event::RunFinished {
+                        run_id: request.run_id.clone(),
+                        status: RunStatus::Failed,
+                        outputs: Value::Object(Map::new()),
+                        error: Some(message.clone()),
+                        issued_actions: Vec::new(),
+                        elapsed_ms: elapsed_ms(started),
+                    },
+                );
+                return RunOutcome {
+                    run_id: request.run_id.clone(),
+                    status: RunStatus::Failed,
+                    outputs: Value::Object(Map::new()),
+                    error: Some(message),
+                    issued_actions: Vec::new(),
+                };
+            }
+        }
         self.emit(
-            &redactor,
+            &state,
             Event::RunStarted {
                 run_id: request.run_id.clone(),
                 playbook: playbook.name.clone(),
-                inputs: serde_json::to_value(&request.inputs).unwrap_or(Value::Null),
+                inputs,
             },
         );
 
         let mut failure: Option<String> = None;
-        for step in &playbook.steps {
+        for (index, step) in playbook.steps.iter().enumerate() {
+            if let Some(restored) = self.restore(&mut state, step) {
+                self.emit(&state, restored);
+                continue;
+            }
             let kind = step.kind.kind_name().to_owned();
             let step_started = Instant::now();
-            match self.run_step(&mut state, step).await {
-                Ok(None) => {}
+            let result = match self.begin_step(&mut state, index, step).await {
+                Ok(()) => self.run_step(&mut state, step).await,
+                Err(error) => Err(error),
+            };
+            let (status, outputs, summary, error) = match result {
+                Ok(None) => (
+                    StepStatus::Skipped,
+                    state.steps.get(&step.id).cloned(),
+                    None,
+                    None,
+                ),
                 Ok(Some(done)) => {
                     let mut outputs = done.outputs;
                     outputs.insert("skipped".to_owned(), Value::Bool(false));
                     let outputs = Value::Object(outputs);
                     self.emit(
-                        &redactor,
+                        &state,
                         Event::StepFinished {
                             step_id: step.id.clone(),
                             kind,
-                            summary: done.summary,
+                            summary: done.summary.clone(),
                             outputs: outputs.clone(),
                             elapsed_ms: elapsed_ms(step_started),
                         },
                     );
-                    state.steps.insert(step.id.clone(), outputs);
+                    state.steps.insert(step.id.clone(), outputs.clone());
+                    (
+                        StepStatus::Succeeded,
+                        Some(outputs),
+                        Some(done.summary),
+                        None,
+                    )
                 }
                 Err(error) => {
                     let message = redactor.redact_text(&error.message);
                     self.emit(
-                        &redactor,
+                        &state,
                         Event::StepFailed {
                             step_id: step.id.clone(),
                             kind,
@@ -253,16 +421,26 @@ impl Engine {
                             continued: step.continue_on_error,
                         },
                     );
-                    if step.continue_on_error {
-                        state.steps.insert(
-                            step.id.clone(),
-                            json!({"skipped": false, "failed": true, "error": message}),
-                        );
-                        continue;
+                    let outputs = step.continue_on_error.then(|| {
+                        let outputs = json!({"skipped": false, "failed": true, "error": message});
+                        state.steps.insert(step.id.clone(), outputs.clone());
+                        outputs
+                    });
+                    if !step.continue_on_error {
+                        failure = Some(format!("step `{}` failed: {message}", step.id));
                     }
-                    failure = Some(format!("step `{}` failed: {message}", step.id));
-                    break;
+                    (StepStatus::Failed, outputs, None, Some(message))
                 }
+            };
+            if let Err(error) = self
+                .end_step(&mut state, status, outputs, summary, error)
+                .await
+            {
+                failure = Some(error.message);
+                break;
+            }
+            if failure.is_some() {
+                break;
             }
         }
 
@@ -280,7 +458,7 @@ impl Engine {
         };
         let outputs = redactor.redact_json(&outputs);
         self.emit(
-            &redactor,
+            &state,
             Event::RunFinished {
                 run_id: request.run_id.clone(),
                 status,
@@ -290,12 +468,159 @@ impl Engine {
                 elapsed_ms: elapsed_ms(started),
             },
         );
+        if let Some(store) = &self.store {
+            let finished = match self.flush(&state).await {
+                Ok(()) => store
+                    .finish_run(
+                        request.run_id.as_str(),
+                        status,
+                        &outputs,
+                        failure.as_deref(),
+                    )
+                    .await
+                    .map_err(store_error),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = finished {
+                // The run is left `running` in the store, so that a resume can finish it.
+                let message = format!(
+                    "{}; the run could not be recorded as finished: {}",
+                    failure.as_deref().unwrap_or("the run finished"),
+                    error.message
+                );
+                return RunOutcome {
+                    run_id: request.run_id.clone(),
+                    status: RunStatus::Failed,
+                    outputs,
+                    error: Some(message),
+                    issued_actions: state.issued_order,
+                };
+            }
+        }
         RunOutcome {
             run_id: request.run_id.clone(),
             status,
             outputs,
             error: failure,
             issued_actions: state.issued_order,
+        }
+    }
+
+    /// On resume: a step that finished before (or was skipped, or failed with
+    /// `continue_on_error`) is not run again; its recorded outputs stand.
+    fn restore(&self, state: &mut RunState<'_>, step: &Step) -> Option<Event> {
+        let prior = state.prior_steps.get(&step.id)?;
+        let outputs = prior.outputs.clone()?;
+        let done = match prior.status {
+            StepStatus::Succeeded | StepStatus::Skipped => true,
+            StepStatus::Failed => step.continue_on_error,
+            StepStatus::Running => false,
+        };
+        if !done {
+            return None;
+        }
+        if let StepKind::Issue(_) = &step.kind
+            && let Some(action_id) = outputs.get("action_id").and_then(as_u64)
+        {
+            let targeted = outputs.get("targeted").and_then(as_u64).unwrap_or(0);
+            let verify = outputs.get("verify").and_then(Value::as_bool);
+            state
+                .issued
+                .insert(action_id, IssuedAction { targeted, verify });
+            state.issued_order.push(action_id);
+        }
+        state.steps.insert(step.id.clone(), outputs);
+        Some(Event::StepRestored {
+            step_id: step.id.clone(),
+            kind: step.kind.kind_name().to_owned(),
+            status: prior.status.as_str().to_owned(),
+        })
+    }
+
+    /// Records that a step starts (with the deadline of a wait, kept across resumes).
+    async fn begin_step(
+        &self,
+        state: &mut RunState<'_>,
+        index: usize,
+        step: &Step,
+    ) -> Result<(), StepError> {
+        let prior = state.prior_steps.get(&step.id);
+        let wait = match &step.kind {
+            StepKind::AwaitApproval(wait) => Some(wait.timeout),
+            StepKind::Poll(poll) => Some(poll.timeout),
+            _ => None,
+        };
+        let deadline = prior.and_then(|prior| prior.deadline.clone()).or_else(|| {
+            let wait = self.pace.real_duration(wait?);
+            let deadline = chrono::Utc::now() + chrono::Duration::from_std(wait).ok()?;
+            Some(deadline.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        });
+        let record = StepRecord {
+            step_index: u32::try_from(index).unwrap_or(u32::MAX),
+            step_id: step.id.clone(),
+            kind: step.kind.kind_name().to_owned(),
+            status: StepStatus::Running,
+            attempts: prior.map(|prior| prior.attempts + 1).unwrap_or(1),
+            outputs: None,
+            request_summary: None,
+            error: None,
+            started_at: now_rfc3339(),
+            finished_at: None,
+            deadline,
+        };
+        if let Some(store) = &self.store {
+            self.flush(state).await?;
+            store
+                .step_started(state.run_id(), &record)
+                .await
+                .map_err(store_error)?;
+        }
+        state.current = Some(record);
+        Ok(())
+    }
+
+    /// Records how a step ended.
+    async fn end_step(
+        &self,
+        state: &mut RunState<'_>,
+        status: StepStatus,
+        outputs: Option<Value>,
+        summary: Option<String>,
+        error: Option<String>,
+    ) -> Result<(), StepError> {
+        let Some(mut record) = state.current.take() else {
+            return Ok(());
+        };
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        self.flush(state).await?;
+        record.status = status;
+        record.outputs = outputs.map(|outputs| state.redactor.redact_json(&outputs));
+        record.request_summary = summary.map(|summary| state.redactor.redact_text(&summary));
+        record.error = error;
+        record.finished_at = Some(now_rfc3339());
+        store
+            .step_finished(state.run_id(), &record)
+            .await
+            .map_err(store_error)
+    }
+
+    /// How much playbook time a wait has left: its own timeout, or what remains of the
+    /// deadline recorded when the step first started (a resumed wait keeps its deadline).
+    fn wait_left(&self, state: &RunState<'_>, timeout: Duration) -> Duration {
+        let deadline = state
+            .current
+            .as_ref()
+            .and_then(|record| record.deadline.as_deref())
+            .and_then(|deadline| chrono::DateTime::parse_from_rfc3339(deadline).ok());
+        match deadline {
+            Some(deadline) => {
+                let left = deadline.with_timezone(&chrono::Utc) - chrono::Utc::now();
+                let left = left.to_std().unwrap_or(Duration::ZERO);
+                left.mul_f64(self.pace.scale()).min(timeout)
+            }
+            None => timeout,
         }
     }
 
@@ -362,7 +687,7 @@ impl Engine {
             let value = self.render(state, condition, &context)?;
             if !is_truthy(&value) {
                 self.emit(
-                    &state.redactor,
+                    state,
                     Event::StepSkipped {
                         step_id: step.id.clone(),
                         kind: kind.to_owned(),
@@ -376,7 +701,7 @@ impl Engine {
             }
         }
         self.emit(
-            &state.redactor,
+            state,
             Event::StepStarted {
                 step_id: step.id.clone(),
                 kind: kind.to_owned(),
@@ -388,7 +713,7 @@ impl Engine {
         let attempts = match (&step.retry, &step.kind) {
             (Some(_), StepKind::Issue(_)) => {
                 self.emit(
-                    &state.redactor,
+                    state,
                     Event::Warning {
                         step_id: Some(step.id.clone()),
                         message:
@@ -424,7 +749,7 @@ impl Engine {
                 Ok(done) => return Ok(Some(done)),
                 Err(error) if attempt < attempts => {
                     self.emit(
-                        &state.redactor,
+                        state,
                         Event::StepRetrying {
                             step_id: step.id.clone(),
                             attempt: attempt + 1,
@@ -454,7 +779,7 @@ impl Engine {
                 let text = value_text(&self.render(state, message, &context)?);
                 let text = state.redactor.redact_text(&text);
                 self.emit(
-                    &state.redactor,
+                    state,
                     Event::Log {
                         step_id: step.id.clone(),
                         message: text.clone(),
@@ -624,21 +949,30 @@ impl Engine {
             .platform
             .count_targets(target_group_id, self.pace.real_duration(COUNT_WAIT))
             .await?;
-        if let Some(limit) = state
-            .request
-            .playbook
-            .guard
-            .as_ref()
-            .and_then(|guard| guard.max_endpoints)
+        let unique_name = unique_action_name(&name, &state.request.run_id, &step.id);
+        // Resuming a step whose intent was recorded: the action may exist already. It is
+        // adopted as it is (the guard was checked before it was issued).
+        let resumed = if state.prior_intents.contains_key(&step.id) {
+            self.platform.find_action(&unique_name).await?
+        } else {
+            None
+        };
+        if resumed.is_none()
+            && let Some(limit) = state
+                .request
+                .playbook
+                .guard
+                .as_ref()
+                .and_then(|guard| guard.max_endpoints)
             && targeted > limit
         {
             return Err(StepError::new(format!(
                 "guard: the target matches {targeted} endpoints, more than max_endpoints {limit}; nothing was issued"
             )));
         }
-        if targeted == 0 {
+        if targeted == 0 && resumed.is_none() {
             self.emit(
-                &state.redactor,
+                state,
                 Event::Warning {
                     step_id: Some(step.id.clone()),
                     message: "the target matches no endpoint that answers now; offline endpoints still pick the action up before it expires".to_owned(),
@@ -646,7 +980,20 @@ impl Engine {
             );
         }
 
-        let unique_name = unique_action_name(&name, &state.request.run_id, &step.id);
+        // Whether the package verifies decides when the poll is done. A package that no
+        // parameterize step of this run resolved (a resumed run, a package_spec written by
+        // hand) is read once.
+        if let std::collections::hash_map::Entry::Vacant(entry) = state.packages.entry(package_id) {
+            let package = self
+                .platform
+                .resolve_package(&PackageSelector::Id(package_id), &parameters)
+                .await?;
+            entry.insert(package);
+        }
+        let verify = state
+            .packages
+            .get(&package_id)
+            .is_some_and(|package| package.verify);
         let spec = ActionSpec {
             name: unique_name.clone(),
             action_group_id: action_group.id,
@@ -658,20 +1005,37 @@ impl Engine {
             distribute_seconds: issue.distribute.as_secs(),
             issue_seconds: issue.issue_seconds,
         };
-        let (action, adopted) = self.issue_once(&spec).await?;
+        let (action, adopted) = match resumed {
+            Some(existing) => (existing, true),
+            None => {
+                // The intent is durable before the request leaves, so that a crash between
+                // sending and recording the answer is followed by a lookup, not a second action.
+                if let Some(store) = &self.store {
+                    self.flush(state).await?;
+                    store
+                        .record_intent(state.run_id(), &step.id, &unique_name)
+                        .await
+                        .map_err(store_error)?;
+                }
+                self.issue_once(&spec).await?
+            }
+        };
+        if let Some(store) = &self.store {
+            store
+                .intent_resolved(state.run_id(), &step.id, action.action_id)
+                .await
+                .map_err(store_error)?;
+        }
         state.issued.insert(
             action.action_id,
             IssuedAction {
                 targeted,
-                verify: state
-                    .packages
-                    .get(&package_id)
-                    .map(|package| package.verify),
+                verify: Some(verify),
             },
         );
         state.issued_order.push(action.action_id);
         self.emit(
-            &state.redactor,
+            state,
             Event::ActionIssued {
                 step_id: step.id.clone(),
                 action_id: action.action_id,
@@ -718,6 +1082,9 @@ impl Engine {
             ),
             ("targeted".to_owned(), json!(targeted)),
             ("expires_at".to_owned(), json!(expires_at)),
+            // Recorded so that a resumed poll knows whether `Completed` is final without
+            // asking the server about the action's (derived) package.
+            ("verify".to_owned(), json!(verify)),
         ]);
         Ok(StepDone { outputs, summary })
     }
@@ -758,6 +1125,7 @@ impl Engine {
         let context = state.context();
         let action_id = as_u64(&self.render(state, &wait.action, &context)?)
             .ok_or_else(|| StepError::new("`action` must be an action id (a whole number)"))?;
+        let timeout = self.wait_left(state, wait.timeout);
         let stopwatch = self.pace.start();
         let mut first_check = true;
         let mut required = false;
@@ -797,7 +1165,7 @@ impl Engine {
             }
             let waited = stopwatch.elapsed();
             self.emit(
-                &state.redactor,
+                state,
                 Event::ApprovalWaiting {
                     step_id: step.id.clone(),
                     action_id,
@@ -805,14 +1173,15 @@ impl Engine {
                     timeout_seconds: wait.timeout.as_secs(),
                 },
             );
-            if waited >= wait.timeout {
+            self.flush(state).await?;
+            if waited >= timeout {
                 return Err(StepError::new(format!(
                     "action {action_id} was not approved within {}; it stays pending in Tanium (saved action {})",
                     humanize(wait.timeout),
                     action.saved_action_id
                 )));
             }
-            let remaining = wait.timeout.saturating_sub(waited);
+            let remaining = timeout.saturating_sub(waited);
             self.pace
                 .sleep(wait.interval.min(remaining).max(Duration::from_millis(1)))
                 .await;
@@ -843,6 +1212,7 @@ impl Engine {
             None => self.platform.action_verifies(action_id).await?,
         };
         let until = f64::from(poll.until_percent);
+        let timeout = self.wait_left(state, poll.timeout);
         let stopwatch = self.pace.start();
         let mut interval = poll.interval;
         let mut last_seen: Option<(u64, BTreeMap<String, u64>)> = None;
@@ -869,7 +1239,7 @@ impl Engine {
                 share(progress.finished, expected)
             };
             self.emit(
-                &state.redactor,
+                state,
                 Event::PollProgress {
                     step_id: step.id.clone(),
                     action_id,
@@ -883,7 +1253,8 @@ impl Engine {
                 },
             );
             let reached = expected == 0 || (percent >= until && finished_percent >= until);
-            let timed_out = stopwatch.elapsed() >= poll.timeout;
+            self.flush(state).await?;
+            let timed_out = stopwatch.elapsed() >= timeout;
             if reached || timed_out {
                 if !reached && !poll.allow_partial {
                     return Err(StepError::new(format!(
@@ -938,7 +1309,7 @@ impl Engine {
                 interval = poll.interval;
             }
             last_seen = Some(seen);
-            let remaining = poll.timeout.saturating_sub(stopwatch.elapsed());
+            let remaining = timeout.saturating_sub(stopwatch.elapsed());
             self.pace
                 .sleep(interval.min(remaining).max(Duration::from_millis(1)))
                 .await;

@@ -3,6 +3,7 @@
 
 pub mod plan;
 pub mod run_playbook;
+pub mod runs;
 mod schema;
 pub mod sim;
 mod validate;
@@ -47,6 +48,7 @@ where
         Command::Run(args) => run_playbook::run(*args),
         Command::Plan(args) => plan::run(*args),
         Command::Sim(args) => sim::run(args),
+        Command::Runs(args) => runs::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

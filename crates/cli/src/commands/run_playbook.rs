@@ -3,17 +3,18 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-
-use clap::Args;
 use std::time::Duration;
 
-use runbook_engine::{Engine, EventSink, RunRequest, RunStatus};
+use clap::Args;
+use runbook_engine::run::RunSource;
+use runbook_engine::{Engine, EventSink, RunRecord, RunRequest, RunStatus};
 use runbook_tanium::RequestObserver;
 use secrecy::SecretString;
 
 use crate::connect::{ConnectArgs, UsageError, connect};
-use crate::inputs::{InputArgs, bind, load_playbook};
+use crate::inputs::{InputArgs, bind, parse_playbook};
 use crate::render::{EventFormat, Renderer};
+use crate::store::StoreArgs;
 
 /// Exit status when Ctrl-C stops a run.
 const INTERRUPTED: u8 = 130;
@@ -26,6 +27,19 @@ pub struct RunArgs {
     #[command(flatten)]
     pub inputs: InputArgs,
 
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// How a run is shown, and which secrets it may read.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
     /// Allow the playbook to read this environment variable as `secrets.NAME` (repeatable;
     /// the playbook's own `secrets:` list is allowed too).
     #[arg(long = "secret", value_name = "NAME")]
@@ -38,9 +52,6 @@ pub struct RunArgs {
     /// Also show each HTTP request and each step as it starts.
     #[arg(long, short = 'v')]
     pub verbose: bool,
-
-    #[command(flatten)]
-    pub connect: ConnectArgs,
 }
 
 /// Forwards the client's requests to the event stream.
@@ -55,39 +66,66 @@ impl RequestObserver for RequestEvents {
             status,
             elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         });
+        test_hooks::request_done();
     }
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let playbook = load_playbook(&args.playbook)?;
+    let source = std::fs::read_to_string(&args.playbook)
+        .map_err(|error| UsageError(format!("cannot read {}: {error}", args.playbook.display())))?;
+    let playbook = parse_playbook(&args.playbook.display().to_string(), &source)?;
     let inputs = bind(&playbook, &args.inputs)?;
-    let secrets = read_secrets(&playbook.secrets, &args.secrets)?;
+    let secrets = read_secrets(&playbook.secrets, &args.output.secrets)?;
+    let mut request = RunRequest::new(Arc::new(playbook), inputs);
+    request.secrets = secrets;
+    request.source = Some(RunSource {
+        text: source,
+        path: Some(args.playbook.display().to_string()),
+    });
+    execute(request, None, &args.output, &args.connect, &args.store)
+}
+
+/// Runs (or resumes) a run and shows it; the exit code says how it ended.
+pub fn execute(
+    request: RunRequest,
+    record: Option<RunRecord>,
+    output: &OutputArgs,
+    connect_args: &ConnectArgs,
+    store_args: &StoreArgs,
+) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let format = if args.json {
+        let format = if output.json {
             EventFormat::Json
         } else {
             EventFormat::Human {
-                verbose: args.verbose,
+                verbose: output.verbose,
             }
         };
         let renderer = Arc::new(Renderer::new(format));
+        let store = store_args.open().await?;
         let observer: Arc<dyn RequestObserver> = Arc::new(RequestEvents(renderer.clone()));
-        let connection = connect(&args.connect, Some(observer)).await?;
-        let engine =
+        let connection = connect(connect_args, Some(observer)).await?;
+        let mut engine =
             Engine::new(connection.platform.clone(), renderer.clone()).with_pace(connection.pace);
-        let mut request = RunRequest::new(Arc::new(playbook), inputs);
-        request.secrets = secrets;
+        if let Some(store) = &store {
+            engine = engine.with_store(store.clone());
+        }
         let outcome = tokio::select! {
-            outcome = engine.run(&request) => Some(outcome),
+            outcome = async {
+                match &record {
+                    Some(record) => engine.resume(&request, record).await,
+                    None => engine.run(&request).await,
+                }
+            } => Some(outcome),
             _ = tokio::signal::ctrl_c() => None,
         };
         renderer.finish();
         let code = match outcome {
             Some(outcome) => {
-                if !args.json && outcome.status == RunStatus::Succeeded {
+                if !output.json && outcome.status == RunStatus::Succeeded {
                     // The run's outputs are its data: stdout, as JSON.
                     println!("{}", serde_json::to_string_pretty(&outcome.outputs)?);
                 }
@@ -107,16 +145,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
                         ids.join(", ")
                     );
                 }
+                if store.is_some() {
+                    anstream::eprintln!(
+                        "the run is recorded: `runbook runs resume {}` continues it",
+                        request.run_id
+                    );
+                }
                 INTERRUPTED
             }
         };
         connection.close().await;
+        if let Some(store) = store {
+            store.close().await;
+        }
         Ok(code)
     })
 }
 
 /// Reads the allowed secrets from the environment; a missing one is a usage error.
-fn read_secrets(
+pub fn read_secrets(
     listed: &[String],
     allowed: &[String],
 ) -> anyhow::Result<BTreeMap<String, SecretString>> {
@@ -140,4 +187,30 @@ fn read_secrets(
         .into());
     }
     Ok(secrets)
+}
+
+/// A hook for the crash tests: `RUNBOOK_TEST_ABORT_AFTER_REQUESTS=N` aborts the process (as a
+/// crash would, with no cleanup) right after its Nth HTTP exchange, e.g. between `POST
+/// /actions` and recording its answer. Unset, it costs one relaxed atomic load per request.
+mod test_hooks {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    const VARIABLE: &str = "RUNBOOK_TEST_ABORT_AFTER_REQUESTS";
+
+    static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+
+    pub fn request_done() {
+        let limit = LIMIT.get_or_init(|| {
+            std::env::var(VARIABLE)
+                .ok()
+                .and_then(|value| value.parse().ok())
+        });
+        if let Some(limit) = limit
+            && SEEN.fetch_add(1, Ordering::Relaxed) + 1 >= *limit
+        {
+            std::process::abort();
+        }
+    }
 }

@@ -1,0 +1,212 @@
+//! Durable runs: kill `runbook run` at random points (SIGKILL, and an abort right after the
+//! Nth HTTP exchange, which lands between `POST /actions` and recording its answer), then
+//! `runbook runs resume`: every run ends succeeded and the simulator holds exactly one action
+//! per run.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use runbook_tanium_sim::{RunningSim, SimConfig, Simulator};
+use runbook_tests::runbook_binary;
+use serde_json::Value;
+
+const PLAYBOOK: &str = r#"version: 1
+name: durable
+inputs:
+  host: { type: string }
+steps:
+  - id: scope
+    target:
+      all:
+        - { sensor: Computer Name, op: equals, value: "{{ inputs.host }}" }
+  - id: params
+    parameterize:
+      package: Custom Tagging - Add Tags
+      params: { $1: durable }
+  - id: tag
+    issue:
+      name: "durable {{ inputs.host }}"
+      action_group: All Computers
+      target: "{{ steps.scope.group }}"
+      package: "{{ steps.params.package_spec }}"
+  - id: approved
+    await_approval:
+      action: "{{ steps.tag.action_id }}"
+      interval: 100ms
+      timeout: 1m
+  - id: results
+    poll:
+      action: "{{ steps.tag.action_id }}"
+      interval: 100ms
+      max_interval: 300ms
+      timeout: 2m
+  - id: check
+    assert:
+      that: "{{ steps.results.completed == steps.tag.targeted }}"
+outputs:
+  completed: "{{ steps.results.completed }}"
+"#;
+
+/// A small deterministic generator, so that a failing trial can be replayed.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn runbook(sim: &RunningSim, store: &str) -> Command {
+    let mut command = Command::new(runbook_binary());
+    command
+        .env("TANIUM_URL", sim.base_url())
+        .env("TANIUM_TOKEN", sim.api_token())
+        .env("RUNBOOK_DATABASE_URL", store)
+        .env("NO_COLOR", "1")
+        .env_remove("RUNBOOK_TEST_ABORT_AFTER_REQUESTS")
+        .stdin(Stdio::null());
+    command
+}
+
+fn runs_in(sim: &RunningSim, store: &str) -> Vec<Value> {
+    let output = runbook(sim, store)
+        .args(["runs", "list", "--json"])
+        .output()
+        .expect("runs list");
+    assert!(
+        output.status.success(),
+        "runs list: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice::<Value>(&output.stdout)
+        .expect("runs list --json is JSON")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// One trial: start a run, kill it, resume it until it ends; returns the run id (None when
+/// the process died before the run was recorded, which leaves nothing to resume).
+fn trial(sim: &RunningSim, folder: &Path, number: u64, random: &mut Random) -> Option<String> {
+    let store = format!(
+        "sqlite://{}",
+        folder.join(format!("trial-{number}.db")).display()
+    );
+    let playbook = folder.join("durable.yaml");
+    let host = ["WIN-DC01", "WIN-FS01", "web-01.corp.example"][(number % 3) as usize];
+    let mut command = runbook(sim, &store);
+    command
+        .args([
+            "run",
+            &playbook.display().to_string(),
+            "--input",
+            &format!("host={host}"),
+            "--json",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if number.is_multiple_of(2) {
+        // Crash right after the Nth exchange: early ones hit target and parameterize, the
+        // middle ones land between POST /actions and recording its answer, late ones hit waits.
+        command.env(
+            "RUNBOOK_TEST_ABORT_AFTER_REQUESTS",
+            (1 + random.next() % 16).to_string(),
+        );
+        let status = command.status().expect("runbook started");
+        assert!(!status.success() || status.code() == Some(0), "{status:?}");
+    } else {
+        let mut child = command.spawn().expect("runbook started");
+        std::thread::sleep(Duration::from_millis(random.next() % 400));
+        let _ = child.kill(); // SIGKILL; the run may have finished already
+        let _ = child.wait();
+    }
+    let runs = runs_in(sim, &store);
+    let run = runs.first()?;
+    let run_id = run["run_id"].as_str().expect("run id").to_owned();
+    for _ in 0..3 {
+        let status = runs_in(sim, &store)[0]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if status != "running" {
+            break;
+        }
+        let output = runbook(sim, &store)
+            .args(["runs", "resume", &run_id, "--json"])
+            .output()
+            .expect("resume started");
+        assert!(
+            output.status.success(),
+            "trial {number}: resume of {run_id} failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let status = runs_in(sim, &store)[0]["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        status, "succeeded",
+        "trial {number}: run {run_id} ended {status}"
+    );
+    Some(run_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_runs_resume_and_issue_exactly_one_action() {
+    let sim = Simulator::start(SimConfig {
+        time_scale: 300.0,
+        failure_share: 0.0,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let folder = tempfile::tempdir().expect("temp folder");
+    std::fs::write(folder.path().join("durable.yaml"), PLAYBOOK).unwrap();
+    let sim = std::sync::Arc::new(sim);
+    let trials: u64 = 100;
+    let lanes = 4;
+    let mut handles = Vec::new();
+    for lane in 0..lanes {
+        let sim = sim.clone();
+        let folder = folder.path().to_path_buf();
+        handles.push(tokio::task::spawn_blocking(move || {
+            let mut random = Random(0x9E37_79B9_7F4A_7C15 ^ (lane + 1));
+            let mut run_ids = Vec::new();
+            for number in (lane..trials).step_by(lanes as usize) {
+                if let Some(run_id) = trial(&sim, &folder, number, &mut random) {
+                    run_ids.push(run_id);
+                }
+            }
+            run_ids
+        }));
+    }
+    let mut run_ids = Vec::new();
+    for handle in handles {
+        run_ids.extend(handle.await.expect("a lane of trials ran"));
+    }
+    assert!(
+        run_ids.len() >= 80,
+        "most trials got far enough to record a run: {}",
+        run_ids.len()
+    );
+    let actions = sim.inspect().actions;
+    for run_id in &run_ids {
+        let count = actions
+            .iter()
+            .filter(|action| action.name.contains(run_id.as_str()))
+            .count();
+        assert_eq!(count, 1, "run {run_id} issued {count} actions");
+    }
+    println!(
+        "{} trials, {} runs recorded and resumed to success, {} actions",
+        trials,
+        run_ids.len(),
+        actions.len()
+    );
+}
