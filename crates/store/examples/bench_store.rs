@@ -1,6 +1,7 @@
 //! Store overhead of a 6-step run, on SQLite and (when `RUNBOOK_TEST_POSTGRES_URL` is set)
 //! PostgreSQL: create_run, 6 × (step_started + step_finished), 12 events, finish_run, as the
-//! engine makes them, one after the other.
+//! engine makes them, one after the other. Then, apart, what an `issue` step adds: its
+//! intent (flushed to disk before the action is sent) and the intent's resolution.
 //!
 //! ```text
 //! RUNBOOK_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
@@ -27,6 +28,8 @@ struct Timings {
     append_event: Duration,
     finish_run: Duration,
     whole_runs: Duration,
+    record_intent: Duration,
+    intent_resolved: Duration,
 }
 
 async fn one_run(store: &SqlStore, timings: &mut Timings) {
@@ -72,6 +75,23 @@ async fn one_run(store: &SqlStore, timings: &mut Timings) {
         .expect("finish_run");
     timings.finish_run += started.elapsed();
     timings.whole_runs += begun.elapsed();
+
+    let started = Instant::now();
+    store
+        .record_intent(
+            &run_id,
+            "step2",
+            &format!("Deploy [runbook {run_id} step2]"),
+        )
+        .await
+        .expect("record_intent");
+    timings.record_intent += started.elapsed();
+    let started = Instant::now();
+    store
+        .intent_resolved(&run_id, "step2", 4242)
+        .await
+        .expect("intent_resolved");
+    timings.intent_resolved += started.elapsed();
 }
 
 async fn bench(label: &str, url: &str, runs: u32) {
@@ -104,6 +124,11 @@ async fn bench(label: &str, url: &str, runs: u32) {
         per_run(timings.append_event) / f64::from(2 * STEPS),
         per_run(timings.finish_run),
     );
+    println!(
+        "  an issue step adds: record_intent {:.0} µs (flushed), intent_resolved {:.0} µs",
+        per_run(timings.record_intent),
+        per_run(timings.intent_resolved),
+    );
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -114,7 +139,12 @@ async fn main() {
         .unwrap_or(500);
 
     let sqlite = SqliteDatabase::new();
-    bench("SQLite (WAL, synchronous=NORMAL)", &sqlite.url, runs).await;
+    bench(
+        "SQLite (WAL; synchronous NORMAL, FULL for intents)",
+        &sqlite.url,
+        runs,
+    )
+    .await;
 
     if let Some(postgres) = PostgresDatabase::create().await {
         bench("PostgreSQL (loopback)", &postgres.url, runs).await;

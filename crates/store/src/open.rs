@@ -170,7 +170,7 @@ async fn open_sqlite(path: &Path, options: &StoreOptions) -> Result<SqlStore, St
     let pool = SqlitePoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .acquire_timeout(options.connect_timeout.max(options.busy_timeout))
-        .connect_with(connect)
+        .connect_with(connect.clone())
         .await
         .map_err(|error| database_error(&location, "opening the run store", error))?;
 
@@ -179,7 +179,14 @@ async fn open_sqlite(path: &Path, options: &StoreOptions) -> Result<SqlStore, St
         pool.close().await;
         return Err(migrate_error(&location, error));
     }
-    Ok(SqlStore::new(Backend::Sqlite(pool), location))
+    // Intents must outlive a power cut too (a lost intent means a second action), so they go
+    // through a connection that syncs the log on every commit; the sync also covers every
+    // commit written before it, the log being one sequential file.
+    let flushed = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(options.connect_timeout.max(options.busy_timeout))
+        .connect_lazy_with(connect.synchronous(SqliteSynchronous::Full));
+    Ok(SqlStore::new(Backend::Sqlite { pool, flushed }, location))
 }
 
 async fn applied_migrations_sqlite(
