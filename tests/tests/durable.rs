@@ -210,3 +210,148 @@ async fn killed_runs_resume_and_issue_exactly_one_action() {
         actions.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_never_reach_the_store() {
+    let sim = Simulator::start(SimConfig {
+        time_scale: 300.0,
+        failure_share: 0.0,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let folder = tempfile::tempdir().expect("temp folder");
+    let playbook = folder.path().join("secret.yaml");
+    std::fs::write(
+        &playbook,
+        r#"version: 1
+name: secretive
+secrets: [RUNBOOK_TEST_API_KEY]
+inputs:
+  host: { type: string }
+  password: { type: string, secret: true }
+steps:
+  - id: scope
+    target:
+      all:
+        - { sensor: Computer Name, op: equals, value: "{{ inputs.host }}" }
+  - id: note
+    log: "key {{ secrets.RUNBOOK_TEST_API_KEY }} password {{ inputs.password }} upper {{ inputs.password | upper }}"
+  - id: keep
+    set:
+      derived: "{{ secrets.RUNBOOK_TEST_API_KEY ~ '-suffix' }}"
+outputs:
+  leaked: "{{ inputs.password }}"
+"#,
+    )
+    .unwrap();
+    let store = format!("sqlite://{}", folder.path().join("runs.db").display());
+    let output = runbook(&sim, &store)
+        .env("RUNBOOK_TEST_API_KEY", "key-0123456789abcdef")
+        .args([
+            "run",
+            &playbook.display().to_string(),
+            "--input",
+            "host=WIN-DC01",
+            "--input",
+            "password=hunter2-correct-horse",
+            "--json",
+        ])
+        .output()
+        .expect("runbook ran");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for secret in [
+        "key-0123456789abcdef",
+        "hunter2-correct-horse",
+        "HUNTER2-CORRECT-HORSE",
+    ] {
+        assert!(!stdout.contains(secret), "{secret} was printed: {stdout}");
+        for entry in std::fs::read_dir(folder.path()).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let found = bytes
+                .windows(secret.len())
+                .any(|window| window == secret.as_bytes());
+            assert!(!found, "{secret} is stored in clear in {}", path.display());
+        }
+    }
+    assert!(stdout.contains("[REDACTED]"), "{stdout}");
+    // The run was recorded all the same.
+    let runs = runs_in(&sim, &store);
+    assert_eq!(runs[0]["status"], "succeeded");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_stops_the_issued_actions_when_asked() {
+    let sim = Simulator::start(SimConfig {
+        time_scale: 300.0,
+        approval_required: true,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let folder = tempfile::tempdir().expect("temp folder");
+    let playbook = folder.path().join("durable.yaml");
+    std::fs::write(&playbook, PLAYBOOK).unwrap();
+    let store = format!("sqlite://{}", folder.path().join("runs.db").display());
+    // The run waits for an approval that never comes; kill it once the action exists.
+    let mut child = runbook(&sim, &store)
+        .args([
+            "run",
+            &playbook.display().to_string(),
+            "--input",
+            "host=WIN-DC01",
+            "--json",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("runbook started");
+    let mut waited = 0;
+    while sim.inspect().actions.is_empty() && waited < 200 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let run_id = runs_in(&sim, &store)[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let output = runbook(&sim, &store)
+        .args(["runs", "cancel", &run_id, "--stop-actions"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cancelled") && stderr.contains("stopped"),
+        "{stderr}"
+    );
+    let actions = sim.inspect().actions;
+    assert_eq!(actions.len(), 1);
+    assert!(
+        actions[0].stopped,
+        "the action was stopped in Tanium: {:?}",
+        actions[0]
+    );
+    assert_eq!(runs_in(&sim, &store)[0]["status"], "cancelled");
+    // A cancelled run is not resumed.
+    let output = runbook(&sim, &store)
+        .args(["runs", "resume", &run_id])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
