@@ -277,6 +277,7 @@ impl Renderer {
                     RunStatus::Succeeded => (OK, "succeeded"),
                     RunStatus::Failed => (BAD, "FAILED"),
                     RunStatus::Cancelled => (WARN, "cancelled"),
+                    RunStatus::Interrupted => (WARN, "interrupted (resume it to continue)"),
                 };
                 let mut text = format!(
                     "{style}run {word}{style:#} in {} {DIM}(run {run_id}){DIM:#}",

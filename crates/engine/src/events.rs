@@ -14,6 +14,9 @@ pub enum RunStatus {
     Succeeded,
     Failed,
     Cancelled,
+    /// Stopped at a checkpoint because the process is shutting down; the run stays recorded
+    /// as running, and a resume (or another worker) continues it.
+    Interrupted,
 }
 
 impl RunStatus {
@@ -22,6 +25,7 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
+            RunStatus::Interrupted => "interrupted",
         }
     }
 }

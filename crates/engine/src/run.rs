@@ -82,12 +82,22 @@ pub struct RunOutcome {
 #[error("{message}")]
 pub struct StepError {
     pub message: String,
+    /// The step stopped at a checkpoint because the engine is shutting down; it did not fail.
+    pub interrupted: bool,
 }
 
 impl StepError {
     fn new(message: impl Into<String>) -> Self {
         StepError {
             message: message.into(),
+            interrupted: false,
+        }
+    }
+
+    fn interrupted() -> Self {
+        StepError {
+            message: "interrupted at a checkpoint: the engine is shutting down".to_owned(),
+            interrupted: true,
         }
     }
 }
@@ -116,6 +126,7 @@ pub struct Engine {
     platform: Arc<dyn Platform>,
     sink: Arc<dyn EventSink>,
     store: Option<Arc<dyn Store>>,
+    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
     pace: Pace,
     templates: Templates,
 }
@@ -185,6 +196,7 @@ impl Engine {
             platform,
             sink,
             store: None,
+            shutdown: None,
             pace: Pace::real(),
             templates: Templates::new(),
         }
@@ -200,6 +212,36 @@ impl Engine {
     pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
         self
+    }
+
+    /// Stops runs at their next checkpoint (between steps, and between the checks of a wait)
+    /// once `shutdown` turns true. An interrupted run stays recorded as running.
+    pub fn with_shutdown(mut self, shutdown: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.shutdown = Some(shutdown);
+        self
+    }
+
+    fn stopping(&self) -> bool {
+        self.shutdown
+            .as_ref()
+            .is_some_and(|shutdown| *shutdown.borrow())
+    }
+
+    /// Sleeps on the run's clock; returns early, interrupted, when the engine shuts down.
+    async fn pause(&self, playbook_time: Duration) -> Result<(), StepError> {
+        match &self.shutdown {
+            None => {
+                self.pace.sleep(playbook_time).await;
+                Ok(())
+            }
+            Some(shutdown) => {
+                let mut shutdown = shutdown.clone();
+                tokio::select! {
+                    () = self.pace.sleep(playbook_time) => Ok(()),
+                    _ = shutdown.wait_for(|stop| *stop) => Err(StepError::interrupted()),
+                }
+            }
+        }
     }
 
     pub fn templates(&self) -> &Templates {
@@ -369,10 +411,15 @@ impl Engine {
         );
 
         let mut failure: Option<String> = None;
+        let mut interrupted = false;
         for (index, step) in playbook.steps.iter().enumerate() {
             if let Some(restored) = self.restore(&mut state, step) {
                 self.emit(&state, restored);
                 continue;
+            }
+            if self.stopping() {
+                interrupted = true;
+                break;
             }
             let kind = step.kind.kind_name().to_owned();
             let step_started = Instant::now();
@@ -409,6 +456,12 @@ impl Engine {
                         None,
                     )
                 }
+                Err(error) if error.interrupted => {
+                    // Left `running` in the store: a resume re-runs this step.
+                    interrupted = true;
+                    let _ = self.flush(&state).await;
+                    break;
+                }
                 Err(error) => {
                     let message = redactor.redact_text(&error.message);
                     self.emit(
@@ -444,6 +497,9 @@ impl Engine {
             }
         }
 
+        if interrupted {
+            return self.interrupted(&state, started).await;
+        }
         let mut outputs = Value::Object(Map::new());
         if failure.is_none() {
             match self.render_outputs(&state) {
@@ -503,6 +559,30 @@ impl Engine {
             outputs,
             error: failure,
             issued_actions: state.issued_order,
+        }
+    }
+
+    /// Ends a run stopped by a shutdown: no `finish_run`, so the record stays `running`.
+    async fn interrupted(&self, state: &RunState<'_>, started: Instant) -> RunOutcome {
+        let request = state.request;
+        self.emit(
+            state,
+            Event::RunFinished {
+                run_id: request.run_id.clone(),
+                status: RunStatus::Interrupted,
+                outputs: Value::Object(Map::new()),
+                error: None,
+                issued_actions: state.issued_order.clone(),
+                elapsed_ms: elapsed_ms(started),
+            },
+        );
+        let _ = self.flush(state).await;
+        RunOutcome {
+            run_id: request.run_id.clone(),
+            status: RunStatus::Interrupted,
+            outputs: Value::Object(Map::new()),
+            error: None,
+            issued_actions: state.issued_order.clone(),
         }
     }
 
@@ -747,7 +827,7 @@ impl Engine {
             };
             match result {
                 Ok(done) => return Ok(Some(done)),
-                Err(error) if attempt < attempts => {
+                Err(error) if attempt < attempts && !error.interrupted => {
                     self.emit(
                         state,
                         Event::StepRetrying {
@@ -757,7 +837,7 @@ impl Engine {
                         },
                     );
                     if let Some(retry) = &step.retry {
-                        self.pace.sleep(retry.backoff).await;
+                        self.pause(retry.backoff).await?;
                     }
                     attempt += 1;
                 }
@@ -1182,9 +1262,8 @@ impl Engine {
                 )));
             }
             let remaining = timeout.saturating_sub(waited);
-            self.pace
-                .sleep(wait.interval.min(remaining).max(Duration::from_millis(1)))
-                .await;
+            self.pause(wait.interval.min(remaining).max(Duration::from_millis(1)))
+                .await?;
         }
     }
 
@@ -1310,9 +1389,8 @@ impl Engine {
             }
             last_seen = Some(seen);
             let remaining = timeout.saturating_sub(stopwatch.elapsed());
-            self.pace
-                .sleep(interval.min(remaining).max(Duration::from_millis(1)))
-                .await;
+            self.pause(interval.min(remaining).max(Duration::from_millis(1)))
+                .await?;
         }
     }
 
