@@ -60,7 +60,10 @@ async fn run_against(sim: Option<&RunningSim>, args: &[&str], envs: &[(&str, Str
     }
     // Each run is recorded in a store of its own, not in the user's data folder.
     let store = tempfile::tempdir().expect("a folder for the run store");
-    command.env("RUNBOOK_DATABASE_URL", format!("sqlite://{}", store.path().join("runs.db").display()));
+    command.env(
+        "RUNBOOK_DATABASE_URL",
+        format!("sqlite://{}", store.path().join("runs.db").display()),
+    );
     for (name, value) in envs {
         command.env(name, value);
     }
