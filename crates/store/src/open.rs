@@ -286,20 +286,25 @@ async fn check_postgres(
     check_schema(location, &tables, &applied, &POSTGRES_MIGRATIONS)
 }
 
-/// Two processes opening a fresh SQLite file at once can both try to apply the first
-/// migration (SQLite has no migration lock); the loser fails on "table already exists". Its
-/// second attempt finds the migration applied and does nothing.
+/// Two processes opening a fresh SQLite file at once can both try to apply a migration
+/// (SQLite has no migration lock); the loser fails on "table already exists". Its next attempt
+/// finds the migration applied (it was committed with its record) and goes on from there.
 async fn migrate_with_retry<F, Fut>(mut migrate: F) -> Result<(), sqlx::migrate::MigrateError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), sqlx::migrate::MigrateError>>,
 {
-    match migrate().await {
-        Ok(()) => Ok(()),
-        Err(first) => {
-            tracing::debug!(error = %first, "migrating the run store failed; trying once more");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            migrate().await
+    const ATTEMPTS: u32 = 4;
+    let mut attempt = 1;
+    loop {
+        match migrate().await {
+            Ok(()) => return Ok(()),
+            Err(error) if attempt < ATTEMPTS => {
+                tracing::debug!(%error, attempt, "migrating the run store failed; trying again");
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
         }
     }
 }

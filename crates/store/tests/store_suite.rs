@@ -52,6 +52,7 @@ backend_tests!(
     a_database_from_a_newer_runbook_is_refused,
     a_foreign_database_is_refused,
     a_second_run_with_the_same_id_is_refused,
+    stores_opened_at_once_on_a_fresh_database_all_work,
 );
 
 async fn open(url: &str) -> SqlStore {
@@ -672,6 +673,36 @@ async fn a_second_run_with_the_same_id_is_refused(url: &str) {
         .expect_err("the same id twice is refused");
     assert!(error.message.contains("already recorded"), "{error}");
     store.close().await;
+}
+
+/// Workers (or two `runbook run`s) starting together on a fresh database all migrate it or
+/// find it migrated; none fails on "table already exists".
+async fn stores_opened_at_once_on_a_fresh_database_all_work(url: &str) {
+    const OPENERS: usize = 8;
+    let mut openings = Vec::new();
+    for _ in 0..OPENERS {
+        let url = url.to_owned();
+        openings.push(tokio::spawn(async move { SqlStore::open(&url).await }));
+    }
+    let mut stores = Vec::new();
+    for opening in openings {
+        stores.push(opening.await.expect("task").expect("open at once"));
+    }
+    for store in &stores {
+        let run_id = new_run_id();
+        store
+            .create_run(&new_run(&run_id, "together"))
+            .await
+            .expect("create_run");
+    }
+    let listed = stores[0]
+        .list_runs(&RunFilter::default())
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), OPENERS);
+    for store in stores {
+        store.close().await;
+    }
 }
 
 /// Runs one statement on the database behind `url` without the store (to set a scene).
