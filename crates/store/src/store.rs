@@ -702,3 +702,29 @@ impl Store for SqlStore {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_can_be_shared_by_the_engine_as_a_trait_object() {
+        fn shareable<T: Store + Clone + Send + Sync + 'static>() {}
+        shareable::<SqlStore>();
+    }
+
+    #[test]
+    fn times_are_fixed_width_so_text_order_is_time_order() {
+        let now = now_text();
+        assert_eq!(now.len(), "2026-11-29T19:50:02.123456Z".len(), "{now}");
+        assert!(now.ends_with('Z'));
+        assert!(now_text() >= now);
+    }
+
+    #[test]
+    fn ids_outside_the_database_range_are_refused_not_wrapped() {
+        assert!(to_i64(u64::MAX, "action id").is_err());
+        assert_eq!(to_i64(42, "action id"), Ok(42));
+        assert!(to_u32(-1, "step index").is_err());
+    }
+}
