@@ -136,6 +136,7 @@ async fn open_sqlite(path: &Path, options: &StoreOptions) -> Result<SqlStore, St
             ))
         })?;
     }
+    create_private_file(path)?;
 
     // Look before changing anything: the pool below switches the file to WAL, which must not
     // happen to somebody else's database.
@@ -187,6 +188,27 @@ async fn open_sqlite(path: &Path, options: &StoreOptions) -> Result<SqlStore, St
         .acquire_timeout(options.connect_timeout.max(options.busy_timeout))
         .connect_lazy_with(connect.synchronous(SqliteSynchronous::Full));
     Ok(SqlStore::new(Backend::Sqlite { pool, flushed }, location))
+}
+
+/// Creates the database file readable by its owner only, if it does not exist yet: runs hold
+/// playbooks, host names and outputs. SQLite gives its `-wal` and `-shm` files the database
+/// file's permissions.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        file.mode(0o600);
+    }
+    match file.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(StoreError::new(format!(
+            "creating the run store {}: {error}",
+            path.display()
+        ))),
+    }
 }
 
 async fn applied_migrations_sqlite(

@@ -130,6 +130,27 @@ async fn a_postgres_that_accepts_but_stays_silent_times_out_with_a_clear_error()
     silent.abort();
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_store_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let database = SqliteDatabase::new();
+    let store = SqlStore::open(&database.url).await.expect("open");
+    store
+        .create_run(&new_run(&new_run_id(), "private"))
+        .await
+        .expect("create_run");
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", database.path().display());
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|error| panic!("{path}: {error}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{path} has mode {mode:o}");
+    }
+    store.close().await;
+}
+
 #[tokio::test]
 async fn a_folder_that_cannot_be_created_is_named_in_the_error() {
     let database = SqliteDatabase::new();
