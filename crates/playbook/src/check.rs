@@ -46,20 +46,20 @@ const INPUT_KEYS: [&str; 9] = [
 
 /// The key of a mapping entry, or of the mapping itself: where "missing key" errors point.
 #[derive(Debug, Clone, Copy)]
-struct Owner<'a> {
-    what: &'a str,
-    span: Span,
-    length: u32,
+pub(crate) struct Owner<'a> {
+    pub what: &'a str,
+    pub span: Span,
+    pub length: u32,
 }
 
 /// The entries of one mapping, after unknown keys were reported.
-struct Fields<'n> {
-    entries: &'n [Entry],
-    owner: Owner<'n>,
+pub(crate) struct Fields<'n> {
+    pub entries: &'n [Entry],
+    pub owner: Owner<'n>,
 }
 
 impl<'n> Fields<'n> {
-    fn get(&self, key: &str) -> Option<&'n Entry> {
+    pub fn get(&self, key: &str) -> Option<&'n Entry> {
         self.entries.iter().find(|entry| entry.key == key)
     }
 }
@@ -83,7 +83,7 @@ fn is_identifier(text: &str, allow_upper: bool) -> bool {
         })
 }
 
-fn is_playbook_name(text: &str) -> bool {
+pub(crate) fn is_playbook_name(text: &str) -> bool {
     let mut chars = text.chars();
     chars
         .next()
@@ -104,7 +104,7 @@ impl<'s> Checker<'s> {
         }
     }
 
-    fn error(
+    pub(crate) fn error(
         &mut self,
         code: &'static str,
         span: Span,
@@ -135,7 +135,7 @@ impl<'s> Checker<'s> {
         });
     }
 
-    fn wrong_type(&mut self, key: &str, expected: &str, node: &Node) {
+    pub(crate) fn wrong_type(&mut self, key: &str, expected: &str, node: &Node) {
         self.error(
             codes::WRONG_TYPE,
             node.span,
@@ -145,7 +145,7 @@ impl<'s> Checker<'s> {
     }
 
     /// Reads a mapping, reporting keys outside `allowed` (with a suggestion) and a non-mapping.
-    fn fields<'n>(
+    pub(crate) fn fields<'n>(
         &mut self,
         node: &'n Node,
         owner: Owner<'n>,
@@ -204,7 +204,7 @@ impl<'s> Checker<'s> {
             .help = help;
     }
 
-    fn required<'n>(
+    pub(crate) fn required<'n>(
         &mut self,
         fields: &Fields<'n>,
         key: &str,
@@ -217,7 +217,7 @@ impl<'s> Checker<'s> {
         entry
     }
 
-    fn string(&mut self, entry: &Entry) -> Option<String> {
+    pub(crate) fn string(&mut self, entry: &Entry) -> Option<String> {
         match &entry.value.kind {
             NodeKind::Str(text) => Some(text.clone()),
             _ => {
@@ -227,7 +227,7 @@ impl<'s> Checker<'s> {
         }
     }
 
-    fn boolean(&mut self, entry: &Entry) -> Option<bool> {
+    pub(crate) fn boolean(&mut self, entry: &Entry) -> Option<bool> {
         match &entry.value.kind {
             NodeKind::Bool(value) => Some(*value),
             _ => {
@@ -1769,7 +1769,7 @@ fn regex_reason(error: &regex::Error) -> String {
     last.strip_prefix("error: ").unwrap_or(last).to_owned()
 }
 
-fn suggest_playbook_name(name: &str) -> String {
+pub(crate) fn suggest_playbook_name(name: &str) -> String {
     let mut out: String = name
         .trim()
         .chars()

@@ -69,7 +69,34 @@ pub const REDUNDANT: &str = "RB033";
 /// Two playbooks in one folder share a name.
 pub const DUPLICATE_PLAYBOOK_NAME: &str = "RB034";
 
-/// Every code with a one-line summary, for `docs/playbooks.md` and tests.
+// Schedules files (`runbook schedules validate`) use the codes above for YAML, keys, types,
+// names and allowed words, and these for what only a schedule has.
+
+/// Two schedules share a name.
+pub const DUPLICATE_SCHEDULE_NAME: &str = "RB040";
+/// A cron line that cannot be read or never fires.
+pub const INVALID_CRON: &str = "RB041";
+/// A time zone that is not an IANA name.
+pub const UNKNOWN_TIME_ZONE: &str = "RB042";
+/// A schedule's playbook cannot be read.
+pub const PLAYBOOK_NOT_FOUND: &str = "RB043";
+/// A schedule's playbook does not validate (its own diagnostics are reported too).
+pub const PLAYBOOK_INVALID: &str = "RB044";
+/// A schedule's inputs do not fit the playbook's declarations.
+pub const SCHEDULE_INPUTS: &str = "RB045";
+
+/// The codes only schedules files report, with a one-line summary, for `docs/schedules.md`
+/// and tests.
+pub const SCHEDULES: [(&str, &str); 6] = [
+    (DUPLICATE_SCHEDULE_NAME, "two schedules share a name"),
+    (INVALID_CRON, "invalid cron line, or one that never fires"),
+    (UNKNOWN_TIME_ZONE, "unknown time zone"),
+    (PLAYBOOK_NOT_FOUND, "playbook file cannot be read"),
+    (PLAYBOOK_INVALID, "playbook does not validate"),
+    (SCHEDULE_INPUTS, "inputs do not fit the playbook"),
+];
+
+/// Every playbook code with a one-line summary, for `docs/playbooks.md` and tests.
 pub const ALL: [(&str, &str); 34] = [
     (YAML_SYNTAX, "invalid YAML"),
     (LIMIT, "document too large or too deeply nested"),

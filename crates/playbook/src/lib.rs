@@ -40,6 +40,7 @@ mod diagnostic;
 mod duration;
 mod inputs;
 mod model;
+mod schedules;
 mod schema;
 mod suggest;
 mod templates;
@@ -49,6 +50,10 @@ pub use diagnostic::{Diagnostic, Severity, count, render_github, render_human, r
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use inputs::{InputError, bind_inputs};
 pub use model::*;
+pub use schedules::{
+    CatchUp, LoadedSchedules, Mark, Overlap, PlaybookSource, Schedule, ScheduleFile, ScheduleMarks,
+    load_schedules, load_schedules_with_playbooks, resolve_playbook_path, schedules_json_schema,
+};
 pub use schema::json_schema;
 pub use templates::{RUN_FIELDS, looks_like_template};
 pub use yaml::{MAX_DEPTH, MAX_NODES, MAX_SOURCE_BYTES};
@@ -89,7 +94,23 @@ pub fn load(file_name: &str, source: &str) -> Loaded {
         }
         None => {}
     }
-    // Stable order: by position, errors before warnings at the same place.
+    let diagnostics = to_diagnostics(file_name, source, problems);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        playbook = None;
+    }
+    Loaded {
+        playbook,
+        diagnostics,
+    }
+}
+
+/// Turns located problems into diagnostics for `file_name`, in a stable order: by position,
+/// errors before warnings at the same place.
+fn to_diagnostics(
+    file_name: &str,
+    source: &str,
+    mut problems: Vec<yaml::Problem>,
+) -> Vec<Diagnostic> {
     problems.sort_by(|a, b| {
         (a.span, std::cmp::Reverse(a.severity), a.code).cmp(&(
             b.span,
@@ -99,7 +120,7 @@ pub fn load(file_name: &str, source: &str) -> Loaded {
     });
     problems.dedup();
     let lines: Vec<&str> = source.lines().collect();
-    let diagnostics: Vec<Diagnostic> = problems
+    problems
         .into_iter()
         .map(|problem| Diagnostic {
             code: problem.code,
@@ -115,14 +136,7 @@ pub fn load(file_name: &str, source: &str) -> Loaded {
                 .unwrap_or_default(),
             help: problem.help,
         })
-        .collect();
-    if diagnostics.iter().any(Diagnostic::is_error) {
-        playbook = None;
-    }
-    Loaded {
-        playbook,
-        diagnostics,
-    }
+        .collect()
 }
 
 /// Playbook names must be unique within a folder (schedules and runs refer to playbooks by
