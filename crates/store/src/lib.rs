@@ -13,6 +13,12 @@
 //! schema is migrated on open; a database written by a newer runbook, a foreign database and a
 //! file that is not a database are refused with an error that says so.
 //!
+//! Durability: SQLite runs in WAL mode; ordinary writes survive a crash of the process,
+//! intents also survive a power cut (their connection syncs the log on commit). On
+//! PostgreSQL, events and step starts commit without waiting for the WAL flush, everything
+//! else with the server's own setting. [`StoreOptions`] sets pool size and timeouts;
+//! [`SqlStore::cancel_run`] and [`SqlStore::events`] serve `runbook runs cancel` and `show`.
+//!
 //! Architecture invariants: a write either lands whole or fails with a [`StoreError`]
 //! (single statements, no partly written run); a step that succeeded is never marked running
 //! again; an intent never changes its action name or, once resolved, its action id; nothing in
