@@ -19,7 +19,7 @@
 //! else with the server's own setting. [`StoreOptions`] sets pool size and timeouts;
 //! [`SqlStore::cancel_run`] and [`SqlStore::events`] serve `runbook runs cancel` and `show`.
 //!
-//! Architecture invariants: a write either lands whole or fails with a [`StoreError`]
+//! Architecture invariants: a write either lands whole or fails with a [`StoreError`](runbook_engine::StoreError)
 //! (single statements, no partly written run); a step that succeeded is never marked running
 //! again; an intent never changes its action name or, once resolved, its action id; nothing in
 //! this crate panics on what a database holds.
