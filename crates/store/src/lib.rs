@@ -19,10 +19,10 @@
 //! else with the server's own setting. [`StoreOptions`] sets pool size and timeouts;
 //! [`SqlStore::cancel_run`] and [`SqlStore::events`] serve `runbook runs cancel` and `show`.
 //!
-//! Architecture invariants: a write either lands whole or fails with a [`StoreError`](runbook_engine::StoreError)
-//! (single statements, no partly written run); a step that succeeded is never marked running
-//! again; an intent never changes its action name or, once resolved, its action id; nothing in
-//! this crate panics on what a database holds.
+//! Architecture invariants: a write either lands whole or fails with a
+//! [`StoreError`](runbook_engine::StoreError) (single statements, no partly written run); a
+//! step that succeeded is never marked running again; an intent never changes its action name
+//! or, once resolved, its action id; nothing in this crate panics on what a database holds.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), runbook_engine::StoreError> {
@@ -41,7 +41,8 @@
 //!         started_by: "cli:alice".into(),
 //!     })
 //!     .await?;
-//! for run in store.list_runs(&RunFilter { status: Some("running".into()), ..RunFilter::default() }).await? {
+//! let running = RunFilter { status: Some("running".into()), ..RunFilter::default() };
+//! for run in store.list_runs(&running).await? {
 //!     println!("{} {} {}", run.run_id, run.playbook_name, run.status);
 //! }
 //! store.close().await;
