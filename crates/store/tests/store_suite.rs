@@ -31,8 +31,14 @@ macro_rules! backend_tests {
                     let Some(database) = crate::common::PostgresDatabase::create().await else {
                         return;
                     };
-                    super::$test(&database.url).await;
+                    // The test runs in a task of its own so that its database is dropped
+                    // even when it fails.
+                    let url = database.url.clone();
+                    let outcome = tokio::spawn(async move { super::$test(&url).await }).await;
                     database.drop_database().await;
+                    if let Err(failure) = outcome {
+                        std::panic::resume_unwind(failure.into_panic());
+                    }
                 }
             )*
         }
