@@ -348,7 +348,7 @@ pub fn load_schedules_with_playbooks(
     let mut file = read_file(source);
     let mut playbook_diagnostics: Vec<Diagnostic> = Vec::new();
     let mut loaded_playbooks: IndexMap<String, Result<Playbook, PlaybookFailure>> = IndexMap::new();
-    for schedule in &file.schedules {
+    for schedule in &file.playbook_uses {
         if !loaded_playbooks.contains_key(&schedule.playbook) {
             let outcome = match read(&schedule.playbook) {
                 PlaybookSource::Unreadable { reason } => Err(PlaybookFailure::Unreadable(reason)),
@@ -415,14 +415,27 @@ enum PlaybookFailure {
 
 /// The schedule's inputs bound against the playbook's declarations, as problems located in the
 /// schedules file.
-fn input_problems(schedule: &Schedule, playbook: &Playbook) -> Vec<Problem> {
+fn input_problems(schedule: &PlaybookUse, playbook: &Playbook) -> Vec<Problem> {
     let Err(errors) = bind_inputs(playbook, &[], &schedule.inputs) else {
         return Vec::new();
     };
     let marks = &schedule.marks;
     let declared: Vec<&str> = playbook.inputs.keys().map(String::as_str).collect();
+    // `levl: 1` is reported as "did you mean `level`?"; saying `level` is missing too adds
+    // nothing.
+    let suggested: Vec<String> = errors
+        .iter()
+        .filter_map(|error| match error {
+            InputError::Undeclared {
+                suggestion: Some(close),
+                ..
+            } => Some(close.clone()),
+            _ => None,
+        })
+        .collect();
     errors
         .into_iter()
+        .filter(|error| !matches!(error, InputError::Missing { name } if suggested.contains(name)))
         .map(|error| match error {
             InputError::Missing { name } => {
                 let mark = marks.inputs.unwrap_or(marks.playbook);
@@ -465,7 +478,7 @@ fn input_problems(schedule: &Schedule, playbook: &Playbook) -> Vec<Problem> {
                 let help = playbook
                     .inputs
                     .get(&name)
-                    .map(|decl| format!("`{name}` is declared as {}", decl.input_type.as_str()));
+                    .map(|decl| format!("`{name}` is declared as {}", describe_declaration(decl)));
                 let problem = Problem::error(
                     codes::SCHEDULE_INPUTS,
                     mark.span,
@@ -481,10 +494,39 @@ fn input_problems(schedule: &Schedule, playbook: &Playbook) -> Vec<Problem> {
         .collect()
 }
 
+/// A playbook path and the inputs an entry gives it, read even when other parts of the entry
+/// are wrong, so that one pass reports the playbook's problems too.
+#[derive(Debug)]
+struct PlaybookUse {
+    playbook: String,
+    inputs: IndexMap<String, Value>,
+    marks: ScheduleMarks,
+}
+
+/// An input declaration in words: `integer from 0 to 99`, `string matching `^a`` ...
+fn describe_declaration(decl: &crate::model::InputDecl) -> String {
+    let mut text = decl.input_type.as_str().to_owned();
+    match (decl.minimum, decl.maximum) {
+        (Some(minimum), Some(maximum)) => text.push_str(&format!(" from {minimum} to {maximum}")),
+        (Some(minimum), None) => text.push_str(&format!(" of at least {minimum}")),
+        (None, Some(maximum)) => text.push_str(&format!(" of at most {maximum}")),
+        (None, None) => {}
+    }
+    if let Some(pattern) = &decl.pattern {
+        text.push_str(&format!(" matching `{pattern}`"));
+    }
+    if let Some(allowed) = &decl.allowed {
+        let words: Vec<String> = allowed.iter().map(Value::to_string).collect();
+        text.push_str(&format!(", one of {}", words.join(", ")));
+    }
+    text
+}
+
 /// What the walk over the file found: the good entries and every problem.
 struct ReadFile {
     version: Option<u32>,
     schedules: Vec<Schedule>,
+    playbook_uses: Vec<PlaybookUse>,
     /// False when some entry or top-level key was bad (its schedule is missing above).
     complete: bool,
     problems: Vec<Problem>,
@@ -524,6 +566,7 @@ fn read_file(source: &str) -> ReadFile {
     let mut read = ReadFile {
         version: None,
         schedules: Vec::new(),
+        playbook_uses: Vec::new(),
         complete: false,
         problems: Vec::new(),
     };
@@ -609,7 +652,12 @@ impl Walker<'_> {
         };
         let mut first_line_by_name: IndexMap<String, u32> = IndexMap::new();
         for (index, node) in items.iter().enumerate() {
-            match self.schedule(node, index, &mut first_line_by_name) {
+            match self.schedule(
+                node,
+                index,
+                &mut first_line_by_name,
+                &mut read.playbook_uses,
+            ) {
                 Some(schedule) => read.schedules.push(schedule),
                 None => complete = false,
             }
@@ -622,6 +670,7 @@ impl Walker<'_> {
         node: &Node,
         index: usize,
         first_line_by_name: &mut IndexMap<String, u32>,
+        playbook_uses: &mut Vec<PlaybookUse>,
     ) -> Option<Schedule> {
         // Name the entry by its `name` when it has a readable one, by its position otherwise.
         let written_name =
@@ -773,6 +822,13 @@ impl Walker<'_> {
             None => Some(true),
         };
 
+        if let (Some(playbook), Some(inputs)) = (&playbook, &inputs) {
+            playbook_uses.push(PlaybookUse {
+                playbook: playbook.clone(),
+                inputs: inputs.clone(),
+                marks: marks.clone(),
+            });
+        }
         ok &= name.is_some()
             && playbook.is_some()
             && cron.is_some()
