@@ -19,6 +19,12 @@
 //! else with the server's own setting. [`StoreOptions`] sets pool size and timeouts;
 //! [`SqlStore::cancel_run`] and [`SqlStore::events`] serve `runbook runs cancel` and `show`.
 //!
+//! The run queue of `runbook serve` ([`SqlStore::enqueue`], [`SqlStore::claim_next`],
+//! [`SqlStore::heartbeat`], [`SqlStore::release`]): runs are queued (a schedule firing carries
+//! a unique firing key, so a firing makes one run however many processes fire it), claimed by
+//! one worker each (`FOR UPDATE SKIP LOCKED` on PostgreSQL), kept alive by heartbeats, and
+//! taken over by another worker once their heartbeat is stale.
+//!
 //! Architecture invariants: a write either lands whole or fails with a
 //! [`StoreError`](runbook_engine::StoreError) (single statements, no partly written run); a
 //! step that succeeded is never marked running again; an intent never changes its action name
@@ -52,7 +58,9 @@
 
 mod error;
 mod open;
+mod queue;
 mod store;
 
 pub use open::StoreOptions;
+pub use queue::{ClaimedRun, Enqueued, QueueEntry, QueueState};
 pub use store::{CancelOutcome, SqlStore};

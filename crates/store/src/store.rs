@@ -94,13 +94,13 @@ pub enum CancelOutcome {
 const RUN_STATUSES: [&str; 5] = ["queued", "running", "succeeded", "failed", "cancelled"];
 
 /// Now, in the fixed-width form every time column uses (text order is time order).
-fn now_text() -> String {
+pub(crate) fn now_text() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.6fZ")
         .to_string()
 }
 
-fn json_text(value: &Value) -> String {
+pub(crate) fn json_text(value: &Value) -> String {
     // Serialising a `Value` cannot fail: its keys are strings and it holds no foreign types.
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
@@ -347,7 +347,7 @@ impl SqlStore {
         .map_err(|error| self.fail(&format!("reading the status of run {run_id}"), error))
     }
 
-    fn fail(&self, doing: &str, error: sqlx::Error) -> StoreError {
+    pub(crate) fn fail(&self, doing: &str, error: sqlx::Error) -> StoreError {
         database_error(&self.location, doing, error)
     }
 
