@@ -803,7 +803,8 @@ impl Engine {
                 );
                 1
             }
-            (Some(retry), _) => retry.attempts.max(1),
+            // `attempts` counts the re-runs after the first failure.
+            (Some(retry), _) => retry.attempts.saturating_add(1),
             (None, _) => 1,
         };
         let mut attempt = 1;
@@ -866,7 +867,7 @@ impl Engine {
                     },
                 );
                 Ok(StepDone {
-                    outputs: Map::from_iter([("message".to_owned(), Value::String(text.clone()))]),
+                    outputs: Map::new(),
                     summary: text,
                 })
             }
@@ -1403,7 +1404,7 @@ impl Engine {
         let holds = is_truthy(&self.render(state, &assertion.that, &context)?);
         if holds {
             return Ok(StepDone {
-                outputs: Map::from_iter([("passed".to_owned(), json!(true))]),
+                outputs: Map::new(),
                 summary: "assertion holds".to_owned(),
             });
         }

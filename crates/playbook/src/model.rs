@@ -270,6 +270,7 @@ pub fn outputs_of_kind(kind_name: &str) -> &'static [&'static str] {
             "command",
             "targeted",
             "expires_at",
+            "verify",
         ],
         "await_approval" => &["required", "approved", "waited"],
         "poll" => &[
