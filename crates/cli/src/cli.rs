@@ -38,6 +38,9 @@ pub enum Command {
     Sim(crate::commands::sim::SimArgs),
     /// Recorded runs: list, show, resume after a crash, cancel.
     Runs(crate::commands::runs::RunsArgs),
+    /// Schedules files for `runbook serve`: validate them, show the next firing times, print
+    /// their JSON Schema.
+    Schedules(crate::commands::schedules::SchedulesArgs),
 }
 
 /// `runbook validate`.

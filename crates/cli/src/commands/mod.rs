@@ -4,6 +4,7 @@
 pub mod plan;
 pub mod run_playbook;
 pub mod runs;
+pub mod schedules;
 mod schema;
 pub mod sim;
 mod validate;
@@ -49,6 +50,7 @@ where
         Command::Plan(args) => plan::run(*args),
         Command::Sim(args) => sim::run(args),
         Command::Runs(args) => runs::run(args),
+        Command::Schedules(args) => schedules::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -77,7 +77,7 @@ fn plural(count: usize, word: &str) -> String {
     }
 }
 
-fn summary(files: usize, errors: usize, warnings: usize) -> String {
+pub(super) fn summary(files: usize, errors: usize, warnings: usize) -> String {
     let checked = plural(files, "file");
     match (errors, warnings) {
         (0, 0) => format!("checked {checked}: all valid"),
