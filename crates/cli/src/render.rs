@@ -259,9 +259,8 @@ impl Renderer {
                     format!("{WARN}warning{WARN:#}{place}: {message}"),
                 );
             }
-            Event::Log { step_id, message } => {
-                self.line(&mut state, format!("   {step_id}: {message}"));
-            }
+            // A log step's message is its finished line; JSON consumers get both events.
+            Event::Log { .. } => {}
             Event::RunFinished {
                 run_id,
                 status,
