@@ -496,3 +496,39 @@ proptest! {
         prop_assert_eq!(all, one_by_one);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Any cron-like text is either read or refused with located diagnostics; never a panic,
+    /// and a line that is read has firing times.
+    #[test]
+    fn arbitrary_cron_lines_never_panic(
+        fields in proptest::collection::vec("[0-9*/,#LW?+-]{1,5}|MON|jan|@daily|@x|60|0", 0..8)
+    ) {
+        let cron = fields.join(" ");
+        let source = format!(
+            "version: 1\nschedules:\n  - {{ name: a, playbook: p.yaml, cron: \"{cron}\" }}\n"
+        );
+        let loaded = load_schedules("s.yaml", &source);
+        match loaded.file {
+            Some(file) => {
+                let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("valid");
+                prop_assert!(!file.schedules[0].next_firings(start, 1).is_empty(), "{}", cron);
+            }
+            None => {
+                prop_assert!(loaded.has_errors());
+                for diagnostic in &loaded.diagnostics {
+                    prop_assert_eq!(diagnostic.line, 3);
+                    prop_assert!(diagnostic.column >= 1);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "[ -~\n]{0,300}") {
+        let loaded = load_schedules("fuzz.yaml", &text);
+        prop_assert_eq!(loaded.file.is_some(), !loaded.has_errors());
+    }
+}

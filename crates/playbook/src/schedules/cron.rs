@@ -242,7 +242,10 @@ pub(crate) fn parse_cron(text: &str) -> Result<CronLine, Vec<CronProblem>> {
         return Err(vec![CronProblem::whole(
             text,
             "the cron line never fires: no date matches its day and month fields",
-            Some("check the day of month against the month (February has no 30th)".to_owned()),
+            Some(
+                "check the day of month against the months: February has 28 or 29 days; April, June, September and November have 30"
+                    .to_owned(),
+            ),
         )]);
     }
     // The time fields are all but the last three (day of month, month, day of week).
