@@ -489,3 +489,205 @@ outputs:
     assert!(stream.contains("[REDACTED]"));
     assert_eq!(outcome.outputs["key"], json!("[REDACTED]"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Property: no input value and no template text can make `Engine::run` panic, and data that
+// looks like a template comes out literally.
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Runs `future` to completion on a paused clock: waits cost nothing, and a run that would
+    /// wait forever is cut by the playbook's own timeouts.
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("a tokio runtime")
+            .block_on(future)
+    }
+
+    /// Strings that exercise MiniJinja's syntax and YAML's quoting, plus any unicode.
+    fn hostile_text() -> impl Strategy<Value = String> {
+        let token = prop_oneof![
+            Just("{{".to_owned()),
+            Just("}}".to_owned()),
+            Just("{%".to_owned()),
+            Just("%}".to_owned()),
+            Just("{#".to_owned()),
+            Just("{{ 7*7 }}".to_owned()),
+            Just("{% for x in range(999999999) %}{{ x }}{% endfor %}".to_owned()),
+            Just("{{ inputs.a }}".to_owned()),
+            Just("\"".to_owned()),
+            Just("'".to_owned()),
+            Just("\\".to_owned()),
+            Just("\n".to_owned()),
+            Just("\u{0}".to_owned()),
+            Just("é漢🙂\u{202e}".to_owned()),
+            any::<String>(),
+        ];
+        prop_oneof![
+            8 => proptest::collection::vec(token, 0..12).prop_map(|tokens| tokens.concat()),
+            1 => Just(String::new()),
+            // Huge: a template-looking value of about 200 kB.
+            1 => Just("{{ inputs.a }}{% if %}\"'".repeat(8_000)),
+        ]
+    }
+
+    /// An expression over the names in scope of the fuzz playbook, with MiniJinja's operators,
+    /// filters and tests; some are type errors or divisions by zero at run time, on purpose.
+    fn expression() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("inputs.a".to_owned()),
+            Just("inputs.n".to_owned()),
+            Just("steps.first.echo".to_owned()),
+            Just("run.id".to_owned()),
+            Just("0".to_owned()),
+            Just("-1".to_owned()),
+            Just("99999999999999999999".to_owned()),
+            Just("1.5e308".to_owned()),
+            Just("\"{{ 7*7 }}\"".to_owned()),
+            Just("'{% if %}'".to_owned()),
+            Just("none".to_owned()),
+            Just("true".to_owned()),
+            Just("[1, 'x', none]".to_owned()),
+            Just("{'k': inputs.a}".to_owned()),
+            "[a-z ]{0,5}".prop_map(|text| format!("'{text}'")),
+        ];
+        leaf.prop_recursive(4, 24, 2, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(|e| format!("({e})")),
+                inner.clone().prop_map(|e| format!("not {e}")),
+                inner.clone().prop_map(|e| format!("-{e}")),
+                inner.clone().prop_map(|e| format!("{e} | upper")),
+                inner.clone().prop_map(|e| format!("{e} | length")),
+                inner.clone().prop_map(|e| format!("{e} | int")),
+                inner.clone().prop_map(|e| format!("{e} | tojson")),
+                inner.clone().prop_map(|e| format!("{e} | default('d')")),
+                inner.clone().prop_map(|e| format!("{e}[0]")),
+                inner.clone().prop_map(|e| format!("{e} * 1000")),
+                inner.clone().prop_map(|e| format!("{e} is defined")),
+                inner.clone().prop_map(|e| format!("range({e})")),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("{l} + {r}")),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("{l} / {r}")),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("{l} // {r}")),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("{l} % {r}")),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("{l} ** {r}")),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("{l} ~ {r}")),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("{l} == {r}")),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("{l} < {r}")),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("{l} and {r}")),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("{l} in {r}")),
+                (inner.clone(), inner.clone(), inner)
+                    .prop_map(|(a, b, c)| format!("{a} if {b} else {c}")),
+            ]
+        })
+    }
+
+    /// Template texts as `log`, `set`, `when` and `assert` hold them: text, `{{ expr }}`,
+    /// `if` and `for` blocks, and now and then raw syntax tokens that may not close. Texts the
+    /// validator refuses are skipped, since only a valid playbook reaches the engine.
+    fn template_text() -> impl Strategy<Value = String> {
+        let part = prop_oneof![
+            4 => expression().prop_map(|e| format!("{{{{ {e} }}}}")),
+            1 => "[a-zA-Z0-9 .:'\"\\\\-]{0,8}",
+            1 => "\\PC{0,3}",
+            1 => (expression(), expression()).prop_map(|(c, e)| format!("{{% if {c} %}}{{{{ {e} }}}}{{% else %}}x{{% endif %}}")),
+            1 => expression().prop_map(|e| format!("{{% for c in {e} %}}{{{{ loop.index }}}}{{{{ c }}}}{{% endfor %}}")),
+            1 => prop_oneof![Just("{{"), Just("}}"), Just("{%"), Just("%}"), Just("{#"), Just("#}")].prop_map(str::to_owned),
+        ];
+        proptest::collection::vec(part, 1..4).prop_map(|parts| parts.concat())
+    }
+
+    /// Where the fuzzed template goes.
+    #[derive(Debug, Clone, Copy)]
+    enum Slot {
+        Log,
+        Set,
+        When,
+        Assert,
+    }
+
+    fn slot() -> impl Strategy<Value = Slot> {
+        prop_oneof![
+            Just(Slot::Log),
+            Just(Slot::Set),
+            Just(Slot::When),
+            Just(Slot::Assert)
+        ]
+    }
+
+    const ECHO_PLAYBOOK: &str = r#"
+version: 1
+name: echo
+inputs:
+  a: { type: string }
+  b: { type: string }
+steps:
+  - id: first
+    set:
+      echo: "{{ inputs.a }}"
+      joined: "x{{ inputs.a }}y{{ inputs.b }}"
+  - id: note
+    log: "a={{ inputs.a }} b={{ inputs.b }} {{ inputs.a | length }}"
+  - id: only_when_b
+    when: "{{ inputs.b }}"
+    set:
+      b: "{{ inputs.b }}"
+  - id: same
+    assert:
+      that: "{{ steps.first.echo == inputs.a }}"
+      message: "echo changed {{ inputs.a }}"
+outputs:
+  echo: "{{ steps.first.echo }}"
+  joined: "{{ steps.first.joined }}"
+"#;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn input_values_never_panic_and_come_out_literally(a in hostile_text(), b in hostile_text()) {
+            let platform = Scripted { progress: vec![progress(0, 0, &[])], ..Scripted::default() };
+            let (_, events, outcome) =
+                block_on(run(platform, ECHO_PLAYBOOK, &[("a", a.as_str()), ("b", b.as_str())]));
+            prop_assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+            prop_assert_eq!(&outcome.outputs["echo"], &json!(a));
+            prop_assert_eq!(&outcome.outputs["joined"], &json!(format!("x{a}y{b}")));
+            let skipped = events.iter().any(|event| {
+                matches!(event, Event::StepSkipped { step_id, .. } if step_id == "only_when_b")
+            });
+            prop_assert_eq!(skipped, b.is_empty(), "a non-empty string is truthy, whatever it holds");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+
+        #[test]
+        fn template_texts_never_panic(slot in slot(), template in template_text(), a in hostile_text()) {
+            // JSON strings are YAML double-quoted scalars, so any text embeds safely.
+            let quoted = serde_json::to_string(&template).expect("a string serialises");
+            let step = match slot {
+                Slot::Log => format!("  - id: fuzzed\n    log: {quoted}\n"),
+                Slot::Set => format!("  - id: fuzzed\n    set:\n      v: {quoted}\n"),
+                Slot::When => format!("  - id: fuzzed\n    when: {quoted}\n    log: x\n"),
+                Slot::Assert => format!("  - id: fuzzed\n    assert:\n      that: {quoted}\n      message: {quoted}\n"),
+            };
+            let source = format!(
+                "version: 1\nname: fuzz\ninputs:\n  a: {{ type: string }}\n  n: {{ type: integer, default: 3 }}\nsteps:\n  - id: first\n    set:\n      echo: \"{{{{ inputs.a }}}}\"\n{step}  - id: after\n    log: done\n"
+            );
+            let loaded = runbook_playbook::load("fuzz.yaml", &source);
+            prop_assume!(loaded.playbook.is_some());
+            let platform = Scripted { progress: vec![progress(0, 0, &[])], ..Scripted::default() };
+            let (_, events, outcome) = block_on(run(platform, &source, &[("a", a.as_str())]));
+            // Success and failure are both fine; a failure says why, and the run always ends.
+            if outcome.status != RunStatus::Succeeded {
+                prop_assert!(outcome.error.as_deref().is_some_and(|error| !error.is_empty()), "{:?}", outcome);
+            }
+            prop_assert!(matches!(events.last(), Some(Event::RunFinished { .. })), "{:?}", events.last());
+        }
+    }
+}
