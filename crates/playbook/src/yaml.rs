@@ -205,6 +205,8 @@ pub(crate) fn parse(source: &str) -> Tree {
     }
 }
 
+const UNQUOTED_STAR_HELP: &str = "YAML reads a value starting with `*` or `&` as an alias or anchor; quote it, e.g. `cron: \"*/5 * * * *\"`";
+
 fn scan_problem(source: &str, error: &ScanError) -> Problem {
     let marker = error.marker();
     let span = to_span(marker.line().max(1), marker.col());
@@ -235,6 +237,9 @@ fn scan_problem(source: &str, error: &ScanError) -> Problem {
         problem.help(
             "a value that starts with a template must be quoted, e.g. `value: \"{{ inputs.name }}\"`",
         )
+    } else if message.contains("anchor") || message.contains("alias") {
+        // Nearly always an unquoted cron line (`cron: */5 * * * *`) or glob.
+        problem.help(UNQUOTED_STAR_HELP)
     } else if line_text.contains('\t') {
         problem.help("YAML does not allow tabs for indentation; use spaces")
     } else {
@@ -339,12 +344,15 @@ where
                     copy.span = span;
                     Ok(copy)
                 }
-                None => Err(Abort::Limit(Problem::error(
-                    codes::YAML_SYNTAX,
-                    span,
-                    length,
-                    "invalid YAML: alias to an unknown anchor",
-                ))),
+                None => Err(Abort::Limit(
+                    Problem::error(
+                        codes::YAML_SYNTAX,
+                        span,
+                        length,
+                        "invalid YAML: alias to an unknown anchor",
+                    )
+                    .help(UNQUOTED_STAR_HELP),
+                )),
             },
             Event::SequenceStart(_, anchor, _) => {
                 self.check_depth(depth, span)?;
