@@ -11,6 +11,11 @@
 //! hold MiniJinja templates, rendered by the engine), [`InputDecl`] with
 //! [`bind_inputs`] for a run's inputs.
 //!
+//! The crate also reads schedules files for `runbook serve` ([`load_schedules`],
+//! [`load_schedules_with_playbooks`]): [`ScheduleFile`] and [`Schedule`], whose
+//! [`Schedule::next_firings`] gives the firing times of its cron line in its time zone, with
+//! daylight-saving changes handled (see `docs/schedules.md`).
+//!
 //! Architecture invariant: this crate does no I/O and knows nothing of HTTP, Tanium or tokio.
 //!
 //! ```
@@ -32,6 +37,13 @@
 //! assert!(broken.playbook.is_none());
 //! assert_eq!(broken.diagnostics[0].code, "RB005");
 //! assert_eq!((broken.diagnostics[0].line, broken.diagnostics[0].column), (5, 5));
+//!
+//! let schedules = runbook_playbook::load_schedules(
+//!     "schedules.yaml",
+//!     "version: 1\nschedules:\n  - { name: nightly, playbook: hello.yaml, cron: '0 25 * * *' }\n",
+//! );
+//! assert_eq!(schedules.diagnostics[0].code, "RB041");
+//! assert_eq!(schedules.diagnostics[0].message, "`cron`: hour field `25`: 25 is outside 0-23");
 //! ```
 
 mod check;
