@@ -88,7 +88,7 @@ impl Loaded {
 
 /// Parses and validates one playbook. `file_name` is only used in diagnostics.
 pub fn load(file_name: &str, source: &str) -> Loaded {
-    let tree = yaml::parse(source);
+    let tree = yaml::parse(source, yaml::FileKind::Playbook);
     let mut problems = tree.problems;
     let mut playbook = None;
     match &tree.root {

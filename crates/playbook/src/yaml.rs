@@ -132,6 +132,7 @@ enum Abort {
 struct Builder<'a, I> {
     events: I,
     source: &'a str,
+    kind: FileKind,
     anchors: HashMap<usize, Node>,
     nodes: usize,
     problems: Vec<Problem>,
@@ -154,8 +155,33 @@ fn span_of(span: &YamlSpan) -> (Span, u32) {
     (start, u32::try_from(length).unwrap_or(1))
 }
 
+/// What kind of file is read, for the wording of limit and document-count problems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileKind {
+    Playbook,
+    Schedules,
+}
+
+impl FileKind {
+    /// "a playbook file", "a schedules file".
+    fn file(self) -> &'static str {
+        match self {
+            FileKind::Playbook => "a playbook file",
+            FileKind::Schedules => "a schedules file",
+        }
+    }
+
+    /// "playbooks", "schedules files".
+    fn plural(self) -> &'static str {
+        match self {
+            FileKind::Playbook => "playbooks",
+            FileKind::Schedules => "schedules files",
+        }
+    }
+}
+
 /// Reads one YAML document into a located tree.
-pub(crate) fn parse(source: &str) -> Tree {
+pub(crate) fn parse(source: &str, kind: FileKind) -> Tree {
     if source.len() > MAX_SOURCE_BYTES {
         return Tree {
             root: None,
@@ -165,12 +191,16 @@ pub(crate) fn parse(source: &str) -> Tree {
                     Span::new(1, 1),
                     1,
                     format!(
-                        "the file is {} bytes; playbooks are limited to {} bytes",
+                        "the file is {} bytes; {} are limited to {} bytes",
                         source.len(),
+                        kind.plural(),
                         MAX_SOURCE_BYTES
                     ),
                 )
-                .help("split the playbook into smaller ones"),
+                .help(match kind {
+                    FileKind::Playbook => "split the playbook into smaller ones",
+                    FileKind::Schedules => "check for a large value pasted in by mistake",
+                }),
             ],
         };
     }
@@ -184,6 +214,7 @@ pub(crate) fn parse(source: &str) -> Tree {
     let mut builder = Builder {
         events: parser,
         source,
+        kind,
         anchors: HashMap::new(),
         nodes: 0,
         problems: Vec::new(),
@@ -191,7 +222,7 @@ pub(crate) fn parse(source: &str) -> Tree {
     let root = match builder.document() {
         Ok(root) => root,
         Err(Abort::Scan(error)) => {
-            builder.problems.push(scan_problem(source, &error));
+            builder.problems.push(scan_problem(source, &error, kind));
             None
         }
         Err(Abort::Limit(problem)) => {
@@ -207,7 +238,7 @@ pub(crate) fn parse(source: &str) -> Tree {
 
 const UNQUOTED_STAR_HELP: &str = "YAML reads a value starting with `*` or `&` as an alias or anchor; quote it, e.g. `cron: \"*/5 * * * *\"`";
 
-fn scan_problem(source: &str, error: &ScanError) -> Problem {
+fn scan_problem(source: &str, error: &ScanError, kind: FileKind) -> Problem {
     let marker = error.marker();
     let span = to_span(marker.line().max(1), marker.col());
     if matches!(error.kind(), ErrorKind::RecursionLimitExceeded) {
@@ -217,7 +248,10 @@ fn scan_problem(source: &str, error: &ScanError) -> Problem {
             1,
             format!("the document nests lists and maps deeper than {MAX_DEPTH} levels"),
         )
-        .help("playbooks need a handful of levels; flatten the structure");
+        .help(format!(
+            "{} need a handful of levels; flatten the structure",
+            kind.plural()
+        ));
     }
     let mut message = error.info();
     if message.is_empty() {
@@ -285,9 +319,12 @@ where
                                 codes::YAML_SYNTAX,
                                 start,
                                 length,
-                                "a playbook file holds one YAML document, this is a second one",
+                                format!("{} holds one YAML document, this is a second one", self.kind.file()),
                             )
-                            .help("remove the `---` line, or move the second playbook to a file of its own"),
+                            .help(match self.kind {
+                                FileKind::Playbook => "remove the `---` line, or move the second playbook to a file of its own",
+                                FileKind::Schedules => "remove the `---` line: one file holds all the schedules",
+                            }),
                         );
                         return Ok(root);
                     }
@@ -312,7 +349,10 @@ where
                     1,
                     format!("the document has more than {MAX_NODES} values (aliases included)"),
                 )
-                .help("playbooks are small; check for aliases that expand to huge documents"),
+                .help(format!(
+                    "{} are small; check for aliases that expand to huge documents",
+                    self.kind.plural()
+                )),
             ));
         }
         Ok(())
@@ -476,7 +516,10 @@ where
                     1,
                     format!("the document nests lists and maps deeper than {MAX_DEPTH} levels"),
                 )
-                .help("playbooks need a handful of levels; flatten the structure"),
+                .help(format!(
+                    "{} need a handful of levels; flatten the structure",
+                    self.kind.plural()
+                )),
             ));
         }
         Ok(())
@@ -559,7 +602,7 @@ mod tests {
     use super::*;
 
     fn root(source: &str) -> Node {
-        let tree = parse(source);
+        let tree = parse(source, FileKind::Playbook);
         assert!(tree.problems.is_empty(), "{:?}", tree.problems);
         tree.root.expect("a root node")
     }
@@ -594,7 +637,7 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_reported_on_the_second_key() {
-        let tree = parse("a: 1\na: 2\n");
+        let tree = parse("a: 1\na: 2\n", FileKind::Playbook);
         assert_eq!(tree.problems.len(), 1);
         assert_eq!(tree.problems[0].code, codes::DUPLICATE_KEY);
         assert_eq!(tree.problems[0].span, Span::new(2, 1));
@@ -602,7 +645,7 @@ mod tests {
 
     #[test]
     fn unquoted_templates_are_recovered_as_strings() {
-        let tree = parse("value: {{ inputs.host }}\n");
+        let tree = parse("value: {{ inputs.host }}\n", FileKind::Playbook);
         assert_eq!(tree.problems.len(), 1, "{:?}", tree.problems);
         assert_eq!(tree.problems[0].code, codes::UNQUOTED_TEMPLATE);
         assert_eq!(tree.problems[0].span, Span::new(1, 8));
@@ -618,7 +661,7 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused() {
         let source = format!("{}{}", "[".repeat(500), "]".repeat(500));
-        let tree = parse(&source);
+        let tree = parse(&source, FileKind::Playbook);
         assert!(tree.root.is_none());
         assert_eq!(tree.problems[0].code, codes::LIMIT);
     }
@@ -632,7 +675,7 @@ mod tests {
                 "a{level}: &a{level} [*a{previous}, *a{previous}, *a{previous}, *a{previous}, *a{previous}, *a{previous}, *a{previous}, *a{previous}, *a{previous}, *a{previous}]\n"
             ));
         }
-        let tree = parse(&source);
+        let tree = parse(&source, FileKind::Playbook);
         assert!(tree.root.is_none());
         assert_eq!(tree.problems[0].code, codes::LIMIT);
     }

@@ -557,7 +557,7 @@ fn finish(
 }
 
 fn read_file(source: &str) -> ReadFile {
-    let tree = yaml::parse(source);
+    let tree = yaml::parse(source, yaml::FileKind::Schedules);
     let mut walker = Walker {
         checker: Checker::new(source),
         source,
