@@ -11,12 +11,14 @@ use runbook_tanium::{
 };
 use serde_json::{Value, json};
 
+/// Copies of `shared/fixtures/tanium/` and `shared/seed/`, kept in the repository so that the
+/// tests run on any clone (`data/fixtures/SOURCES.md` says where each file comes from).
 fn shared_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
 fn fixture_bytes(name: &str) -> Vec<u8> {
-    let path = shared_dir().join("fixtures/tanium").join(name);
+    let path = shared_dir().join("fixtures").join(name);
     std::fs::read(&path).unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
 }
 
