@@ -41,6 +41,13 @@ pub enum Command {
     /// Schedules files for `runbook serve`: validate them, show the next firing times, print
     /// their JSON Schema.
     Schedules(crate::commands::schedules::SchedulesArgs),
+    /// Queue a run of a playbook for the workers of `runbook serve` (validates it and binds its
+    /// inputs first); prints the run's id.
+    Enqueue(crate::commands::enqueue::EnqueueArgs),
+    /// Run schedules and queued runs as a service: a scheduler fires the schedules file into
+    /// the store's queue, workers claim queued runs and run them. Several processes share one
+    /// PostgreSQL store. SIGTERM or SIGINT: runs stop at a checkpoint and go back to the queue.
+    Serve(Box<crate::commands::serve::ServeArgs>),
 }
 
 /// `runbook validate`.

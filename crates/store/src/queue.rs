@@ -122,6 +122,8 @@ const ACTIVE_OF_SCHEDULE: &str = "SELECT COUNT(*) FROM runs \
 
 const LATEST_FIRING: &str = "SELECT MAX(firing_key) FROM runs WHERE schedule_name = $1";
 
+const FIRED: &str = "SELECT COUNT(*) FROM runs WHERE firing_key = $1";
+
 const COUNTS_BY_STATUS: &str = "SELECT status, COUNT(*) FROM runs GROUP BY status";
 
 const CLAIMED_BY: &str = "SELECT run_id FROM runs \
@@ -325,6 +327,16 @@ impl SqlStore {
             .as_deref()
             .and_then(|key| key.rsplit_once('@'))
             .and_then(|(_, time)| parse_time(time)))
+    }
+
+    /// Whether a run was queued for this firing key already (by any process).
+    pub async fn has_fired(&self, firing_key: &str) -> Result<bool, StoreError> {
+        let runs: i64 = on_pool!(self, pool => sqlx::query_scalar(FIRED)
+            .bind(firing_key)
+            .fetch_one(pool)
+            .await)
+        .map_err(|error| self.fail(&format!("looking up firing {firing_key}"), error))?;
+        Ok(runs > 0)
     }
 
     /// How many runs have each status (every status of the schema, zeros included).

@@ -144,6 +144,13 @@ async fn a_firing_key_makes_one_run(url: &str) {
         .await
         .expect("a duplicate firing is not an error");
     assert_eq!(again, Enqueued::AlreadyFired);
+    assert!(store.has_fired(key).await.expect("has fired"));
+    assert!(
+        !store
+            .has_fired("sweep@2026-03-08T07:01:00Z")
+            .await
+            .expect("has fired")
+    );
     let runs = store
         .list_runs(&runbook_engine::RunFilter::default())
         .await

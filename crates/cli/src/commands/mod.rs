@@ -1,11 +1,13 @@
 //! One module per subcommand. [`run`] parses the arguments and dispatches; each command returns
 //! its exit code.
 
+pub mod enqueue;
 pub mod plan;
 pub mod run_playbook;
 pub mod runs;
 pub mod schedules;
 mod schema;
+pub mod serve;
 pub mod sim;
 mod validate;
 
@@ -51,6 +53,8 @@ where
         Command::Sim(args) => sim::run(args),
         Command::Runs(args) => runs::run(args),
         Command::Schedules(args) => schedules::run(args),
+        Command::Enqueue(args) => enqueue::run(args),
+        Command::Serve(args) => serve::run(*args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
