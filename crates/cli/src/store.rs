@@ -12,7 +12,12 @@ use crate::connect::UsageError;
 pub struct StoreArgs {
     /// Where runs are recorded: sqlite://PATH or postgres://USER@HOST/DB; `none` keeps no
     /// record (such a run cannot be resumed). Default: runs.db in runbook's data folder.
-    #[arg(long = "store", env = "RUNBOOK_DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    #[arg(
+        long = "store",
+        env = "RUNBOOK_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub store: Option<String>,
 }
 
