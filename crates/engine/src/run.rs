@@ -27,6 +27,14 @@ use crate::template::{TemplateContext, Templates, is_truthy};
 /// The action group that holds no machines in Tanium.
 pub const DEFAULT_ACTION_GROUP: &str = "Default";
 
+/// How many times an `issue` step sends its action when the send is ambiguous or the server
+/// unavailable (each time after looking it up by name).
+const ISSUE_ATTEMPTS: usize = 4;
+
+/// Pause (playbook time) before sending an action again after the server was unavailable;
+/// grows with each failure.
+const ISSUE_BACKOFF: Duration = Duration::from_secs(2);
+
 /// How long the pre-issue count may wait for endpoints to answer (playbook time).
 const COUNT_WAIT: Duration = Duration::from_secs(120);
 
@@ -1173,27 +1181,44 @@ impl Engine {
     /// Issues the action exactly once: an existing action of this run with the same unique
     /// name is adopted, and after an ambiguous send the action is looked up before anything is
     /// sent again.
+    ///
+    /// A server that was unavailable (503, or a 502/504 from a proxy that may have passed the
+    /// request on) is treated like an ambiguous send: the client never repeats a `POST
+    /// /actions` blindly, so the engine looks the action up by name and only then sends it
+    /// again, a few times with a pause, rather than failing a run on one passing outage.
     async fn issue_once(&self, spec: &ActionSpec) -> Result<(ActionInfo, bool), StepError> {
         if let Some(existing) = self.platform.find_action(&spec.name).await? {
             return Ok((existing, true));
         }
-        match self.platform.issue_action(spec).await {
-            Ok(action) => Ok((action, false)),
-            Err(error) if error.kind == PlatformErrorKind::Ambiguous => {
-                match self.platform.find_action(&spec.name).await? {
-                    Some(existing) => Ok((existing, true)),
-                    None => {
-                        let action = self.platform.issue_action(spec).await.map_err(|second| {
-                            StepError::new(format!(
-                                "issuing the action failed twice ({error}; then {second}); look for an action named `{}` before running again",
-                                spec.name
-                            ))
-                        })?;
-                        Ok((action, false))
+        let mut failures: Vec<String> = Vec::new();
+        loop {
+            match self.platform.issue_action(spec).await {
+                Ok(action) => return Ok((action, false)),
+                Err(error)
+                    if matches!(
+                        error.kind,
+                        PlatformErrorKind::Ambiguous | PlatformErrorKind::Unavailable
+                    ) && failures.len() + 1 < ISSUE_ATTEMPTS =>
+                {
+                    failures.push(error.message);
+                    if error.kind == PlatformErrorKind::Unavailable {
+                        let failed = u32::try_from(failures.len()).unwrap_or(u32::MAX);
+                        self.pause(ISSUE_BACKOFF.saturating_mul(failed)).await?;
+                    }
+                    if let Some(existing) = self.platform.find_action(&spec.name).await? {
+                        return Ok((existing, true));
                     }
                 }
+                Err(error) if failures.is_empty() => return Err(error.into()),
+                Err(error) => {
+                    return Err(StepError::new(format!(
+                        "issuing the action failed {} times ({}; then {error}); look for an action named `{}` before running again",
+                        failures.len() + 1,
+                        failures.join("; "),
+                        spec.name
+                    )));
+                }
             }
-            Err(error) => Err(error.into()),
         }
     }
 
