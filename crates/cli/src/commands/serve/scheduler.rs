@@ -25,8 +25,39 @@ use crate::commands::enqueue::queued_run;
 /// schedule is noticed even while no other fires.
 const LONGEST_NAP: Duration = Duration::from_secs(60);
 
-/// How many due firings one wake-up looks at per schedule (only the latest is fired).
-const DUE_LOOKAHEAD: usize = 4096;
+/// Firing times are computed this many at a time: usually one or two are due, and computing
+/// thousands (a seconds field over a long sleep) costs real time.
+const FIRING_BATCH: usize = 8;
+
+/// How many missed firings are counted at most after a long suspension.
+const MISSED_COUNT_LIMIT: usize = 100_000;
+
+/// The latest firing of `schedule` in `(cursor, now]`, and how many earlier ones were due too.
+fn due_firings(
+    schedule: &Schedule,
+    cursor: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> (Option<DateTime<Utc>>, usize) {
+    let mut latest = None;
+    let mut due = 0usize;
+    let mut from = cursor;
+    'batches: loop {
+        let batch = schedule.next_firings(from, FIRING_BATCH);
+        let full = batch.len() == FIRING_BATCH;
+        for firing in batch {
+            if firing > now {
+                break 'batches;
+            }
+            latest = Some(firing);
+            due += 1;
+            from = firing;
+        }
+        if !full || due >= MISSED_COUNT_LIMIT {
+            break;
+        }
+    }
+    (latest, due.saturating_sub(1))
+}
 
 /// Reads and validates a schedules file; the error is the rendered diagnostics.
 pub fn load_file(path: &Path) -> Result<ScheduleFile, String> {
@@ -176,18 +207,14 @@ impl Scheduler {
             let Some(cursor) = self.cursors.get(&schedule.name).copied() else {
                 continue;
             };
-            let due: Vec<DateTime<Utc>> = schedule
-                .next_firings(cursor, DUE_LOOKAHEAD)
-                .into_iter()
-                .take_while(|firing| *firing <= now)
-                .collect();
-            let Some(latest) = due.last().copied() else {
+            let (latest, missed) = due_firings(&schedule, cursor, now);
+            let Some(latest) = latest else {
                 continue;
             };
-            if due.len() > 1 {
+            if missed > 0 {
                 tracing::warn!(
                     schedule = %schedule.name,
-                    missed = due.len() - 1,
+                    missed,
                     "firings were missed (the process was suspended or too busy); firing the latest only"
                 );
             }
