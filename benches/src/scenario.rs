@@ -10,12 +10,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use runbook_engine::{Engine, NoEvents, Pace, RunRequest};
+use runbook_engine::{
+    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Engine, NoEvents, Pace,
+    PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform,
+    PlatformError, RunRequest, TargetOutcome, TargetRequest,
+};
 use runbook_playbook::Playbook;
 use runbook_tanium::targeting::{Clause, Combine, Operator, build_text};
 use runbook_tanium::{
     Auth, ClientConfig, NewAction, Ref, RequestObserver, SecretString, TaniumClient,
-    TaniumPlatform, TargetGroupRef, Tuning, parameters,
+    TaniumPlatform, TargetGroupRef, Tuning, parameters, requests,
 };
 
 use crate::{BenchError, SimChild};
@@ -267,4 +271,155 @@ pub async fn bare_flow(
         "action {} never finished",
         action.id
     )))
+}
+
+/// Options of [`LoadPlatform`] for load runs against the simulator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// A miss of `GET /actions/by-name/{name}` (the lookup before every issue) is taken as
+    /// final, without the adapter's confirming `GET /actions` list with a name filter. The
+    /// simulator renders every action it holds to answer that list, so with thousands of
+    /// actions the confirmation, not the engine, sets the pace.
+    pub by_name_only: bool,
+    /// At most this many platform calls at once (each is one or a few HTTP exchanges). The
+    /// client opens one HTTP/1.1 connection per request in flight and keeps it, so without a
+    /// cap 10,000 runs hold as many sockets, and their buffers dominate the memory.
+    pub max_in_flight: Option<usize>,
+}
+
+/// [`TaniumPlatform`] with the [`LoadOptions`] applied; with the default options it is
+/// [`TaniumPlatform`] itself.
+#[derive(Debug, Clone)]
+pub struct LoadPlatform {
+    inner: TaniumPlatform,
+    client: TaniumClient,
+    options: LoadOptions,
+    in_flight: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+impl LoadPlatform {
+    pub fn new(client: TaniumClient, options: LoadOptions) -> Self {
+        LoadPlatform {
+            inner: TaniumPlatform::new(client.clone()),
+            client,
+            options,
+            in_flight: options
+                .max_in_flight
+                .map(|permits| Arc::new(tokio::sync::Semaphore::new(permits.max(1)))),
+        }
+    }
+
+    /// Waits for a slot when calls are capped. A closed semaphore (never closed here) would
+    /// simply mean no cap.
+    async fn slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        match &self.in_flight {
+            Some(semaphore) => semaphore.acquire().await.ok(),
+            None => None,
+        }
+    }
+}
+
+/// An engine over [`LoadPlatform`]; otherwise as [`engine`].
+pub fn load_engine(client: &TaniumClient, time_scale: f64, options: LoadOptions) -> Engine {
+    Engine::new(
+        Arc::new(LoadPlatform::new(client.clone(), options)),
+        Arc::new(NoEvents),
+    )
+    .with_pace(Pace::scaled(time_scale))
+}
+
+#[async_trait::async_trait]
+impl Platform for LoadPlatform {
+    async fn create_target(&self, request: &TargetRequest) -> Result<TargetOutcome, PlatformError> {
+        let _slot = self.slot().await;
+        self.inner.create_target(request).await
+    }
+    async fn resolve_package(
+        &self,
+        package: &PackageSelector,
+        params: &[(String, String)],
+    ) -> Result<PackageOutcome, PlatformError> {
+        let _slot = self.slot().await;
+        self.inner.resolve_package(package, params).await
+    }
+    async fn resolve_action_group(
+        &self,
+        name_or_id: &str,
+    ) -> Result<ActionGroupOutcome, PlatformError> {
+        let _slot = self.slot().await;
+        self.inner.resolve_action_group(name_or_id).await
+    }
+    async fn count_targets(&self, group_id: u64, wait: Duration) -> Result<u64, PlatformError> {
+        let _slot = self.slot().await;
+        self.inner.count_targets(group_id, wait).await
+    }
+    async fn count_matching(
+        &self,
+        request: &TargetRequest,
+        wait: Duration,
+    ) -> Result<u64, PlatformError> {
+        let _slot = self.slot().await;
+        self.inner.count_matching(request, wait).await
+    }
+    async fn issue_action(&self, spec: &ActionSpec) -> Result<ActionInfo, PlatformError> {
+        let _slot = self.slot().await;
+        self.inner.issue_action(spec).await
+    }
+    async fn find_action(&self, name: &str) -> Result<Option<ActionInfo>, PlatformError> {
+        let _slot = self.slot().await;
+        if !self.options.by_name_only {
+            return self.inner.find_action(name).await;
+        }
+        match self.client.send(&requests::find_action_by_name(name)).await {
+            Err(runbook_tanium::Error::NotFound { .. }) => Ok(None),
+            // Found, or an error: the adapter's own lookup decides, as in a normal run.
+            _ => self.inner.find_action(name).await,
+        }
+    }
+    async fn action(&self, action_id: u64) -> Result<ActionInfo, PlatformError> {
+        let _slot = self.slot().await;
+        self.inner.action(action_id).await
+    }
+    async fn approved(&self, saved_action_id: u64) -> Result<bool, PlatformError> {
+        let _slot = self.slot().await;
+        self.inner.approved(saved_action_id).await
+    }
+    async fn action_results(
+        &self,
+        action_id: u64,
+        verify: bool,
+        max_rows: usize,
+    ) -> Result<ActionProgress, PlatformError> {
+        let _slot = self.slot().await;
+        self.inner.action_results(action_id, verify, max_rows).await
+    }
+    async fn action_verifies(&self, action_id: u64) -> Result<bool, PlatformError> {
+        let _slot = self.slot().await;
+        self.inner.action_verifies(action_id).await
+    }
+    async fn stop_action(&self, action_id: u64) -> Result<(), PlatformError> {
+        let _slot = self.slot().await;
+        self.inner.stop_action(action_id).await
+    }
+    fn plan_target(&self, request: &TargetRequest) -> Result<Vec<PlannedRequest>, PlatformError> {
+        self.inner.plan_target(request)
+    }
+    fn plan_package(&self, package: &PlanValue<PackageSelector>) -> Vec<PlannedRequest> {
+        self.inner.plan_package(package)
+    }
+    fn plan_action_group(&self, name_or_id: &str) -> Vec<PlannedRequest> {
+        self.inner.plan_action_group(name_or_id)
+    }
+    fn plan_count(&self, group_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
+        self.inner.plan_count(group_id)
+    }
+    fn plan_issue(&self, spec: &PlannedActionSpec) -> Vec<PlannedRequest> {
+        self.inner.plan_issue(spec)
+    }
+    fn plan_approval(&self, action_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
+        self.inner.plan_approval(action_id)
+    }
+    fn plan_poll(&self, action_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
+        self.inner.plan_poll(action_id)
+    }
 }

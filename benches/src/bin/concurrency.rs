@@ -6,15 +6,21 @@
 //! memory (`VmHWM`: the engine, the client and the runtime, not the simulator), the requests
 //! sent, and the simulator's own CPU and memory for reference.
 //!
-//! `cargo run --release -p runbook-benches --bin concurrency -- [RUNS] [LATENCY_MS] [TIME_SCALE]`
-//! (defaults 10000, 20, 100).
+//! `cargo run --release -p runbook-benches --bin concurrency -- [--by-name-only]
+//! [--max-in-flight N] [RUNS] [LATENCY_MS] [TIME_SCALE]` (defaults 10000, 20, 100).
+//!
+//! The two options apply `scenario::LoadOptions`: `--by-name-only` stops the lookup before
+//! each issue at the by-name miss (the simulator answers the adapter's confirming list in time
+//! proportional to the actions it holds, so 10,000 runs would measure the simulator), and
+//! `--max-in-flight N` caps the platform calls in flight (the client keeps one HTTP/1.1
+//! connection per request in flight, so without a cap the sockets dominate the memory).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use runbook_benches::proc_stats::{self, mib};
-use runbook_benches::scenario::{self, RequestCounter, STEPS};
+use runbook_benches::scenario::{self, LoadOptions, RequestCounter, STEPS};
 use runbook_benches::{BenchError, SimChild, SimOptions};
 use runbook_engine::RunStatus;
 
@@ -23,7 +29,22 @@ const HOSTS: &[&str] = &["WIN-DC01", "WIN-DC02", "WIN-FS01", "WIN-SQL01"];
 
 fn main() -> ExitCode {
     runbook_benches::serve_sim_if_asked();
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut options = LoadOptions::default();
+    if let Some(at) = args.iter().position(|arg| arg == "--by-name-only") {
+        options.by_name_only = true;
+        args.remove(at);
+    }
+    if let Some(at) = args.iter().position(|arg| arg == "--max-in-flight") {
+        match args.get(at + 1).and_then(|text| text.parse::<usize>().ok()) {
+            Some(permits) if permits > 0 => options.max_in_flight = Some(permits),
+            _ => {
+                eprintln!("--max-in-flight needs a positive number");
+                return ExitCode::from(2);
+            }
+        }
+        args.drain(at..at + 2);
+    }
     let number = |index: usize, default: f64| -> Option<f64> {
         match args.get(index) {
             None => Some(default),
@@ -33,12 +54,16 @@ fn main() -> ExitCode {
     let (Some(runs), Some(latency_ms), Some(time_scale)) =
         (number(0, 10_000.0), number(1, 20.0), number(2, 100.0))
     else {
-        eprintln!("usage: concurrency [RUNS] [LATENCY_MS] [TIME_SCALE]");
+        eprintln!(
+            "usage: concurrency [--by-name-only] [--max-in-flight N] [RUNS] [LATENCY_MS] [TIME_SCALE]"
+        );
         return ExitCode::from(2);
     };
     let result = tokio::runtime::Runtime::new()
         .map_err(BenchError::from)
-        .and_then(|runtime| runtime.block_on(measure(runs as u64, latency_ms as u64, time_scale)));
+        .and_then(|runtime| {
+            runtime.block_on(measure(runs as u64, latency_ms as u64, time_scale, options))
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -48,14 +73,23 @@ fn main() -> ExitCode {
     }
 }
 
-async fn measure(runs: u64, latency_ms: u64, time_scale: f64) -> Result<(), BenchError> {
+async fn measure(
+    runs: u64,
+    latency_ms: u64,
+    time_scale: f64,
+    options: LoadOptions,
+) -> Result<(), BenchError> {
     let sim = SimChild::spawn(&SimOptions {
         time_scale,
         latency_ms,
     })?;
     let counter = Arc::new(RequestCounter::default());
     let client = scenario::client(&sim, time_scale, Some(counter.clone()))?;
-    let engine = Arc::new(scenario::engine(&client, time_scale));
+    let engine = Arc::new(if options == LoadOptions::default() {
+        scenario::engine(&client, time_scale)
+    } else {
+        scenario::load_engine(&client, time_scale, options)
+    });
     let playbook = scenario::playbook()?;
     let requests: Vec<_> = (0..runs)
         .map(|index| scenario::request(&playbook, HOSTS[index as usize % HOSTS.len()]))
