@@ -111,7 +111,7 @@ pub async fn connect(
         anstream::eprintln!(
             "runbook: using the built-in Tanium SIMULATOR at {} (nothing leaves this machine; its clock runs {}x)",
             sim.base_url(),
-            args.sim_time_scale
+            config_scale(args)
         );
         // The counting question is polled on the simulator's fast clock too.
         let tuning = Tuning {
@@ -134,7 +134,7 @@ pub async fn connect(
         let client = with_observer(client, observer);
         return Ok(Connection {
             platform: Arc::new(TaniumPlatform::new(client)),
-            pace: Pace::scaled(args.sim_time_scale),
+            pace: Pace::scaled(config_scale(args)),
             sim: Some(sim),
         });
     }
@@ -186,8 +186,13 @@ fn with_observer(client: TaniumClient, observer: Option<Arc<dyn RequestObserver>
     }
 }
 
+/// The simulator's clock speed, kept within sense (a huge scale would overflow durations).
 fn config_scale(args: &ConnectArgs) -> f64 {
-    args.sim_time_scale.max(1.0)
+    if args.sim_time_scale.is_finite() {
+        args.sim_time_scale.clamp(1.0, 100_000.0)
+    } else {
+        1.0
+    }
 }
 
 fn env(name: &str) -> Option<String> {

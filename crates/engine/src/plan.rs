@@ -110,14 +110,6 @@ impl<'a> Planner<'a> {
 
     /// The plan for `playbook` with bound `inputs`.
     pub fn plan(&self, playbook: &Playbook, inputs: &IndexMap<String, Value>) -> Plan {
-        let redactor = Redactor::new();
-        for (name, declaration) in &playbook.inputs {
-            if declaration.secret
-                && let Some(value) = inputs.get(name)
-            {
-                redactor.add_value(value);
-            }
-        }
         let secrets: Map<String, Value> = playbook
             .secrets
             .iter()
@@ -196,26 +188,7 @@ impl<'a> Planner<'a> {
             outputs: Value::Object(outputs),
             problems,
         };
-        if !redactor.is_empty() {
-            plan.inputs = redactor.redact_json(&plan.inputs);
-            plan.outputs = redactor.redact_json(&plan.outputs);
-            for step in &mut plan.steps {
-                step.details = step
-                    .details
-                    .iter()
-                    .map(|line| redactor.redact_text(line))
-                    .collect();
-                for request in &mut step.requests {
-                    request.body = request.body.as_ref().map(|body| redactor.redact_json(body));
-                    request.path = redactor.redact_text(&request.path);
-                }
-            }
-            plan.problems = plan
-                .problems
-                .iter()
-                .map(|line| redactor.redact_text(line))
-                .collect();
-        }
+        redact_plan(&mut plan, &plan_redactor(playbook, inputs));
         plan
     }
 
@@ -306,6 +279,8 @@ impl<'a> Planner<'a> {
             }
         }
         plan.problems.extend(problems);
+        // What the server told us (commands with parameters substituted) may hold secrets.
+        redact_plan(&mut plan, &plan_redactor(playbook, inputs));
         plan
     }
 
@@ -323,8 +298,13 @@ impl<'a> Planner<'a> {
             .iter()
             .any(|name| {
                 let mut parts = name.split('.');
-                if parts.next() != Some("steps") {
-                    return false;
+                match parts.next() {
+                    // Secrets are not read offline, and the run's id and start time do not
+                    // exist yet.
+                    Some("secrets") => return true,
+                    Some("run") => return name != "run.playbook",
+                    Some("steps") => {}
+                    _ => return false,
                 }
                 let mut value = names.get("steps");
                 for part in parts {
@@ -656,6 +636,47 @@ impl<'a> Planner<'a> {
                 Ok(Value::Object(outputs))
             }
         }
+    }
+}
+
+/// The secrets a plan must not show: the values of inputs declared `secret: true`.
+fn plan_redactor(playbook: &Playbook, inputs: &IndexMap<String, Value>) -> Redactor {
+    let redactor = Redactor::new();
+    for (name, declaration) in &playbook.inputs {
+        if declaration.secret
+            && let Some(value) = inputs.get(name)
+        {
+            redactor.add_value(value);
+        }
+    }
+    redactor
+}
+
+/// Redacts every text of a plan.
+fn redact_plan(plan: &mut Plan, redactor: &Redactor) {
+    if redactor.is_empty() {
+        return;
+    }
+    plan.inputs = redactor.redact_json(&plan.inputs);
+    plan.outputs = redactor.redact_json(&plan.outputs);
+    for step in &mut plan.steps {
+        step.details = step
+            .details
+            .iter()
+            .map(|line| redactor.redact_text(line))
+            .collect();
+        for request in &mut step.requests {
+            request.body = request.body.as_ref().map(|body| redactor.redact_json(body));
+            request.path = redactor.redact_text(&request.path);
+        }
+    }
+    plan.problems = plan
+        .problems
+        .iter()
+        .map(|line| redactor.redact_text(line))
+        .collect();
+    for step in &mut plan.steps {
+        step.live = step.live.as_ref().map(|live| redactor.redact_json(live));
     }
 }
 

@@ -11,6 +11,10 @@ use serde_json::Value;
 /// What a secret is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
 
+/// Secrets shorter than this are only redacted where a whole text equals them: replacing
+/// every `5` or `ab` inside other text would mangle ids, names and counts beyond use.
+const SHORTEST_SUBSTRING_SECRET: usize = 4;
+
 /// The set of secret strings of one run. Cheap to clone; shared by everything in the run.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
@@ -62,8 +66,14 @@ impl Redactor {
             .secrets
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if secrets.iter().any(|secret| secret == text) {
+            return REDACTED.to_owned();
+        }
         let mut redacted = text.to_owned();
-        for secret in secrets.iter() {
+        for secret in secrets
+            .iter()
+            .filter(|secret| secret.len() >= SHORTEST_SUBSTRING_SECRET)
+        {
             if redacted.contains(secret.as_str()) {
                 redacted = redacted.replace(secret.as_str(), REDACTED);
             }
@@ -86,14 +96,8 @@ impl Redactor {
                     .map(|(key, item)| (self.redact_text(key), self.redact_json(item)))
                     .collect(),
             ),
-            Value::Number(number) => {
-                let text = number.to_string();
-                if self.redact_text(&text) == text {
-                    value.clone()
-                } else {
-                    Value::String(REDACTED.to_owned())
-                }
-            }
+            // Numbers stay numbers: ids and counts in events must keep their type. Secret
+            // inputs are recorded as a whole-value marker by the engine instead.
             other => other.clone(),
         }
     }
@@ -115,6 +119,19 @@ mod tests {
             json!({"a": ["x [REDACTED]"], "[REDACTED]": 1})
         );
         assert_eq!(redactor.redact_text("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn short_secrets_only_match_whole_texts() {
+        let redactor = Redactor::new();
+        redactor.add("5");
+        redactor.add_value(&json!(5));
+        assert_eq!(redactor.redact_text("action 1523"), "action 1523");
+        assert_eq!(redactor.redact_text("5"), "[REDACTED]");
+        assert_eq!(
+            redactor.redact_json(&json!({"action_id": 1523})),
+            json!({"action_id": 1523})
+        );
     }
 
     #[test]

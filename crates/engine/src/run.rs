@@ -53,6 +53,9 @@ pub struct RunRequest {
     pub source: Option<RunSource>,
     /// Who or what started the run (`cli`, `schedule:<name>`, ...).
     pub started_by: String,
+    /// The run's secrets, as they become known. The caller may keep a clone to redact what it
+    /// prints itself (request paths, for one).
+    pub redactor: Redactor,
 }
 
 /// A playbook's source text, as recorded with a run.
@@ -71,6 +74,7 @@ impl RunRequest {
             run_id: uuid::Uuid::now_v7().to_string(),
             source: None,
             started_by: "cli".to_owned(),
+            redactor: Redactor::new(),
         }
     }
 }
@@ -92,6 +96,8 @@ pub struct StepError {
     pub message: String,
     /// The step stopped at a checkpoint because the engine is shutting down; it did not fail.
     pub interrupted: bool,
+    /// The run was cancelled from outside; nothing more is done.
+    pub cancelled: bool,
 }
 
 impl StepError {
@@ -99,6 +105,7 @@ impl StepError {
         StepError {
             message: message.into(),
             interrupted: false,
+            cancelled: false,
         }
     }
 
@@ -106,6 +113,7 @@ impl StepError {
         StepError {
             message: "interrupted at a checkpoint: the engine is shutting down".to_owned(),
             interrupted: true,
+            cancelled: false,
         }
     }
 }
@@ -120,6 +128,25 @@ impl From<crate::platform::PlatformError> for StepError {
 struct StepDone {
     outputs: Map<String, Value>,
     summary: String,
+}
+
+/// What a resumed run does with a step the record knows.
+enum Restore {
+    /// Finished before: its recorded outputs stand.
+    Restored(Event),
+    /// Finished before, but its outputs hold redacted secrets: run it again, unrecorded.
+    Replay,
+    /// Not finished: run it (again).
+    Run,
+}
+
+fn contains_redacted(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains(crate::redact::REDACTED),
+        Value::Array(items) => items.iter().any(contains_redacted),
+        Value::Object(map) => map.values().any(contains_redacted),
+        _ => false,
+    }
 }
 
 /// What the engine remembers of an action this run issued.
@@ -324,7 +351,7 @@ impl Engine {
     async fn drive(&self, request: &RunRequest, record: Option<&RunRecord>) -> RunOutcome {
         let started = Instant::now();
         let playbook = &request.playbook;
-        let redactor = Redactor::new();
+        let redactor = request.redactor.clone();
         for (name, declaration) in &playbook.inputs {
             if declaration.secret
                 && let Some(value) = request.inputs.get(name)
@@ -371,8 +398,25 @@ impl Engine {
                     .insert(intent.step_id.clone(), intent.clone());
             }
         }
-        let inputs =
-            redactor.redact_json(&serde_json::to_value(&request.inputs).unwrap_or(Value::Null));
+        // Secret inputs are recorded as a whole-value marker whatever their type, so that a
+        // resume knows to ask for them again.
+        let inputs: Map<String, Value> = request
+            .inputs
+            .iter()
+            .map(|(name, value)| {
+                let secret = playbook
+                    .inputs
+                    .get(name)
+                    .is_some_and(|declaration| declaration.secret);
+                let value = if secret && !value.is_null() {
+                    Value::String(crate::redact::REDACTED.to_owned())
+                } else {
+                    redactor.redact_json(value)
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        let inputs = Value::Object(inputs);
         if let (Some(store), None) = (&self.store, record) {
             let source = request.source.clone().unwrap_or_else(|| RunSource {
                 text: String::new(),
@@ -420,10 +464,35 @@ impl Engine {
 
         let mut failure: Option<String> = None;
         let mut interrupted = false;
+        let mut cancelled = false;
         for (index, step) in playbook.steps.iter().enumerate() {
-            if let Some(restored) = self.restore(&mut state, step) {
-                self.emit(&state, restored);
-                continue;
+            match self.restore(&mut state, step) {
+                Restore::Restored(event) => {
+                    self.emit(&state, event);
+                    continue;
+                }
+                Restore::Replay => {
+                    // Its recorded outputs hold redacted secrets: worthless as data. The step
+                    // reads (or creates a harmless group) only, so it runs again, unrecorded.
+                    match self.run_step(&mut state, step).await {
+                        Ok(Some(done)) => {
+                            let mut outputs = done.outputs;
+                            outputs.insert("skipped".to_owned(), Value::Bool(false));
+                            state.steps.insert(step.id.clone(), Value::Object(outputs));
+                        }
+                        Ok(None) => {}
+                        Err(error) => {
+                            failure = Some(format!(
+                                "step `{}` failed when run again on resume: {}",
+                                step.id,
+                                redactor.redact_text(&error.message)
+                            ));
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                Restore::Run => {}
             }
             if self.stopping() {
                 interrupted = true;
@@ -471,6 +540,8 @@ impl Engine {
                     break;
                 }
                 Err(error) => {
+                    cancelled |= error.cancelled;
+                    let go_on = step.continue_on_error && !error.cancelled;
                     let message = redactor.redact_text(&error.message);
                     self.emit(
                         &state,
@@ -479,15 +550,15 @@ impl Engine {
                             kind,
                             error: message.clone(),
                             elapsed_ms: elapsed_ms(step_started),
-                            continued: step.continue_on_error,
+                            continued: go_on,
                         },
                     );
-                    let outputs = step.continue_on_error.then(|| {
+                    let outputs = go_on.then(|| {
                         let outputs = json!({"skipped": false, "failed": true, "error": message});
                         state.steps.insert(step.id.clone(), outputs.clone());
                         outputs
                     });
-                    if !step.continue_on_error {
+                    if !go_on {
                         failure = Some(format!("step `{}` failed: {message}", step.id));
                     }
                     (StepStatus::Failed, outputs, None, Some(message))
@@ -515,7 +586,9 @@ impl Engine {
                 Err(error) => failure = Some(redactor.redact_text(&error.message)),
             }
         }
-        let status = if failure.is_some() {
+        let status = if cancelled {
+            RunStatus::Cancelled
+        } else if failure.is_some() {
             RunStatus::Failed
         } else {
             RunStatus::Succeeded
@@ -596,16 +669,31 @@ impl Engine {
 
     /// On resume: a step that finished before (or was skipped, or failed with
     /// `continue_on_error`) is not run again; its recorded outputs stand.
-    fn restore(&self, state: &mut RunState<'_>, step: &Step) -> Option<Event> {
-        let prior = state.prior_steps.get(&step.id)?;
-        let outputs = prior.outputs.clone()?;
+    fn restore(&self, state: &mut RunState<'_>, step: &Step) -> Restore {
+        let Some(prior) = state.prior_steps.get(&step.id) else {
+            return Restore::Run;
+        };
+        let Some(outputs) = prior.outputs.clone() else {
+            return Restore::Run;
+        };
         let done = match prior.status {
             StepStatus::Succeeded | StepStatus::Skipped => true,
             StepStatus::Failed => step.continue_on_error,
             StepStatus::Running => false,
         };
         if !done {
-            return None;
+            return Restore::Run;
+        }
+        let replayable = matches!(
+            step.kind,
+            StepKind::Target(_)
+                | StepKind::Parameterize(_)
+                | StepKind::Set(_)
+                | StepKind::Log(_)
+                | StepKind::Assert(_)
+        );
+        if replayable && prior.status == StepStatus::Succeeded && contains_redacted(&outputs) {
+            return Restore::Replay;
         }
         if let StepKind::Issue(_) = &step.kind
             && let Some(action_id) = outputs.get("action_id").and_then(as_u64)
@@ -617,12 +705,13 @@ impl Engine {
                 .insert(action_id, IssuedAction { targeted, verify });
             state.issued_order.push(action_id);
         }
-        state.steps.insert(step.id.clone(), outputs);
-        Some(Event::StepRestored {
+        let event = Event::StepRestored {
             step_id: step.id.clone(),
             kind: step.kind.kind_name().to_owned(),
             status: prior.status.as_str().to_owned(),
-        })
+        };
+        state.steps.insert(step.id.clone(), outputs);
+        Restore::Restored(event)
     }
 
     /// Records that a step starts (with the deadline of a wait, kept across resumes).
@@ -658,6 +747,19 @@ impl Engine {
         };
         if let Some(store) = &self.store {
             self.flush(state).await?;
+            // `runbook runs cancel` only marks the record: a live engine stops here.
+            let cancelled = store
+                .run(state.run_id())
+                .await
+                .map_err(store_error)?
+                .is_some_and(|run| run.status == "cancelled");
+            if cancelled {
+                return Err(StepError {
+                    message: "the run was cancelled (runbook runs cancel)".to_owned(),
+                    interrupted: false,
+                    cancelled: true,
+                });
+            }
             store
                 .step_started(state.run_id(), &record)
                 .await
@@ -758,6 +860,13 @@ impl Engine {
                     .inputs
                     .get(input)
                     .is_some_and(|declaration| declaration.secret),
+                // `{{ inputs | tojson }}` and the like reach every input at once.
+                (Some("inputs"), None) => state
+                    .request
+                    .playbook
+                    .inputs
+                    .values()
+                    .any(|declaration| declaration.secret),
                 _ => false,
             }
         })
@@ -817,7 +926,12 @@ impl Engine {
         };
         let mut attempt = 1;
         loop {
-            let result = match step.timeout {
+            // An issue step is not cut off by a timeout: that could drop the answer to a
+            // POST /actions that did create the action.
+            let limit = step
+                .timeout
+                .filter(|_| !matches!(step.kind, StepKind::Issue(_)));
+            let result = match limit {
                 Some(limit) => {
                     match tokio::time::timeout(
                         self.pace.real_duration(limit),
@@ -1033,19 +1147,22 @@ impl Engine {
             return Err(default_action_group_error());
         }
 
+        let unique_name = unique_action_name(&name, &state.request.run_id, &step.id);
+        // Resuming a step whose intent was recorded: the action may exist already. It is
+        // adopted as it is (the guard was checked before it was issued): by the id the store
+        // recorded, or else by its unique name.
+        let resumed = match state.prior_intents.get(&step.id) {
+            Some(intent) => match intent.action_id {
+                Some(action_id) => Some(self.platform.action(action_id).await?),
+                None => self.platform.find_action(&unique_name).await?,
+            },
+            None => None,
+        };
         // Count what the target matches now, before anything is issued.
         let targeted = self
             .platform
             .count_targets(target_group_id, self.pace.real_duration(COUNT_WAIT))
             .await?;
-        let unique_name = unique_action_name(&name, &state.request.run_id, &step.id);
-        // Resuming a step whose intent was recorded: the action may exist already. It is
-        // adopted as it is (the guard was checked before it was issued).
-        let resumed = if state.prior_intents.contains_key(&step.id) {
-            self.platform.find_action(&unique_name).await?
-        } else {
-            None
-        };
         if resumed.is_none()
             && let Some(limit) = state
                 .request
@@ -1102,7 +1219,11 @@ impl Engine {
                 if let Some(store) = &self.store {
                     self.flush(state).await?;
                     store
-                        .record_intent(state.run_id(), &step.id, &unique_name)
+                        .record_intent(
+                            state.run_id(),
+                            &step.id,
+                            &state.redactor.redact_text(&unique_name),
+                        )
                         .await
                         .map_err(store_error)?;
                 }
@@ -1201,10 +1322,10 @@ impl Engine {
                     ) && failures.len() + 1 < ISSUE_ATTEMPTS =>
                 {
                     failures.push(error.message);
-                    if error.kind == PlatformErrorKind::Unavailable {
-                        let failed = u32::try_from(failures.len()).unwrap_or(u32::MAX);
-                        self.pause(ISSUE_BACKOFF.saturating_mul(failed)).await?;
-                    }
+                    // Give a request the server may still be processing time to show up
+                    // before looking for it, so that it is adopted rather than sent again.
+                    let failed = u32::try_from(failures.len()).unwrap_or(u32::MAX);
+                    self.pause(ISSUE_BACKOFF.saturating_mul(failed)).await?;
                     if let Some(existing) = self.platform.find_action(&spec.name).await? {
                         return Ok((existing, true));
                     }
@@ -1245,6 +1366,11 @@ impl Engine {
                     } else {
                         action.status.to_lowercase()
                     }
+                )));
+            }
+            if action.saved_action_id == 0 {
+                return Err(StepError::new(format!(
+                    "Tanium did not say which saved action stands behind action {action_id}, so its approval cannot be read"
                 )));
             }
             let approved = self.platform.approved(action.saved_action_id).await?;
@@ -1323,16 +1449,6 @@ impl Engine {
         let mut last_seen: Option<(u64, BTreeMap<String, u64>)> = None;
         loop {
             let action = self.platform.action(action_id).await?;
-            if action.is_dead() {
-                return Err(StepError::new(format!(
-                    "action {action_id} was {} before it finished",
-                    if action.stopped {
-                        "stopped".to_owned()
-                    } else {
-                        action.status.to_lowercase()
-                    }
-                )));
-            }
             let progress = self
                 .platform
                 .action_results(action_id, verify, poll.max_rows)
@@ -1343,6 +1459,30 @@ impl Engine {
             } else {
                 share(progress.finished, expected)
             };
+            // Judged on the exact shares; shown rounded to a tenth.
+            let reached = expected == 0 || (percent >= until && finished_percent >= until);
+            let (percent, finished_percent) = (round_tenth(percent), round_tenth(finished_percent));
+            // A stopped action fails the step. One that expired after enough endpoints had
+            // really finished (not merely been marked Expired or Stopped) is done.
+            let really_finished = progress.finished.saturating_sub(
+                ["Expired", "Stopped"]
+                    .iter()
+                    .filter_map(|word| progress.statuses.get(*word))
+                    .sum::<u64>(),
+            );
+            let stopped = action.stopped || action.status.eq_ignore_ascii_case("stopped");
+            let done_before_expiry =
+                expected == 0 || (percent >= until && share(really_finished, expected) >= until);
+            if action.is_dead() && (stopped || !done_before_expiry) {
+                return Err(StepError::new(format!(
+                    "action {action_id} was {} before it finished",
+                    if action.stopped {
+                        "stopped".to_owned()
+                    } else {
+                        action.status.to_lowercase()
+                    }
+                )));
+            }
             self.emit(
                 state,
                 Event::PollProgress {
@@ -1357,7 +1497,6 @@ impl Engine {
                     statuses: progress.statuses.clone(),
                 },
             );
-            let reached = expected == 0 || (percent >= until && finished_percent >= until);
             self.flush(state).await?;
             let timed_out = stopwatch.elapsed() >= timeout;
             if reached || timed_out {
@@ -1533,12 +1672,17 @@ fn parameter_text(value: &Value) -> String {
     }
 }
 
+/// `part` as a percentage of `total`, capped at 100 (servers report `mr_tested` above
+/// `estimated_total`).
 fn share(part: u64, total: u64) -> f64 {
     if total == 0 {
         return 0.0;
     }
-    let percent = 100.0 * part as f64 / total as f64;
-    (percent.min(100.0) * 10.0).round() / 10.0
+    (100.0 * part as f64 / total as f64).min(100.0)
+}
+
+fn round_tenth(percent: f64) -> f64 {
+    (percent * 10.0).round() / 10.0
 }
 
 fn elapsed_ms(started: Instant) -> u64 {
@@ -1570,7 +1714,9 @@ mod tests {
     #[test]
     fn shares_are_capped_and_rounded() {
         assert_eq!(share(103, 100), 100.0);
-        assert_eq!(share(1, 3), 33.3);
+        assert_eq!(round_tenth(share(1, 3)), 33.3);
+        // 89.96% does not reach 90%, though it shows as 90.0.
+        assert!(share(8996, 10000) < 90.0);
         assert_eq!(share(5, 0), 0.0);
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 use runbook_engine::run::RunSource;
-use runbook_engine::{Engine, EventSink, RunRecord, RunRequest, RunStatus};
+use runbook_engine::{Engine, EventSink, Redactor, RunRecord, RunRequest, RunStatus};
 use runbook_tanium::RequestObserver;
 use secrecy::SecretString;
 
@@ -55,14 +55,15 @@ pub struct OutputArgs {
 }
 
 /// Forwards the client's requests to the event stream.
-struct RequestEvents(Arc<Renderer>);
+struct RequestEvents(Arc<Renderer>, Redactor);
 
 impl RequestObserver for RequestEvents {
     fn exchange(&self, method: &str, path: &str, status: Option<u16>, elapsed: Duration) {
+        // A path can carry an action's name, which a template may have built from a secret.
         self.0.emit(&runbook_engine::Event::RequestSent {
             step_id: None,
             method: method.to_owned(),
-            path: path.to_owned(),
+            path: self.1.redact_text(path),
             status,
             elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         });
@@ -106,21 +107,36 @@ pub fn execute(
         };
         let renderer = Arc::new(Renderer::new(format));
         let store = store_args.open().await?;
-        let observer: Arc<dyn RequestObserver> = Arc::new(RequestEvents(renderer.clone()));
+        let observer: Arc<dyn RequestObserver> =
+            Arc::new(RequestEvents(renderer.clone(), request.redactor.clone()));
         let connection = connect(connect_args, Some(observer)).await?;
         let mut engine =
             Engine::new(connection.platform.clone(), renderer.clone()).with_pace(connection.pace);
         if let Some(store) = &store {
             engine = engine.with_store(store.clone());
         }
+        // Ctrl-C stops the run at its next checkpoint (between steps, between the checks of
+        // a wait), so that nothing is cut off halfway; a second Ctrl-C quits at once.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        engine = engine.with_shutdown(stopped);
+        let run = async {
+            match &record {
+                Some(record) => engine.resume(&request, record).await,
+                None => engine.run(&request).await,
+            }
+        };
+        tokio::pin!(run);
         let outcome = tokio::select! {
-            outcome = async {
-                match &record {
-                    Some(record) => engine.resume(&request, record).await,
-                    None => engine.run(&request).await,
+            outcome = &mut run => Some(outcome),
+            _ = tokio::signal::ctrl_c() => {
+                let _ = stop.send(true);
+                renderer.finish();
+                anstream::eprintln!("stopping at the next checkpoint (Ctrl-C again quits at once)");
+                tokio::select! {
+                    outcome = &mut run => Some(outcome),
+                    _ = tokio::signal::ctrl_c() => None,
                 }
-            } => Some(outcome),
-            _ = tokio::signal::ctrl_c() => None,
+            }
         };
         renderer.finish();
         let code = match outcome {
@@ -131,26 +147,19 @@ pub fn execute(
                 }
                 match outcome.status {
                     RunStatus::Succeeded => 0,
+                    RunStatus::Interrupted => {
+                        report_interrupted(
+                            &outcome.issued_actions,
+                            store.is_some(),
+                            &request.run_id,
+                        );
+                        INTERRUPTED
+                    }
                     _ => 1,
                 }
             }
             None => {
-                let issued = renderer.issued_actions();
-                if issued.is_empty() {
-                    anstream::eprintln!("interrupted: no action had been issued");
-                } else {
-                    let ids: Vec<String> = issued.iter().map(u64::to_string).collect();
-                    anstream::eprintln!(
-                        "interrupted: action(s) {} were issued and keep running in Tanium",
-                        ids.join(", ")
-                    );
-                }
-                if store.is_some() {
-                    anstream::eprintln!(
-                        "the run is recorded: `runbook runs resume {}` continues it",
-                        request.run_id
-                    );
-                }
+                report_interrupted(&renderer.issued_actions(), store.is_some(), &request.run_id);
                 INTERRUPTED
             }
         };
@@ -160,6 +169,21 @@ pub fn execute(
         }
         Ok(code)
     })
+}
+
+fn report_interrupted(issued: &[u64], recorded: bool, run_id: &str) {
+    if issued.is_empty() {
+        anstream::eprintln!("interrupted: no action had been issued");
+    } else {
+        let ids: Vec<String> = issued.iter().map(u64::to_string).collect();
+        anstream::eprintln!(
+            "interrupted: action(s) {} were issued and keep running in Tanium",
+            ids.join(", ")
+        );
+    }
+    if recorded {
+        anstream::eprintln!("the run is recorded: `runbook runs resume {run_id}` continues it");
+    }
 }
 
 /// Reads the allowed secrets from the environment; a missing one is a usage error.
@@ -174,7 +198,13 @@ pub fn read_secrets(
             Ok(value) => {
                 secrets.insert(name.clone(), SecretString::from(value));
             }
-            Err(_) => missing.push(name.clone()),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(UsageError(format!(
+                    "the environment variable {name} is not valid UTF-8"
+                ))
+                .into());
+            }
+            Err(std::env::VarError::NotPresent) => missing.push(name.clone()),
         }
     }
     if !missing.is_empty() {

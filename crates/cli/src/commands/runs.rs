@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use runbook_engine::run::RunSource;
 use runbook_engine::{Platform, RunFilter, RunRecord, RunRequest, Store};
 use runbook_store::CancelOutcome;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::commands::run_playbook::{OutputArgs, execute, read_secrets};
 use crate::connect::{ConnectArgs, UsageError, connect};
@@ -192,7 +192,10 @@ fn show(args: ShowArgs) -> anyhow::Result<u8> {
             text,
             "playbook  {} {DIM}(sha256 {}){DIM:#}",
             record.playbook_name,
-            &record.playbook_hash[..record.playbook_hash.len().min(12)]
+            record
+                .playbook_hash
+                .get(..12)
+                .unwrap_or(&record.playbook_hash)
         );
         if let Some(path) = &record.playbook_path {
             let _ = writeln!(text, "from      {path}");
@@ -301,22 +304,32 @@ fn resume(args: ResumeArgs) -> anyhow::Result<u8> {
         .iter()
         .filter_map(|pair| pair.split_once('=').map(|(name, _)| name.trim()))
         .collect();
+    let mut changed = Vec::new();
     if let Some(map) = record.inputs.as_object() {
         for (name, value) in map {
             let secret = playbook
                 .inputs
                 .get(name)
                 .is_some_and(|declaration| declaration.secret);
-            if secret && value != &json!(runbook_engine::redact::REDACTED) {
-                known.insert(name.clone(), value.clone());
-            } else if secret {
+            if secret && !value.is_null() {
+                // Recorded as a marker, never in clear: it must be given again.
                 if !given.contains(&name.as_str()) && args.inputs.inputs_file.is_none() {
                     missing_secrets.push(name.clone());
                 }
+            } else if given.contains(&name.as_str()) {
+                // Steps already done used the recorded value; a new one would mix two runs.
+                changed.push(name.clone());
             } else if !value.is_null() {
                 known.insert(name.clone(), value.clone());
             }
         }
+    }
+    if !changed.is_empty() {
+        return Err(UsageError(format!(
+            "input(s) {} were recorded with the run and cannot change on resume; only secret inputs are given again",
+            changed.join(", ")
+        ))
+        .into());
     }
     if !missing_secrets.is_empty() {
         return Err(UsageError(format!(
@@ -362,23 +375,41 @@ fn cancel(args: CancelArgs) -> anyhow::Result<u8> {
                 return Err(UsageError(format!("no run {} in this store", args.run_id)).into());
             }
         }
-        let actions: Vec<u64> = record
+        let unresolved: Vec<&str> = record
+            .intents
+            .iter()
+            .filter(|intent| intent.action_id.is_none())
+            .map(|intent| intent.action_name.as_str())
+            .collect();
+        let mut actions: Vec<u64> = record
             .intents
             .iter()
             .filter_map(|intent| intent.action_id)
             .collect();
         if !args.stop_actions {
-            if !actions.is_empty() {
-                let ids: Vec<String> = actions.iter().map(u64::to_string).collect();
+            if !actions.is_empty() || !unresolved.is_empty() {
+                let mut named: Vec<String> = actions.iter().map(u64::to_string).collect();
+                named.extend(unresolved.iter().map(|name| format!("`{name}`")));
                 anstream::eprintln!(
                     "action(s) {} keep running in Tanium; add --stop-actions to stop them",
-                    ids.join(", ")
+                    named.join(", ")
                 );
             }
             return Ok(0);
         }
         let connection = connect(&args.connect, None).await?;
         let mut failed = false;
+        // An intent without an action id: the request went out, the answer was not recorded.
+        for name in unresolved {
+            match connection.platform.find_action(name).await {
+                Ok(Some(action)) => actions.push(action.action_id),
+                Ok(None) => anstream::eprintln!("no action named `{name}` exists: nothing to stop"),
+                Err(error) => {
+                    failed = true;
+                    anstream::eprintln!("could not look up the action named `{name}`: {error}");
+                }
+            }
+        }
         for action_id in actions {
             match connection.platform.stop_action(action_id).await {
                 Ok(()) => anstream::eprintln!("action {action_id} stopped"),
