@@ -148,16 +148,7 @@ impl SimChild {
 
     /// Requests the simulator has served under `/api/v2` so far (its inspector's counts).
     pub async fn requests_served(&self) -> Result<u64, BenchError> {
-        let answer: Value = self
-            .http
-            .get(format!("{}/sim/requests", self.url))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|error| BenchError::Inspector(error.to_string()))?
-            .json()
-            .await
-            .map_err(|error| BenchError::Inspector(error.to_string()))?;
+        let answer = self.inspect("requests").await?;
         let counts = answer
             .as_array()
             .ok_or_else(|| BenchError::Inspector(format!("not a list: {answer}")))?;
@@ -165,6 +156,31 @@ impl SimChild {
             .iter()
             .filter_map(|entry| entry["count"].as_u64())
             .sum())
+    }
+
+    /// The names of the actions issued so far, oldest first.
+    pub async fn action_names(&self) -> Result<Vec<String>, BenchError> {
+        let answer = self.inspect("actions").await?;
+        let actions = answer
+            .as_array()
+            .ok_or_else(|| BenchError::Inspector("`/sim/actions` is not a list".to_owned()))?;
+        Ok(actions
+            .iter()
+            .filter_map(|action| action["name"].as_str().map(str::to_owned))
+            .collect())
+    }
+
+    /// `GET /sim/{what}`: the simulator's inspector over HTTP.
+    async fn inspect(&self, what: &str) -> Result<Value, BenchError> {
+        self.http
+            .get(format!("{}/sim/{what}", self.url))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|error| BenchError::Inspector(error.to_string()))?
+            .json()
+            .await
+            .map_err(|error| BenchError::Inspector(error.to_string()))
     }
 
     /// CPU time the simulator process has used so far.

@@ -163,6 +163,14 @@ async fn measure(
         counter.count() as f64 / runs.max(1) as f64,
         sim.requests_served().await?
     );
+    // Exactly once, under load too: every action name (unique per run) issued at most once.
+    let names = sim.action_names().await?;
+    let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
+    println!(
+        "  actions:        {} issued for {runs} runs; {} names issued more than once",
+        names.len(),
+        names.len() - distinct.len()
+    );
     println!(
         "  peak RSS:       {:.1} MiB (VmHWM of this process; {:.1} MiB before the runs started)  budget: under 500 MB",
         mib(peak),
