@@ -355,3 +355,110 @@ async fn cancel_stops_the_issued_actions_when_asked() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_asks_for_secret_inputs_again_and_never_sends_redacted_values() {
+    let sim = Simulator::start(SimConfig {
+        time_scale: 300.0,
+        failure_share: 0.0,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let folder = tempfile::tempdir().expect("temp folder");
+    let playbook = folder.path().join("tag.yaml");
+    std::fs::write(
+        &playbook,
+        r#"version: 1
+name: secret-tag
+inputs:
+  host: { type: string }
+  tag: { type: string, secret: true }
+steps:
+  - id: scope
+    target:
+      all:
+        - { sensor: Computer Name, op: equals, value: "{{ inputs.host }}" }
+  - id: params
+    parameterize:
+      package: Custom Tagging - Add Tags
+      params: { $1: "{{ inputs.tag }}" }
+  - id: tag
+    issue:
+      name: "secret tag {{ inputs.host }}"
+      action_group: All Computers
+      target: "{{ steps.scope.group }}"
+      package: "{{ steps.params.package_spec }}"
+"#,
+    )
+    .unwrap();
+    let store = format!("sqlite://{}", folder.path().join("runs.db").display());
+    // Crash after the package was read (the parameterize step is recorded, redacted) and
+    // before anything was issued.
+    let status = runbook(&sim, &store)
+        .env("RUNBOOK_TEST_ABORT_AFTER_REQUESTS", "3")
+        .args([
+            "run",
+            &playbook.display().to_string(),
+            "--input",
+            "host=WIN-DC01",
+            "--input",
+            "tag=Quarantine-4711",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success());
+    let run_id = runs_in(&sim, &store)[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(sim.inspect().actions.is_empty());
+
+    let output = runbook(&sim, &store)
+        .args(["runs", "resume", &run_id])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("tag"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let output = runbook(&sim, &store)
+        .args(["runs", "resume", &run_id, "--input", "host=OTHER"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a recorded input cannot change"
+    );
+
+    let output = runbook(&sim, &store)
+        .args([
+            "runs",
+            "resume",
+            &run_id,
+            "--input",
+            "tag=Quarantine-4711",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let actions = sim.inspect().actions;
+    assert_eq!(actions.len(), 1);
+    assert_eq!(
+        actions[0].parameters,
+        vec![("$1".to_owned(), "Quarantine-4711".to_owned())],
+        "the real value, not [REDACTED]"
+    );
+}
