@@ -49,7 +49,7 @@ pub enum BenchError {
     /// An HTTP call to the simulator's inspector failed.
     #[error("simulator inspector: {0}")]
     Inspector(String),
-    /// The bare flow did not end as a run should (a failed endpoint, a stopped action).
-    #[error("bare flow: {0}")]
+    /// A run did not end as it should (a failed endpoint, a stopped action, a failed step).
+    #[error("run did not succeed: {0}")]
     Flow(String),
 }
