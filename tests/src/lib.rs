@@ -4,9 +4,10 @@
 //! there and returns an [`Outcome`] whose stdout and stderr have the temporary path masked as
 //! `[TEMP]`, so that snapshots are stable from one machine to the next.
 //!
-//! The binary is located with `assert_cmd` (next to the test executable). Run these tests with
-//! `cargo test --workspace`, or `cargo test -p runbook -p runbook-tests`, so that cargo builds
-//! the current `runbook` first.
+//! The test files under `tests/tests/` are compiled as integration tests of the `runbook`
+//! package (see `crates/cli/Cargo.toml`), so `cargo test --workspace` (or `cargo test -p
+//! runbook`) always builds the current binary before it runs them; the binary is then found
+//! with `assert_cmd` next to the test executable.
 //!
 //! ```no_run
 //! use runbook_tests::Test;

@@ -19,10 +19,7 @@ fn runbook() -> PathBuf {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the repository")
-        .to_path_buf()
+    runbook_tests::workspace_root()
 }
 
 async fn simulator(configure: impl FnOnce(&mut SimConfig)) -> RunningSim {
