@@ -659,7 +659,14 @@ outputs:
             let skipped = events.iter().any(|event| {
                 matches!(event, Event::StepSkipped { step_id, .. } if step_id == "only_when_b")
             });
-            prop_assert_eq!(skipped, b.is_empty(), "a non-empty string is truthy, whatever it holds");
+            // The engine's documented truth rule (`template::is_truthy`): a blank string and the
+            // words false/no/none/0 are false, whatever else the value holds.
+            prop_assert_eq!(
+                skipped,
+                !runbook_engine::template::is_truthy(&json!(b)),
+                "`when` follows the engine's truth rule for {:?}",
+                b
+            );
         }
     }
 
