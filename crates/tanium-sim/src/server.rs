@@ -1186,11 +1186,18 @@ async fn list_actions(
         tests.push((field, value, regex, flag(filter.get("not_flag"))));
     }
     let now = shared.clock.now();
+    // A lookup by exact name is the common case (clients finding their own action): narrow
+    // to it before rendering, so the answer does not cost time in proportion to all actions.
+    let exact_name = tests
+        .iter()
+        .find(|(field, _, regex, negate)| field == "name" && regex.is_none() && !negate)
+        .map(|(_, value, _, _)| value.clone());
     let items: Vec<Value> = {
         let inner = shared.lock();
         inner
             .actions
             .values()
+            .filter(|action| exact_name.as_ref().is_none_or(|name| action.name == *name))
             .map(|action| action_json(&shared, &inner, action, now))
             .filter(|item| {
                 tests.iter().all(|(field, value, regex, negate)| {

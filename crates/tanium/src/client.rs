@@ -66,6 +66,8 @@ struct Inner {
     /// The current login session, with a generation so that concurrent requests refused by
     /// the server renew it once, not once each.
     session: RwLock<Option<Session>>,
+    /// Bounds the requests in flight (`Tuning::max_in_flight`).
+    in_flight: tokio::sync::Semaphore,
 }
 
 #[derive(Debug, Clone)]
@@ -196,6 +198,7 @@ impl TaniumClient {
                     ..tuning
                 },
                 session: RwLock::new(None),
+                in_flight: tokio::sync::Semaphore::new(tuning.max_in_flight.max(1)),
             }),
         })
     }
@@ -298,6 +301,12 @@ impl TaniumClient {
         if let Some(body) = &request.body {
             builder = builder.body(body.to_string());
         }
+        let _permit = self
+            .inner
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| Failure::Connect("the client is shutting down".to_owned()))?;
         let started = tokio::time::Instant::now();
         let result = exchange(builder, &request.path).await;
         if let Some(observer) = &self.observer.0 {

@@ -96,6 +96,10 @@ pub struct Tuning {
     pub page_size: u64,
     /// Delay between polls of a counting question.
     pub question_poll_interval: Duration,
+    /// Requests in flight at once; more wait their turn. Thousands of concurrent runs then
+    /// share a bounded number of connections (each costs a socket and its buffers), and the
+    /// server is not flooded.
+    pub max_in_flight: usize,
 }
 
 impl Default for Tuning {
@@ -103,6 +107,7 @@ impl Default for Tuning {
         Tuning {
             page_size: 5_000,
             question_poll_interval: Duration::from_secs(5),
+            max_in_flight: 256,
         }
     }
 }

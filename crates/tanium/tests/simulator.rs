@@ -42,6 +42,7 @@ fn tuning() -> Tuning {
     Tuning {
         page_size: 5_000,
         question_poll_interval: Duration::from_millis(20),
+        ..Tuning::default()
     }
 }
 
