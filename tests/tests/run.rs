@@ -4,7 +4,7 @@
 //! `TANIUM_URL`/`TANIUM_TOKEN`, and checks both what the binary printed and what the simulator
 //! received (how many actions, which machines they targeted).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
