@@ -588,7 +588,7 @@ async fn enqueue_refuses_what_a_worker_could_not_run() {
 }
 
 /// Figures for docs/PERFORMANCE.md ("Serve"); run with
-/// `RUNBOOK_SERVE_BENCH=1 cargo test --release -p runbook-tests --test serve serve_benchmark -- --nocapture`.
+/// `RUNBOOK_SERVE_BENCH=1 cargo test --release -p runbook --test serve serve_benchmark -- --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_benchmark() {
     if std::env::var("RUNBOOK_SERVE_BENCH").is_err() {
