@@ -769,3 +769,129 @@ fn percentiles(values: &[f64]) -> (f64, f64, f64) {
     let at = |share: f64| sorted[((sorted.len() - 1) as f64 * share).round() as usize];
     (at(0.5), at(0.95), sorted[sorted.len() - 1])
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_playbook_skips_its_firings_and_missed_firings_are_caught_up() {
+    let sim = Arc::new(
+        Simulator::start(SimConfig::default())
+            .await
+            .expect("simulator"),
+    );
+    let scenario = {
+        let sim = sim.clone();
+        tokio::task::spawn_blocking(move || {
+            let folder = tempfile::tempdir().expect("temp folder");
+            std::fs::write(folder.path().join("good.yaml"), TRIVIAL).unwrap();
+            std::fs::write(
+                folder.path().join("broken.yaml"),
+                "version: 1\nname: broken\nsteps:\n  - id: oops\n    lgo: typo\n",
+            )
+            .unwrap();
+            let schedules = folder.path().join("schedules.yaml");
+            std::fs::write(
+                &schedules,
+                "version: 1\nschedules:\n  - name: good\n    playbook: good.yaml\n    cron: \"* * * * * *\"\n    catch_up: latest\n  - name: broken\n    playbook: broken.yaml\n    cron: \"* * * * * *\"\n",
+            )
+            .unwrap();
+            let store = format!("sqlite://{}", folder.path().join("runs.db").display());
+
+            let first_log = folder.path().join("first.log");
+            let mut first = serve(&sim, &store, Some(&schedules), 1, &first_log);
+            std::thread::sleep(Duration::from_millis(2500));
+            sigterm(&first);
+            let status = wait_exit(&mut first, Duration::from_secs(10)).expect("serve stopped");
+            assert!(
+                status.success(),
+                "a broken playbook does not stop the service"
+            );
+            let lines = log_lines(&first_log);
+            assert!(
+                !with_message(
+                    &lines,
+                    "schedule loaded, but its playbook cannot run; its firings are skipped until it is fixed"
+                )
+                .is_empty(),
+                "the broken playbook is reported at start: {lines:?}"
+            );
+            let skipped = with_message(&lines, "firing skipped: the playbook cannot run");
+            assert!(!skipped.is_empty(), "{lines:?}");
+            assert!(skipped.iter().all(|line| line["schedule"] == "broken"));
+            let fired = with_message(&lines, "fired");
+            assert!(!fired.is_empty(), "the good schedule fired: {lines:?}");
+            assert!(fired.iter().all(|line| line["schedule"] == "good"));
+
+            // Down for a while: firings are missed. `catch_up: latest` runs the latest once.
+            std::thread::sleep(Duration::from_millis(2500));
+            let second_log = folder.path().join("second.log");
+            let mut second = serve(&sim, &store, Some(&schedules), 1, &second_log);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let caught_up = loop {
+                let lines = log_lines(&second_log);
+                let caught = with_message(
+                    &lines,
+                    "catching up a firing missed while no serve process was up",
+                );
+                if let Some(line) = caught.first() {
+                    break (*line).clone();
+                }
+                assert!(Instant::now() < deadline, "no catch-up: {lines:?}");
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            std::thread::sleep(Duration::from_millis(500));
+            sigterm(&second);
+            let status = wait_exit(&mut second, Duration::from_secs(10)).expect("serve stopped");
+            assert!(status.success());
+            assert_eq!(caught_up["schedule"], "good");
+            let key = format!(
+                "good@{}",
+                caught_up["firing"].as_str().expect("firing time")
+            )
+            .replace("+00:00", "Z");
+            let fired_keys: Vec<String> = with_message(&log_lines(&second_log), "fired")
+                .iter()
+                .chain(with_message(&lines, "fired").iter())
+                .filter_map(|line| line["firing_key"].as_str().map(str::to_owned))
+                .collect();
+            assert!(
+                fired_keys.contains(&key),
+                "the caught-up firing {key} made a run: {fired_keys:?}"
+            );
+            let distinct: BTreeSet<&String> = fired_keys.iter().collect();
+            assert_eq!(distinct.len(), fired_keys.len(), "{fired_keys:?}");
+            let all = runs(&sim, &store);
+            assert!(
+                all.iter().all(|run| run["status"] == "succeeded"),
+                "{all:?}"
+            );
+            assert!(all.iter().all(|run| run["playbook_name"] == "trivial"));
+        })
+    };
+    if let Err(failure) = scenario.await {
+        std::panic::resume_unwind(failure.into_panic());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_schedules_file_stops_serve_at_start() {
+    let sim = Simulator::start(SimConfig::default())
+        .await
+        .expect("simulator");
+    let folder = tempfile::tempdir().expect("temp folder");
+    let schedules = folder.path().join("schedules.yaml");
+    std::fs::write(
+        &schedules,
+        "version: 1\nschedules:\n  - name: nightly\n    playbook: p.yaml\n    cron: \"61 * * * *\"\n",
+    )
+    .unwrap();
+    let store = format!("sqlite://{}", folder.path().join("runs.db").display());
+    let output = runbook(&sim, &store)
+        .arg("serve")
+        .arg("--schedules")
+        .arg(&schedules)
+        .output()
+        .expect("serve ran");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is not a valid schedules file"), "{stderr}");
+    assert!(stderr.contains("61"), "the diagnostics are shown: {stderr}");
+}
