@@ -25,14 +25,28 @@ use crate::commands::enqueue::queued_run;
 /// schedule is noticed even while no other fires.
 const LONGEST_NAP: Duration = Duration::from_secs(60);
 
+/// How long the scheduler waits before trying a firing again after the store failed it.
+const STORE_RETRY: Duration = Duration::from_secs(1);
+
+/// What became of one firing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Firing {
+    /// Queued, found fired already, or skipped on purpose (overlap, invalid playbook).
+    Settled,
+    /// The store did not answer; the firing stays due.
+    StoreFailed,
+}
+
 /// Firing times are computed this many at a time: usually one or two are due, and computing
 /// thousands (a seconds field over a long sleep) costs real time.
 const FIRING_BATCH: usize = 8;
 
-/// How many missed firings are counted at most after a long suspension.
-const MISSED_COUNT_LIMIT: usize = 100_000;
+/// How many due firings are counted one by one; past this, the latest is looked up directly
+/// (a seconds field over a long suspension would otherwise mean millions of firing times).
+const MISSED_COUNT_LIMIT: usize = 1_000;
 
-/// The latest firing of `schedule` in `(cursor, now]`, and how many earlier ones were due too.
+/// The latest firing of `schedule` in `(cursor, now]`, and how many earlier ones were due too
+/// (counted up to about [`MISSED_COUNT_LIMIT`]).
 fn due_firings(
     schedule: &Schedule,
     cursor: DateTime<Utc>,
@@ -52,7 +66,11 @@ fn due_firings(
             due += 1;
             from = firing;
         }
-        if !full || due >= MISSED_COUNT_LIMIT {
+        if !full {
+            break;
+        }
+        if due >= MISSED_COUNT_LIMIT {
+            latest = schedule.last_firing_between(from, now).or(latest);
             break;
         }
     }
@@ -147,20 +165,25 @@ impl Scheduler {
             }
         }
         self.catch_up(start).await;
+        let mut store_failed = false;
         loop {
             let now = Utc::now();
-            let nap = self
+            let mut nap = self
                 .next_firing()
                 .map(|next| (next - now).to_std().unwrap_or(Duration::ZERO))
                 .unwrap_or(LONGEST_NAP)
                 .min(LONGEST_NAP);
+            if store_failed {
+                // The failed firing is still due: try it again, without spinning on it.
+                nap = nap.max(STORE_RETRY);
+            }
             tokio::select! {
                 () = tokio::time::sleep(nap) => {}
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
             let now = Utc::now();
             self.reload(now);
-            self.fire_due(now).await;
+            store_failed = self.fire_due(now).await;
         }
         tracing::debug!("scheduler stopped");
     }
@@ -201,7 +224,9 @@ impl Scheduler {
         }
     }
 
-    async fn fire_due(&mut self, now: DateTime<Utc>) {
+    /// Fires what is due; true when the store failed a firing, which stays due.
+    async fn fire_due(&mut self, now: DateTime<Utc>) -> bool {
+        let mut store_failed = false;
         let schedules: Vec<Schedule> = self.enabled().cloned().collect();
         for schedule in schedules {
             let Some(cursor) = self.cursors.get(&schedule.name).copied() else {
@@ -219,8 +244,12 @@ impl Scheduler {
                 );
             }
             self.cursors.insert(schedule.name.clone(), latest);
-            self.fire(&schedule, latest).await;
+            if self.fire(&schedule, latest).await == Firing::StoreFailed {
+                self.cursors.insert(schedule.name.clone(), cursor);
+                store_failed = true;
+            }
         }
+        store_failed
     }
 
     /// `catch_up: latest`: a firing missed while no serve process was up runs once now.
@@ -281,7 +310,7 @@ impl Scheduler {
         )
     }
 
-    async fn fire(&self, schedule: &Schedule, at: DateTime<Utc>) {
+    async fn fire(&self, schedule: &Schedule, at: DateTime<Utc>) -> Firing {
         let key = schedule.firing_key(at);
         let run = match self.prepare(schedule) {
             Ok(run) => run,
@@ -293,7 +322,7 @@ impl Scheduler {
                     error = %error,
                     "firing skipped: the playbook cannot run"
                 );
-                return;
+                return Firing::Settled;
             }
         };
         if schedule.overlap == Overlap::Skip {
@@ -303,7 +332,7 @@ impl Scheduler {
             match (fired, active) {
                 (Ok(true), _) => {
                     self.metrics.firing("already_fired");
-                    return;
+                    return Firing::Settled;
                 }
                 (Ok(false), Ok(active)) if active > 0 => {
                     self.metrics.firing("skipped_overlap");
@@ -313,13 +342,13 @@ impl Scheduler {
                         active,
                         "firing skipped: the previous run is still going (overlap: skip)"
                     );
-                    return;
+                    return Firing::Settled;
                 }
                 (Ok(false), Ok(_)) => {}
                 (Err(error), _) | (_, Err(error)) => {
                     self.metrics.firing("store_error");
-                    tracing::error!(schedule = %schedule.name, firing_key = %key, %error, "firing skipped: the store did not answer");
-                    return;
+                    tracing::error!(schedule = %schedule.name, firing_key = %key, %error, "the store did not answer; the firing is tried again");
+                    return Firing::StoreFailed;
                 }
             }
         }
@@ -338,15 +367,65 @@ impl Scheduler {
                     run_id = %run_id,
                     "fired"
                 );
+                Firing::Settled
             }
             Ok(Enqueued::AlreadyFired) => {
                 self.metrics.firing("already_fired");
                 tracing::debug!(schedule = %schedule.name, firing_key = %key, "already fired by another process");
+                Firing::Settled
             }
             Err(error) => {
                 self.metrics.firing("store_error");
-                tracing::error!(schedule = %schedule.name, firing_key = %key, %error, "firing lost: the store did not answer");
+                tracing::error!(schedule = %schedule.name, firing_key = %key, %error, "the store did not answer; the firing is tried again");
+                Firing::StoreFailed
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn every_second() -> Schedule {
+        let loaded = runbook_playbook::load_schedules(
+            "schedules.yaml",
+            "version: 1\nschedules:\n  - { name: tick, playbook: p.yaml, cron: '* * * * * *' }\n",
+        );
+        loaded.file.expect("valid").schedules.remove(0)
+    }
+
+    #[test]
+    fn only_the_latest_due_firing_is_fired_and_the_rest_counted() {
+        let schedule = every_second();
+        let cursor = Utc.with_ymd_and_hms(2026, 3, 8, 7, 0, 0).unwrap();
+        let now = cursor + chrono::TimeDelta::milliseconds(5_500);
+        let (latest, missed) = due_firings(&schedule, cursor, now);
+        assert_eq!(latest, Some(cursor + chrono::TimeDelta::seconds(5)));
+        assert_eq!(missed, 4);
+        // Nothing due yet: no firing, nothing missed.
+        let (latest, missed) = due_firings(&schedule, cursor, cursor);
+        assert_eq!((latest, missed), (None, 0));
+        // Exactly on time: one firing, none missed.
+        let (latest, missed) =
+            due_firings(&schedule, cursor, cursor + chrono::TimeDelta::seconds(1));
+        assert_eq!(latest, Some(cursor + chrono::TimeDelta::seconds(1)));
+        assert_eq!(missed, 0);
+    }
+
+    #[test]
+    fn a_long_suspension_is_counted_in_bounded_time() {
+        let schedule = every_second();
+        let cursor = Utc.with_ymd_and_hms(2026, 3, 8, 7, 0, 0).unwrap();
+        let now = cursor + chrono::TimeDelta::days(30);
+        let (latest, missed) = due_firings(&schedule, cursor, now);
+        assert_eq!(
+            latest,
+            Some(now),
+            "the latest firing, found without walking to it"
+        );
+        assert!(missed + 1 >= MISSED_COUNT_LIMIT, "{missed}");
     }
 }
