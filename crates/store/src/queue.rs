@@ -85,12 +85,19 @@ const ENQUEUE: &str = "INSERT INTO runs (run_id, playbook_name, playbook_source,
      ON CONFLICT (firing_key) DO NOTHING";
 
 /// Which runs may be claimed: queued ones (unless they wait for a previous run of their
-/// schedule that is still running), and running ones whose claimer stopped heart-beating.
-/// Runs started by `runbook run` (never claimed) are never taken: their process may be alive.
+/// schedule that is still running, or queued before them), and running ones whose claimer
+/// stopped heart-beating. Runs started by `runbook run` (never claimed) are never taken: their
+/// process may be alive. "Queued before them" closes a race on PostgreSQL: while one claimer
+/// holds the oldest run of a schedule locked (not yet `running` for the others), the next one
+/// of that schedule is not claimable either.
 const CLAIMABLE: &str = "(candidate.status = 'queued' AND (candidate.waits_for_previous = 0 \
          OR NOT EXISTS (SELECT 1 FROM runs AS other \
              WHERE other.schedule_name = candidate.schedule_name \
-               AND other.status = 'running'))) \
+               AND (other.status = 'running' \
+                    OR (other.status = 'queued' \
+                        AND (other.queued_at < candidate.queued_at \
+                             OR (other.queued_at = candidate.queued_at \
+                                 AND other.run_id < candidate.run_id))))))) \
      OR (candidate.status = 'running' AND candidate.claimed_by IS NOT NULL \
          AND candidate.heartbeat_at < $3)";
 

@@ -53,6 +53,7 @@ backend_tests!(
     heartbeats_keep_a_claim_and_count_the_runs_held,
     runs_started_outside_the_queue_are_never_claimed,
     a_queued_run_of_a_serial_schedule_waits_for_the_previous_one,
+    racing_claimers_start_one_run_of_a_serial_schedule_at_a_time,
     schedules_count_active_runs_and_remember_their_latest_firing,
     counts_by_status_and_queue_depth,
 );
@@ -523,5 +524,54 @@ async fn counts_by_status_and_queue_depth(url: &str) {
     assert_eq!(counts["failed"], 0);
     assert_eq!(counts["cancelled"], 0);
     assert_eq!(store.queue_depth().await.expect("depth"), 1);
+    store.close().await;
+}
+
+async fn racing_claimers_start_one_run_of_a_serial_schedule_at_a_time(url: &str) {
+    let store = Arc::new(open(url).await);
+    for round in 0..10 {
+        for firing in 0..3 {
+            let key = format!("serial@2026-01-01T00:{round:02}:{firing:02}Z");
+            let entry = QueueEntry {
+                schedule_name: Some("serial"),
+                firing_key: Some(&key),
+                waits_for_previous: true,
+            };
+            store
+                .enqueue_entry(&new_run(&new_run_id(), "serial"), &entry)
+                .await
+                .expect("enqueue");
+        }
+        // Four claimers at once: one gets the oldest run, the others nothing.
+        let barrier = Arc::new(tokio::sync::Barrier::new(4));
+        let mut handles = Vec::new();
+        for claimer in 0..4 {
+            let store = store.clone();
+            let barrier = barrier.clone();
+            handles.push(tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .claim_next(&format!("worker-{claimer}"), LONG)
+                    .await
+                    .expect("claim")
+            }));
+        }
+        let mut claimed = Vec::new();
+        for handle in handles {
+            if let Some(run) = handle.await.expect("a claimer ran") {
+                claimed.push(run);
+            }
+        }
+        assert_eq!(claimed.len(), 1, "round {round}: one serial run at a time");
+        // Finish everything of this round before the next.
+        let mut current = claimed.pop();
+        while let Some(run) = current {
+            store
+                .finish_run(&run.record.run_id, RunStatus::Succeeded, &json!({}), None)
+                .await
+                .expect("finish");
+            current = store.claim_next("worker-0", LONG).await.expect("claim");
+        }
+    }
     store.close().await;
 }
