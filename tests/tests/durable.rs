@@ -462,3 +462,53 @@ steps:
         "the real value, not [REDACTED]"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_whose_process_lives_is_not_resumed_elsewhere() {
+    let sim = Simulator::start(SimConfig {
+        time_scale: 300.0,
+        approval_required: true,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let folder = tempfile::tempdir().expect("temp folder");
+    let playbook = folder.path().join("durable.yaml");
+    std::fs::write(&playbook, PLAYBOOK).unwrap();
+    let store = format!("sqlite://{}", folder.path().join("runs.db").display());
+    // The run waits for an approval that never comes: its process is alive throughout.
+    let mut child = runbook(&sim, &store)
+        .args([
+            "run",
+            &playbook.display().to_string(),
+            "--input",
+            "host=WIN-DC01",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("runbook started");
+    let mut waited = 0;
+    while sim.inspect().actions.is_empty() && waited < 200 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    let run_id = runs_in(&sim, &store)[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let output = runbook(&sim, &store)
+        .args(["runs", "resume", &run_id])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is being run by cli:"), "{stderr}");
+    assert_eq!(
+        sim.inspect().actions.len(),
+        1,
+        "the refused resume issued nothing"
+    );
+}

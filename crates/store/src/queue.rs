@@ -99,7 +99,7 @@ const CLAIMABLE: &str = "(candidate.status = 'queued' AND (candidate.waits_for_p
                              OR (other.queued_at = candidate.queued_at \
                                  AND other.run_id < candidate.run_id))))))) \
      OR (candidate.status = 'running' AND candidate.claimed_by IS NOT NULL \
-         AND candidate.heartbeat_at < $3)";
+         AND candidate.claimed_by NOT LIKE 'cli:%' AND candidate.heartbeat_at < $3)";
 
 fn claim_sql(postgres: bool) -> String {
     let lock = if postgres {
@@ -114,6 +114,12 @@ fn claim_sql(postgres: bool) -> String {
          RETURNING run_id, queued_at, schedule_name, firing_key"
     )
 }
+
+/// Takes one run for a process: free, already ours, or held by a process whose heartbeat
+/// stopped.
+const CLAIM_RUN: &str = "UPDATE runs SET status = 'running', claimed_by = $1, heartbeat_at = $2 \
+     WHERE run_id = $4 AND status IN ('queued', 'running') \
+       AND (claimed_by IS NULL OR claimed_by = $1 OR heartbeat_at IS NULL OR heartbeat_at < $3)";
 
 const HEARTBEAT: &str = "UPDATE runs SET heartbeat_at = $2 \
      WHERE claimed_by = $1 AND status = 'running'";
@@ -247,6 +253,31 @@ impl SqlStore {
             schedule_name,
             firing_key,
         }))
+    }
+
+    /// Claims one given run for `worker_id` (a `runbook run` or `runbook runs resume`
+    /// process, whose ids start with `cli:`): true when it is now ours; false when another
+    /// live process holds it (its heartbeat is newer than `stale_after`) or it has ended.
+    /// Runs held by `cli:` processes are never taken over by `serve` workers: they may hold
+    /// secret inputs that only their own process was given.
+    pub async fn claim_run(
+        &self,
+        run_id: &str,
+        worker_id: &str,
+        stale_after: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        let stale = chrono::TimeDelta::from_std(stale_after).unwrap_or(chrono::TimeDelta::MAX);
+        let cutoff = time_text(now.checked_sub_signed(stale).unwrap_or(now));
+        on_pool!(self, pool => sqlx::query(CLAIM_RUN)
+            .bind(worker_id)
+            .bind(time_text(now))
+            .bind(&cutoff)
+            .bind(run_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected() > 0))
+        .map_err(|error| self.fail(&format!("claiming run {run_id} for {worker_id}"), error))
     }
 
     /// Refreshes the heartbeat of every run `worker_id` holds; returns how many it holds.

@@ -107,6 +107,49 @@ pub fn execute(
         };
         let renderer = Arc::new(Renderer::new(format));
         let store = store_args.open().await?;
+        // One live process per run: this process claims the run and keeps a heartbeat, so
+        // that a `runs resume` elsewhere refuses while it lives.
+        let holder_id = format!("cli:{}:{}", host_name(), std::process::id());
+        if let (Some(store), Some(_)) = (&store, &record) {
+            let mut claimed = store
+                .claim_run(&request.run_id, &holder_id, STALE_AFTER)
+                .await
+                .map_err(|error| UsageError(error.to_string()))?;
+            if !claimed {
+                let state = store.queue_state(&request.run_id).await.ok().flatten();
+                // Held by a process of this machine that no longer exists (it crashed or was
+                // killed): no need to wait for its heartbeat to go stale.
+                let gone = state
+                    .as_ref()
+                    .and_then(|state| state.claimed_by.as_deref())
+                    .is_some_and(holder_is_gone);
+                if gone {
+                    claimed = store
+                        .claim_run(&request.run_id, &holder_id, Duration::ZERO)
+                        .await
+                        .map_err(|error| UsageError(error.to_string()))?;
+                }
+            }
+            if !claimed {
+                let state = store.queue_state(&request.run_id).await.ok().flatten();
+                let holder = state
+                    .as_ref()
+                    .and_then(|state| state.claimed_by.clone())
+                    .unwrap_or_else(|| "another process".to_owned());
+                let beat = state.and_then(|state| state.heartbeat_at).unwrap_or_default();
+                return Err(UsageError(format!(
+                    "run {} is being run by {holder} (last heartbeat {beat}); it can be resumed once that process is gone for {}s",
+                    request.run_id,
+                    STALE_AFTER.as_secs()
+                ))
+                .into());
+            }
+        }
+        let holder = store.clone().map(|store| {
+            let run_id = request.run_id.clone();
+            let holder_id = holder_id.clone();
+            tokio::spawn(async move { hold(store, run_id, holder_id).await })
+        });
         let observer: Arc<dyn RequestObserver> =
             Arc::new(RequestEvents(renderer.clone(), request.redactor.clone()));
         let connection = connect(connect_args, Some(observer)).await?;
@@ -163,12 +206,66 @@ pub fn execute(
                 INTERRUPTED
             }
         };
+        if let Some(holder) = holder {
+            holder.abort();
+        }
         connection.close().await;
         if let Some(store) = store {
             store.close().await;
         }
         Ok(code)
     })
+}
+
+/// How often a running `runbook run` renews its claim on its run.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+/// After how long without a heartbeat a run's process is taken to be gone.
+const STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// Claims the run once it is recorded, then keeps its heartbeat until aborted.
+async fn hold(store: Arc<runbook_store::SqlStore>, run_id: String, holder_id: String) {
+    let mut claimed = false;
+    loop {
+        if !claimed {
+            // The engine records the run as its first act; claim it as soon as it exists.
+            claimed = store
+                .claim_run(&run_id, &holder_id, STALE_AFTER)
+                .await
+                .unwrap_or(false);
+        } else {
+            let _ = store.heartbeat(&holder_id).await;
+        }
+        let pause = if claimed {
+            HEARTBEAT_EVERY
+        } else {
+            Duration::from_millis(50)
+        };
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// Whether a `cli:<host>:<pid>` holder ran on this machine and its process has ended.
+fn holder_is_gone(holder: &str) -> bool {
+    let mut parts = holder.split(':');
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next().and_then(|pid| pid.parse::<u32>().ok()),
+    ) {
+        (Some("cli"), Some(host), Some(pid)) => {
+            host == host_name() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }
+        _ => false,
+    }
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 fn report_interrupted(issued: &[u64], recorded: bool, run_id: &str) {
