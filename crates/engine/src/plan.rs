@@ -22,7 +22,7 @@ use crate::redact::Redactor;
 use crate::run::{
     DEFAULT_ACTION_GROUP, as_u64, humanize, operator, unique_action_name, value_text,
 };
-use crate::template::{TemplateContext, Templates, is_truthy};
+use crate::template::{TemplateContext, Templates, condition_holds, is_truthy};
 
 /// The placeholder for the run id, which only exists once the run starts.
 const RUN_ID_PLACEHOLDER: &str = "<run.id>";
@@ -128,7 +128,9 @@ impl<'a> Planner<'a> {
             let condition = match &step.when {
                 None => Condition::Always,
                 Some(when) => match self.condition(when, &context, &names) {
-                    Ok(Rendered::Known(value)) if is_truthy(&value) => Condition::Runs,
+                    Ok(Rendered::Known(value)) if condition_holds(&when.value, &value) => {
+                        Condition::Runs
+                    }
                     Ok(Rendered::Known(_)) => Condition::Skipped,
                     Ok(Rendered::Unknown(expression)) => Condition::DecidedAtRunTime { expression },
                     Err(problem) => {
@@ -368,7 +370,9 @@ impl<'a> Planner<'a> {
                         for clause in clauses {
                             if let Some(when) = &clause.when {
                                 match self.condition(when, context, names)? {
-                                    Rendered::Known(value) if !is_truthy(&value) => {
+                                    Rendered::Known(value)
+                                        if !condition_holds(&when.value, &value) =>
+                                    {
                                         planned.details.push(format!(
                                             "clause `{} {}` left out: its `when` is false",
                                             clause.sensor,
@@ -603,9 +607,11 @@ impl<'a> Planner<'a> {
             }
             StepKind::Assert(assertion) => {
                 match self.condition(&assertion.that, context, names)? {
-                    Rendered::Known(value) if is_truthy(&value) => planned
-                        .details
-                        .push("assertion holds for these inputs".to_owned()),
+                    Rendered::Known(value) if condition_holds(&assertion.that.value, &value) => {
+                        planned
+                            .details
+                            .push("assertion holds for these inputs".to_owned())
+                    }
                     Rendered::Known(_) => {
                         return Err(format!(
                             "assertion `{}` is false for these inputs",

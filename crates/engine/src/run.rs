@@ -22,7 +22,7 @@ use crate::platform::{
 };
 use crate::redact::Redactor;
 use crate::store::{Intent, NewRun, RunRecord, StepRecord, StepStatus, Store, StoreError};
-use crate::template::{TemplateContext, Templates, is_truthy};
+use crate::template::{TemplateContext, Templates, condition_holds, is_truthy};
 
 /// The action group that holds no machines in Tanium.
 pub const DEFAULT_ACTION_GROUP: &str = "Default";
@@ -882,7 +882,7 @@ impl Engine {
         if let Some(condition) = &step.when {
             let context = state.context();
             let value = self.render(state, condition, &context)?;
-            if !is_truthy(&value) {
+            if !condition_holds(&condition.value, &value) {
                 self.emit(
                     state,
                     Event::StepSkipped {
@@ -1017,7 +1017,10 @@ impl Engine {
                 let mut rendered = Vec::with_capacity(clauses.len());
                 for clause in clauses {
                     if let Some(condition) = &clause.when
-                        && !is_truthy(&self.render(state, condition, &context)?)
+                        && !condition_holds(
+                            &condition.value,
+                            &self.render(state, condition, &context)?,
+                        )
                     {
                         continue;
                     }
@@ -1565,7 +1568,10 @@ impl Engine {
         assertion: &AssertStep,
     ) -> Result<StepDone, StepError> {
         let context = state.context();
-        let holds = is_truthy(&self.render(state, &assertion.that, &context)?);
+        let holds = condition_holds(
+            &assertion.that.value,
+            &self.render(state, &assertion.that, &context)?,
+        );
         if holds {
             return Ok(StepDone {
                 outputs: Map::new(),

@@ -170,6 +170,28 @@ fn collect_references(templates: &Templates, value: &Value, names: &mut BTreeSet
     }
 }
 
+/// Whether a condition (`when`, `assert.that`) holds. A condition that is exactly one
+/// `{{ expression }}` keeps its type, so Jinja's truth applies: `none`, `false`, `0`, `""`
+/// and empty collections are false, and any other string is true, even "no" that came from
+/// data. A condition written as mixed text comes back as text, read by [`is_truthy`].
+pub fn condition_holds(template: &Value, rendered: &Value) -> bool {
+    let single = template
+        .as_str()
+        .is_some_and(|text| single_expression(text).is_some());
+    if single {
+        match rendered {
+            Value::Null => false,
+            Value::Bool(flag) => *flag,
+            Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
+            Value::String(text) => !text.is_empty(),
+            Value::Array(items) => !items.is_empty(),
+            Value::Object(map) => !map.is_empty(),
+        }
+    } else {
+        is_truthy(rendered)
+    }
+}
+
 /// Jinja's idea of truth, applied to a rendered JSON value: empty strings, `false`, `0`,
 /// `none` and empty collections are false. The strings "false", "no", "0" and "none" are false
 /// too, since a rendered condition that is not a single expression comes back as text.

@@ -659,12 +659,12 @@ outputs:
             let skipped = events.iter().any(|event| {
                 matches!(event, Event::StepSkipped { step_id, .. } if step_id == "only_when_b")
             });
-            // The engine's documented truth rule (`template::is_truthy`): a blank string and the
-            // words false/no/none/0 are false, whatever else the value holds.
+            // `when: "{{ inputs.b }}"` is one expression: Jinja's truth on the string itself,
+            // so only the empty string is false; data such as "no" or "0" is a true string.
             prop_assert_eq!(
                 skipped,
-                !runbook_engine::template::is_truthy(&json!(b)),
-                "`when` follows the engine's truth rule for {:?}",
+                b.is_empty(),
+                "`when` follows Jinja's truth for {:?}",
                 b
             );
         }
