@@ -288,35 +288,8 @@ outputs:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_stops_the_issued_actions_when_asked() {
-    let sim = Simulator::start(SimConfig {
-        time_scale: 300.0,
-        approval_required: true,
-        ..SimConfig::default()
-    })
-    .await
-    .expect("simulator");
-    let folder = tempfile::tempdir().expect("temp folder");
-    let playbook = folder.path().join("durable.yaml");
-    std::fs::write(&playbook, PLAYBOOK).unwrap();
-    let store = format!("sqlite://{}", folder.path().join("runs.db").display());
     // The run waits for an approval that never comes; kill it once the action exists.
-    let mut child = runbook(&sim, &store)
-        .args([
-            "run",
-            &playbook.display().to_string(),
-            "--input",
-            "host=WIN-DC01",
-            "--json",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("runbook started");
-    let mut waited = 0;
-    while sim.inspect().actions.is_empty() && waited < 200 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
+    let (sim, _folder, store, mut child) = waiting_for_approval().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let _ = child.kill();
     let _ = child.wait();
@@ -465,34 +438,8 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_whose_process_lives_is_not_resumed_elsewhere() {
-    let sim = Simulator::start(SimConfig {
-        time_scale: 300.0,
-        approval_required: true,
-        ..SimConfig::default()
-    })
-    .await
-    .expect("simulator");
-    let folder = tempfile::tempdir().expect("temp folder");
-    let playbook = folder.path().join("durable.yaml");
-    std::fs::write(&playbook, PLAYBOOK).unwrap();
-    let store = format!("sqlite://{}", folder.path().join("runs.db").display());
     // The run waits for an approval that never comes: its process is alive throughout.
-    let mut child = runbook(&sim, &store)
-        .args([
-            "run",
-            &playbook.display().to_string(),
-            "--input",
-            "host=WIN-DC01",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("runbook started");
-    let mut waited = 0;
-    while sim.inspect().actions.is_empty() && waited < 200 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
+    let (sim, _folder, store, mut child) = waiting_for_approval().await;
     let run_id = runs_in(&sim, &store)[0]["run_id"]
         .as_str()
         .unwrap()
@@ -511,4 +458,33 @@ async fn a_run_whose_process_lives_is_not_resumed_elsewhere() {
         1,
         "the refused resume issued nothing"
     );
+}
+
+/// A simulator that requires approval, and a `runbook run` of the durable playbook waiting for
+/// an approval that never comes, once its action exists.
+async fn waiting_for_approval() -> (RunningSim, tempfile::TempDir, String, std::process::Child) {
+    let sim = Simulator::start(SimConfig {
+        time_scale: 300.0,
+        approval_required: true,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let folder = tempfile::tempdir().expect("temp folder");
+    let playbook = folder.path().join("durable.yaml");
+    std::fs::write(&playbook, PLAYBOOK).unwrap();
+    let store = format!("sqlite://{}", folder.path().join("runs.db").display());
+    let child = runbook(&sim, &store)
+        .args(["run", &playbook.display().to_string(), "--input", "host=WIN-DC01", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("runbook started");
+    let mut waited = 0;
+    while sim.inspect().actions.is_empty() && waited < 200 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(sim.inspect().actions.len(), 1, "the run issued its action");
+    (sim, folder, store, child)
 }
