@@ -475,7 +475,13 @@ async fn waiting_for_approval() -> (RunningSim, tempfile::TempDir, String, std::
     std::fs::write(&playbook, PLAYBOOK).unwrap();
     let store = format!("sqlite://{}", folder.path().join("runs.db").display());
     let child = runbook(&sim, &store)
-        .args(["run", &playbook.display().to_string(), "--input", "host=WIN-DC01", "--json"])
+        .args([
+            "run",
+            &playbook.display().to_string(),
+            "--input",
+            "host=WIN-DC01",
+            "--json",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
