@@ -159,13 +159,7 @@ fn trial(sim: &RunningSim, folder: &Path, number: u64, random: &mut Random) -> O
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_runs_resume_and_issue_exactly_one_action() {
-    let sim = Simulator::start(SimConfig {
-        time_scale: 300.0,
-        failure_share: 0.0,
-        ..SimConfig::default()
-    })
-    .await
-    .expect("simulator");
+    let sim = fast_simulator(false).await;
     let folder = tempfile::tempdir().expect("temp folder");
     std::fs::write(folder.path().join("durable.yaml"), PLAYBOOK).unwrap();
     let sim = std::sync::Arc::new(sim);
@@ -213,13 +207,7 @@ async fn killed_runs_resume_and_issue_exactly_one_action() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_never_reach_the_store() {
-    let sim = Simulator::start(SimConfig {
-        time_scale: 300.0,
-        failure_share: 0.0,
-        ..SimConfig::default()
-    })
-    .await
-    .expect("simulator");
+    let sim = fast_simulator(false).await;
     let folder = tempfile::tempdir().expect("temp folder");
     let playbook = folder.path().join("secret.yaml");
     std::fs::write(
@@ -331,13 +319,7 @@ async fn cancel_stops_the_issued_actions_when_asked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_resume_asks_for_secret_inputs_again_and_never_sends_redacted_values() {
-    let sim = Simulator::start(SimConfig {
-        time_scale: 300.0,
-        failure_share: 0.0,
-        ..SimConfig::default()
-    })
-    .await
-    .expect("simulator");
+    let sim = fast_simulator(false).await;
     let folder = tempfile::tempdir().expect("temp folder");
     let playbook = folder.path().join("tag.yaml");
     std::fs::write(
@@ -460,16 +442,22 @@ async fn a_run_whose_process_lives_is_not_resumed_elsewhere() {
     );
 }
 
-/// A simulator that requires approval, and a `runbook run` of the durable playbook waiting for
-/// an approval that never comes, once its action exists.
-async fn waiting_for_approval() -> (RunningSim, tempfile::TempDir, String, std::process::Child) {
-    let sim = Simulator::start(SimConfig {
+/// A simulator on a fast clock where every endpoint succeeds; approval on when asked.
+async fn fast_simulator(approval_required: bool) -> RunningSim {
+    Simulator::start(SimConfig {
         time_scale: 300.0,
-        approval_required: true,
+        failure_share: 0.0,
+        approval_required,
         ..SimConfig::default()
     })
     .await
-    .expect("simulator");
+    .expect("simulator")
+}
+
+/// A simulator that requires approval, and a `runbook run` of the durable playbook waiting for
+/// an approval that never comes, once its action exists.
+async fn waiting_for_approval() -> (RunningSim, tempfile::TempDir, String, std::process::Child) {
+    let sim = fast_simulator(true).await;
     let folder = tempfile::tempdir().expect("temp folder");
     let playbook = folder.path().join("durable.yaml");
     std::fs::write(&playbook, PLAYBOOK).unwrap();

@@ -91,6 +91,18 @@ fn finished(output: &Output) -> Value {
         })
 }
 
+/// The `run_finished` event of a `--json` run that must have succeeded.
+fn succeeded(output: &Output) -> Value {
+    let event = finished(output);
+    assert_eq!(
+        event["status"],
+        "succeeded",
+        "{event}\n{}",
+        text(&output.stderr)
+    );
+    event
+}
+
 fn write_playbook(dir: &tempfile::TempDir, name: &str, source: &str) -> String {
     let path = dir.path().join(name);
     std::fs::write(&path, source).expect("the playbook is written");
@@ -217,13 +229,7 @@ async fn the_seed_flow_waits_for_approval_by_another_user() {
     )
     .await;
     approve.await.unwrap();
-    let event = finished(&output);
-    assert_eq!(
-        event["status"],
-        "succeeded",
-        "{event}\n{}",
-        text(&output.stderr)
-    );
+    let event = succeeded(&output);
     assert_eq!(event["outputs"]["targeted"], 1);
     let stream = text(&output.stdout);
     assert!(
@@ -292,13 +298,7 @@ async fn contains_a_dot_matches_only_names_with_a_dot() {
         &[],
     )
     .await;
-    let event = finished(&output);
-    assert_eq!(
-        event["status"],
-        "succeeded",
-        "{event}\n{}",
-        text(&output.stderr)
-    );
+    succeeded(&output);
     let actions = sim.inspect().actions;
     assert_eq!(actions.len(), 1);
     let names = &actions[0].targeted_computer_names;
@@ -449,13 +449,7 @@ async fn an_expected_count_of_zero_finishes_at_once() {
         &[],
     )
     .await;
-    let event = finished(&output);
-    assert_eq!(
-        event["status"],
-        "succeeded",
-        "{event}\n{}",
-        text(&output.stderr)
-    );
+    succeeded(&output);
     let polls = text(&output.stdout)
         .lines()
         .filter(|line| line.contains("\"poll_progress\""))
@@ -486,13 +480,7 @@ async fn faults_and_an_expiring_login_still_issue_exactly_one_action() {
         &command_env,
     )
     .await;
-    let event = finished(&output);
-    assert_eq!(
-        event["status"],
-        "succeeded",
-        "{event}\n{}",
-        text(&output.stderr)
-    );
+    succeeded(&output);
     assert_eq!(
         sim.inspect().actions.len(),
         1,

@@ -2,6 +2,7 @@
 //! run against SQLite and PostgreSQL like the store suite. PostgreSQL tests need
 //! `RUNBOOK_TEST_POSTGRES_URL` and say that they skip when it is absent.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
@@ -13,36 +14,6 @@ use common::{new_run, new_run_id, running_step};
 use runbook_engine::{RunStatus, Store};
 use runbook_store::{Enqueued, QueueEntry, SqlStore};
 use serde_json::json;
-
-macro_rules! backend_tests {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let database = crate::common::SqliteDatabase::new();
-                    super::$test(&database.url).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let Some(database) = crate::common::PostgresDatabase::create().await else {
-                        return;
-                    };
-                    let url = database.url.clone();
-                    let outcome = tokio::spawn(async move { super::$test(&url).await }).await;
-                    database.drop_database().await;
-                    if let Err(failure) = outcome {
-                        std::panic::resume_unwind(failure.into_panic());
-                    }
-                }
-            )*
-        }
-    };
-}
 
 backend_tests!(
     queued_runs_are_claimed_oldest_first_and_once,

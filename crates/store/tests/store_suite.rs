@@ -4,6 +4,7 @@
 //! it from a `#[tokio::test]` per backend. PostgreSQL tests need `RUNBOOK_TEST_POSTGRES_URL`
 //! and say that they skip when it is absent.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeMap;
@@ -12,38 +13,6 @@ use common::{finished_step, log_event, new_run, new_run_id, running_step};
 use runbook_engine::{Event, RunFilter, RunStatus, StepStatus, Store};
 use runbook_store::{CancelOutcome, SqlStore};
 use serde_json::json;
-
-macro_rules! backend_tests {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let database = crate::common::SqliteDatabase::new();
-                    super::$test(&database.url).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let Some(database) = crate::common::PostgresDatabase::create().await else {
-                        return;
-                    };
-                    // The test runs in a task of its own so that its database is dropped
-                    // even when it fails.
-                    let url = database.url.clone();
-                    let outcome = tokio::spawn(async move { super::$test(&url).await }).await;
-                    database.drop_database().await;
-                    if let Err(failure) = outcome {
-                        std::panic::resume_unwind(failure.into_panic());
-                    }
-                }
-            )*
-        }
-    };
-}
 
 backend_tests!(
     a_run_round_trips_with_steps_intents_events_and_outputs,

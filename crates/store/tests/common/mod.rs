@@ -151,3 +151,38 @@ pub fn log_event(step_id: &str, message: &str) -> Event {
         message: message.to_owned(),
     }
 }
+
+/// Calls each listed async fn (taking a fresh database URL) from one `#[tokio::test]` per
+/// backend: SQLite always, PostgreSQL when `RUNBOOK_TEST_POSTGRES_URL` is set.
+#[allow(unused_macros)]
+macro_rules! backend_tests {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let database = crate::common::SqliteDatabase::new();
+                    super::$test(&database.url).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(database) = crate::common::PostgresDatabase::create().await else {
+                        return;
+                    };
+                    // The test runs in a task of its own so that its database is dropped
+                    // even when it fails.
+                    let url = database.url.clone();
+                    let outcome = tokio::spawn(async move { super::$test(&url).await }).await;
+                    database.drop_database().await;
+                    if let Err(failure) = outcome {
+                        std::panic::resume_unwind(failure.into_panic());
+                    }
+                }
+            )*
+        }
+    };
+}
