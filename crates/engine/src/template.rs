@@ -3,32 +3,271 @@
 //! Only strings written by the playbook's author are ever compiled as templates. Values that
 //! come from inputs, secrets or the platform enter the template context as data, so a
 //! hostname such as `{{ 7*7 }}` stays that literal string wherever it goes.
+//!
+//! The context also knows which of its values are secret (a [`Taint`]): every read of a
+//! secret value during a render is recorded, so that whatever a template computes from a
+//! secret (`| reverse`, `| upper`, `[-4:]`, `~ 'x'`, `| int`, ...) is known to be secret too,
+//! whatever names its text mentions.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use minijinja::value::Serde;
+use indexmap::IndexMap;
+use minijinja::value::{Enumerator, Object, ObjectExt, ObjectRepr, Serde};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
 
 /// How much work one template may do before it is stopped (a runaway loop, a huge range).
 const TEMPLATE_FUEL: u64 = 200_000;
 
-/// A template that failed to compile or to evaluate.
+/// A template that failed to compile or to evaluate. When the template had read a secret
+/// value before it failed, the message says what went wrong but not the details (they could
+/// quote the value).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct TemplateError {
     pub message: String,
 }
 
+/// Which parts of a value are secret: the whole value, some of its parts (by map key or list
+/// index), or nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Taint {
+    whole: bool,
+    /// Only parts that are not clean; empty when `whole`.
+    parts: BTreeMap<String, Taint>,
+}
+
+static CLEAN: Taint = Taint {
+    whole: false,
+    parts: BTreeMap::new(),
+};
+
+static WHOLE: Taint = Taint {
+    whole: true,
+    parts: BTreeMap::new(),
+};
+
+impl Taint {
+    /// Nothing is secret.
+    pub fn clean() -> Self {
+        Taint::default()
+    }
+
+    /// The whole value is secret.
+    pub fn whole() -> Self {
+        Taint {
+            whole: true,
+            parts: BTreeMap::new(),
+        }
+    }
+
+    pub fn is_clean(&self) -> bool {
+        !self.whole && self.parts.is_empty()
+    }
+
+    pub fn is_whole(&self) -> bool {
+        self.whole
+    }
+
+    /// The taint of one part (a map key, or a list index written in decimal).
+    pub fn part(&self, key: &str) -> &Taint {
+        if self.whole {
+            return &WHOLE;
+        }
+        self.parts.get(key).unwrap_or(&CLEAN)
+    }
+
+    /// Sets the taint of one part (nothing changes under a whole taint).
+    pub fn set_part(&mut self, key: &str, taint: Taint) {
+        if self.whole {
+            return;
+        }
+        if taint.is_clean() {
+            self.parts.remove(key);
+        } else {
+            self.parts.insert(key.to_owned(), taint);
+        }
+    }
+
+    /// Adds what `other` marks secret.
+    pub fn merge(&mut self, other: &Taint) {
+        if self.whole || other.is_clean() {
+            return;
+        }
+        if other.whole {
+            *self = Taint::whole();
+            return;
+        }
+        for (key, part) in &other.parts {
+            let mut merged = self.part(key).clone();
+            merged.merge(part);
+            self.set_part(key, merged);
+        }
+    }
+}
+
+/// Records whether a render read a secret value. Shared by the objects of one context.
+#[derive(Debug, Default)]
+struct Reads(AtomicBool);
+
+impl Reads {
+    fn mark(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn take(&self) -> bool {
+        self.0.swap(false, Ordering::Relaxed)
+    }
+}
+
+/// A map of the context with secret entries: reading one of them is recorded.
+#[derive(Debug)]
+struct TrackedMap {
+    entries: IndexMap<String, (minijinja::Value, bool)>,
+    reads: Arc<Reads>,
+}
+
+impl Object for TrackedMap {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let (value, secret) = self.entries.get(key.as_str()?)?;
+        if *secret {
+            self.reads.mark();
+        }
+        Some(value.clone())
+    }
+
+    // Keys only: values are always fetched through `get_value`, so that every read of a
+    // secret entry (iteration, `tojson`, `items`, printing the map) is seen.
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        self.mapped_enumerator(|map| {
+            Box::new(
+                map.entries
+                    .keys()
+                    .map(|key| minijinja::Value::from(key.as_str())),
+            )
+        })
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.entries.len())
+    }
+}
+
+/// A list of the context with secret items.
+#[derive(Debug)]
+struct TrackedSeq {
+    items: Vec<(minijinja::Value, bool)>,
+    reads: Arc<Reads>,
+}
+
+impl Object for TrackedSeq {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let (value, secret) = self.items.get(key.as_usize()?)?;
+        if *secret {
+            self.reads.mark();
+        }
+        Some(value.clone())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.items.len())
+    }
+}
+
+/// Converts a JSON value for the context; parts marked by `taint` record their reads. Parts
+/// with nothing secret inside are converted as plain data.
+fn tracked(value: &Value, taint: &Taint, reads: &Arc<Reads>) -> minijinja::Value {
+    if taint.is_clean() || taint.is_whole() {
+        return minijinja::Value::from(Serde(value));
+    }
+    match value {
+        Value::Object(map) => {
+            let entries = map
+                .iter()
+                .map(|(key, item)| {
+                    let part = taint.part(key);
+                    (key.clone(), (tracked(item, part, reads), part.is_whole()))
+                })
+                .collect();
+            minijinja::Value::from_object(TrackedMap {
+                entries,
+                reads: reads.clone(),
+            })
+        }
+        Value::Array(items) => {
+            let items = items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    let part = taint.part(&index.to_string());
+                    (tracked(item, part, reads), part.is_whole())
+                })
+                .collect();
+            minijinja::Value::from_object(TrackedSeq {
+                items,
+                reads: reads.clone(),
+            })
+        }
+        other => minijinja::Value::from(Serde(other)),
+    }
+}
+
 /// The names a template can see, converted once for many renders.
+///
+/// Renders with one context must not run at the same time (the engine renders one template
+/// at a time): the record of secret reads is shared.
 #[derive(Debug, Clone)]
-pub struct TemplateContext(minijinja::Value);
+pub struct TemplateContext {
+    root: minijinja::Value,
+    reads: Arc<Reads>,
+}
 
 impl TemplateContext {
-    /// Builds a context from a JSON object (`{"inputs": ..., "steps": ..., "run": ...}`).
+    /// Builds a context from a JSON object (`{"inputs": ..., "steps": ..., "run": ...}`) in
+    /// which nothing is secret.
     pub fn new(names: &Value) -> Self {
-        TemplateContext(minijinja::Value::from(Serde(names)))
+        Self::with_taint(names, &Taint::clean())
     }
+
+    /// Builds a context in which the parts `taint` marks are secret: a render that reads one
+    /// of them (or anything inside one) gives a secret value.
+    pub fn with_taint(names: &Value, taint: &Taint) -> Self {
+        let reads = Arc::new(Reads::default());
+        let root = if taint.is_whole() {
+            // Everything is secret: the root map's every entry records its reads.
+            let everything = match names {
+                Value::Object(map) => Taint {
+                    whole: false,
+                    parts: map
+                        .keys()
+                        .map(|key| (key.clone(), Taint::whole()))
+                        .collect(),
+                },
+                _ => Taint::clean(),
+            };
+            tracked(names, &everything, &reads)
+        } else {
+            tracked(names, taint, &reads)
+        };
+        TemplateContext { root, reads }
+    }
+}
+
+/// A rendered value and which parts of it were computed from a secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub value: Value,
+    pub taint: Taint,
 }
 
 /// The template engine: one MiniJinja environment with strict undefined names and fuel.
@@ -72,37 +311,70 @@ impl Templates {
     /// Renders every string inside `value` (maps and lists are walked; keys are not
     /// templates). A string that is exactly one `{{ expression }}` keeps the expression's type.
     pub fn render(&self, value: &Value, context: &TemplateContext) -> Result<Value, TemplateError> {
-        self.render_with(value, &context.0)
+        self.render_tracked(value, context)
+            .map(|rendered| rendered.value)
     }
 
-    fn render_with(
+    /// Renders like [`Templates::render`], and says which parts of the result were computed
+    /// from a secret value of the context: a string whose render read one is secret as a whole.
+    pub fn render_tracked(
         &self,
         value: &Value,
-        context: &minijinja::Value,
-    ) -> Result<Value, TemplateError> {
+        context: &TemplateContext,
+    ) -> Result<Rendered, TemplateError> {
         match value {
-            Value::String(text) => self.render_string(text, context),
-            Value::Array(items) => items
-                .iter()
-                .map(|item| self.render_with(item, context))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::Array),
+            Value::String(text) => {
+                context.reads.take();
+                let result = self.render_string(text, &context.root);
+                let secret = context.reads.take();
+                match result {
+                    Ok(value) => Ok(Rendered {
+                        value,
+                        taint: if secret {
+                            Taint::whole()
+                        } else {
+                            Taint::clean()
+                        },
+                    }),
+                    Err(Failure::Message(message)) => Err(TemplateError { message }),
+                    Err(Failure::Template(error)) if secret => Err(withheld(error)),
+                    Err(Failure::Template(error)) => Err(describe(error)),
+                }
+            }
+            Value::Array(items) => {
+                let mut rendered = Vec::with_capacity(items.len());
+                let mut taint = Taint::clean();
+                for (index, item) in items.iter().enumerate() {
+                    let item = self.render_tracked(item, context)?;
+                    taint.set_part(&index.to_string(), item.taint);
+                    rendered.push(item.value);
+                }
+                Ok(Rendered {
+                    value: Value::Array(rendered),
+                    taint,
+                })
+            }
             Value::Object(map) => {
                 let mut rendered = serde_json::Map::with_capacity(map.len());
+                let mut taint = Taint::clean();
                 for (key, item) in map {
-                    rendered.insert(key.clone(), self.render_with(item, context)?);
+                    let item = self.render_tracked(item, context)?;
+                    taint.set_part(key, item.taint);
+                    rendered.insert(key.clone(), item.value);
                 }
-                Ok(Value::Object(rendered))
+                Ok(Rendered {
+                    value: Value::Object(rendered),
+                    taint,
+                })
             }
-            other => Ok(other.clone()),
+            other => Ok(Rendered {
+                value: other.clone(),
+                taint: Taint::clean(),
+            }),
         }
     }
 
-    fn render_string(
-        &self,
-        text: &str,
-        context: &minijinja::Value,
-    ) -> Result<Value, TemplateError> {
+    fn render_string(&self, text: &str, context: &minijinja::Value) -> Result<Value, Failure> {
         if !is_template(text) {
             return Ok(Value::String(text.to_owned()));
         }
@@ -110,21 +382,22 @@ impl Templates {
             let compiled = self
                 .environment
                 .compile_expression(expression)
-                .map_err(describe)?;
-            let result = compiled.eval(context.clone()).map_err(describe)?;
+                .map_err(Failure::Template)?;
+            let result = compiled.eval(context.clone()).map_err(Failure::Template)?;
             if result.is_undefined() {
-                return Err(TemplateError {
-                    message: format!("`{expression}` is undefined"),
-                });
+                return Err(Failure::Message(format!("`{expression}` is undefined")));
             }
-            return serde_json::to_value(&result).map_err(|error| TemplateError {
-                message: format!("`{expression}` gave a value that cannot be used: {error}"),
+            // Converting reads the whole result: a secret inside is recorded here too.
+            return serde_json::to_value(&result).map_err(|error| {
+                Failure::Message(format!(
+                    "`{expression}` gave a value that cannot be used: {error}"
+                ))
             });
         }
         self.environment
             .render_str(text, context.clone())
             .map(Value::String)
-            .map_err(describe)
+            .map_err(Failure::Template)
     }
 
     /// Evaluates a condition (`when`, `assert.that`): a rendered value's truthiness.
@@ -210,6 +483,24 @@ pub fn is_truthy(value: &Value) -> bool {
         }
         Value::Array(items) => !items.is_empty(),
         Value::Object(map) => !map.is_empty(),
+    }
+}
+
+/// Why a string did not render: MiniJinja's error, or a message of ours (which never holds a
+/// value of the context).
+enum Failure {
+    Template(minijinja::Error),
+    Message(String),
+}
+
+/// The error of a render that read a secret value: what went wrong, without the details,
+/// which may quote the value.
+fn withheld(error: minijinja::Error) -> TemplateError {
+    match error.kind() {
+        minijinja::ErrorKind::OutOfFuel => describe(error),
+        kind => TemplateError {
+            message: format!("{kind} (details withheld: the template read a secret value)"),
+        },
     }
 }
 
@@ -318,6 +609,128 @@ mod tests {
         let names = templates.references("{{ steps.scope.group_id }} {{ inputs.host }}");
         assert!(names.contains("steps.scope.group_id"), "{names:?}");
         assert!(names.contains("inputs.host"), "{names:?}");
+    }
+
+    fn secret_context() -> TemplateContext {
+        let mut taint = Taint::clean();
+        taint.set_part("secrets", Taint::whole());
+        let mut inputs = Taint::clean();
+        inputs.set_part("pin", Taint::whole());
+        taint.set_part("inputs", inputs);
+        let mut v = Taint::clean();
+        v.set_part("key", Taint::whole());
+        let mut steps = Taint::clean();
+        steps.set_part("v", v);
+        taint.set_part("steps", steps);
+        TemplateContext::with_taint(
+            &json!({
+                "inputs": {"host": "WIN-DC01", "pin": 987654},
+                "secrets": {"API_KEY": "s3cr3t-value"},
+                "steps": {"v": {"key": "abc-123-xyz", "plain": "visible", "list": [1, 2]}},
+            }),
+            &taint,
+        )
+    }
+
+    #[test]
+    fn what_is_computed_from_a_secret_is_secret() {
+        let templates = Templates::new();
+        let context = secret_context();
+        for text in [
+            "{{ secrets.API_KEY | reverse }}",
+            "x {{ secrets.API_KEY | upper }} y",
+            "{{ secrets.API_KEY[-4:] }}",
+            "{{ inputs.pin | int }}",
+            "{{ inputs.pin ~ '' }}",
+            "{{ steps.v.key | replace('-', '') }}",
+            "{{ steps.v | tojson }}",
+            "{% for k, v in steps.v | items %}{{ v }}{% endfor %}",
+            "{{ steps['v']['key'] | length }}",
+            "{{ inputs | tojson }}",
+            "{% if secrets.API_KEY %}yes{% endif %}",
+            "{{ steps.v }}",
+        ] {
+            let rendered = templates.render_tracked(&json!(text), &context).unwrap();
+            assert!(rendered.taint.is_whole(), "{text} gave {rendered:?}");
+        }
+        for text in [
+            "{{ inputs.host | lower }}",
+            "{{ steps.v.plain }}",
+            "{{ steps.v.list | length }}",
+            "{{ steps | length }}",
+            "plain text",
+        ] {
+            let rendered = templates.render_tracked(&json!(text), &context).unwrap();
+            assert!(rendered.taint.is_clean(), "{text} gave {rendered:?}");
+        }
+    }
+
+    #[test]
+    fn taint_follows_the_parts_of_a_value() {
+        let templates = Templates::new();
+        let rendered = templates
+            .render_tracked(
+                &json!({"a": ["{{ inputs.host }}", "{{ inputs.pin }}"], "b": "{{ secrets.API_KEY }}", "c": 1}),
+                &secret_context(),
+            )
+            .unwrap();
+        assert_eq!(
+            rendered.value,
+            json!({"a": ["WIN-DC01", 987654], "b": "s3cr3t-value", "c": 1})
+        );
+        assert!(rendered.taint.part("a").part("0").is_clean());
+        assert!(rendered.taint.part("a").part("1").is_whole());
+        assert!(rendered.taint.part("b").is_whole());
+        assert!(rendered.taint.part("c").is_clean());
+    }
+
+    #[test]
+    fn tracked_values_behave_like_plain_data() {
+        let templates = Templates::new();
+        let context = secret_context();
+        let rendered = templates
+            .render(&json!("{{ steps.v.list }}"), &context)
+            .unwrap();
+        assert_eq!(rendered, json!([1, 2]));
+        let rendered = templates
+            .render(
+                &json!("{{ steps.v | dictsort | length }} {{ steps.v.list[1] }}"),
+                &context,
+            )
+            .unwrap();
+        assert_eq!(rendered, json!("3 2"));
+        let error = templates
+            .render(&json!("{{ steps.v.nope }}"), &context)
+            .unwrap_err();
+        assert!(error.message.contains("undefined"), "{error}");
+    }
+
+    #[test]
+    fn errors_after_reading_a_secret_do_not_quote_it() {
+        let templates = Templates::new();
+        let error = templates
+            .render(&json!("{{ secrets.API_KEY + 1 }}"), &secret_context())
+            .unwrap_err();
+        assert!(!error.message.contains("s3cr3t"), "{error}");
+        assert!(error.message.contains("withheld"), "{error}");
+    }
+
+    #[test]
+    fn taints_merge() {
+        let mut taint = Taint::clean();
+        let mut part = Taint::clean();
+        part.set_part("x", Taint::whole());
+        taint.set_part("a", part);
+        let mut other = Taint::clean();
+        other.set_part("b", Taint::whole());
+        taint.merge(&other);
+        assert!(taint.part("a").part("x").is_whole());
+        assert!(taint.part("b").is_whole());
+        assert!(taint.part("c").is_clean());
+        taint.merge(&Taint::whole());
+        assert!(taint.part("c").is_whole());
+        taint.set_part("d", Taint::clean());
+        assert!(taint.is_whole());
     }
 
     #[test]
