@@ -19,6 +19,8 @@
 //! assert_eq!(outcome.code, 0, "{}", outcome.stderr);
 //! ```
 
+pub mod postgres;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

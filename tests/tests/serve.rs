@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use runbook_tanium_sim::{Faults, RunningSim, SimConfig, Simulator};
+use runbook_tests::postgres::PostgresDatabase;
 use runbook_tests::runbook_binary;
 use serde_json::Value;
 
@@ -200,77 +201,6 @@ fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitSta
         std::thread::sleep(Duration::from_millis(50));
     }
     None
-}
-
-/// A PostgreSQL database of its own, dropped when the test ends (pass or fail).
-struct PostgresDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl PostgresDatabase {
-    fn create() -> Option<PostgresDatabase> {
-        let Ok(base) = std::env::var("RUNBOOK_TEST_POSTGRES_URL") else {
-            println!("skipping the PostgreSQL serve test: RUNBOOK_TEST_POSTGRES_URL is not set");
-            return None;
-        };
-        let admin_url = with_database(&base, "postgres");
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_nanos())
-            .unwrap_or_default();
-        let name = format!("runbook_serve_{}_{nanos}", std::process::id());
-        let created = Command::new("psql")
-            .args([&admin_url, "-q", "-v", "ON_ERROR_STOP=1", "-c"])
-            .arg(format!("CREATE DATABASE {name}"))
-            .output();
-        match created {
-            Ok(output) if output.status.success() => {}
-            Ok(output) => panic!(
-                "creating database {name}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            ),
-            Err(error) => {
-                println!("skipping the PostgreSQL serve test: psql cannot be run ({error})");
-                return None;
-            }
-        }
-        let url = with_database(&base, &name);
-        Some(PostgresDatabase {
-            admin_url,
-            name,
-            url,
-        })
-    }
-}
-
-impl Drop for PostgresDatabase {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([&self.admin_url, "-q", "-c"])
-            .arg(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .output();
-    }
-}
-
-/// `url` with its database replaced by `database`, query options kept.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let (scheme, rest) = base.split_once("://").expect("a URL with a scheme");
-    let authority = rest.split('/').next().unwrap_or_default();
-    let mut result = format!("{scheme}://{authority}/{database}");
-    if let Some(query) = query {
-        result.push('?');
-        result.push_str(query);
-    }
-    result
 }
 
 fn schedules_file(folder: &Path, enabled: bool) -> String {

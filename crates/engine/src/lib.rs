@@ -25,7 +25,9 @@
 //! ```
 
 pub mod events;
+pub mod lease;
 pub mod pace;
+pub mod pause_points;
 pub mod plan;
 pub mod platform;
 pub mod redact;
@@ -34,6 +36,7 @@ pub mod store;
 pub mod template;
 
 pub use events::{CollectEvents, Event, EventSink, NoEvents, RunStatus};
+pub use lease::Lease;
 pub use pace::Pace;
 pub use plan::{Condition, Plan, PlanStep, Planner};
 pub use platform::{
@@ -45,5 +48,6 @@ pub use redact::Redactor;
 pub use run::{Engine, RunOutcome, RunRequest, StepError, unique_action_name};
 pub use store::{
     Intent, NewRun, RunFilter, RunRecord, RunSummary, StepRecord, StepStatus, Store, StoreError,
+    StoreErrorKind,
 };
 pub use template::{TemplateContext, TemplateError, Templates};

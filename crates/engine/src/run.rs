@@ -20,9 +20,9 @@ use crate::platform::{
     ActionInfo, ActionSpec, Combine, Operator, PackageOutcome, PackageSelector, Platform,
     PlatformErrorKind, TargetClause, TargetRequest,
 };
-use crate::redact::Redactor;
+use crate::redact::{Redactor, mask, revealing};
 use crate::store::{Intent, NewRun, RunRecord, StepRecord, StepStatus, Store, StoreError};
-use crate::template::{TemplateContext, Templates, condition_holds, is_truthy};
+use crate::template::{Rendered, Taint, TemplateContext, Templates, condition_holds, is_truthy};
 
 /// The action group that holds no machines in Tanium.
 pub const DEFAULT_ACTION_GROUP: &str = "Default";
@@ -34,6 +34,10 @@ const ISSUE_ATTEMPTS: usize = 4;
 /// Pause (playbook time) before sending an action again after the server was unavailable;
 /// grows with each failure.
 const ISSUE_BACKOFF: Duration = Duration::from_secs(2);
+
+/// How long a process that lost its run while sending waits for the new holder to record
+/// its action (real time).
+const SETTLE_LOST_SEND: Duration = Duration::from_secs(180);
 
 /// How long the pre-issue count may wait for endpoints to answer (playbook time).
 const COUNT_WAIT: Duration = Duration::from_secs(120);
@@ -193,16 +197,57 @@ struct RunState<'a> {
     prior_intents: HashMap<String, Intent>,
     /// The step being run: its record, for the store.
     current: Option<StepRecord>,
+    /// Which step outputs were computed from secrets.
+    tainted: Tainted,
+}
+
+/// What a run knows of which step outputs are secret. A step's outputs are recorded and shown
+/// with those parts `[REDACTED]` as a whole (`state.steps` holds them so); later steps read the
+/// real values, kept here.
+#[derive(Debug, Default)]
+struct Tainted {
+    /// By step id, then output name: the parts computed from a secret or holding one.
+    steps: Taint,
+    /// By step id: the real values of the outputs shown redacted.
+    hidden: HashMap<String, Map<String, Value>>,
+    /// What the `set` step being run computed from secrets, taken when it finishes.
+    pending: Taint,
 }
 
 impl RunState<'_> {
+    /// The names templates see. Secrets, secret inputs (when given) and the step outputs
+    /// computed from them are marked, so that a render reading one gives a secret value.
     fn context(&self) -> TemplateContext {
-        TemplateContext::new(&json!({
-            "inputs": self.request.inputs,
-            "steps": self.steps,
-            "run": self.run_names,
-            "secrets": self.secrets,
-        }))
+        let mut steps = self.steps.clone();
+        for (id, hidden) in &self.tainted.hidden {
+            if let Some(Value::Object(outputs)) = steps.get_mut(id) {
+                for (name, value) in hidden {
+                    outputs.insert(name.clone(), value.clone());
+                }
+            }
+        }
+        let mut inputs = Taint::clean();
+        for (name, declaration) in &self.request.playbook.inputs {
+            let given = self
+                .request
+                .inputs
+                .get(name)
+                .is_some_and(|value| !value.is_null());
+            if declaration.secret && given {
+                inputs.set_part(name, Taint::whole());
+            }
+        }
+        let mut taint = Taint::clean();
+        taint.set_part("inputs", inputs);
+        taint.set_part("steps", self.tainted.steps.clone());
+        taint.set_part("secrets", Taint::whole());
+        let names = Map::from_iter([
+            ("inputs".to_owned(), json!(self.request.inputs)),
+            ("steps".to_owned(), Value::Object(steps)),
+            ("run".to_owned(), self.run_names.clone()),
+            ("secrets".to_owned(), self.secrets.clone()),
+        ]);
+        TemplateContext::with_taint(&Value::Object(names), &taint)
     }
 
     fn run_id(&self) -> &str {
@@ -215,6 +260,18 @@ fn now_rfc3339() -> String {
 }
 
 fn store_error(error: StoreError) -> StepError {
+    if error.is_lost_claim() {
+        // Not a failure of the run: another process drives it now. This one stops where it
+        // is and writes nothing more (its writes would be refused anyway).
+        return StepError {
+            message: format!(
+                "this process lost its claim on the run and stopped; another process drives it now ({})",
+                error.message
+            ),
+            interrupted: true,
+            cancelled: false,
+        };
+    }
     StepError::new(error.to_string())
 }
 
@@ -260,23 +317,53 @@ impl Engine {
         self.shutdown
             .as_ref()
             .is_some_and(|shutdown| *shutdown.borrow())
+            || self.lease_lost()
     }
 
-    /// Sleeps on the run's clock; returns early, interrupted, when the engine shuts down.
-    async fn pause(&self, playbook_time: Duration) -> Result<(), StepError> {
-        match &self.shutdown {
-            None => {
-                self.pace.sleep(playbook_time).await;
-                Ok(())
-            }
-            Some(shutdown) => {
-                let mut shutdown = shutdown.clone();
-                tokio::select! {
-                    () = self.pace.sleep(playbook_time) => Ok(()),
-                    _ = shutdown.wait_for(|stop| *stop) => Err(StepError::interrupted()),
+    /// The lease of a fenced store is gone: another process took the run over.
+    fn lease_lost(&self) -> bool {
+        self.store
+            .as_ref()
+            .and_then(|store| store.lease())
+            .is_some_and(|lease| lease.is_lost())
+    }
+
+    /// Waits until `until` (real time), stopping early when the engine shuts down or the
+    /// lease is lost.
+    async fn hold_off(&self, until: tokio::time::Instant) -> Result<(), StepError> {
+        let wait = until.saturating_duration_since(tokio::time::Instant::now());
+        self.pause_real(wait).await
+    }
+
+    async fn pause_real(&self, wait: Duration) -> Result<(), StepError> {
+        let mut shutdown = self.shutdown.clone();
+        let mut lost = self
+            .store
+            .as_ref()
+            .and_then(|store| store.lease())
+            .map(|lease| lease.lost_signal());
+        tokio::select! {
+            () = tokio::time::sleep(wait) => Ok(()),
+            _ = async {
+                match shutdown.as_mut() {
+                    Some(shutdown) => { let _ = shutdown.wait_for(|stop| *stop).await; }
+                    None => std::future::pending::<()>().await,
                 }
-            }
+            } => Err(StepError::interrupted()),
+            _ = async {
+                match lost.as_mut() {
+                    Some(lost) => { let _ = lost.wait_for(|lost| *lost).await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => Err(lost_claim_error()),
         }
+    }
+
+    /// Sleeps on the run's clock; returns early, interrupted, when the engine shuts down or
+    /// the run's lease is lost.
+    async fn pause(&self, playbook_time: Duration) -> Result<(), StepError> {
+        self.pause_real(self.pace.real_duration(playbook_time))
+            .await
     }
 
     pub fn templates(&self) -> &Templates {
@@ -387,6 +474,7 @@ impl Engine {
             prior_steps: HashMap::new(),
             prior_intents: HashMap::new(),
             current: None,
+            tainted: Tainted::default(),
         };
         if let Some(record) = record {
             for step in &record.steps {
@@ -430,6 +518,7 @@ impl Engine {
                 playbook_path: source.path,
                 inputs: inputs.clone(),
                 started_by: request.started_by.clone(),
+                claimed_by: store.lease().map(|lease| lease.holder().to_owned()),
             };
             if let Err(error) = store.create_run(&new_run).await {
                 let message = error.to_string();
@@ -646,23 +735,26 @@ impl Engine {
     /// Ends a run stopped by a shutdown: no `finish_run`, so the record stays `running`.
     async fn interrupted(&self, state: &RunState<'_>, started: Instant) -> RunOutcome {
         let request = state.request;
+        let error = self.lease_lost().then(|| lost_claim_error().message);
         self.emit(
             state,
             Event::RunFinished {
                 run_id: request.run_id.clone(),
                 status: RunStatus::Interrupted,
                 outputs: Value::Object(Map::new()),
-                error: None,
+                error: error.clone(),
                 issued_actions: state.issued_order.clone(),
                 elapsed_ms: elapsed_ms(started),
             },
         );
-        let _ = self.flush(state).await;
+        if error.is_none() {
+            let _ = self.flush(state).await;
+        }
         RunOutcome {
             run_id: request.run_id.clone(),
             status: RunStatus::Interrupted,
             outputs: Value::Object(Map::new()),
-            error: None,
+            error,
             issued_actions: state.issued_order.clone(),
         }
     }
@@ -814,62 +906,107 @@ impl Engine {
         }
     }
 
+    /// The playbook's outputs; a value computed from a secret is `[REDACTED]` as a whole,
+    /// whatever its type (a secret `integer` input passed on stays hidden too).
     fn render_outputs(&self, state: &RunState<'_>) -> Result<Value, StepError> {
         let context = state.context();
         let mut outputs = Map::new();
         for (name, template) in &state.request.playbook.outputs {
-            let value = self
-                .render(state, template, &context)
+            let rendered = self
+                .render_tracked(state, template, &context)
                 .map_err(|error| StepError::new(format!("output `{name}`: {}", error.message)))?;
-            outputs.insert(name.clone(), value);
+            outputs.insert(name.clone(), mask(&rendered.value, &rendered.taint));
         }
         Ok(Value::Object(outputs))
     }
 
-    /// Renders a template value; values rendered from secrets become secrets themselves.
+    /// Renders a template value; values computed from secrets become secrets themselves.
     fn render(
         &self,
         state: &RunState<'_>,
         template: &TemplateValue,
         context: &TemplateContext,
     ) -> Result<Value, StepError> {
-        let rendered = self
-            .templates
-            .render(&template.value, context)
+        self.render_tracked(state, template, context)
+            .map(|rendered| rendered.value)
+    }
+
+    /// Renders a template value and says which parts were computed from a secret (those are
+    /// registered with the run's redactor).
+    fn render_tracked(
+        &self,
+        state: &RunState<'_>,
+        template: &TemplateValue,
+        context: &TemplateContext,
+    ) -> Result<Rendered, StepError> {
+        let rendered = self.eval(template, context)?;
+        state.redactor.add_tainted(&rendered.value, &rendered.taint);
+        Ok(rendered)
+    }
+
+    /// Whether a condition (`when`, `assert.that`) holds. Its value is only used for its
+    /// truth, so it is not registered as a secret (a `false` read from a secret would make
+    /// every "false" in the run's texts unreadable).
+    fn holds(
+        &self,
+        template: &TemplateValue,
+        context: &TemplateContext,
+    ) -> Result<bool, StepError> {
+        let rendered = self.eval(template, context)?;
+        Ok(condition_holds(&template.value, &rendered.value))
+    }
+
+    fn eval(
+        &self,
+        template: &TemplateValue,
+        context: &TemplateContext,
+    ) -> Result<Rendered, StepError> {
+        self.templates
+            .render_tracked(&template.value, context)
             .map_err(|error| {
                 StepError::new(format!(
                     "line {}, column {}: {}",
                     template.span.line, template.span.column, error.message
                 ))
-            })?;
-        if self.uses_secret(state, &template.value) {
-            state.redactor.add_value(&rendered);
-        }
-        Ok(rendered)
+            })
     }
 
-    fn uses_secret(&self, state: &RunState<'_>, value: &Value) -> bool {
-        let references = self.templates.value_references(value);
-        references.iter().any(|name| {
-            let mut parts = name.split('.');
-            match (parts.next(), parts.next()) {
-                (Some("secrets"), _) => true,
-                (Some("inputs"), Some(input)) => state
-                    .request
-                    .playbook
-                    .inputs
-                    .get(input)
-                    .is_some_and(|declaration| declaration.secret),
-                // `{{ inputs | tojson }}` and the like reach every input at once.
-                (Some("inputs"), None) => state
-                    .request
-                    .playbook
-                    .inputs
-                    .values()
-                    .any(|declaration| declaration.secret),
-                _ => false,
+    /// Makes a finished step's outputs safe to record and show: the parts its templates
+    /// computed from secrets, and any part whose text holds a registered secret, are secret
+    /// for later steps and `[REDACTED]` as a whole in the outputs recorded, shown and stored.
+    /// Later steps read the real values.
+    fn seal(&self, state: &mut RunState<'_>, step: &Step, mut done: StepDone) -> StepDone {
+        let mut taint = std::mem::take(&mut state.tainted.pending);
+        if !state.redactor.is_empty() {
+            for (name, value) in &done.outputs {
+                let mut part = taint.part(name).clone();
+                part.merge(&revealing(value, &state.redactor));
+                taint.set_part(name, part);
             }
-        })
+        }
+        let mut hidden = Map::new();
+        if !taint.is_clean() {
+            state
+                .redactor
+                .add_tainted(&Value::Object(done.outputs.clone()), &taint);
+            for (name, value) in done.outputs.iter_mut() {
+                let part = taint.part(name);
+                if part.is_clean() {
+                    continue;
+                }
+                let masked = mask(value, part);
+                if masked != *value {
+                    hidden.insert(name.clone(), std::mem::replace(value, masked));
+                }
+            }
+        }
+        state.tainted.steps.set_part(&step.id, taint);
+        if hidden.is_empty() {
+            state.tainted.hidden.remove(&step.id);
+        } else {
+            state.tainted.hidden.insert(step.id.clone(), hidden);
+        }
+        done
     }
 
     /// Runs one step with its `when`, `timeout` and `retry`. `Ok(None)` means skipped.
@@ -881,8 +1018,7 @@ impl Engine {
         let kind = step.kind.kind_name();
         if let Some(condition) = &step.when {
             let context = state.context();
-            let value = self.render(state, condition, &context)?;
-            if !condition_holds(&condition.value, &value) {
+            if !self.holds(condition, &context)? {
                 self.emit(
                     state,
                     Event::StepSkipped {
@@ -949,7 +1085,7 @@ impl Engine {
                 None => self.execute(state, step).await,
             };
             match result {
-                Ok(done) => return Ok(Some(done)),
+                Ok(done) => return Ok(Some(self.seal(state, step, done))),
                 Err(error) if attempt < attempts && !error.interrupted => {
                     self.emit(
                         state,
@@ -979,8 +1115,13 @@ impl Engine {
             StepKind::Assert(assertion) => self.assert(state, assertion),
             StepKind::Log(message) => {
                 let context = state.context();
-                let text = value_text(&self.render(state, message, &context)?);
-                let text = state.redactor.redact_text(&text);
+                let rendered = self.render_tracked(state, message, &context)?;
+                // A message computed from a secret is a secret as a whole.
+                let text = if rendered.taint.is_clean() {
+                    state.redactor.redact_text(&value_text(&rendered.value))
+                } else {
+                    crate::redact::REDACTED.to_owned()
+                };
                 self.emit(
                     state,
                     Event::Log {
@@ -996,9 +1137,14 @@ impl Engine {
             StepKind::Set(values) => {
                 let context = state.context();
                 let mut outputs = Map::new();
+                let mut taint = Taint::clean();
                 for (name, template) in values {
-                    outputs.insert(name.clone(), self.render(state, template, &context)?);
+                    let rendered = self.render_tracked(state, template, &context)?;
+                    taint.set_part(name, rendered.taint);
+                    outputs.insert(name.clone(), rendered.value);
                 }
+                // Taken by `seal` when the step is done: later steps know these are secret.
+                state.tainted.pending = taint;
                 let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
                 let summary = format!("set {}", names.join(", "));
                 Ok(StepDone { outputs, summary })
@@ -1017,10 +1163,7 @@ impl Engine {
                 let mut rendered = Vec::with_capacity(clauses.len());
                 for clause in clauses {
                     if let Some(condition) = &clause.when
-                        && !condition_holds(
-                            &condition.value,
-                            &self.render(state, condition, &context)?,
-                        )
+                        && !self.holds(condition, &context)?
                     {
                         continue;
                     }
@@ -1157,7 +1300,20 @@ impl Engine {
         let resumed = match state.prior_intents.get(&step.id) {
             Some(intent) => match intent.action_id {
                 Some(action_id) => Some(self.platform.action(action_id).await?),
-                None => self.platform.find_action(&unique_name).await?,
+                None => {
+                    // The previous holder recorded the intent and may still have its
+                    // `POST /actions` in flight (it was paused, not dead): wait until that
+                    // request has surely landed or timed out before looking it up, so that
+                    // it is adopted rather than issued a second time.
+                    if let Some(until) = self.store.as_ref().and_then(|store| store.hold_off_until())
+                    {
+                        self.hold_off(until).await?;
+                    }
+                    self.platform
+                        .find_action(&unique_name)
+                        .await
+                        .map_err(|error| may_have_been_issued(&unique_name, &error.message))?
+                }
             },
             None => None,
         };
@@ -1221,6 +1377,7 @@ impl Engine {
                 // sending and recording the answer is followed by a lookup, not a second action.
                 if let Some(store) = &self.store {
                     self.flush(state).await?;
+                    crate::pause_points::reached("before_intent");
                     store
                         .record_intent(
                             state.run_id(),
@@ -1230,14 +1387,21 @@ impl Engine {
                         .await
                         .map_err(store_error)?;
                 }
-                self.issue_once(&spec).await?
+                crate::pause_points::reached("before_post");
+                self.issue_once(state.run_id(), &spec).await?
             }
         };
+        crate::pause_points::reached("after_post");
         if let Some(store) = &self.store {
-            store
+            let recorded = store
                 .intent_resolved(state.run_id(), &step.id, action.action_id)
-                .await
-                .map_err(store_error)?;
+                .await;
+            if let Err(error) = recorded {
+                if error.is_lost_claim() && !adopted {
+                    self.settle_lost_send(state, &step.id, &action).await;
+                }
+                return Err(store_error(error));
+            }
         }
         state.issued.insert(
             action.action_id,
@@ -1310,12 +1474,32 @@ impl Engine {
     /// request on) is treated like an ambiguous send: the client never repeats a `POST
     /// /actions` blindly, so the engine looks the action up by name and only then sends it
     /// again, a few times with a pause, rather than failing a run on one passing outage.
-    async fn issue_once(&self, spec: &ActionSpec) -> Result<(ActionInfo, bool), StepError> {
+    async fn issue_once(
+        &self,
+        run_id: &str,
+        spec: &ActionSpec,
+    ) -> Result<(ActionInfo, bool), StepError> {
         if let Some(existing) = self.platform.find_action(&spec.name).await? {
             return Ok((existing, true));
         }
         let mut failures: Vec<String> = Vec::new();
         loop {
+            // The last check before the request leaves: this process still holds the run and
+            // its lease has time left (renewed with a fenced write after a pause). A process
+            // that lost the run stops here, before sending.
+            if let Some(store) = &self.store {
+                store.may_send(run_id).await.map_err(|error| {
+                    let mut stopped = store_error(error);
+                    if !failures.is_empty() {
+                        stopped.message = format!(
+                            "{}; an earlier attempt may have issued action `{}` (the process now driving the run looks it up)",
+                            stopped.message, spec.name
+                        );
+                    }
+                    stopped
+                })?;
+            }
+            crate::pause_points::reached("before_post_sent");
             match self.platform.issue_action(spec).await {
                 Ok(action) => return Ok((action, false)),
                 Err(error)
@@ -1328,22 +1512,88 @@ impl Engine {
                     // Give a request the server may still be processing time to show up
                     // before looking for it, so that it is adopted rather than sent again.
                     let failed = u32::try_from(failures.len()).unwrap_or(u32::MAX);
-                    self.pause(ISSUE_BACKOFF.saturating_mul(failed)).await?;
-                    if let Some(existing) = self.platform.find_action(&spec.name).await? {
+                    self.pause(ISSUE_BACKOFF.saturating_mul(failed))
+                        .await
+                        .map_err(|mut error| {
+                            error.message = format!(
+                                "{}; the action `{}` may have been issued (the last send was ambiguous)",
+                                error.message, spec.name
+                            );
+                            error
+                        })?;
+                    let found = self.platform.find_action(&spec.name).await.map_err(|error| {
+                        may_have_been_issued(
+                            &spec.name,
+                            &format!("{}; then looking it up failed: {}", failures.join("; "), error.message),
+                        )
+                    })?;
+                    if let Some(existing) = found {
                         return Ok((existing, true));
                     }
                 }
                 Err(error) if failures.is_empty() => return Err(error.into()),
                 Err(error) => {
-                    return Err(StepError::new(format!(
-                        "issuing the action failed {} times ({}; then {error}); look for an action named `{}` before running again",
-                        failures.len() + 1,
-                        failures.join("; "),
-                        spec.name
-                    )));
+                    return Err(may_have_been_issued(
+                        &spec.name,
+                        &format!(
+                            "issuing the action failed {} times ({}; then {error})",
+                            failures.len() + 1,
+                            failures.join("; ")
+                        ),
+                    ));
                 }
             }
         }
+    }
+
+    /// This process sent an action, then found that another process had taken the run over
+    /// meanwhile (it was paused past its lease between its last check and the send: the one
+    /// window fencing cannot close). The new holder either adopts this action (it finds it by
+    /// name) or issued its own before this one existed: wait for it to record which, and stop
+    /// this one if it is a duplicate. Nothing is written to the store (this process may not).
+    async fn settle_lost_send(&self, state: &RunState<'_>, step_id: &str, action: &ActionInfo) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let deadline = tokio::time::Instant::now() + SETTLE_LOST_SEND;
+        while tokio::time::Instant::now() < deadline {
+            let recorded = store.run(state.run_id()).await.ok().flatten().and_then(|run| {
+                run.intents
+                    .into_iter()
+                    .find(|intent| intent.step_id == step_id)
+                    .and_then(|intent| intent.action_id)
+            });
+            match recorded {
+                Some(id) if id == action.action_id => return,
+                Some(other) => {
+                    let stopped = self.platform.stop_action(action.action_id).await;
+                    self.sink.emit(&Event::Warning {
+                        step_id: Some(step_id.to_owned()),
+                        message: match stopped {
+                            Ok(()) => format!(
+                                "this process lost the run while sending: action {} duplicated action {other} of the process now driving the run, and was stopped",
+                                action.action_id
+                            ),
+                            Err(error) => format!(
+                                "this process lost the run while sending: action {} duplicates action {other} and could NOT be stopped ({}); stop it by hand",
+                                action.action_id,
+                                state.redactor.redact_text(&error.message)
+                            ),
+                        },
+                    });
+                    return;
+                }
+                None => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+        self.sink.emit(&Event::Warning {
+            step_id: Some(step_id.to_owned()),
+            message: format!(
+                "this process lost the run while sending action {}; the process now driving the run has not recorded its action yet: check that only one action named `{}` runs",
+                action.action_id,
+                state.redactor.redact_text(&action.name)
+            ),
+        });
     }
 
     async fn await_approval(
@@ -1568,11 +1818,7 @@ impl Engine {
         assertion: &AssertStep,
     ) -> Result<StepDone, StepError> {
         let context = state.context();
-        let holds = condition_holds(
-            &assertion.that.value,
-            &self.render(state, &assertion.that, &context)?,
-        );
-        if holds {
+        if self.holds(&assertion.that, &context)? {
             return Ok(StepDone {
                 outputs: Map::new(),
                 summary: "assertion holds".to_owned(),
@@ -1590,6 +1836,22 @@ impl Engine {
 /// resumed run (or a retry after an ambiguous send) finds its own action again.
 pub fn unique_action_name(name: &str, run_id: &str, step_id: &str) -> String {
     format!("{name} [runbook {run_id} {step_id}]")
+}
+
+/// An `issue` step that stopped while its action may exist: the error says so, with the name
+/// to look for, wherever it is shown (human summary, `--json`, `runs show`).
+fn may_have_been_issued(unique_name: &str, why: &str) -> StepError {
+    StepError::new(format!(
+        "{why}; the action MAY HAVE BEEN ISSUED: look in Tanium for an action named `{unique_name}` before running again (`runbook runs resume` looks it up and adopts it instead of issuing a second one)"
+    ))
+}
+
+fn lost_claim_error() -> StepError {
+    StepError {
+        message: "this process lost its claim on the run (another process took it over) and stopped without writing anything more".to_owned(),
+        interrupted: true,
+        cancelled: false,
+    }
 }
 
 fn default_action_group_error() -> StepError {

@@ -14,19 +14,45 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::events::{Event, RunStatus};
+use crate::lease::Lease;
 
-/// A failure of the store itself (disk full, database gone, corrupt file, newer schema).
+/// A failure of the store itself (disk full, database gone, corrupt file, newer schema), or
+/// a write refused because this process no longer holds the run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("run store: {message}")]
 pub struct StoreError {
     pub message: String,
+    pub kind: StoreErrorKind,
+}
+
+/// What kind of store failure it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// The database failed or refused.
+    Failed,
+    /// The write was fenced off: another process claimed the run (or it was released), so
+    /// this one must stop driving it and write nothing more.
+    LostClaim,
 }
 
 impl StoreError {
     pub fn new(message: impl Into<String>) -> Self {
         StoreError {
             message: message.into(),
+            kind: StoreErrorKind::Failed,
         }
+    }
+
+    /// This process lost its claim on the run.
+    pub fn lost_claim(message: impl Into<String>) -> Self {
+        StoreError {
+            message: message.into(),
+            kind: StoreErrorKind::LostClaim,
+        }
+    }
+
+    pub fn is_lost_claim(&self) -> bool {
+        self.kind == StoreErrorKind::LostClaim
     }
 }
 
@@ -46,6 +72,8 @@ pub struct NewRun {
     pub inputs: Value,
     /// Who or what started the run (`cli:<user>`, `schedule:<name>`, ...).
     pub started_by: String,
+    /// The process that drives the run from its start (its claim, epoch 1), if any.
+    pub claimed_by: Option<String>,
 }
 
 /// How a step ended, as recorded.
@@ -152,8 +180,32 @@ pub struct RunSummary {
 }
 
 /// Where runs are kept.
+///
+/// A store handed to the engine for one claimed run is *fenced*: every write is conditional
+/// on the claim (holder and epoch) it was given, and fails with [`StoreErrorKind::LostClaim`]
+/// once another process holds the run. A plain store (tests, tools) writes unconditionally.
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// The lease this store's writes are fenced by, if any.
+    fn lease(&self) -> Option<&Lease> {
+        None
+    }
+
+    /// Called right before a side effect leaves (a `POST /actions`): confirms that this
+    /// process still holds the run and that its lease has time left, renewing it with a
+    /// fenced write when it runs short (after a pause, say). A store without claims says yes.
+    async fn may_send(&self, run_id: &str) -> Result<(), StoreError> {
+        let _ = run_id;
+        Ok(())
+    }
+
+    /// After a takeover from a holder that may still be alive: the instant before which
+    /// this process must not act on an intent the previous holder left unresolved (that
+    /// holder's request may still be in flight). `None` when there is nothing to wait for.
+    fn hold_off_until(&self) -> Option<tokio::time::Instant> {
+        None
+    }
+
     /// Records a new run (status `running`).
     async fn create_run(&self, run: &NewRun) -> Result<(), StoreError>;
 

@@ -45,6 +45,7 @@
 //!         playbook_path: Some("playbooks/isolate-host.yaml".into()),
 //!         inputs: serde_json::json!({"hostname": "WIN-DC01"}),
 //!         started_by: "cli:alice".into(),
+//!         claimed_by: None,
 //!     })
 //!     .await?;
 //! let running = RunFilter { status: Some("running".into()), ..RunFilter::default() };
@@ -57,10 +58,12 @@
 //! ```
 
 mod error;
+mod fence;
 mod open;
 mod queue;
 mod store;
 
 pub use open::StoreOptions;
 pub use queue::{ClaimedRun, Enqueued, QueueEntry, QueueState};
-pub use store::{CancelOutcome, SqlStore};
+pub use fence::{FencedStore, Heartbeat, lease_term};
+pub use store::{CancelOutcome, Fence, SqlStore};

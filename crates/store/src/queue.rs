@@ -20,7 +20,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use runbook_engine::{NewRun, RunRecord, Store, StoreError};
 
-use crate::store::{Backend, SqlStore, json_text, now_text};
+use crate::store::{Backend, Fence, SqlStore, json_text, now_text};
 
 /// Runs the same body against the durable pool of either backend.
 macro_rules! on_pool {
@@ -65,6 +65,14 @@ pub struct ClaimedRun {
     pub schedule_name: Option<String>,
     /// Its firing key, if a schedule fired it.
     pub firing_key: Option<String>,
+    /// The epoch of this claim: the fencing token of every write made under it.
+    pub epoch: i64,
+    /// The holder this claim took the run from while it was `running` (its heartbeat went
+    /// stale): it may be paused rather than dead, and may still have a request in flight.
+    pub previous_holder: Option<String>,
+    /// How long that holder's requests may take (its request timeout plus a margin), as it
+    /// recorded when it claimed the run.
+    pub previous_grace: Option<Duration>,
 }
 
 /// The queue columns of one run (for tests, `runs show` and metrics).
@@ -76,6 +84,7 @@ pub struct QueueState {
     pub heartbeat_at: Option<String>,
     pub schedule_name: Option<String>,
     pub firing_key: Option<String>,
+    pub claim_epoch: i64,
 }
 
 const ENQUEUE: &str = "INSERT INTO runs (run_id, playbook_name, playbook_source, \
@@ -99,7 +108,41 @@ const CLAIMABLE: &str = "(candidate.status = 'queued' AND (candidate.waits_for_p
                              OR (other.queued_at = candidate.queued_at \
                                  AND other.run_id < candidate.run_id))))))) \
      OR (candidate.status = 'running' AND candidate.claimed_by IS NOT NULL \
-         AND candidate.claimed_by NOT LIKE 'cli:%' AND candidate.heartbeat_at < $3)";
+         AND candidate.claimed_by NOT LIKE 'cli:%' AND candidate.heartbeat_at < {cutoff})";
+
+/// The time text of the heartbeat columns, from the database's clock on PostgreSQL: every
+/// process of a shared store compares heartbeats on one clock, so that a worker whose clock
+/// runs ahead never takes a live worker's run. (SQLite serves processes of one machine: its
+/// clock is theirs.)
+const POSTGRES_NOW: &str =
+    "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+const POSTGRES_CUTOFF: &str = "to_char((clock_timestamp() - make_interval(secs => $3)) \
+     AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+
+/// Fills a statement's `{now}` and `{cutoff}`: on SQLite `$4` (now) and `$3` (the cutoff),
+/// bound as text; on PostgreSQL the database's clock, `$3` being the staleness in seconds.
+fn clocked(template: &str, postgres: bool) -> String {
+    if postgres {
+        template
+            .replace("{now}", POSTGRES_NOW)
+            .replace("{cutoff}", POSTGRES_CUTOFF)
+    } else {
+        template.replace("{now}", "$4").replace("{cutoff}", "$3")
+    }
+}
+
+// A claim takes the next epoch. When it takes a run that was `running` (its holder's
+// heartbeat went stale), it notes that holder and how long its requests may take: the holder
+// may be paused rather than dead. (Every expression of a SET reads the row as it was.)
+const CLAIM_COLUMNS: &str = "status = 'running', claimed_by = $1, heartbeat_at = {now}, \
+     claim_epoch = claim_epoch + 1, \
+     previous_holder = CASE WHEN status = 'running' THEN claimed_by ELSE NULL END, \
+     previous_grace_ms = CASE WHEN status = 'running' THEN send_grace_ms ELSE NULL END, \
+     send_grace_ms = $2";
+
+const CLAIM_RETURNING: &str =
+    "RETURNING run_id, queued_at, schedule_name, firing_key, claim_epoch, previous_holder, \
+     previous_grace_ms";
 
 fn claim_sql(postgres: bool) -> String {
     let lock = if postgres {
@@ -107,25 +150,74 @@ fn claim_sql(postgres: bool) -> String {
     } else {
         ""
     };
-    format!(
-        "UPDATE runs SET status = 'running', claimed_by = $1, heartbeat_at = $2 \
-         WHERE run_id = (SELECT candidate.run_id FROM runs AS candidate WHERE {CLAIMABLE} \
-         ORDER BY candidate.queued_at, candidate.run_id LIMIT 1{lock}) \
-         RETURNING run_id, queued_at, schedule_name, firing_key"
+    clocked(
+        &format!(
+            "UPDATE runs SET {CLAIM_COLUMNS} \
+             WHERE run_id = (SELECT candidate.run_id FROM runs AS candidate WHERE {CLAIMABLE} \
+             ORDER BY candidate.queued_at, candidate.run_id LIMIT 1{lock}) {CLAIM_RETURNING}"
+        ),
+        postgres,
     )
 }
 
-/// Takes one run for a process: free, already ours, or held by a process whose heartbeat
-/// stopped.
-const CLAIM_RUN: &str = "UPDATE runs SET status = 'running', claimed_by = $1, heartbeat_at = $2 \
-     WHERE run_id = $4 AND status IN ('queued', 'running') \
-       AND (claimed_by IS NULL OR claimed_by = $1 OR heartbeat_at IS NULL OR heartbeat_at < $3)";
+/// Takes one run for a process: free, or held by another process whose heartbeat stopped.
+/// (`$5`: the run.)
+fn claim_run_sql(postgres: bool) -> String {
+    clocked(
+        &format!(
+            "UPDATE runs SET {CLAIM_COLUMNS} \
+             WHERE run_id = $5 AND status IN ('queued', 'running') \
+               AND (claimed_by IS NULL \
+                    OR (claimed_by <> $1 AND (heartbeat_at IS NULL OR heartbeat_at < {{cutoff}}))) \
+             {CLAIM_RETURNING}"
+        ),
+        postgres,
+    )
+}
 
-const HEARTBEAT: &str = "UPDATE runs SET heartbeat_at = $2 \
-     WHERE claimed_by = $1 AND status = 'running'";
+/// Takes a run from a holder known to be gone (a process of this machine that no longer
+/// exists), only if that holder still holds it under the same claim: of several processes
+/// racing to take it, one wins. No previous holder is noted: a dead process sends nothing.
+/// (`$5`: the run, `$6` and `$7`: the dead holder's claim.)
+fn take_over_sql(postgres: bool) -> String {
+    clocked(
+        "UPDATE runs SET status = 'running', claimed_by = $1, heartbeat_at = {now}, \
+         claim_epoch = claim_epoch + 1, previous_holder = NULL, previous_grace_ms = NULL, \
+         send_grace_ms = $2 \
+         WHERE run_id = $5 AND status IN ('queued', 'running') AND claimed_by = $6 \
+           AND claim_epoch = $7 \
+         RETURNING run_id, queued_at, schedule_name, firing_key, claim_epoch, previous_holder, \
+         previous_grace_ms",
+        postgres,
+    )
+}
+
+/// Renews every run the worker holds; answers which (and under which claim).
+fn heartbeat_sql(postgres: bool) -> String {
+    clocked(
+        "UPDATE runs SET heartbeat_at = {now} \
+         WHERE claimed_by = $1 AND status = 'running' \
+         RETURNING run_id, claim_epoch",
+        postgres,
+    )
+}
+
+/// Renews one claim, fenced: nothing changes once another process holds the run.
+fn renew_sql(postgres: bool) -> String {
+    clocked(
+        "UPDATE runs SET heartbeat_at = {now} \
+         WHERE run_id = $5 AND claimed_by = $1 AND claim_epoch = $2 \
+          ",
+        postgres,
+    )
+}
 
 const RELEASE: &str = "UPDATE runs SET status = 'queued', claimed_by = NULL, \
      heartbeat_at = NULL WHERE run_id = $1 AND claimed_by = $2 AND status = 'running'";
+
+const RELEASE_CLAIM: &str = "UPDATE runs SET status = 'queued', claimed_by = NULL, \
+     heartbeat_at = NULL WHERE run_id = $1 AND claimed_by = $2 AND claim_epoch = $3 \
+     AND status = 'running'";
 
 const RELEASE_ALL: &str = "UPDATE runs SET status = 'queued', claimed_by = NULL, \
      heartbeat_at = NULL WHERE claimed_by = $1 AND status = 'running'";
@@ -143,7 +235,33 @@ const CLAIMED_BY: &str = "SELECT run_id FROM runs \
      WHERE claimed_by = $1 AND status = 'running' ORDER BY run_id";
 
 const QUEUE_STATE: &str = "SELECT status, queued_at, claimed_by, heartbeat_at, schedule_name, \
-     firing_key FROM runs WHERE run_id = $1";
+     firing_key, claim_epoch FROM runs WHERE run_id = $1";
+
+/// A claim statement's answer.
+#[derive(Debug, sqlx::FromRow)]
+struct ClaimRow {
+    run_id: String,
+    queued_at: Option<String>,
+    schedule_name: Option<String>,
+    firing_key: Option<String>,
+    claim_epoch: i64,
+    previous_holder: Option<String>,
+    previous_grace_ms: Option<i64>,
+}
+
+/// What a claim statement is bound with (see `clocked_claim`).
+#[derive(Debug, Clone, Copy)]
+struct ClaimBinds<'a> {
+    holder: &'a str,
+    number: Option<i64>,
+    stale_after: Duration,
+    run_id: Option<&'a str>,
+    from: Option<(&'a str, i64)>,
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
 
 /// A time in the fixed-width text form of the time columns.
 fn time_text(time: DateTime<Utc>) -> String {
@@ -210,86 +328,248 @@ impl SqlStore {
     }
 
     /// Claims the next run for `worker_id`: the oldest queued run, or a running run whose
-    /// heartbeat is older than `stale_after` (its worker died). `None` when there is nothing
-    /// to do. Each run is claimed by one caller, however many race for it.
+    /// heartbeat is older than `stale_after` (its worker died, or is paused). `None` when
+    /// there is nothing to do. Each run is claimed by one caller, however many race for it.
     pub async fn claim_next(
         &self,
         worker_id: &str,
         stale_after: Duration,
     ) -> Result<Option<ClaimedRun>, StoreError> {
-        let now = Utc::now();
-        let stale = chrono::TimeDelta::from_std(stale_after).unwrap_or(chrono::TimeDelta::MAX);
-        let cutoff = time_text(now.checked_sub_signed(stale).unwrap_or(now));
+        self.claim_next_with(worker_id, stale_after, None).await
+    }
+
+    /// [`SqlStore::claim_next`], recording how long this worker's requests may take
+    /// (`send_grace`), for whoever may take the run over from it.
+    pub async fn claim_next_with(
+        &self,
+        worker_id: &str,
+        stale_after: Duration,
+        send_grace: Option<Duration>,
+    ) -> Result<Option<ClaimedRun>, StoreError> {
         let doing = format!("claiming a queued run for worker {worker_id}");
-        type Claimed = (String, Option<String>, Option<String>, Option<String>);
-        let claimed: Option<Claimed> = match &self.backend {
+        let claimed = self
+            .clocked_claim(
+                &claim_sql(self.is_postgres()),
+                ClaimBinds {
+                    holder: worker_id,
+                    number: send_grace.map(millis),
+                    stale_after,
+                    run_id: None,
+                    from: None,
+                },
+            )
+            .await
+            .map_err(|error| self.fail(&doing, error))?;
+        let Some(row) = claimed else {
+            return Ok(None);
+        };
+        self.claimed_run(row, &doing).await.map(Some)
+    }
+
+    async fn claimed_run(&self, row: ClaimRow, doing: &str) -> Result<ClaimedRun, StoreError> {
+        let run_id = row.run_id;
+        let record = Store::run(self, &run_id).await?.ok_or_else(|| {
+            StoreError::new(format!("{doing}: run {run_id} vanished once claimed"))
+        })?;
+        Ok(ClaimedRun {
+            record,
+            queued_at: row.queued_at.as_deref().and_then(parse_time),
+            schedule_name: row.schedule_name,
+            firing_key: row.firing_key,
+            epoch: row.claim_epoch,
+            previous_holder: row.previous_holder,
+            previous_grace: row
+                .previous_grace_ms
+                .and_then(|ms| u64::try_from(ms).ok())
+                .map(Duration::from_millis),
+        })
+    }
+
+    /// Runs a claim statement written with `clocked`: `$1` the holder, `$2` a number (the
+    /// send grace in ms, or an epoch), `$3`/`$4` the clock, `$5` a run id, `$6`/`$7` the claim
+    /// taken over.
+    async fn clocked_claim(
+        &self,
+        sql: &str,
+        binds: ClaimBinds<'_>,
+    ) -> Result<Option<ClaimRow>, sqlx::Error> {
+        let now = Utc::now();
+        let stale = chrono::TimeDelta::from_std(binds.stale_after).unwrap_or(chrono::TimeDelta::MAX);
+        let cutoff = time_text(now.checked_sub_signed(stale).unwrap_or(now));
+        let (from_holder, from_epoch) = binds
+            .from
+            .map_or((None, None), |(holder, epoch)| (Some(holder), Some(epoch)));
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match &self.backend {
             Backend::Sqlite { pool, .. } => {
-                sqlx::query_as(sqlx::AssertSqlSafe(claim_sql(false)))
-                    .bind(worker_id)
-                    .bind(time_text(now))
+                sqlx::query_as::<_, ClaimRow>(sql)
+                    .bind(binds.holder)
+                    .bind(binds.number)
                     .bind(&cutoff)
+                    .bind(time_text(now))
+                    .bind(binds.run_id)
+                    .bind(from_holder)
+                    .bind(from_epoch)
                     .fetch_optional(pool)
                     .await
             }
             Backend::Postgres { durable, .. } => {
-                sqlx::query_as(sqlx::AssertSqlSafe(claim_sql(true)))
-                    .bind(worker_id)
+                sqlx::query_as::<_, ClaimRow>(sql)
+                    .bind(binds.holder)
+                    .bind(binds.number)
+                    .bind(binds.stale_after.as_secs_f64())
                     .bind(time_text(now))
-                    .bind(&cutoff)
+                    .bind(binds.run_id)
+                    .bind(from_holder)
+                    .bind(from_epoch)
                     .fetch_optional(durable)
                     .await
             }
         }
-        .map_err(|error| self.fail(&doing, error))?;
-        let Some((run_id, queued_at, schedule_name, firing_key)) = claimed else {
-            return Ok(None);
-        };
-        let record = Store::run(self, &run_id).await?.ok_or_else(|| {
-            StoreError::new(format!("{doing}: run {run_id} vanished once claimed"))
-        })?;
-        Ok(Some(ClaimedRun {
-            record,
-            queued_at: queued_at.as_deref().and_then(parse_time),
-            schedule_name,
-            firing_key,
-        }))
     }
 
-    /// Claims one given run for `worker_id` (a `runbook run` or `runbook runs resume`
-    /// process, whose ids start with `cli:`): true when it is now ours; false when another
-    /// live process holds it (its heartbeat is newer than `stale_after`) or it has ended.
-    /// Runs held by `cli:` processes are never taken over by `serve` workers: they may hold
-    /// secret inputs that only their own process was given.
+    /// Claims one given run for `holder_id` (a `runbook runs resume` process, whose ids
+    /// start with `cli:`): `Some` when it is now ours; `None` when another live process holds
+    /// it (its heartbeat is newer than `stale_after`), this process holds it already, or it
+    /// has ended. Runs held by `cli:` processes are never taken over by `serve` workers: they
+    /// may hold secret inputs that only their own process was given.
     pub async fn claim_run(
         &self,
         run_id: &str,
-        worker_id: &str,
+        holder_id: &str,
         stale_after: Duration,
-    ) -> Result<bool, StoreError> {
-        let now = Utc::now();
-        let stale = chrono::TimeDelta::from_std(stale_after).unwrap_or(chrono::TimeDelta::MAX);
-        let cutoff = time_text(now.checked_sub_signed(stale).unwrap_or(now));
-        on_pool!(self, pool => sqlx::query(CLAIM_RUN)
-            .bind(worker_id)
-            .bind(time_text(now))
-            .bind(&cutoff)
-            .bind(run_id)
-            .execute(pool)
+        send_grace: Option<Duration>,
+    ) -> Result<Option<ClaimedRun>, StoreError> {
+        let doing = format!("claiming run {run_id} for {holder_id}");
+        let claimed = self
+            .clocked_claim(
+                &claim_run_sql(self.is_postgres()),
+                ClaimBinds {
+                    holder: holder_id,
+                    number: send_grace.map(millis),
+                    stale_after,
+                    run_id: Some(run_id),
+                    from: None,
+                },
+            )
             .await
-            .map(|done| done.rows_affected() > 0))
-        .map_err(|error| self.fail(&format!("claiming run {run_id} for {worker_id}"), error))
+            .map_err(|error| self.fail(&doing, error))?;
+        match claimed {
+            Some(row) => self.claimed_run(row, &doing).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Takes a run from `from` (holder and epoch), a holder known to be gone; of several
+    /// processes racing to take it, exactly one gets `Some`.
+    pub async fn take_over_run(
+        &self,
+        run_id: &str,
+        holder_id: &str,
+        from: (&str, i64),
+        send_grace: Option<Duration>,
+    ) -> Result<Option<ClaimedRun>, StoreError> {
+        let doing = format!("taking run {run_id} over from {} for {holder_id}", from.0);
+        let claimed = self
+            .clocked_claim(
+                &take_over_sql(self.is_postgres()),
+                ClaimBinds {
+                    holder: holder_id,
+                    number: send_grace.map(millis),
+                    stale_after: Duration::ZERO,
+                    run_id: Some(run_id),
+                    from: Some(from),
+                },
+            )
+            .await
+            .map_err(|error| self.fail(&doing, error))?;
+        match claimed {
+            Some(row) => self.claimed_run(row, &doing).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Refreshes the heartbeat of every run `worker_id` holds; returns how many it holds.
     pub async fn heartbeat(&self, worker_id: &str) -> Result<u64, StoreError> {
+        Ok(self.heartbeat_claims(worker_id).await?.len() as u64)
+    }
+
+    /// Refreshes the heartbeat of every run `worker_id` holds; returns each run with the
+    /// epoch of the claim it is held under.
+    pub async fn heartbeat_claims(
+        &self,
+        worker_id: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(heartbeat_sql(self.is_postgres()));
         let now = now_text();
-        on_pool!(self, pool => sqlx::query(HEARTBEAT)
-            .bind(worker_id)
-            .bind(&now)
+        let rows: Result<Vec<(String, i64)>, sqlx::Error> = match &self.backend {
+            Backend::Sqlite { pool, .. } => {
+                sqlx::query_as(sql)
+                    .bind(worker_id)
+                    .bind(None::<i64>)
+                    .bind(None::<String>)
+                    .bind(&now)
+                    .fetch_all(pool)
+                    .await
+            }
+            Backend::Postgres { durable, .. } => {
+                sqlx::query_as(sql)
+                    .bind(worker_id)
+                    .bind(None::<i64>)
+                    .bind(0.0_f64)
+                    .bind(&now)
+                    .fetch_all(durable)
+                    .await
+            }
+        };
+        rows.map_err(|error| self.fail(&format!("heart-beating for worker {worker_id}"), error))
+    }
+
+    /// Renews one claim (fenced: only while `fence` still holds the run); false when the run
+    /// is held by someone else now, or was released.
+    pub async fn renew_claim(&self, run_id: &str, fence: &Fence) -> Result<bool, StoreError> {
+        let sql = sqlx::AssertSqlSafe(renew_sql(self.is_postgres()));
+        let now = now_text();
+        let renewed = match &self.backend {
+            Backend::Sqlite { pool, .. } => sqlx::query(sql)
+                .bind(&fence.holder)
+                .bind(fence.epoch)
+                .bind(None::<String>)
+                .bind(&now)
+                .bind(run_id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()),
+            Backend::Postgres { durable, .. } => sqlx::query(sql)
+                .bind(&fence.holder)
+                .bind(fence.epoch)
+                .bind(0.0_f64)
+                .bind(&now)
+                .bind(run_id)
+                .execute(durable)
+                .await
+                .map(|done| done.rows_affected()),
+        };
+        renewed
+            .map(|affected| affected > 0)
+            .map_err(|error| self.fail(&format!("renewing the claim on run {run_id}"), error))
+    }
+
+    /// Gives a run back to the queue, only under the claim `fence` (see [`SqlStore::release`]).
+    pub async fn release_claim(&self, run_id: &str, fence: &Fence) -> Result<bool, StoreError> {
+        on_pool!(self, pool => sqlx::query(RELEASE_CLAIM)
+            .bind(run_id)
+            .bind(&fence.holder)
+            .bind(fence.epoch)
             .execute(pool)
             .await
-            .map(|done| done.rows_affected()))
-        .map_err(|error| self.fail(&format!("heart-beating for worker {worker_id}"), error))
+            .map(|done| done.rows_affected() > 0))
+        .map_err(|error| {
+            self.fail(
+                &format!("releasing run {run_id} held by {}", fence.holder),
+                error,
+            )
+        })
     }
 
     /// Gives back a run `worker_id` holds and did not finish (it stopped at a checkpoint on

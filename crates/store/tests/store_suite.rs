@@ -615,7 +615,7 @@ async fn a_database_from_a_newer_runbook_is_refused(url: &str) {
     println!("{error}");
     assert!(error.message.contains("newer runbook"), "{error}");
     assert!(error.message.contains("version 9999"), "{error}");
-    assert!(error.message.contains("up to 2"), "{error}");
+    assert!(error.message.contains("up to 3"), "{error}");
 }
 
 async fn a_foreign_database_is_refused(url: &str) {

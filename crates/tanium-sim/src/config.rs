@@ -188,6 +188,9 @@ pub struct Faults {
     pub refuse_token: bool,
     /// Share of `POST /actions` that create the action and then cut the connection.
     pub drop_after_create_share: f64,
+    /// Added (real time) before a `POST /actions` is processed: the request is in flight
+    /// that long, and the action is created at its end.
+    pub create_latency: Duration,
 }
 
 /// Everything a simulator run needs. `Default` is a few dozen machines, approval off, real

@@ -1000,6 +1000,11 @@ async fn create_action(
     Extension(AuthUser(user_id)): Extension<AuthUser>,
     body: Bytes,
 ) -> ApiResult {
+    // A slow server holds the request before it creates the action.
+    let create_latency = shared.lock().faults.create_latency;
+    if !create_latency.is_zero() {
+        tokio::time::sleep(create_latency).await;
+    }
     let body = parse_body(&body)?;
     let spec = body
         .get("package_spec")

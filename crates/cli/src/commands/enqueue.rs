@@ -118,6 +118,7 @@ pub fn queued_run(
         playbook_path: path,
         inputs,
         started_by,
+        claimed_by: None,
     })
 }
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use clap::Args;
 use runbook_engine::run::RunSource;
-use runbook_engine::{Engine, EventSink, Redactor, RunRecord, RunRequest, RunStatus};
+use runbook_engine::{Engine, EventSink, Lease, Redactor, RunRecord, RunRequest, RunStatus, Store};
+use runbook_store::{FencedStore, Heartbeat};
 use runbook_tanium::RequestObserver;
 use secrecy::SecretString;
 
@@ -108,55 +109,74 @@ pub fn execute(
         let renderer = Arc::new(Renderer::new(format));
         let store = store_args.open().await?;
         // One live process per run: this process claims the run and keeps a heartbeat, so
-        // that a `runs resume` elsewhere refuses while it lives.
+        // that a `runs resume` elsewhere refuses while it lives; every write it makes is
+        // fenced by that claim, and nothing is sent once its lease has run out.
         let holder_id = format!("cli:{}:{}", host_name(), std::process::id());
-        if let (Some(store), Some(_)) = (&store, &record) {
-            let mut claimed = store
-                .claim_run(&request.run_id, &holder_id, STALE_AFTER)
-                .await
-                .map_err(|error| UsageError(error.to_string()))?;
-            if !claimed {
-                let state = store.queue_state(&request.run_id).await.ok().flatten();
-                // Held by a process of this machine that no longer exists (it crashed or was
-                // killed): no need to wait for its heartbeat to go stale.
-                let gone = state
-                    .as_ref()
-                    .and_then(|state| state.claimed_by.as_deref())
-                    .is_some_and(holder_is_gone);
-                if gone {
-                    claimed = store
-                        .claim_run(&request.run_id, &holder_id, Duration::ZERO)
-                        .await
-                        .map_err(|error| UsageError(error.to_string()))?;
+        let send_grace = crate::commands::serve::send_grace(connect_args);
+        let term = runbook_store::lease_term(STALE_AFTER);
+        let mut record = record;
+        let fenced = match &store {
+            None => None,
+            Some(store) => Some(Arc::new(match &record {
+                // A new run holds its claim from its first write (claim 1).
+                None => FencedStore::new(
+                    store.as_ref().clone(),
+                    Lease::new(
+                        request.run_id.clone(),
+                        holder_id.clone(),
+                        1,
+                        term,
+                        tokio::time::Instant::now(),
+                    ),
+                    Some(send_grace),
+                ),
+                Some(_) => {
+                    let claim_sent = tokio::time::Instant::now();
+                    let claimed =
+                        claim_for_resume(store, &request.run_id, &holder_id, send_grace).await?;
+                    if claimed.previous_holder.is_some() {
+                        anstream::eprintln!(
+                            "taking the run over from {} (no heartbeat for {}s): its last request is given {}s to land before this process acts on it",
+                            claimed.previous_holder.as_deref().unwrap_or_default(),
+                            STALE_AFTER.as_secs(),
+                            claimed.previous_grace.unwrap_or(send_grace).as_secs()
+                        );
+                    }
+                    // The record as it is now that this process holds the run.
+                    record = Some(claimed.record.clone());
+                    FencedStore::for_claim(
+                        store.as_ref().clone(),
+                        &claimed,
+                        &holder_id,
+                        term,
+                        claim_sent,
+                        Some(send_grace),
+                    )
                 }
+            })),
+        };
+        let holder = match (&store, &fenced) {
+            (Some(store), Some(fenced)) => {
+                let leases = Heartbeat::new(store.as_ref().clone(), holder_id.clone());
+                if let Some(lease) = fenced.lease() {
+                    leases.hold(lease.clone());
+                }
+                Some(tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(HEARTBEAT_EVERY).await;
+                        let _ = leases.beat().await;
+                    }
+                }))
             }
-            if !claimed {
-                let state = store.queue_state(&request.run_id).await.ok().flatten();
-                let holder = state
-                    .as_ref()
-                    .and_then(|state| state.claimed_by.clone())
-                    .unwrap_or_else(|| "another process".to_owned());
-                let beat = state.and_then(|state| state.heartbeat_at).unwrap_or_default();
-                return Err(UsageError(format!(
-                    "run {} is being run by {holder} (last heartbeat {beat}); it can be resumed once that process is gone for {}s",
-                    request.run_id,
-                    STALE_AFTER.as_secs()
-                ))
-                .into());
-            }
-        }
-        let holder = store.clone().map(|store| {
-            let run_id = request.run_id.clone();
-            let holder_id = holder_id.clone();
-            tokio::spawn(async move { hold(store, run_id, holder_id).await })
-        });
+            _ => None,
+        };
         let observer: Arc<dyn RequestObserver> =
             Arc::new(RequestEvents(renderer.clone(), request.redactor.clone()));
         let connection = connect(connect_args, Some(observer)).await?;
         let mut engine =
             Engine::new(connection.platform.clone(), renderer.clone()).with_pace(connection.pace);
-        if let Some(store) = &store {
-            engine = engine.with_store(store.clone());
+        if let Some(fenced) = &fenced {
+            engine = engine.with_store(fenced.clone());
         }
         // Ctrl-C stops the run at its next checkpoint (between steps, between the checks of
         // a wait), so that nothing is cut off halfway; a second Ctrl-C quits at once.
@@ -222,26 +242,47 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 /// After how long without a heartbeat a run's process is taken to be gone.
 const STALE_AFTER: Duration = Duration::from_secs(30);
 
-/// Claims the run once it is recorded, then keeps its heartbeat until aborted.
-async fn hold(store: Arc<runbook_store::SqlStore>, run_id: String, holder_id: String) {
-    let mut claimed = false;
-    loop {
-        if !claimed {
-            // The engine records the run as its first act; claim it as soon as it exists.
-            claimed = store
-                .claim_run(&run_id, &holder_id, STALE_AFTER)
-                .await
-                .unwrap_or(false);
-        } else {
-            let _ = store.heartbeat(&holder_id).await;
-        }
-        let pause = if claimed {
-            HEARTBEAT_EVERY
-        } else {
-            Duration::from_millis(50)
-        };
-        tokio::time::sleep(pause).await;
+/// Claims a recorded run for `runbook runs resume`: free, held by a process whose heartbeat
+/// stopped, or held by a process of this machine that no longer exists. Of several resumes
+/// racing for one run, one wins; the others are refused.
+async fn claim_for_resume(
+    store: &runbook_store::SqlStore,
+    run_id: &str,
+    holder_id: &str,
+    send_grace: Duration,
+) -> anyhow::Result<runbook_store::ClaimedRun> {
+    let usage = |error: runbook_engine::StoreError| UsageError(error.to_string());
+    if let Some(claimed) = store
+        .claim_run(run_id, holder_id, STALE_AFTER, Some(send_grace))
+        .await
+        .map_err(usage)?
+    {
+        return Ok(claimed);
     }
+    let state = store.queue_state(run_id).await.map_err(usage)?;
+    // Held by a process of this machine that no longer exists (it crashed or was killed): no
+    // need to wait for its heartbeat to go stale, and nothing of it can still be in flight.
+    // Taken only under the claim seen here, so that one resume of several wins.
+    if let Some(state) = &state
+        && let Some(dead) = state.claimed_by.as_deref().filter(|holder| holder_is_gone(holder))
+        && let Some(claimed) = store
+            .take_over_run(run_id, holder_id, (dead, state.claim_epoch), Some(send_grace))
+            .await
+            .map_err(usage)?
+    {
+        return Ok(claimed);
+    }
+    let state = store.queue_state(run_id).await.ok().flatten();
+    let holder = state
+        .as_ref()
+        .and_then(|state| state.claimed_by.clone())
+        .unwrap_or_else(|| "another process".to_owned());
+    let beat = state.and_then(|state| state.heartbeat_at).unwrap_or_default();
+    Err(UsageError(format!(
+        "run {run_id} is being run by {holder} (last heartbeat {beat}); it can be resumed once that process is gone for {}s",
+        STALE_AFTER.as_secs()
+    ))
+    .into())
 }
 
 /// Whether a `cli:<host>:<pid>` holder ran on this machine and its process has ended.

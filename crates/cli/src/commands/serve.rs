@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use runbook_store::{SqlStore, StoreOptions};
+use runbook_store::{Heartbeat, SqlStore, StoreOptions};
 use runbook_tanium::RequestObserver;
 use tokio::sync::{Notify, watch};
 use tracing_subscriber::EnvFilter;
@@ -108,6 +108,15 @@ fn worker_id() -> String {
     format!("{host}:{}:{}", std::process::id(), &random[24..])
 }
 
+/// How long a request of this process may take, with a margin (a second and a tenth, for a
+/// server still creating what it was sent when the client gave up): a process that takes a
+/// run over from this one waits that long before it acts on an intent this one left
+/// unresolved.
+pub fn send_grace(connect: &crate::connect::ConnectArgs) -> Duration {
+    let timeout = Duration::from_secs(connect.request_timeout.max(1));
+    timeout + Duration::from_secs(1) + timeout / 10
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     if args.workers == 0 && args.schedules.is_none() {
         return Err(UsageError(
@@ -191,11 +200,13 @@ async fn serve(
     };
 
     // One heartbeat for every run this process holds. It keeps beating while runs wind down
-    // after a signal, so that they are not taken over before they are released.
+    // after a signal, so that they are not taken over before they are released. Each beat
+    // the store accepted renews the runs' leases; a run another process took over (this one
+    // was paused past --stale-after) has its lease marked lost, and its engine stops.
+    let leases = Heartbeat::new(store.as_ref().clone(), worker_id.clone());
     let (stop_heartbeat, mut heartbeat_stopped) = watch::channel(false);
     let heartbeat = {
-        let store = store.clone();
-        let worker_id = worker_id.clone();
+        let leases = leases.clone();
         let interval = args.heartbeat;
         tokio::spawn(async move {
             loop {
@@ -203,8 +214,8 @@ async fn serve(
                     () = tokio::time::sleep(interval) => {}
                     _ = heartbeat_stopped.wait_for(|stop| *stop) => break,
                 }
-                if let Err(error) = store.heartbeat(&worker_id).await {
-                    tracing::warn!(%error, "heartbeat failed; runs held for longer than --stale-after may be taken over");
+                if let Err(error) = leases.beat().await {
+                    tracing::warn!(%error, "heartbeat failed; runs held for longer than --stale-after may be taken over (their leases run out first, and nothing is sent once they have)");
                 }
             }
         })
@@ -222,6 +233,8 @@ async fn serve(
         worker_id: worker_id.clone(),
         metrics: metrics.clone(),
         stale_after: args.stale_after,
+        send_grace: send_grace(&args.connect),
+        leases,
         idle_poll: args.poll_interval,
         wake,
         shutdown: stopping.clone(),

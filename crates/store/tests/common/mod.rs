@@ -117,6 +117,7 @@ pub fn new_run(run_id: &str, playbook_name: &str) -> NewRun {
         playbook_path: Some(format!("playbooks/{playbook_name}.yaml")),
         inputs: json!({"hostname": "WIN-DC01", "api_key": "[REDACTED]"}),
         started_by: "cli:analyst".to_owned(),
+        claimed_by: None,
     }
 }
 

@@ -12,7 +12,7 @@ use runbook_engine::run::RunSource;
 use runbook_engine::{
     Engine, Event, EventSink, Pace, Platform, RunRecord, RunRequest, RunStatus, Store,
 };
-use runbook_store::{ClaimedRun, SqlStore};
+use runbook_store::{ClaimedRun, FencedStore, Heartbeat, SqlStore, lease_term};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
@@ -28,6 +28,10 @@ pub struct WorkerContext {
     pub worker_id: String,
     pub metrics: Arc<Metrics>,
     pub stale_after: Duration,
+    /// How long this process's requests may take, with a margin (recorded with its claims).
+    pub send_grace: Duration,
+    /// The leases of the runs this process holds, renewed by its heartbeat.
+    pub leases: Arc<Heartbeat>,
     /// How often an idle worker looks at the queue (sooner when this process fires a run).
     pub idle_poll: Duration,
     pub wake: Arc<Notify>,
@@ -53,14 +57,20 @@ pub async fn work(context: Arc<WorkerContext>, index: usize) {
         if *shutdown.borrow() {
             break;
         }
+        // The lease of a claim runs from when the claim was sent, never from its answer.
+        let claim_sent = tokio::time::Instant::now();
         let pause = match context
             .store
-            .claim_next(&context.worker_id, context.stale_after)
+            .claim_next_with(
+                &context.worker_id,
+                context.stale_after,
+                Some(context.send_grace),
+            )
             .await
         {
             Ok(Some(claimed)) => {
                 failures = 0;
-                execute(&context, claimed).await;
+                execute(&context, claimed, claim_sent).await;
                 continue;
             }
             Ok(None) => {
@@ -83,7 +93,24 @@ pub async fn work(context: Arc<WorkerContext>, index: usize) {
     tracing::debug!(worker = index, "worker stopped");
 }
 
-async fn execute(context: &WorkerContext, claimed: ClaimedRun) {
+async fn execute(context: &WorkerContext, claimed: ClaimedRun, claim_sent: tokio::time::Instant) {
+    let store = Arc::new(FencedStore::for_claim(
+        context.store.as_ref().clone(),
+        &claimed,
+        &context.worker_id,
+        lease_term(context.stale_after),
+        claim_sent,
+        Some(context.send_grace),
+    ));
+    if let Some(lease) = store.lease() {
+        context.leases.hold(lease.clone());
+    }
+    let run_id = claimed.record.run_id.clone();
+    run_claimed(context, claimed, &store).await;
+    context.leases.forget(&run_id);
+}
+
+async fn run_claimed(context: &WorkerContext, claimed: ClaimedRun, store: &Arc<FencedStore>) {
     let record = claimed.record;
     let run_id = record.run_id.clone();
     let resumed = !record.steps.is_empty();
@@ -93,13 +120,14 @@ async fn execute(context: &WorkerContext, claimed: ClaimedRun) {
         playbook = %record.playbook_name,
         started_by = %record.started_by,
         resumed,
+        epoch = claimed.epoch,
+        taken_from = claimed.previous_holder.as_deref().unwrap_or(""),
         "claimed run"
     );
     let request = match request_for(&record) {
         Ok(request) => request,
         Err(message) => {
             tracing::error!(run_id = %run_id, error = %message, "the run cannot start");
-            let store: &dyn Store = context.store.as_ref();
             match store
                 .finish_run(&run_id, RunStatus::Failed, &json!({}), Some(&message))
                 .await
@@ -107,7 +135,7 @@ async fn execute(context: &WorkerContext, claimed: ClaimedRun) {
                 Ok(()) => context.metrics.run_finished("failed"),
                 Err(error) => {
                     tracing::error!(run_id = %run_id, %error, "recording the failure failed");
-                    release(context, &run_id).await;
+                    release(store, &run_id).await;
                 }
             }
             return;
@@ -132,11 +160,21 @@ async fn execute(context: &WorkerContext, claimed: ClaimedRun) {
     });
     let engine = Engine::new(context.platform.clone(), sink)
         .with_pace(context.pace)
-        .with_store(context.store.clone())
+        .with_store(store.clone())
         .with_shutdown(context.shutdown.clone());
     let outcome = engine.resume(&request, &record).await;
+    if store.lease().is_some_and(|lease| lease.is_lost()) {
+        // Another process claimed the run while this one was paused or cut off from the
+        // store: it drives the run now; this one wrote nothing after losing it.
+        tracing::warn!(
+            run_id = %run_id,
+            error = outcome.error.as_deref().unwrap_or(""),
+            "lost the claim on the run to another process; stopped without writing"
+        );
+        return;
+    }
     if outcome.status == RunStatus::Interrupted {
-        if release(context, &run_id).await {
+        if release(store, &run_id).await {
             tracing::info!(run_id = %run_id, "stopped at a checkpoint and went back to the queue");
         }
         return;
@@ -144,7 +182,7 @@ async fn execute(context: &WorkerContext, claimed: ClaimedRun) {
     context.metrics.run_finished(outcome.status.as_str());
     // A run the engine could not record as finished (the store failed) is still `running`
     // under this worker's claim; giving it back lets the next claim finish it.
-    if release(context, &run_id).await {
+    if release(store, &run_id).await {
         tracing::warn!(
             run_id = %run_id,
             "the run could not be recorded as finished; it went back to the queue"
@@ -152,9 +190,9 @@ async fn execute(context: &WorkerContext, claimed: ClaimedRun) {
     }
 }
 
-/// Gives a run back to the queue; true when this worker still held it.
-async fn release(context: &WorkerContext, run_id: &str) -> bool {
-    match context.store.release(run_id, &context.worker_id).await {
+/// Gives a run back to the queue; true when this worker still held it (under this claim).
+async fn release(store: &FencedStore, run_id: &str) -> bool {
+    match store.release().await {
         Ok(released) => released,
         Err(error) => {
             // The heartbeat stops with the process, so another worker takes it over later.
