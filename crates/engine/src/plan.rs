@@ -18,11 +18,11 @@ use crate::platform::{
     Combine, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform, TargetClause,
     TargetRequest,
 };
-use crate::redact::Redactor;
+use crate::redact::{REDACTED, Redactor, mask, revealing};
 use crate::run::{
     DEFAULT_ACTION_GROUP, as_u64, humanize, operator, unique_action_name, value_text,
 };
-use crate::template::{TemplateContext, Templates, condition_holds, is_truthy};
+use crate::template::{Taint, TemplateContext, Templates, condition_holds, is_truthy};
 
 /// The placeholder for the run id, which only exists once the run starts.
 const RUN_ID_PLACEHOLDER: &str = "<run.id>";
@@ -88,6 +88,14 @@ enum Rendered {
     Unknown(String),
 }
 
+/// What the templates of one step see, and the plan's secrets: the values of secret inputs
+/// and whatever templates compute from them (registered as they are rendered).
+struct Scope<'s> {
+    context: TemplateContext,
+    names: &'s Value,
+    secrets: &'s Redactor,
+}
+
 /// Builds plans; uses the platform's pure `plan_*` methods only, so it sends nothing.
 pub struct Planner<'a> {
     platform: &'a dyn Platform,
@@ -110,6 +118,25 @@ impl<'a> Planner<'a> {
 
     /// The plan for `playbook` with bound `inputs`.
     pub fn plan(&self, playbook: &Playbook, inputs: &IndexMap<String, Value>) -> Plan {
+        self.plan_with_secrets(playbook, inputs).0
+    }
+
+    /// The plan, and the secrets it found (for what `--live` adds to it). Secret inputs, and
+    /// every value a template computes from one, are `[REDACTED]` wherever the plan shows them;
+    /// `secrets.*` are shown as placeholders (a plan never reads them).
+    fn plan_with_secrets(
+        &self,
+        playbook: &Playbook,
+        inputs: &IndexMap<String, Value>,
+    ) -> (Plan, Redactor) {
+        let redactor = plan_redactor(playbook, inputs);
+        let mut input_taint = Taint::clean();
+        for (name, declaration) in &playbook.inputs {
+            if declaration.secret && inputs.get(name).is_some_and(|value| !value.is_null()) {
+                input_taint.set_part(name, Taint::whole());
+            }
+        }
+        let mut steps_taint = Taint::clean();
         let secrets: Map<String, Value> = playbook
             .secrets
             .iter()
@@ -124,10 +151,15 @@ impl<'a> Planner<'a> {
         let mut steps = Vec::with_capacity(playbook.steps.len());
         let mut problems = Vec::new();
         for step in &playbook.steps {
-            let context = TemplateContext::new(&names);
+            let taint = names_taint(&input_taint, &steps_taint);
+            let scope = Scope {
+                context: TemplateContext::with_taint(&names, &taint),
+                names: &names,
+                secrets: &redactor,
+            };
             let condition = match &step.when {
                 None => Condition::Always,
-                Some(when) => match self.condition(when, &context, &names) {
+                Some(when) => match self.condition(when, &scope) {
                     Ok(Rendered::Known(value)) if condition_holds(&when.value, &value) => {
                         Condition::Runs
                     }
@@ -151,13 +183,14 @@ impl<'a> Planner<'a> {
                 live: None,
                 lookups: Lookups::default(),
             };
+            let mut outputs_taint = Taint::clean();
             let outputs = if condition == Condition::Skipped {
                 planned
                     .details
                     .push("skipped: `when` is false for these inputs".to_owned());
                 json!({"skipped": true})
             } else {
-                match self.plan_step(playbook, step, &context, &names, &mut planned) {
+                match self.plan_step(playbook, step, &scope, &mut planned, &mut outputs_taint) {
                     Ok(outputs) => outputs,
                     Err(problem) => {
                         problems.push(format!("step `{}`: {problem}", step.id));
@@ -165,17 +198,26 @@ impl<'a> Planner<'a> {
                     }
                 }
             };
+            // Later steps know which outputs are secret: those computed from a secret, and
+            // those holding one.
+            outputs_taint.merge(&revealing(&outputs, &redactor));
+            steps_taint.set_part(&step.id, outputs_taint);
             if let Some(steps_map) = names.get_mut("steps").and_then(Value::as_object_mut) {
                 steps_map.insert(step.id.clone(), outputs);
             }
             steps.push(planned);
         }
-        let context = TemplateContext::new(&names);
+        let taint = names_taint(&input_taint, &steps_taint);
+        let scope = Scope {
+            context: TemplateContext::with_taint(&names, &taint),
+            names: &names,
+            secrets: &redactor,
+        };
         let mut outputs = Map::new();
         for (name, template) in &playbook.outputs {
-            let value = match self.render(template, &context) {
-                Ok(Rendered::Known(value)) => value,
-                Ok(Rendered::Unknown(text)) => Value::String(text),
+            let value = match self.render_shown(template, &scope) {
+                Ok((Rendered::Known(value), taint)) => mask(&value, &taint),
+                Ok((Rendered::Unknown(text), _)) => Value::String(text),
                 Err(problem) => {
                     problems.push(format!("output `{name}`: {problem}"));
                     Value::Null
@@ -185,13 +227,18 @@ impl<'a> Planner<'a> {
         }
         let mut plan = Plan {
             playbook: playbook.name.clone(),
-            inputs: serde_json::to_value(inputs).unwrap_or(Value::Null),
+            inputs: Value::Object(
+                inputs
+                    .iter()
+                    .map(|(name, value)| (name.clone(), mask(value, input_taint.part(name))))
+                    .collect(),
+            ),
             steps,
             outputs: Value::Object(outputs),
             problems,
         };
-        redact_plan(&mut plan, &plan_redactor(playbook, inputs));
-        plan
+        redact_plan(&mut plan, &redactor);
+        (plan, redactor)
     }
 
     /// The plan, completed with read-only calls to the server: packages and parameters
@@ -203,7 +250,7 @@ impl<'a> Planner<'a> {
         inputs: &IndexMap<String, Value>,
         count_wait: Duration,
     ) -> Plan {
-        let mut plan = self.plan(playbook, inputs);
+        let (mut plan, redactor) = self.plan_with_secrets(playbook, inputs);
         let limit = playbook
             .guard
             .as_ref()
@@ -282,18 +329,13 @@ impl<'a> Planner<'a> {
         }
         plan.problems.extend(problems);
         // What the server told us (commands with parameters substituted) may hold secrets.
-        redact_plan(&mut plan, &plan_redactor(playbook, inputs));
+        redact_plan(&mut plan, &redactor);
         plan
     }
 
     /// Evaluates a condition offline: one that uses an output only the server can tell is
     /// decided at run time, whatever the placeholders would make of it.
-    fn condition(
-        &self,
-        template: &TemplateValue,
-        context: &TemplateContext,
-        names: &Value,
-    ) -> Result<Rendered, String> {
+    fn condition(&self, template: &TemplateValue, scope: &Scope<'_>) -> Result<Rendered, String> {
         let unknown = self
             .templates
             .value_references(&template.value)
@@ -308,7 +350,7 @@ impl<'a> Planner<'a> {
                     Some("steps") => {}
                     _ => return false,
                 }
-                let mut value = names.get("steps");
+                let mut value = scope.names.get("steps");
                 for part in parts {
                     value = value.and_then(|value| value.get(part));
                 }
@@ -317,24 +359,32 @@ impl<'a> Planner<'a> {
         if unknown {
             return Ok(Rendered::Unknown(value_text(&template.value)));
         }
-        self.render(template, context)
+        // Only its truth is used: nothing to register.
+        self.evaluate(template, scope).map(|(rendered, _)| rendered)
     }
 
     /// Renders offline. A template that uses earlier steps' outputs and cannot be evaluated
-    /// with placeholders is `Unknown` (decided at run time), not an error.
-    fn render(
+    /// with placeholders is `Unknown` (decided at run time), not an error. Says which parts of
+    /// the value were computed from a secret.
+    fn evaluate(
         &self,
         template: &TemplateValue,
-        context: &TemplateContext,
-    ) -> Result<Rendered, String> {
+        scope: &Scope<'_>,
+    ) -> Result<(Rendered, Taint), String> {
         let uses_steps = self
             .templates
             .value_references(&template.value)
             .iter()
             .any(|name| name.starts_with("steps.") || name == "steps");
-        match self.templates.render(&template.value, context) {
-            Ok(value) => Ok(Rendered::Known(value)),
-            Err(_) if uses_steps => Ok(Rendered::Unknown(value_text(&template.value))),
+        match self
+            .templates
+            .render_tracked(&template.value, &scope.context)
+        {
+            Ok(rendered) => Ok((Rendered::Known(rendered.value), rendered.taint)),
+            Err(_) if uses_steps => Ok((
+                Rendered::Unknown(value_text(&template.value)),
+                Taint::clean(),
+            )),
             Err(error) => Err(format!(
                 "line {}, column {}: {}",
                 template.span.line, template.span.column, error.message
@@ -342,14 +392,40 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn render_known(
+    /// Renders offline; a value computed from a secret is registered as one.
+    fn render_shown(
         &self,
         template: &TemplateValue,
-        context: &TemplateContext,
-    ) -> Result<Value, String> {
-        match self.render(template, context)? {
-            Rendered::Known(value) => Ok(value),
-            Rendered::Unknown(text) => Ok(Value::String(format!("<{}>", text.trim()))),
+        scope: &Scope<'_>,
+    ) -> Result<(Rendered, Taint), String> {
+        let (rendered, taint) = self.evaluate(template, scope)?;
+        if let Rendered::Known(value) = &rendered {
+            scope.secrets.add_tainted(value, &taint);
+        }
+        Ok((rendered, taint))
+    }
+
+    fn render(&self, template: &TemplateValue, scope: &Scope<'_>) -> Result<Rendered, String> {
+        self.render_shown(template, scope)
+            .map(|(rendered, _)| rendered)
+    }
+
+    fn render_known(&self, template: &TemplateValue, scope: &Scope<'_>) -> Result<Value, String> {
+        self.render_known_shown(template, scope)
+            .map(|(value, _)| value)
+    }
+
+    /// A value for a request or a detail line, and whether it was computed from a secret.
+    fn render_known_shown(
+        &self,
+        template: &TemplateValue,
+        scope: &Scope<'_>,
+    ) -> Result<(Value, Taint), String> {
+        match self.render_shown(template, scope)? {
+            (Rendered::Known(value), taint) => Ok((value, taint)),
+            (Rendered::Unknown(text), _) => {
+                Ok((Value::String(format!("<{}>", text.trim())), Taint::clean()))
+            }
         }
     }
 
@@ -357,9 +433,9 @@ impl<'a> Planner<'a> {
         &self,
         playbook: &Playbook,
         step: &Step,
-        context: &TemplateContext,
-        names: &Value,
+        scope: &Scope<'_>,
         planned: &mut PlanStep,
+        outputs_taint: &mut Taint,
     ) -> Result<Value, String> {
         let id = &step.id;
         match &step.kind {
@@ -369,7 +445,7 @@ impl<'a> Planner<'a> {
                         let mut rendered = Vec::new();
                         for clause in clauses {
                             if let Some(when) = &clause.when {
-                                match self.condition(when, context, names)? {
+                                match self.condition(when, scope)? {
                                     Rendered::Known(value)
                                         if !condition_holds(&when.value, &value) =>
                                     {
@@ -388,7 +464,7 @@ impl<'a> Planner<'a> {
                                     )),
                                 }
                             }
-                            let value = value_text(&self.render_known(&clause.value, context)?);
+                            let value = value_text(&self.render_known(&clause.value, scope)?);
                             rendered.push(TargetClause {
                                 sensor: clause.sensor.clone(),
                                 op: operator(clause.op),
@@ -415,7 +491,7 @@ impl<'a> Planner<'a> {
                     }
                     TargetStep::FilterGroup(name) => (
                         TargetRequest::FilterGroup {
-                            name_or_id: value_text(&self.render_known(name, context)?),
+                            name_or_id: value_text(&self.render_known(name, scope)?),
                         },
                         true,
                     ),
@@ -460,13 +536,13 @@ impl<'a> Planner<'a> {
             }
             StepKind::Parameterize(parameterize) => {
                 let selector = match &parameterize.package {
-                    PackageRef::Name(name) => match self.render(name, context)? {
+                    PackageRef::Name(name) => match self.render(name, scope)? {
                         Rendered::Known(value) => {
                             PlanValue::Known(PackageSelector::Name(value_text(&value)))
                         }
                         Rendered::Unknown(text) => PlanValue::Placeholder(text),
                     },
-                    PackageRef::Id(template) => match self.render(template, context)? {
+                    PackageRef::Id(template) => match self.render(template, scope)? {
                         Rendered::Known(value) => match as_u64(&value) {
                             Some(id) => PlanValue::Known(PackageSelector::Id(id)),
                             None => PlanValue::Placeholder(value_text(&value)),
@@ -476,8 +552,11 @@ impl<'a> Planner<'a> {
                 };
                 let mut parameters = Vec::new();
                 for (key, template) in &parameterize.params {
-                    let value = value_text(&self.render_known(template, context)?);
-                    planned.details.push(format!("parameter {key} = {value}"));
+                    let (value, taint) = self.render_known_shown(template, scope)?;
+                    let value = value_text(&value);
+                    planned
+                        .details
+                        .push(format!("parameter {key} = {}", shown(&value, &taint)));
                     parameters.push(json!({"key": key, "value": value}));
                 }
                 planned.details.push(
@@ -509,12 +588,12 @@ impl<'a> Planner<'a> {
                 }))
             }
             StepKind::Issue(issue) => {
-                let name = value_text(&self.render_known(&issue.name, context)?);
-                let target = self.render_known(&issue.target, context)?;
+                let name = value_text(&self.render_known(&issue.name, scope)?);
+                let target = self.render_known(&issue.target, scope)?;
                 let (target_group_id, target_filter_flag) = plan_group(&target);
-                let package = self.render_known(&issue.package, context)?;
+                let package = self.render_known(&issue.package, scope)?;
                 let (package_id, parameters) = plan_package_spec(&package);
-                let action_group = value_text(&self.render_known(&issue.action_group, context)?);
+                let action_group = value_text(&self.render_known(&issue.action_group, scope)?);
                 if action_group
                     .trim()
                     .eq_ignore_ascii_case(DEFAULT_ACTION_GROUP)
@@ -578,7 +657,7 @@ impl<'a> Planner<'a> {
                 Ok(outputs)
             }
             StepKind::AwaitApproval(wait) => {
-                let action = plan_id(&self.render_known(&wait.action, context)?);
+                let action = plan_id(&self.render_known(&wait.action, scope)?);
                 planned.details.push(format!(
                     "check every {} until action {action} is approved (at most {}); the engine never approves its own actions",
                     humanize(wait.interval),
@@ -588,9 +667,9 @@ impl<'a> Planner<'a> {
                 Ok(placeholders(step))
             }
             StepKind::Poll(poll) => {
-                let action = plan_id(&self.render_known(&poll.action, context)?);
+                let action = plan_id(&self.render_known(&poll.action, scope)?);
                 let expected = match &poll.expected {
-                    Some(template) => value_text(&self.render_known(template, context)?),
+                    Some(template) => value_text(&self.render_known(template, scope)?),
                     None => "the endpoints counted when the action was issued".to_owned(),
                 };
                 planned.details.push(format!(
@@ -606,7 +685,7 @@ impl<'a> Planner<'a> {
                 Ok(placeholders(step))
             }
             StepKind::Assert(assertion) => {
-                match self.condition(&assertion.that, context, names)? {
+                match self.condition(&assertion.that, scope)? {
                     Rendered::Known(value) if condition_holds(&assertion.that.value, &value) => {
                         planned
                             .details
@@ -625,24 +704,48 @@ impl<'a> Planner<'a> {
                 Ok(json!({"skipped": false, "passed": true}))
             }
             StepKind::Log(message) => {
-                let text = value_text(&self.render_known(message, context)?);
-                planned.details.push(format!("log: {text}"));
+                let (text, taint) = self.render_known_shown(message, scope)?;
+                let text = value_text(&text);
+                planned
+                    .details
+                    .push(format!("log: {}", shown(&text, &taint)));
                 Ok(json!({"skipped": false, "message": text}))
             }
             StepKind::Set(values) => {
                 let mut outputs = Map::new();
                 outputs.insert("skipped".to_owned(), Value::Bool(false));
                 for (name, template) in values {
-                    let value = self.render_known(template, context)?;
-                    planned
-                        .details
-                        .push(format!("set {name} = {}", value_text(&value)));
+                    let (value, taint) = self.render_known_shown(template, scope)?;
+                    planned.details.push(format!(
+                        "set {name} = {}",
+                        shown(&value_text(&value), &taint)
+                    ));
+                    outputs_taint.set_part(name, taint);
                     outputs.insert(name.clone(), value);
                 }
                 Ok(Value::Object(outputs))
             }
         }
     }
+}
+
+/// A value as a detail line shows it: `[REDACTED]` when it was computed from a secret (a
+/// short one would otherwise only be hidden where it is the whole text).
+fn shown(text: &str, taint: &Taint) -> String {
+    if taint.is_clean() {
+        text.to_owned()
+    } else {
+        REDACTED.to_owned()
+    }
+}
+
+/// What templates see as secret in a plan: secret inputs that were given, and what earlier
+/// steps computed from them.
+fn names_taint(inputs: &Taint, steps: &Taint) -> Taint {
+    let mut taint = Taint::clean();
+    taint.set_part("inputs", inputs.clone());
+    taint.set_part("steps", steps.clone());
+    taint
 }
 
 /// The secrets a plan must not show: the values of inputs declared `secret: true`.
