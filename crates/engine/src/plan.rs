@@ -363,19 +363,26 @@ impl<'a> Planner<'a> {
         self.evaluate(template, scope).map(|(rendered, _)| rendered)
     }
 
-    /// Renders offline. A template that uses earlier steps' outputs and cannot be evaluated
-    /// with placeholders is `Unknown` (decided at run time), not an error. Says which parts of
-    /// the value were computed from a secret.
+    /// Renders offline. A template that uses earlier steps' outputs or secrets and cannot be
+    /// evaluated with placeholders is `Unknown` (decided at run time), not an error. Says which
+    /// parts of the value were computed from a secret.
     fn evaluate(
         &self,
         template: &TemplateValue,
         scope: &Scope<'_>,
     ) -> Result<(Rendered, Taint), String> {
+        // Earlier steps' outputs and secrets are placeholders offline: a template that
+        // cannot work on them (`{{ secrets.PIN | int }}`) is decided at run time.
         let uses_steps = self
             .templates
             .value_references(&template.value)
             .iter()
-            .any(|name| name.starts_with("steps.") || name == "steps");
+            .any(|name| {
+                name.starts_with("steps.")
+                    || name == "steps"
+                    || name.starts_with("secrets.")
+                    || name == "secrets"
+            });
         match self
             .templates
             .render_tracked(&template.value, &scope.context)
@@ -440,6 +447,9 @@ impl<'a> Planner<'a> {
         let id = &step.id;
         match &step.kind {
             StepKind::Target(target) => {
+                // A clause value computed from a secret makes the question text a secret
+                // (the platform quotes and escapes the value into it).
+                let mut secret = false;
                 let (request, filter_flag) = match target {
                     TargetStep::Clauses { combine, clauses } => {
                         let mut rendered = Vec::new();
@@ -464,7 +474,9 @@ impl<'a> Planner<'a> {
                                     )),
                                 }
                             }
-                            let value = value_text(&self.render_known(&clause.value, scope)?);
+                            let (value, taint) = self.render_known_shown(&clause.value, scope)?;
+                            secret |= !taint.is_clean();
+                            let value = value_text(&value);
                             rendered.push(TargetClause {
                                 sensor: clause.sensor.clone(),
                                 op: operator(clause.op),
@@ -523,6 +535,9 @@ impl<'a> Planner<'a> {
                             .and_then(Value::as_str)
                             .unwrap_or_default()
                             .to_owned();
+                        if secret {
+                            scope.secrets.add(&text);
+                        }
                         planned.details.push(format!("target: {text}"));
                         text
                     }

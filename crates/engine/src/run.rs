@@ -1158,6 +1158,9 @@ impl Engine {
         target: &TargetStep,
     ) -> Result<StepDone, StepError> {
         let context = state.context();
+        // Whether a clause value was computed from a secret: the platform quotes and escapes
+        // it into the question text, so that text is a secret as a whole.
+        let mut secret = false;
         let request = match target {
             TargetStep::Clauses { combine, clauses } => {
                 let mut rendered = Vec::with_capacity(clauses.len());
@@ -1167,7 +1170,9 @@ impl Engine {
                     {
                         continue;
                     }
-                    let value = value_text(&self.render(state, &clause.value, &context)?);
+                    let value = self.render_tracked(state, &clause.value, &context)?;
+                    secret |= !value.taint.is_clean();
+                    let value = value_text(&value.value);
                     rendered.push(TargetClause {
                         sensor: clause.sensor.clone(),
                         op: operator(clause.op),
@@ -1195,6 +1200,9 @@ impl Engine {
             },
         };
         let outcome = self.platform.create_target(&request).await?;
+        if secret {
+            state.redactor.add(&outcome.text);
+        }
         let summary = match &request {
             TargetRequest::FilterGroup { name_or_id } => {
                 format!("filter group {name_or_id} (id {})", outcome.group_id)

@@ -22,6 +22,24 @@ struct Echo {
     packages: Mutex<Vec<Vec<(String, String)>>>,
 }
 
+/// The question text, quoted as Tanium does: inner quotes doubled.
+fn question_text(request: &TargetRequest) -> String {
+    match request {
+        TargetRequest::Clauses { clauses, .. } => clauses
+            .iter()
+            .map(|clause| {
+                format!(
+                    "{} equals \"{}\"",
+                    clause.sensor,
+                    clause.value.replace('"', "\"\"")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" and "),
+        other => format!("{other:?}"),
+    }
+}
+
 fn unsupported() -> PlatformError {
     PlatformError::new(PlatformErrorKind::Other, "not used by these tests")
 }
@@ -30,14 +48,7 @@ fn unsupported() -> PlatformError {
 impl Platform for Echo {
     async fn create_target(&self, request: &TargetRequest) -> Result<TargetOutcome, PlatformError> {
         self.targets.lock().unwrap().push(request.clone());
-        let text = match request {
-            TargetRequest::Clauses { clauses, .. } => clauses
-                .iter()
-                .map(|clause| format!("{} equals \"{}\"", clause.sensor, clause.value))
-                .collect::<Vec<_>>()
-                .join(" and "),
-            other => format!("{other:?}"),
-        };
+        let text = question_text(request);
         Ok(TargetOutcome {
             group_id: 77,
             filter_flag: false,
@@ -112,7 +123,7 @@ impl Platform for Echo {
             method: "POST".into(),
             path: "/api/v2/groups".into(),
             options: None,
-            body: Some(serde_json::to_value(request).unwrap()),
+            body: Some(json!({"text": question_text(request)})),
             note: None,
         }])
     }
@@ -375,6 +386,7 @@ fn plans_hide_what_is_computed_from_secret_inputs() {
     let source = r#"
 version: 1
 name: plan
+secrets: [API_KEY]
 inputs:
   pin: { type: integer, secret: true }
   key: { type: string, secret: true }
@@ -385,12 +397,17 @@ steps:
       pin: "{{ inputs.pin }}"
       rev: "{{ inputs.key | reverse }}"
       host: "{{ inputs.host }}"
+      number: "{{ secrets.API_KEY | int }}"
   - id: note
     log: "{{ steps.keep.rev | upper }} on {{ inputs.host }}"
   - id: scope
     target:
       all:
         - { sensor: Computer Name, op: equals, value: "{{ inputs.host }}" }
+  - id: hidden
+    target:
+      all:
+        - { sensor: Computer Name, op: equals, value: "{{ inputs.key | upper }}" }
   - id: params
     parameterize:
       package: Custom Tagging - Add Tags
@@ -425,6 +442,7 @@ outputs:
             "!dr0w ss@p",
             "!DR0W SS@P",
             "%21dr0w%20ss%40p",
+            "P@SS W0RD!",
         ],
     );
     assert_eq!(plan.inputs["pin"], json!("[REDACTED]"));
@@ -440,6 +458,33 @@ outputs:
     );
     assert!(keep.contains(&"set host = WIN-DC01".to_owned()), "{keep:?}");
     assert_eq!(plan.steps[1].details, vec!["log: [REDACTED]".to_owned()]);
-    let lookup = &plan.steps[4].requests[0].path;
+    assert!(
+        keep.contains(&"set number = <{{ secrets.API_KEY | int }}>".to_owned()),
+        "a secret is only known at run time: {keep:?}"
+    );
+    assert_eq!(plan.steps[3].details, vec!["target: [REDACTED]".to_owned()]);
+    let lookup = &plan.steps[5].requests[0].path;
     assert!(lookup.contains("[REDACTED]"), "{lookup}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_question_text_built_from_a_secret_is_secret() {
+    let source = r#"
+version: 1
+name: quoted
+inputs:
+  key: { type: string, secret: true }
+steps:
+  - id: scope
+    target:
+      all:
+        - { sensor: Computer Name, op: equals, value: "{{ inputs.key | lower }}" }
+outputs:
+  text: "{{ steps.scope.text }}"
+"#;
+    let (_, events, outcome) = run(source, &[("key", "Say \"Hello\" 77")]).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    let stream = serde_json::to_string(&events).unwrap();
+    assert_absent(&stream, &["hello", "\"\"hello\"\""]);
+    assert_eq!(outcome.outputs["text"], json!("[REDACTED]"));
 }
