@@ -1199,7 +1199,18 @@ impl Engine {
                 text: text.value.clone(),
             },
         };
-        let outcome = self.platform.create_target(&request).await?;
+        let outcome = match self.platform.create_target(&request).await {
+            Ok(outcome) => outcome,
+            // The platform's message may quote the question in its own escaping, which the
+            // redactor would not recognise.
+            Err(error) if secret => {
+                return Err(StepError::new(format!(
+                    "the target group could not be created ({}; details withheld: the question holds a value computed from a secret)",
+                    platform_error_kind(error.kind)
+                )));
+            }
+            Err(error) => return Err(error.into()),
+        };
         if secret {
             state.redactor.add(&outcome.text);
         }
@@ -1837,6 +1848,18 @@ impl Engine {
             None => format!("assertion failed: {}", value_text(&assertion.that.value)),
         };
         Err(StepError::new(message))
+    }
+}
+
+/// A platform error's kind, in words.
+fn platform_error_kind(kind: PlatformErrorKind) -> &'static str {
+    match kind {
+        PlatformErrorKind::NotFound => "not found",
+        PlatformErrorKind::Invalid => "refused as invalid",
+        PlatformErrorKind::Refused => "permission refused",
+        PlatformErrorKind::Ambiguous => "no clear answer",
+        PlatformErrorKind::Unavailable => "server unavailable",
+        PlatformErrorKind::Other => "failed",
     }
 }
 

@@ -49,6 +49,12 @@ impl Platform for Echo {
     async fn create_target(&self, request: &TargetRequest) -> Result<TargetOutcome, PlatformError> {
         self.targets.lock().unwrap().push(request.clone());
         let text = question_text(request);
+        if text.contains("boom") {
+            return Err(PlatformError::new(
+                PlatformErrorKind::Invalid,
+                format!("the server could not parse {text}"),
+            ));
+        }
         Ok(TargetOutcome {
             group_id: 77,
             filter_flag: false,
@@ -487,4 +493,27 @@ outputs:
     let stream = serde_json::to_string(&events).unwrap();
     assert_absent(&stream, &["hello", "\"\"hello\"\""]);
     assert_eq!(outcome.outputs["text"], json!("[REDACTED]"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_platform_error_about_a_secret_question_does_not_quote_it() {
+    let source = r#"
+version: 1
+name: refused
+inputs:
+  key: { type: string, secret: true }
+steps:
+  - id: scope
+    target:
+      all:
+        - { sensor: Computer Name, op: equals, value: "{{ inputs.key | lower }}" }
+"#;
+    let (_, events, outcome) = run(source, &[("key", "Ka\"Boom\"-Qx7z")]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let error = outcome.error.unwrap();
+    assert!(error.contains("details withheld"), "{error}");
+    assert_absent(
+        &format!("{error} {}", serde_json::to_string(&events).unwrap()),
+        &["boom", "qx7z"],
+    );
 }
