@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use runbook_engine::StoreError;
 use sqlx::migrate::MigrateError;
@@ -18,6 +19,10 @@ pub(crate) enum Location {
         host: String,
         port: u16,
         database: Option<String>,
+        /// The `lock_timeout` set on every connection, named when a lock wait exceeds it.
+        lock_timeout: Duration,
+        /// The `statement_timeout` set on every connection.
+        statement_timeout: Duration,
     },
 }
 
@@ -29,6 +34,7 @@ impl fmt::Display for Location {
                 host,
                 port,
                 database,
+                ..
             } => {
                 write!(formatter, "PostgreSQL at {host}:{port}")?;
                 if let Some(database) = database {
@@ -42,6 +48,9 @@ impl fmt::Display for Location {
 
 // SQLite primary result codes (the low byte of an extended code).
 const SQLITE_BUSY: i64 = 5;
+// Extended codes of SQLITE_BUSY that are not another writer holding the lock.
+const SQLITE_BUSY_RECOVERY: i64 = 5 | (1 << 8);
+const SQLITE_BUSY_SNAPSHOT: i64 = 5 | (2 << 8);
 const SQLITE_LOCKED: i64 = 6;
 const SQLITE_READONLY: i64 = 8;
 const SQLITE_IOERR: i64 = 10;
@@ -84,35 +93,56 @@ pub(crate) fn database_error(location: &Location, doing: &str, error: sqlx::Erro
 }
 
 fn sqlite_detail(location: &Location, code: Option<&str>, message: &str) -> String {
-    let primary = code
-        .and_then(|code| code.parse::<i64>().ok())
-        .map(|code| code & 0xff);
-    match primary {
-        Some(SQLITE_NOTADB) => format!(
+    let extended = code.and_then(|code| code.parse::<i64>().ok());
+    let primary = extended.map(|code| code & 0xff);
+    match (primary, extended) {
+        (_, Some(SQLITE_BUSY_RECOVERY)) => format!(
+            "{location} is being recovered by another connection after a crash ({message}); \
+             try again in a moment"
+        ),
+        (_, Some(SQLITE_BUSY_SNAPSHOT)) => format!(
+            "{location} changed under a transaction of this process ({message}); nothing of this \
+             write was kept, try again"
+        ),
+        (Some(SQLITE_NOTADB), _) => format!(
             "{location} is not a SQLite database ({message}); point --store at another file or \
              move this one away"
         ),
-        Some(SQLITE_CORRUPT) => {
+        (Some(SQLITE_CORRUPT), _) => {
             format!("{location} is corrupt ({message}); restore it from a backup or move it away")
         }
-        Some(SQLITE_FULL) => format!(
+        (Some(SQLITE_FULL), _) => format!(
             "the disk holding {location} is full ({message}); nothing of this write was kept"
         ),
-        Some(SQLITE_READONLY) => {
+        (Some(SQLITE_READONLY), _) => {
             format!("{location} cannot be written ({message}); check its permissions")
         }
-        Some(SQLITE_CANTOPEN) => format!(
+        (Some(SQLITE_CANTOPEN), _) => format!(
             "cannot open {location} ({message}); check that its directory exists and is writable"
         ),
-        Some(SQLITE_BUSY) | Some(SQLITE_LOCKED) => {
+        // SQLITE_BUSY after the busy timeout: another connection (of this process or another)
+        // held the write lock all along.
+        (Some(SQLITE_BUSY), _) => {
             format!("{location} stayed locked by another writer past the busy timeout ({message})")
         }
-        Some(SQLITE_IOERR) => format!("the disk failed while using {location} ({message})"),
+        // SQLITE_LOCKED is a conflict inside one connection (or a shared cache), not a writer.
+        (Some(SQLITE_LOCKED), _) => {
+            format!("{location}: a table was locked by another statement ({message})")
+        }
+        (Some(SQLITE_IOERR), _) => format!("the disk failed while using {location} ({message})"),
         _ => format!("{location}: {message}"),
     }
 }
 
 fn postgres_detail(location: &Location, code: Option<&str>, message: &str) -> String {
+    let (lock_timeout, statement_timeout) = match location {
+        Location::Postgres {
+            lock_timeout,
+            statement_timeout,
+            ..
+        } => (*lock_timeout, *statement_timeout),
+        Location::Sqlite(_) => (Duration::ZERO, Duration::ZERO),
+    };
     match code {
         Some("53100") => {
             format!("the disk of {location} is full ({message}); nothing of this write was kept")
@@ -125,7 +155,28 @@ fn postgres_detail(location: &Location, code: Option<&str>, message: &str) -> St
             format!("{location} is shutting down or starting up ({message})")
         }
         Some("25006") => format!("{location} is read-only ({message})"),
+        // lock_not_available: the lock timeout ran out (or NOWAIT found the row taken).
+        Some("55P03") => format!(
+            "{location}: waited longer than the lock timeout ({}) for a lock held by another \
+             session ({message}); look for a LOCK TABLE or a long transaction in pg_stat_activity \
+             and pg_locks; nothing of this write was kept",
+            seconds(lock_timeout)
+        ),
+        // query_canceled: the statement timeout, or somebody cancelled the query.
+        Some("57014") if message.contains("statement timeout") => format!(
+            "{location}: the statement ran longer than the statement timeout ({}) ({message}); \
+             nothing of this write was kept",
+            seconds(statement_timeout)
+        ),
         _ => format!("{location}: {message}"),
+    }
+}
+
+fn seconds(duration: Duration) -> String {
+    if duration.is_zero() {
+        "none".to_owned()
+    } else {
+        format!("{} s", duration.as_secs_f64())
     }
 }
 
@@ -167,6 +218,8 @@ mod tests {
             host: "db.example".into(),
             port: 5432,
             database: Some("runbook".into()),
+            lock_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(30),
         };
         assert_eq!(
             location.to_string(),
@@ -182,5 +235,57 @@ mod tests {
         assert!(detail.starts_with("the disk failed"), "{detail}");
         let detail = sqlite_detail(&location, Some("26"), "file is not a database");
         assert!(detail.contains("is not a SQLite database"), "{detail}");
+    }
+
+    #[test]
+    fn only_a_busy_timeout_blames_another_writer() {
+        let location = Location::Sqlite(PathBuf::from("/tmp/runs.db"));
+        let busy = sqlite_detail(&location, Some("5"), "database is locked");
+        assert!(busy.contains("locked by another writer"), "{busy}");
+        for (code, message) in [
+            ("261", "database is locked"),
+            ("517", "database is locked"),
+            ("6", "database table is locked"),
+            ("13", "database or disk is full"),
+            ("1", "no such table: runs"),
+        ] {
+            let detail = sqlite_detail(&location, Some(code), message);
+            assert!(!detail.contains("another writer"), "{code}: {detail}");
+        }
+    }
+
+    #[test]
+    fn postgres_timeouts_are_named_with_their_values() {
+        let location = Location::Postgres {
+            host: "db.example".into(),
+            port: 5432,
+            database: Some("runbook".into()),
+            lock_timeout: Duration::from_millis(1500),
+            statement_timeout: Duration::from_secs(30),
+        };
+        let lock = postgres_detail(
+            &location,
+            Some("55P03"),
+            "canceling statement due to lock timeout",
+        );
+        assert!(
+            lock.contains("waited longer than the lock timeout (1.5 s)"),
+            "{lock}"
+        );
+        let statement = postgres_detail(
+            &location,
+            Some("57014"),
+            "canceling statement due to statement timeout",
+        );
+        assert!(
+            statement.contains("ran longer than the statement timeout (30 s)"),
+            "{statement}"
+        );
+        let cancelled = postgres_detail(
+            &location,
+            Some("57014"),
+            "canceling statement due to user request",
+        );
+        assert!(!cancelled.contains("timeout ("), "{cancelled}");
     }
 }

@@ -35,6 +35,12 @@ pub struct StoreOptions {
     /// Caps a SQLite file at this many pages (4 KiB each): a write past it fails as a full
     /// disk would. Bounds the store's size; also how tests simulate a full disk.
     pub sqlite_max_page_count: Option<u32>,
+    /// PostgreSQL: a statement running longer than this is cancelled (`statement_timeout`),
+    /// so that a run fails with a clear error instead of hanging. Zero: no limit.
+    pub statement_timeout: Duration,
+    /// PostgreSQL: how long a statement waits for a lock held by another session (a `LOCK
+    /// TABLE`, a long transaction) before it fails (`lock_timeout`). Zero: no limit.
+    pub lock_timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -44,6 +50,8 @@ impl Default for StoreOptions {
             busy_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             sqlite_max_page_count: None,
+            statement_timeout: Duration::from_secs(30),
+            lock_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -168,17 +176,46 @@ async fn open_sqlite(path: &Path, options: &StoreOptions) -> Result<SqlStore, St
     let connect = sqlite_options(path, options)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal);
+    // Each attempt migrates on a connection of its own, closed afterwards. A migration that
+    // fails half-way (a nearly full disk) can leave its connection inside a transaction: had
+    // that connection gone back to a pool, it would see its own uncommitted tables (so a
+    // second attempt would find the schema applied and open would succeed), every other
+    // connection would find no table at all, and its write lock would block them all.
+    let migrated = migrate_with_retry(|| {
+        let connect = connect.clone();
+        async move {
+            let migrating = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(connect)
+                .await?;
+            let migrated = SQLITE_MIGRATIONS.run(&migrating).await;
+            // Closing rolls back whatever a failed attempt left open.
+            migrating.close().await;
+            migrated
+        }
+    })
+    .await;
+    migrated.map_err(|error| migrate_error(&location, error))?;
+
     let pool = SqlitePoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .acquire_timeout(options.connect_timeout.max(options.busy_timeout))
         .connect_with(connect.clone())
         .await
         .map_err(|error| database_error(&location, "opening the run store", error))?;
-
-    let migrated = migrate_with_retry(|| SQLITE_MIGRATIONS.run(&pool)).await;
-    if let Err(error) = migrated {
+    // Read back from a fresh connection what the migrations recorded: a schema set-up that did
+    // not take effect is reported here, not later as "no such table".
+    let applied = match pool.acquire().await {
+        Ok(mut connection) => sqlx::query_scalar::<_, i64>(APPLIED_VERSIONS)
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(|error| database_error(&location, SCHEMA_CHECK, error)),
+        Err(error) => Err(database_error(&location, SCHEMA_CHECK, error)),
+    }
+    .and_then(|applied| check_all_applied(&location, &applied, &SQLITE_MIGRATIONS));
+    if let Err(error) = applied {
         pool.close().await;
-        return Err(migrate_error(&location, error));
+        return Err(error);
     }
     // Intents must outlive a power cut too (a lost intent means a second action), so they go
     // through a connection that syncs the log on every commit; the sync also covers every
@@ -230,10 +267,13 @@ async fn applied_migrations_sqlite(
 async fn open_postgres(url: &str, options: &StoreOptions) -> Result<SqlStore, StoreError> {
     let connect = PgConnectOptions::from_str(url)
         .map_err(|error| StoreError::new(format!("invalid PostgreSQL store URL: {error}")))?;
+    let connect = with_timeouts(connect, options);
     let location = Location::Postgres {
         host: connect.get_host().to_owned(),
         port: connect.get_port(),
         database: connect.get_database().map(str::to_owned),
+        lock_timeout: options.lock_timeout,
+        statement_timeout: options.statement_timeout,
     };
     // One connection first: a refused or silent server is reported as such (the pool would
     // only say it timed out), and the schema is checked before anything is written.
@@ -258,17 +298,40 @@ async fn open_postgres(url: &str, options: &StoreOptions) -> Result<SqlStore, St
     let _ = probe.close().await;
     checked?;
 
+    // sqlx takes an advisory lock here, so workers starting together migrate once. Each
+    // attempt has a connection of its own, closed afterwards (see `open_sqlite`).
+    let migrated = migrate_with_retry(|| {
+        let connect = connect.clone();
+        async move {
+            let migrating = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(connect)
+                .await?;
+            let migrated = POSTGRES_MIGRATIONS.run(&migrating).await;
+            migrating.close().await;
+            migrated
+        }
+    })
+    .await;
+    migrated.map_err(|error| migrate_error(&location, error))?;
+
     let durable = PgPoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .acquire_timeout(options.connect_timeout)
         .connect_with(connect.clone())
         .await
         .map_err(|error| database_error(&location, "connecting to the run store", error))?;
-    // sqlx takes an advisory lock here, so workers starting together migrate once.
-    let migrated = migrate_with_retry(|| POSTGRES_MIGRATIONS.run(&durable)).await;
-    if let Err(error) = migrated {
+    let applied = match durable.acquire().await {
+        Ok(mut connection) => sqlx::query_scalar::<_, i64>(APPLIED_VERSIONS)
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(|error| database_error(&location, SCHEMA_CHECK, error)),
+        Err(error) => Err(database_error(&location, SCHEMA_CHECK, error)),
+    }
+    .and_then(|applied| check_all_applied(&location, &applied, &POSTGRES_MIGRATIONS));
+    if let Err(error) = applied {
         durable.close().await;
-        return Err(migrate_error(&location, error));
+        return Err(error);
     }
     // Connected lazily: most commands never append an event.
     let unflushed = PgPoolOptions::new()
@@ -279,6 +342,54 @@ async fn open_postgres(url: &str, options: &StoreOptions) -> Result<SqlStore, St
         Backend::Postgres { durable, unflushed },
         location,
     ))
+}
+
+/// Sets `statement_timeout` and `lock_timeout` on every connection, unless the URL sets them
+/// itself (`?options=-c lock_timeout=...`): a statement blocked by somebody else's lock, or one
+/// that never ends, then fails with an error that says so instead of hanging a run.
+fn with_timeouts(connect: PgConnectOptions, options: &StoreOptions) -> PgConnectOptions {
+    let given = connect.get_options().unwrap_or_default().to_owned();
+    let mut settings = Vec::new();
+    for (name, value) in [
+        ("statement_timeout", options.statement_timeout),
+        ("lock_timeout", options.lock_timeout),
+    ] {
+        if !given.contains(name) {
+            settings.push((name, format!("{}ms", value.as_millis())));
+        }
+    }
+    if settings.is_empty() {
+        connect
+    } else {
+        connect.options(settings)
+    }
+}
+
+/// The schema versions a store records as applied.
+const APPLIED_VERSIONS: &str =
+    "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+const SCHEMA_CHECK: &str = "checking the run store's schema after setting it up";
+
+/// Every migration this build ships must be recorded as applied once the store is open.
+fn check_all_applied(
+    location: &Location,
+    applied: &[i64],
+    migrator: &Migrator,
+) -> Result<(), StoreError> {
+    let missing: Vec<String> = migrator
+        .iter()
+        .map(|migration| migration.version)
+        .filter(|version| !applied.contains(version))
+        .map(|version| version.to_string())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::new(format!(
+        "setting up the run store's schema in {location} did not take effect: migration(s) {} \
+         are not recorded as applied (is the disk full?); nothing was recorded",
+        missing.join(", ")
+    )))
 }
 
 async fn check_postgres(

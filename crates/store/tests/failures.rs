@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{SqliteDatabase, finished_step, new_run, new_run_id, running_step};
+use common::{PostgresDatabase, SqliteDatabase, finished_step, new_run, new_run_id, running_step};
 use runbook_engine::{RunFilter, RunStatus, Store};
 use runbook_store::{SqlStore, StoreOptions};
 use serde_json::json;
@@ -283,10 +283,14 @@ struct TinyTmpfs {
 
 impl TinyTmpfs {
     fn mount() -> Option<TinyTmpfs> {
+        TinyTmpfs::mount_sized(256)
+    }
+
+    fn mount_sized(kib: u64) -> Option<TinyTmpfs> {
         let folder = tempfile::tempdir().ok()?;
         let path = folder.path().to_owned();
         let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
             .arg(&path)
             .output()
             .ok()?;
@@ -307,5 +311,187 @@ impl Drop for TinyTmpfs {
 }
 
 fn unmount(path: &Path) {
-    let _ = Command::new("umount").arg(path).status();
+    // A connection that failed to open may close a moment later, in its own thread.
+    for _ in 0..50 {
+        match Command::new("umount").arg(path).output() {
+            Ok(output) if output.status.success() => return,
+            Ok(_) => std::thread::sleep(Duration::from_millis(100)),
+            Err(_) => return,
+        }
+    }
+}
+
+/// A disk with almost no room left: whatever the schema set-up manages, `open` either fails
+/// saying why or gives a store whose tables exist. It used to succeed with no tables (a
+/// migration that failed half-way left its pooled connection in a transaction that saw its own
+/// tables), and the run then failed with "no such table" or blamed "another writer" after the
+/// 10 s busy timeout. Needs root for the tmpfs; says so and returns otherwise.
+#[tokio::test]
+async fn a_schema_set_up_that_fails_on_a_full_disk_is_reported_at_open() {
+    const SIZE_KIB: u64 = 512;
+    let mut reported = 0;
+    for free_kib in [40u64, 48, 56, 64, 80, 96, 112, 128, 160, 192] {
+        let Some(mount) = TinyTmpfs::mount_sized(SIZE_KIB) else {
+            println!("skipping the tmpfs schema test: mounting a tmpfs needs root");
+            return;
+        };
+        let filler = vec![b'x'; usize::try_from((SIZE_KIB - free_kib) * 1024).expect("small")];
+        // The filler may not fit whole (tmpfs counts pages); what is left is what matters.
+        let _ = std::fs::write(mount.path.join("filler"), filler);
+        let url = format!("sqlite://{}", mount.path.join("runs.db").display());
+        let started = std::time::Instant::now();
+        match SqlStore::open(&url).await {
+            Err(error) => {
+                println!("{free_kib} KiB free: open refused: {error}");
+                assert!(
+                    error.message.contains("schema") || error.message.contains("full"),
+                    "{error}"
+                );
+                assert!(!error.message.contains("another writer"), "{error}");
+                reported += 1;
+            }
+            Ok(store) => {
+                let run_id = new_run_id();
+                let created = store.create_run(&new_run(&run_id, "tight")).await;
+                println!(
+                    "{free_kib} KiB free: opened; create_run: {:?}",
+                    created.as_ref().map_err(ToString::to_string)
+                );
+                if let Err(error) = &created {
+                    assert!(!error.message.contains("no such table"), "{error}");
+                    assert!(!error.message.contains("another writer"), "{error}");
+                    assert!(error.message.contains("is full"), "{error}");
+                }
+                store.close().await;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{free_kib} KiB free: took {:?} (a lock wait?)",
+            started.elapsed()
+        );
+    }
+    assert!(
+        reported > 0,
+        "no size was small enough to refuse the schema"
+    );
+}
+
+/// A `LOCK TABLE` held by another session: a write waits for the lock timeout, then fails with
+/// an error naming it, instead of hanging for as long as the lock is held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_lock_held_elsewhere_fails_after_the_lock_timeout() {
+    use sqlx::Connection;
+
+    let Some(database) = PostgresDatabase::create().await else {
+        return;
+    };
+    let url = database.url.clone();
+    let outcome = tokio::spawn(async move {
+        let options = StoreOptions {
+            lock_timeout: Duration::from_millis(1500),
+            ..StoreOptions::default()
+        };
+        let store = SqlStore::open_with(&url, &options).await.expect("open");
+        let mut locker = lock_runs_table(&url).await;
+
+        let started = std::time::Instant::now();
+        let run_id = new_run_id();
+        let error = store
+            .create_run(&new_run(&run_id, "blocked"))
+            .await
+            .expect_err("the table is locked by another session");
+        let waited = started.elapsed();
+        println!("after {waited:?}: {error}");
+        assert!(
+            error
+                .message
+                .contains("waited longer than the lock timeout (1.5 s)"),
+            "{error}"
+        );
+        assert!(
+            error.message.contains(&format!("recording run {run_id}")),
+            "{error}"
+        );
+        assert!(waited >= Duration::from_millis(1400), "{waited:?}");
+        assert!(waited < Duration::from_secs(10), "{waited:?}");
+
+        sqlx::query("ROLLBACK")
+            .execute(&mut locker)
+            .await
+            .expect("rollback");
+        locker.close().await.ok();
+        store
+            .create_run(&new_run(&run_id, "blocked"))
+            .await
+            .expect("the lock is gone");
+        store.close().await;
+    })
+    .await;
+    database.drop_database().await;
+    if let Err(failure) = outcome {
+        std::panic::resume_unwind(failure.into_panic());
+    }
+}
+
+/// With no lock timeout, the statement timeout still ends a write blocked by a `LOCK TABLE`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_statement_past_the_statement_timeout_fails_naming_it() {
+    let Some(database) = PostgresDatabase::create().await else {
+        return;
+    };
+    let url = database.url.clone();
+    let outcome = tokio::spawn(async move {
+        let options = StoreOptions {
+            lock_timeout: Duration::ZERO,
+            statement_timeout: Duration::from_secs(2),
+            ..StoreOptions::default()
+        };
+        let store = SqlStore::open_with(&url, &options).await.expect("open");
+        let mut locker = lock_runs_table(&url).await;
+        let started = std::time::Instant::now();
+        let error = store
+            .create_run(&new_run(&new_run_id(), "slow"))
+            .await
+            .expect_err("the table is locked by another session");
+        let waited = started.elapsed();
+        println!("after {waited:?}: {error}");
+        assert!(
+            error
+                .message
+                .contains("ran longer than the statement timeout (2 s)"),
+            "{error}"
+        );
+        assert!(waited < Duration::from_secs(10), "{waited:?}");
+        sqlx::query("ROLLBACK")
+            .execute(&mut locker)
+            .await
+            .expect("rollback");
+        store.close().await;
+    })
+    .await;
+    database.drop_database().await;
+    if let Err(failure) = outcome {
+        std::panic::resume_unwind(failure.into_panic());
+    }
+}
+
+/// A second session holding `LOCK TABLE runs` in an open transaction.
+async fn lock_runs_table(url: &str) -> sqlx::postgres::PgConnection {
+    use sqlx::ConnectOptions;
+    use std::str::FromStr;
+    let mut locker = sqlx::postgres::PgConnectOptions::from_str(url)
+        .expect("url")
+        .connect()
+        .await
+        .expect("a second session");
+    sqlx::query("BEGIN")
+        .execute(&mut locker)
+        .await
+        .expect("begin");
+    sqlx::query("LOCK TABLE runs IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut locker)
+        .await
+        .expect("lock");
+    locker
 }
