@@ -57,9 +57,9 @@ impl FencedStore {
     }
 
     /// The store for a run just claimed: its lease runs from `claim_sent` (the instant the
-    /// claim statement was sent) for `term`. A run taken from a holder that may be alive is
-    /// held off: no unresolved intent is acted on until that holder's requests have surely
-    /// landed or timed out.
+    /// claim statement was sent) for `term`. A run taken from a holder that may be alive
+    /// (`previous_alive` says whether the caller knows it is dead) is held off: no unresolved
+    /// intent is acted on until that holder's requests have surely landed or timed out.
     pub fn for_claim(
         store: SqlStore,
         claimed: &ClaimedRun,
@@ -67,6 +67,7 @@ impl FencedStore {
         term: Duration,
         claim_sent: Instant,
         send_grace: Option<Duration>,
+        previous_alive: impl Fn(&str) -> bool,
     ) -> FencedStore {
         let lease = Lease::new(
             claimed.record.run_id.clone(),
@@ -76,7 +77,11 @@ impl FencedStore {
             claim_sent,
         );
         let mut fenced = FencedStore::new(store, lease, send_grace);
-        if claimed.previous_holder.is_some() {
+        if claimed
+            .previous_holder
+            .as_deref()
+            .is_some_and(previous_alive)
+        {
             // A holder that recorded no grace (an older build) gets a generous one.
             let grace = claimed
                 .previous_grace

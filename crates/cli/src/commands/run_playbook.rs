@@ -13,7 +13,7 @@ use runbook_tanium::RequestObserver;
 use secrecy::SecretString;
 
 use crate::connect::{ConnectArgs, UsageError, connect};
-use crate::inputs::{InputArgs, bind, parse_playbook};
+use crate::inputs::{InputArgs, bind, parse_playbook, read_playbook};
 use crate::render::{EventFormat, Renderer};
 use crate::store::StoreArgs;
 
@@ -73,8 +73,7 @@ impl RequestObserver for RequestEvents {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let source = std::fs::read_to_string(&args.playbook)
-        .map_err(|error| UsageError(format!("cannot read {}: {error}", args.playbook.display())))?;
+    let source = read_playbook(&args.playbook)?;
     let playbook = parse_playbook(&args.playbook.display().to_string(), &source)?;
     let inputs = bind(&playbook, &args.inputs)?;
     let secrets = read_secrets(&playbook.secrets, &args.output.secrets)?;
@@ -134,7 +133,11 @@ pub fn execute(
                     let claim_sent = tokio::time::Instant::now();
                     let claimed =
                         claim_for_resume(store, &request.run_id, &holder_id, send_grace).await?;
-                    if claimed.previous_holder.is_some() {
+                    if claimed
+                        .previous_holder
+                        .as_deref()
+                        .is_some_and(|previous| !holder_is_gone(previous))
+                    {
                         anstream::eprintln!(
                             "taking the run over from {} (no heartbeat for {}s): its last request is given {}s to land before this process acts on it",
                             claimed.previous_holder.as_deref().unwrap_or_default(),
@@ -151,6 +154,7 @@ pub fn execute(
                         term,
                         claim_sent,
                         Some(send_grace),
+                        |previous| !holder_is_gone(previous),
                     )
                 }
             })),
@@ -210,14 +214,21 @@ pub fn execute(
                 }
                 match outcome.status {
                     RunStatus::Succeeded => 0,
-                    RunStatus::Interrupted => {
-                        report_interrupted(
-                            &outcome.issued_actions,
-                            store.is_some(),
-                            &request.run_id,
-                        );
-                        INTERRUPTED
-                    }
+                    RunStatus::Interrupted => match &outcome.error {
+                        // Another process took the run over: it is not this one's to resume.
+                        Some(lost) => {
+                            anstream::eprintln!("stopped: {lost}");
+                            1
+                        }
+                        None => {
+                            report_interrupted(
+                                &outcome.issued_actions,
+                                store.is_some(),
+                                &request.run_id,
+                            );
+                            INTERRUPTED
+                        }
+                    },
                     _ => 1,
                 }
             }
@@ -285,22 +296,24 @@ async fn claim_for_resume(
     .into())
 }
 
-/// Whether a `cli:<host>:<pid>` holder ran on this machine and its process has ended.
-fn holder_is_gone(holder: &str) -> bool {
-    let mut parts = holder.split(':');
-    match (
-        parts.next(),
-        parts.next(),
-        parts.next().and_then(|pid| pid.parse::<u32>().ok()),
-    ) {
-        (Some("cli"), Some(host), Some(pid)) => {
-            host == host_name() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        }
-        _ => false,
-    }
+/// Whether a holder (`cli:<host>:<pid>` for `runbook run` and `runs resume`,
+/// `<host>:<pid>:<random>` for a serve process) ran on this machine and its process has
+/// ended: a dead process can send nothing more. A pid reused by a new process reads as alive,
+/// which only costs a wait.
+pub(crate) fn holder_is_gone(holder: &str) -> bool {
+    let parts: Vec<&str> = holder.split(':').collect();
+    let (host, pid) = match parts.as_slice() {
+        ["cli", host, pid] => (*host, *pid),
+        [host, pid, _random] => (*host, *pid),
+        _ => return false,
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    host == host_name() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|name| name.trim().to_owned())
@@ -380,5 +393,25 @@ mod test_hooks {
         {
             std::process::abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_holders_of_this_machine_whose_process_ended_are_gone() {
+        let host = host_name();
+        let alive = std::process::id();
+        // Far above any pid Linux hands out (pid_max is at most 2^22).
+        let dead = 4_000_000_000_u32;
+        assert!(!holder_is_gone(&format!("cli:{host}:{alive}")));
+        assert!(holder_is_gone(&format!("cli:{host}:{dead}")));
+        assert!(!holder_is_gone(&format!("{host}:{alive}:0a1b2c3d")));
+        assert!(holder_is_gone(&format!("{host}:{dead}:0a1b2c3d")));
+        assert!(!holder_is_gone(&format!("cli:another-host:{dead}")));
+        assert!(!holder_is_gone(&format!("another-host:{dead}:0a1b2c3d")));
+        assert!(!holder_is_gone("something else"));
     }
 }

@@ -97,12 +97,7 @@ fn init_logs(format: LogFormat) {
 /// This process's id in the store's claim columns: host, pid and a random part (a pid is
 /// reused after a restart, and the new process must not count the dead one's runs as its own).
 fn worker_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".to_owned());
+    let host = super::run_playbook::host_name();
     // The tail of a UUIDv7 is random.
     let random = uuid::Uuid::now_v7().simple().to_string();
     format!("{host}:{}:{}", std::process::id(), &random[24..])

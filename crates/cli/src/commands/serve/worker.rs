@@ -101,6 +101,7 @@ async fn execute(context: &WorkerContext, claimed: ClaimedRun, claim_sent: tokio
         lease_term(context.stale_after),
         claim_sent,
         Some(context.send_grace),
+        |previous| !crate::commands::run_playbook::holder_is_gone(previous),
     ));
     if let Some(lease) = store.lease() {
         context.leases.hold(lease.clone());
