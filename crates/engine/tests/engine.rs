@@ -26,6 +26,9 @@ struct Scripted {
     issued: Mutex<Vec<ActionSpec>>,
     /// The first issue attempt fails ambiguously after creating the action.
     ambiguous_first_issue: bool,
+    /// Every lookup by name fails after the first (the one before anything is sent).
+    lookups_fail: bool,
+    lookups: Mutex<u32>,
     /// Approval comes after this many checks (None: approved from the start).
     approve_after_checks: Option<u32>,
     approval_checks: Mutex<u32>,
@@ -124,6 +127,15 @@ impl Platform for Scripted {
         Ok(self.action(1000))
     }
     async fn find_action(&self, name: &str) -> Result<Option<ActionInfo>, PlatformError> {
+        let mut lookups = self.lookups.lock().unwrap();
+        *lookups += 1;
+        if self.lookups_fail && *lookups > 1 {
+            return Err(PlatformError::new(
+                PlatformErrorKind::Unavailable,
+                "503 Service Unavailable",
+            ));
+        }
+        drop(lookups);
         let found = self
             .issued
             .lock()
@@ -382,6 +394,33 @@ async fn an_ambiguous_send_adopts_the_action_instead_of_issuing_twice() {
         events
             .iter()
             .any(|event| matches!(event, Event::ActionIssued { adopted: true, .. }))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ambiguous_send_whose_lookup_fails_says_the_action_may_exist() {
+    let platform = Scripted {
+        count: 1,
+        ambiguous_first_issue: true,
+        lookups_fail: true,
+        ..Scripted::default()
+    };
+    let (platform, events, outcome) = run(platform, TAG_PLAYBOOK, &[("hostname", "WIN")]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let error = outcome.error.expect("an error");
+    let name = platform.issued.lock().unwrap()[0].name.clone();
+    assert!(error.contains("MAY HAVE BEEN ISSUED"), "{error}");
+    assert!(error.contains(&name), "the error names the action to look for: {error}");
+    assert!(error.contains("connection cut"), "the ambiguous send is kept: {error}");
+    assert!(error.contains("503"), "so is the failed lookup: {error}");
+    assert_eq!(platform.issued.lock().unwrap().len(), 1, "sent once");
+    let finished = events.iter().find_map(|event| match event {
+        Event::RunFinished { error, .. } => error.clone(),
+        _ => None,
+    });
+    assert!(
+        finished.is_some_and(|error| error.contains("MAY HAVE BEEN ISSUED")),
+        "the run_finished event (--json, runs show) says so too"
     );
 }
 
