@@ -173,13 +173,22 @@ fn usage_errors_exit_2_with_a_clear_message() {
         .run();
     assert_eq!(bad_format.code, 2);
 
+    // A file that exists but cannot be read as text is an error of that file (exit 1, and
+    // never "all valid"); tests/tests/hardening.rs has the other unreadable files.
     let not_utf8 = Test::new()
         .file("bin.yaml", [0xff, 0xfe, 0x00])
         .args(["validate", "bin.yaml"])
         .run();
-    assert_eq!(not_utf8.code, 2);
+    assert_eq!(not_utf8.code, 1);
     assert!(
         not_utf8.stderr.contains("bin.yaml: not UTF-8 text"),
+        "{}",
+        not_utf8.stderr
+    );
+    assert!(
+        not_utf8
+            .stderr
+            .contains("checked 1 file: 1 error, 0 warnings"),
         "{}",
         not_utf8.stderr
     );

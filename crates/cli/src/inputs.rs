@@ -9,6 +9,7 @@ use runbook_playbook::{Playbook, Severity};
 use serde_json::Value;
 
 use crate::connect::UsageError;
+use crate::files::{self, Kind};
 
 /// Inputs given on the command line.
 #[derive(Debug, Clone, Args)]
@@ -25,9 +26,14 @@ pub struct InputArgs {
 /// Reads and validates a playbook; prints its diagnostics to stderr. Errors are usage errors
 /// (exit 2): the playbook cannot be run as written.
 pub fn load_playbook(path: &Path) -> anyhow::Result<Playbook> {
-    let source = std::fs::read_to_string(path)
-        .map_err(|error| UsageError(format!("cannot read {}: {error}", path.display())))?;
+    let source = read_playbook(path)?;
     parse_playbook(&path.display().to_string(), &source)
+}
+
+/// Reads a playbook file's text: a regular file, within the size limit, UTF-8.
+pub fn read_playbook(path: &Path) -> anyhow::Result<String> {
+    files::read_text(path, Kind::Playbook)
+        .map_err(|error| UsageError(format!("cannot read {}: {error}", path.display())).into())
 }
 
 /// Validates playbook text (read from a file, or from a run's record); prints diagnostics.
@@ -105,7 +111,7 @@ pub fn bind_over(
 }
 
 fn read_inputs_file(path: &Path) -> anyhow::Result<IndexMap<String, Value>> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
+    let text = files::read_text(path, Kind::Inputs).map_err(|error| {
         UsageError(format!(
             "cannot read the inputs file {}: {error}",
             path.display()

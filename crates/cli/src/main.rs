@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod connect;
+mod files;
 mod inputs;
 mod render;
 mod store;

@@ -12,7 +12,7 @@ use runbook_store::{Enqueued, SqlStore, StoreOptions};
 use serde_json::Value;
 
 use crate::connect::UsageError;
-use crate::inputs::{InputArgs, bind, parse_playbook};
+use crate::inputs::{InputArgs, bind, parse_playbook, read_playbook};
 use crate::store::StoreArgs;
 
 #[derive(Debug, Clone, Args)]
@@ -28,8 +28,7 @@ pub struct EnqueueArgs {
 }
 
 pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
-    let source = std::fs::read_to_string(&args.playbook)
-        .map_err(|error| UsageError(format!("cannot read {}: {error}", args.playbook.display())))?;
+    let source = read_playbook(&args.playbook)?;
     let path = args.playbook.display().to_string();
     let playbook = parse_playbook(&path, &source)?;
     let inputs = bind(&playbook, &args.inputs)?;

@@ -13,6 +13,7 @@ use runbook_playbook::{
 };
 
 use crate::cli::Format;
+use crate::files::{self, Kind, ReadError};
 
 /// `runbook schedules`.
 #[derive(Debug, Args)]
@@ -80,14 +81,11 @@ pub fn run(args: SchedulesArgs) -> anyhow::Result<u8> {
     }
 }
 
-fn read_text(path: &Path) -> Result<String, String> {
-    match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned()),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            Err(format!("no such file `{}`", path.display()))
-        }
-        Err(error) => Err(error.to_string()),
-    }
+fn read_text(path: &Path, kind: Kind) -> Result<String, String> {
+    files::read_text(path, kind).map_err(|error| match error {
+        ReadError::NotFound => format!("no such file `{}`", path.display()),
+        other => other.to_string(),
+    })
 }
 
 fn print_diagnostics(diagnostics: &[Diagnostic], format: Format) -> anyhow::Result<()> {
@@ -109,7 +107,7 @@ fn validate(args: &ValidateSchedulesArgs) -> anyhow::Result<u8> {
     let mut unreadable = Vec::new();
     for file in &args.files {
         let shown = file.display().to_string();
-        let source = match read_text(file) {
+        let source = match read_text(file, Kind::Schedules) {
             Ok(source) => source,
             Err(reason) => {
                 unreadable.push(format!("{shown}: {reason}"));
@@ -118,7 +116,7 @@ fn validate(args: &ValidateSchedulesArgs) -> anyhow::Result<u8> {
         };
         let loaded = runbook_playbook::load_schedules_with_playbooks(&shown, &source, |playbook| {
             let path = resolve_playbook_path(file, playbook);
-            match read_text(&path) {
+            match read_text(&path, Kind::Playbook) {
                 Ok(source) => PlaybookSource::Text {
                     file: path.display().to_string(),
                     source,
@@ -131,6 +129,8 @@ fn validate(args: &ValidateSchedulesArgs) -> anyhow::Result<u8> {
     print_diagnostics(&diagnostics, args.format)?;
 
     let (errors, warnings) = runbook_playbook::count(&diagnostics);
+    // Unreadable files are errors in the summary too (the exit status is 2 for them).
+    let errors = errors + unreadable.len();
     let mut stderr = anstream::stderr();
     for problem in &unreadable {
         let _ = writeln!(stderr, "runbook: cannot read {problem}");
@@ -161,7 +161,8 @@ fn next(args: &NextArgs) -> anyhow::Result<u8> {
         None => Utc::now(),
     };
     let shown = args.file.display().to_string();
-    let source = read_text(&args.file).map_err(|reason| anyhow::anyhow!("cannot read {reason}"))?;
+    let source = read_text(&args.file, Kind::Schedules)
+        .map_err(|reason| anyhow::anyhow!("cannot read {shown}: {reason}"))?;
     let loaded = runbook_playbook::load_schedules(&shown, &source);
     let Some(file) = loaded.file else {
         print_diagnostics(&loaded.diagnostics, Format::Human)?;

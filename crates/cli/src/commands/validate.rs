@@ -9,6 +9,7 @@ use anyhow::{Context as _, bail};
 use runbook_playbook::{Diagnostic, Playbook, render_github, render_human, render_json};
 
 use crate::cli::{Format, ValidateArgs};
+use crate::files::{self, Kind};
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     let files = collect_files(&args.paths)?;
@@ -17,14 +18,8 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     let mut valid: Vec<(String, String, Playbook)> = Vec::new();
     for file in &files {
         let shown = file.display().to_string();
-        let source = match std::fs::read(file) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(source) => source,
-                Err(_) => {
-                    unreadable.push(format!("{shown}: not UTF-8 text"));
-                    continue;
-                }
-            },
+        let source = match files::read_text(file, Kind::Playbook) {
+            Ok(source) => source,
             Err(error) => {
                 unreadable.push(format!("{shown}: {error}"));
                 continue;
@@ -53,14 +48,13 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     stdout.flush().context("writing to stdout")?;
 
     let (errors, warnings) = runbook_playbook::count(&diagnostics);
+    // A file that cannot be read is an error of that file, counted as such: never "all valid".
+    let errors = errors + unreadable.len();
     let mut stderr = anstream::stderr();
     for problem in &unreadable {
         let _ = writeln!(stderr, "runbook: cannot read {problem}");
     }
     let _ = writeln!(stderr, "{}", summary(files.len(), errors, warnings));
-    if !unreadable.is_empty() {
-        return Ok(super::EXIT_USAGE);
-    }
     let failed = errors > 0 || (args.deny_warnings && warnings > 0);
     Ok(if failed {
         super::EXIT_FAILURE

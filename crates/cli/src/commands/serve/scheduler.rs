@@ -79,7 +79,7 @@ fn due_firings(
 
 /// Reads and validates a schedules file; the error is the rendered diagnostics.
 pub fn load_file(path: &Path) -> Result<ScheduleFile, String> {
-    let source = std::fs::read_to_string(path)
+    let source = crate::files::read_text(path, crate::files::Kind::Schedules)
         .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     let loaded = runbook_playbook::load_schedules(&path.display().to_string(), &source);
     for warning in loaded
@@ -284,7 +284,7 @@ impl Scheduler {
     fn prepare(&self, schedule: &Schedule) -> Result<NewRun, String> {
         let path = runbook_playbook::resolve_playbook_path(&self.path, &schedule.playbook);
         let shown = path.display().to_string();
-        let source = std::fs::read_to_string(&path)
+        let source = crate::files::read_text(&path, crate::files::Kind::Playbook)
             .map_err(|error| format!("cannot read playbook {shown}: {error}"))?;
         let loaded = runbook_playbook::load(&shown, &source);
         let Some(playbook) = loaded.playbook else {
