@@ -1,5 +1,5 @@
 //! What runbook refuses or warns about, end to end through the binary: files that are not
-//! regular, too large or not UTF-8.
+//! regular, too large or not UTF-8; metrics served beyond loopback.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -198,4 +198,94 @@ fn playbooks_and_inputs_files_over_their_limit_are_refused() {
             outcome.stderr
         );
     }
+}
+
+/// Starts `runbook serve` with `args`, waits until its log (stderr, JSON lines) has a line
+/// containing `wanted` or it exits, then stops it with SIGTERM. Returns the log.
+#[cfg(unix)]
+fn serve_log_until(args: &[&str], envs: &[(&str, &str)], wanted: &str) -> String {
+    use std::process::{Command, Stdio};
+
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let log = folder.path().join("serve.log");
+    let mut command = Command::new(runbook_tests::runbook_binary());
+    command
+        .arg("serve")
+        .args(args)
+        .arg("--store")
+        .arg(format!(
+            "sqlite://{}",
+            folder.path().join("runs.db").display()
+        ))
+        .args(["--log-format", "json"])
+        .current_dir(folder.path())
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .env_remove("TANIUM_URL")
+        .env_remove("TANIUM_TOKEN")
+        .env_remove("TANIUM_ALLOW_HTTP")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("a log file"));
+    for (name, value) in envs {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("runbook serve starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut text = String::new();
+    while Instant::now() < deadline {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains(wanted) || child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let stopped = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < stopped && child.try_wait().ok().flatten().is_none() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::read_to_string(&log).unwrap_or(text)
+}
+
+/// The JSON log lines of level WARN.
+fn warnings(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["level"] == "WARN")
+        .map(|line| line["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_warns_when_metrics_listen_beyond_loopback() {
+    let log = serve_log_until(
+        &["--sim", "--workers", "1", "--metrics-addr", "0.0.0.0:0"],
+        &[],
+        "not a loopback address",
+    );
+    let warned = warnings(&log);
+    assert!(
+        warned.iter().any(
+            |message| message.contains("metrics and health are served on 0.0.0.0:")
+                && message.contains("not a loopback address")
+        ),
+        "{log}"
+    );
+
+    let log = serve_log_until(
+        &["--sim", "--workers", "1", "--metrics-addr", "127.0.0.1:0"],
+        &[],
+        "\"serving\"",
+    );
+    assert!(log.contains("\"serving\""), "{log}");
+    assert!(
+        !log.contains("not a loopback address"),
+        "a loopback address is not warned about: {log}"
+    );
 }

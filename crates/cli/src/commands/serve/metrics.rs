@@ -253,10 +253,15 @@ async fn metrics_page(State(endpoint): State<Endpoint>) -> impl IntoResponse {
 async fn health(State(endpoint): State<Endpoint>) -> impl IntoResponse {
     match endpoint.store.queue_depth().await {
         Ok(depth) => (StatusCode::OK, format!("ok: queue depth {depth}\n")),
-        Err(error) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("unhealthy: {error}\n"),
-        ),
+        Err(error) => {
+            // The error names the database (host, port, name, file): it goes to the log, and
+            // whoever can reach the health check learns only that the store does not answer.
+            tracing::warn!(%error, "health check: the run store did not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unhealthy: the run store does not answer (the reason is in the log)\n".to_owned(),
+            )
+        }
     }
 }
 
@@ -274,6 +279,14 @@ pub async fn bind(
         .await
         .map_err(|error| anyhow::anyhow!("cannot serve metrics on {address}: {error}"))?;
     let bound = listener.local_addr()?;
+    if !bound.ip().is_loopback() {
+        tracing::warn!(
+            address = %bound,
+            "metrics and health are served on {bound}, which is not a loopback address: anyone \
+             who can reach it can read run counts, the queue depth and Tanium request rates; \
+             bind 127.0.0.1 or restrict who can reach the port"
+        );
+    }
     let app = axum::Router::new()
         .route("/metrics", axum::routing::get(metrics_page))
         .route("/healthz", axum::routing::get(health))
@@ -322,6 +335,40 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("runbook_scheduling_latency_seconds_bucket{le=\"+Inf\"} 0"));
+    }
+
+    #[tokio::test]
+    async fn an_unhealthy_store_is_not_described_in_the_answer() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let path = folder.path().join("secret-named-runs.db");
+        let store = Arc::new(
+            SqlStore::open(&format!("sqlite://{}", path.display()))
+                .await
+                .expect("open"),
+        );
+        let endpoint = Endpoint {
+            metrics: Arc::new(Metrics::default()),
+            store: store.clone(),
+        };
+        let healthy = health(State(endpoint.clone())).await.into_response();
+        assert_eq!(healthy.status(), StatusCode::OK);
+        // A closed store fails every call, and its error names the database file.
+        store.close().await;
+        let error = store.queue_depth().await.expect_err("closed");
+        assert!(
+            error.to_string().contains("secret-named-runs.db"),
+            "{error}"
+        );
+        let response = health(State(endpoint)).await.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .expect("body");
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(
+            body,
+            "unhealthy: the run store does not answer (the reason is in the log)\n"
+        );
     }
 
     #[test]
