@@ -296,7 +296,7 @@ impl TaniumClient {
         session.set_sensitive(true);
         builder = builder.header("session", session);
         if let Some(options) = &request.options {
-            builder = builder.header("tanium-options", options.to_string());
+            builder = builder.header("tanium-options", crate::request::header_json(options));
         }
         if let Some(body) = &request.body {
             builder = builder.body(body.to_string());

@@ -195,6 +195,30 @@ pub fn encode_segment(name: &str) -> String {
     utf8_percent_encode(name, SEGMENT).to_string()
 }
 
+/// JSON text for a header (`tanium-options`): characters outside ASCII are written as `\u`
+/// escapes, since a header value carries visible ASCII only (an action named `Zürich` was
+/// refused with "header is not text").
+pub fn header_json(value: &Value) -> String {
+    let text = value.to_string();
+    if text.is_ascii() {
+        return text;
+    }
+    let mut escaped = String::with_capacity(text.len() + 16);
+    for character in text.chars() {
+        if character.is_ascii() {
+            escaped.push(character);
+        } else {
+            // Only JSON strings hold characters outside ASCII, and there a `\u` escape means
+            // the same character.
+            let mut units = [0u16; 2];
+            for unit in character.encode_utf16(&mut units) {
+                escaped.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    escaped
+}
+
 /// Pure request builders, one per operation. The client sends exactly these.
 pub mod requests {
     use super::*;
@@ -354,6 +378,16 @@ pub mod requests {
 mod tests {
     use super::requests::*;
     use super::*;
+
+    #[test]
+    fn header_json_is_ascii_and_means_the_same() {
+        let options = json!({"cache_filters": [{"value": "Zürich € 𝄞 \"x\""}]});
+        let header = header_json(&options);
+        assert!(header.is_ascii(), "{header}");
+        assert!(header.contains("Z\\u00fcrich"), "{header}");
+        assert_eq!(serde_json::from_str::<Value>(&header).unwrap(), options);
+        assert_eq!(header_json(&json!({"a": 1})), "{\"a\":1}");
+    }
 
     fn sample_action() -> NewAction {
         NewAction {
