@@ -15,7 +15,7 @@ impl PostgresDatabase {
     /// stdout) when that variable is not set or psql cannot run.
     pub fn create() -> Option<PostgresDatabase> {
         let Ok(base) = std::env::var("RUNBOOK_TEST_POSTGRES_URL") else {
-            println!("skipping a PostgreSQL test: RUNBOOK_TEST_POSTGRES_URL is not set");
+            skipped("RUNBOOK_TEST_POSTGRES_URL is not set");
             return None;
         };
         let admin_url = with_database(&base, "postgres");
@@ -35,7 +35,7 @@ impl PostgresDatabase {
                 String::from_utf8_lossy(&output.stderr)
             ),
             Err(error) => {
-                println!("skipping a PostgreSQL test: psql cannot be run ({error})");
+                skipped(&format!("psql cannot be run ({error})"));
                 return None;
             }
         }
@@ -76,3 +76,12 @@ pub fn with_database(url: &str, database: &str) -> String {
     result
 }
 
+
+/// Says a PostgreSQL test was skipped, straight to stderr past the test harness's capture, so
+/// that a run without PostgreSQL shows it.
+pub fn skipped(why: &str) {
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("skipping a PostgreSQL test: {why}\n").as_bytes(),
+    );
+}

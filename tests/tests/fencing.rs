@@ -255,7 +255,7 @@ fn simulator_config() -> SimConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_worker_loses_its_run_and_neither_sends_nor_writes_again() {
     if std::env::var("RUNBOOK_TEST_POSTGRES_URL").is_err() {
-        println!("skipping the fencing test: RUNBOOK_TEST_POSTGRES_URL is not set");
+        runbook_tests::postgres::skipped("RUNBOOK_TEST_POSTGRES_URL is not set");
         return;
     }
     let sim = Simulator::start(simulator_config())

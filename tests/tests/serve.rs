@@ -6,7 +6,7 @@
 //!   process is killed with SIGKILL midway. Every run ends succeeded, each firing key made one
 //!   run, each run issued exactly one action.
 //! - SIGTERM to a serve whose run waits for approval: exit 0, the run back in the queue.
-//! - The benchmark (`RUNBOOK_SERVE_BENCH=1`): scheduling latency and runs per minute with 1,
+//! - The benchmark (ignored; run with `--ignored`): scheduling latency and runs per minute with 1,
 //!   2 and 4 workers; figures in docs/PERFORMANCE.md, section "Serve".
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -517,14 +517,11 @@ async fn enqueue_refuses_what_a_worker_could_not_run() {
     assert!(runs(&sim, &store).is_empty(), "nothing was queued");
 }
 
-/// Figures for docs/PERFORMANCE.md ("Serve"); run with
-/// `RUNBOOK_SERVE_BENCH=1 cargo test --release -p runbook --test serve serve_benchmark -- --nocapture`.
+/// Figures for docs/PERFORMANCE.md ("Serve"); a benchmark, not a test: run with
+/// `cargo test --release -p runbook --test serve serve_benchmark -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run it with --ignored (docs/PERFORMANCE.md, Serve)"]
 async fn serve_benchmark() {
-    if std::env::var("RUNBOOK_SERVE_BENCH").is_err() {
-        println!("skipping the serve benchmark: set RUNBOOK_SERVE_BENCH=1 to run it");
-        return;
-    }
     let with_postgres = std::env::var("RUNBOOK_TEST_POSTGRES_URL").is_ok();
     let sim = Arc::new(
         Simulator::start(SimConfig {

@@ -373,6 +373,8 @@ pub fn read_secrets(
 /// A hook for the crash tests: `RUNBOOK_TEST_ABORT_AFTER_REQUESTS=N` aborts the process (as a
 /// crash would, with no cleanup) right after its Nth HTTP exchange, e.g. between `POST
 /// /actions` and recording its answer. Unset, it costs one relaxed atomic load per request.
+/// Debug builds only: no release binary carries it.
+#[cfg(debug_assertions)]
 mod test_hooks {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -394,6 +396,11 @@ mod test_hooks {
             std::process::abort();
         }
     }
+}
+
+#[cfg(not(debug_assertions))]
+mod test_hooks {
+    pub fn request_done() {}
 }
 
 #[cfg(test)]

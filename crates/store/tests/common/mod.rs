@@ -45,7 +45,11 @@ impl PostgresDatabase {
     /// configured.
     pub async fn create() -> Option<PostgresDatabase> {
         let Ok(base_url) = std::env::var(POSTGRES_URL_VARIABLE) else {
-            println!("skipping PostgreSQL: {POSTGRES_URL_VARIABLE} is not set");
+            // Straight to stderr, past the test harness's capture: a skipped suite is visible.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("skipping a PostgreSQL test: {POSTGRES_URL_VARIABLE} is not set\n").as_bytes(),
+            );
             return None;
         };
         let given = PgConnectOptions::from_str(&base_url)
