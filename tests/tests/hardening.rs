@@ -1,5 +1,6 @@
 //! What runbook refuses or warns about, end to end through the binary: files that are not
-//! regular, too large or not UTF-8; metrics served beyond loopback.
+//! regular, too large or not UTF-8; plain HTTP to a remote host; `--insecure`; metrics served
+//! beyond loopback.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -288,4 +289,156 @@ fn serve_warns_when_metrics_listen_beyond_loopback() {
         !log.contains("not a loopback address"),
         "a loopback address is not warned about: {log}"
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_logs_a_warning_for_insecure() {
+    // Nothing listens there: serve starts all the same (it connects at the first run).
+    let log = serve_log_until(
+        &["--insecure", "--workers", "1"],
+        &[
+            ("TANIUM_URL", "https://127.0.0.1:1"),
+            ("TANIUM_TOKEN", "token-test"),
+        ],
+        "NOT verified",
+    );
+    assert!(
+        warnings(&log).iter().any(|message| message
+            .contains("--insecure: the Tanium server's TLS certificate is NOT verified")),
+        "{log}"
+    );
+}
+
+/// A simulator on loopback and a run of the example playbook against it with `args`.
+fn against_simulator(args: &[&str], envs: &[(&str, &str)]) -> runbook_tests::Outcome {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let sim = runtime.block_on(async {
+        let config = runbook_tanium_sim::SimConfig {
+            time_scale: 200.0,
+            failure_share: 0.0,
+            ..runbook_tanium_sim::SimConfig::default()
+        };
+        runbook_tanium_sim::Simulator::start(config)
+            .await
+            .expect("the simulator starts")
+    });
+    let mut test = Test::new()
+        .env("TANIUM_URL", sim.base_url())
+        .env("TANIUM_TOKEN", sim.api_token())
+        .args(args);
+    for (name, value) in envs {
+        test = test.env(name, value);
+    }
+    let outcome = test.run();
+    runtime.block_on(sim.shutdown());
+    outcome
+}
+
+fn example(name: &str) -> String {
+    runbook_tests::workspace_root()
+        .join("playbooks")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+const INSECURE_WARNING: &str = "runbook: WARNING: --insecure: the Tanium server's TLS certificate is NOT verified; anyone on the network path can pose as the server and read the API token or password";
+
+#[test]
+fn run_and_plan_live_warn_about_insecure() {
+    let playbook = example("tag-suspect-host.yaml");
+    let run = against_simulator(
+        &[
+            "run",
+            &playbook,
+            "--input",
+            "hostname=WIN-DC01",
+            "--insecure",
+            "--store",
+            "none",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains(INSECURE_WARNING), "{}", run.stderr);
+
+    let plan = against_simulator(
+        &[
+            "plan",
+            &playbook,
+            "--input",
+            "hostname=WIN-DC01",
+            "--live",
+            "--insecure",
+        ],
+        &[],
+    );
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stderr.contains(INSECURE_WARNING), "{}", plan.stderr);
+
+    let quiet = against_simulator(
+        &["plan", &playbook, "--input", "hostname=WIN-DC01", "--live"],
+        &[],
+    );
+    assert_eq!(quiet.code, 0, "{}", quiet.stderr);
+    assert!(!quiet.stderr.contains("WARNING"), "{}", quiet.stderr);
+}
+
+#[test]
+fn plain_http_to_another_host_is_refused_unless_allowed() {
+    // A playbook that only logs sends nothing: what is tested is whether runbook agrees to
+    // use the URL at all.
+    let refused = Test::new()
+        .file("hello.yaml", VALID)
+        .env("TANIUM_URL", "http://tanium.example.com")
+        .env("TANIUM_TOKEN", "token-test")
+        .args(["run", "hello.yaml", "--store", "none"])
+        .run();
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(
+            "refusing plain http:// to tanium.example.com: the API token or password would cross the network unencrypted"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("allow it with --allow-http or TANIUM_ALLOW_HTTP=1"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("token-test"), "{}", refused.stderr);
+
+    for allowed in [
+        Test::new()
+            .env("TANIUM_ALLOW_HTTP", "1")
+            .args(["run", "hello.yaml", "--store", "none"]),
+        Test::new().args(["run", "hello.yaml", "--store", "none", "--allow-http"]),
+    ] {
+        let allowed = allowed
+            .file("hello.yaml", VALID)
+            .env("TANIUM_URL", "http://tanium.example.com")
+            .env("TANIUM_TOKEN", "token-test")
+            .run();
+        assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+        assert!(
+            allowed
+                .stderr
+                .contains("runbook: WARNING: --allow-http: TANIUM_URL is plain http://"),
+            "{}",
+            allowed.stderr
+        );
+    }
+
+    // Loopback needs nothing: the simulator is plain HTTP on 127.0.0.1.
+    let playbook = example("tag-suspect-host.yaml");
+    let loopback = against_simulator(
+        &["plan", &playbook, "--input", "hostname=WIN-DC01", "--live"],
+        &[],
+    );
+    assert_eq!(loopback.code, 0, "{}", loopback.stderr);
+    assert!(!loopback.stderr.contains("WARNING"), "{}", loopback.stderr);
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use runbook_engine::Pace;
 use runbook_tanium::{
@@ -12,6 +12,8 @@ use runbook_tanium::{
 };
 use runbook_tanium_sim::{RunningSim, SimConfig, Simulator};
 use secrecy::SecretString;
+
+use crate::files::{self, Kind};
 
 /// How the simulator's clock runs under `--sim` by default: one real second is a minute.
 const SIM_TIME_SCALE: f64 = 60.0;
@@ -41,6 +43,7 @@ pub struct ConnectArgs {
     pub sim_fleet: Option<PathBuf>,
 
     /// Tanium server URL, e.g. https://tanium.example.com (the API lives under /api/v2).
+    /// Plain http:// is refused unless the host is loopback or --allow-http is given.
     #[arg(long, env = "TANIUM_URL", value_name = "URL")]
     pub url: Option<String>,
 
@@ -48,9 +51,20 @@ pub struct ConnectArgs {
     #[arg(long, env = "TANIUM_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
 
-    /// Do not verify the server's TLS certificate (only for test servers).
+    /// Do not verify the server's TLS certificate: anyone on the network path could pose as
+    /// the server and read the token. Only for test servers; prefer --ca-cert.
     #[arg(long)]
     pub insecure: bool,
+
+    /// Allow a plain http:// TANIUM_URL to a host that is not loopback: the token or password
+    /// then crosses the network unencrypted. Only for test servers on a trusted network.
+    #[arg(
+        long,
+        env = "TANIUM_ALLOW_HTTP",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allow_http: bool,
 
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
@@ -91,8 +105,12 @@ pub async fn connect(
     if args.sim {
         let mut config = match &args.sim_fleet {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the fleet file {}", path.display()))?;
+                let text = files::read_text(path, Kind::Fleet).map_err(|error| {
+                    UsageError(format!(
+                        "cannot read the fleet file {}: {error}",
+                        path.display()
+                    ))
+                })?;
                 SimConfig::from_yaml_fleet(&text)
                     .map_err(|error| anyhow::anyhow!("fleet file {}: {error}", path.display()))?
             }
@@ -126,6 +144,7 @@ pub async fn connect(
                 auth: Auth::Token(SecretString::from(sim.api_token())),
                 ca_cert_pem: None,
                 insecure: false,
+                allow_plain_http: false,
                 request_timeout,
                 retry,
             },
@@ -158,25 +177,61 @@ pub async fn connect(
     };
     let ca_cert_pem = match &args.ca_cert {
         Some(path) => Some(
-            std::fs::read(path)
-                .with_context(|| format!("cannot read the CA certificate {}", path.display()))?,
+            files::read_bytes(path, Kind::CaCertificate).map_err(|error| {
+                UsageError(format!(
+                    "cannot read the CA certificate {}: {error}",
+                    path.display()
+                ))
+            })?,
         ),
         None => None,
     };
     let client = TaniumClient::new(ClientConfig {
-        base_url: url,
+        base_url: url.clone(),
         auth,
         ca_cert_pem,
         insecure: args.insecure,
+        allow_plain_http: args.allow_http,
         request_timeout,
         retry,
+    })
+    .map_err(|error| match error {
+        runbook_tanium::Error::PlainHttp { host } => anyhow::Error::new(UsageError(format!(
+            "refusing plain http:// to {host}: the API token or password would cross the network \
+             unencrypted. Use https:// (with --ca-cert FILE for a private CA), or, for a test \
+             server on a trusted network, allow it with --allow-http or TANIUM_ALLOW_HTTP=1"
+        ))),
+        other => anyhow::Error::new(other),
     })?;
+    if args.insecure {
+        warn(
+            "--insecure: the Tanium server's TLS certificate is NOT verified; anyone on the \
+             network path can pose as the server and read the API token or password. Use \
+             --ca-cert FILE (TANIUM_CA_CERT) to trust a private CA instead",
+        );
+    }
+    if args.allow_http && url.trim_start().to_ascii_lowercase().starts_with("http://") {
+        warn(
+            "--allow-http: TANIUM_URL is plain http://; the API token or password and every \
+             answer cross the network unencrypted",
+        );
+    }
     let client = with_observer(client, observer);
     Ok(Connection {
         platform: Arc::new(TaniumPlatform::new(client)),
         pace: Pace::real(),
         sim: None,
     })
+}
+
+/// A warning about how runbook was asked to connect: in the log when one is set up (`serve`),
+/// on stderr otherwise.
+fn warn(message: &str) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::warn!("{message}");
+    } else {
+        anstream::eprintln!("runbook: WARNING: {message}");
+    }
 }
 
 fn with_observer(client: TaniumClient, observer: Option<Arc<dyn RequestObserver>>) -> TaniumClient {

@@ -162,6 +162,11 @@ impl TaniumClient {
     /// A client with explicit tuning (page size, question poll interval).
     pub fn with_tuning(config: ClientConfig, tuning: Tuning) -> Result<Self, Error> {
         let base_url = normalise_base_url(&config.base_url)?;
+        if !config.allow_plain_http
+            && let Some(host) = plain_http_host(&base_url)
+        {
+            return Err(Error::PlainHttp { host });
+        }
         let mut builder = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
@@ -668,6 +673,28 @@ fn classify_transport(err: &reqwest::Error) -> Failure {
     }
 }
 
+/// The host of a plain `http://` URL whose host is not loopback (127.0.0.0/8, `::1`,
+/// `localhost`); None for `https://` and for loopback.
+fn plain_http_host(base_url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(base_url).ok()?;
+    if url.scheme() != "http" {
+        return None;
+    }
+    let host = url.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = match bare.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|ip| ip.is_loopback())
+        }
+        Err(_) => {
+            let name = bare.trim_end_matches('.');
+            name.eq_ignore_ascii_case("localhost")
+        }
+    };
+    (!loopback).then(|| host.to_owned())
+}
+
 /// The error and its causes (the URL in it holds no credentials: the config refuses those).
 fn describe(err: &reqwest::Error) -> String {
     let mut text = err.to_string();
@@ -742,4 +769,56 @@ fn normalise_base_url(base_url: &str) -> Result<String, Error> {
         ));
     }
     Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_allowed_to_loopback_only() {
+        for loopback in [
+            "http://127.0.0.1:8443",
+            "http://127.3.4.5",
+            "http://localhost:8080",
+            "http://LOCALHOST.",
+            "http://[::1]:8443",
+            "http://[::ffff:127.0.0.1]:80",
+            "https://tanium.example.com",
+            "https://10.0.0.5",
+        ] {
+            assert_eq!(plain_http_host(loopback), None, "{loopback}");
+        }
+        for remote in [
+            ("http://tanium.example.com", "tanium.example.com"),
+            ("http://10.0.0.5:8443", "10.0.0.5"),
+            ("http://[2001:db8::1]", "[2001:db8::1]"),
+            ("http://localhost.example.com", "localhost.example.com"),
+            ("http://0.0.0.0", "0.0.0.0"),
+        ] {
+            assert_eq!(
+                plain_http_host(remote.0).as_deref(),
+                Some(remote.1),
+                "{}",
+                remote.0
+            );
+        }
+    }
+
+    #[test]
+    fn a_client_refuses_plain_http_to_another_host_unless_allowed() {
+        let mut config = ClientConfig::new(
+            "http://tanium.example.com",
+            Auth::Token(SecretString::from("token-x")),
+        );
+        let error = TaniumClient::new(config.clone()).expect_err("plain HTTP to a remote host");
+        assert!(
+            error
+                .to_string()
+                .starts_with("refusing plain http:// to tanium.example.com"),
+            "{error}"
+        );
+        config.allow_plain_http = true;
+        assert!(TaniumClient::new(config).is_ok());
+    }
 }

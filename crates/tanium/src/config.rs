@@ -69,6 +69,10 @@ pub struct ClientConfig {
     pub ca_cert_pem: Option<Vec<u8>>,
     /// Skip TLS verification. Only when explicitly asked for.
     pub insecure: bool,
+    /// Allow `http://` to a host that is not loopback. Off, such a URL is refused: the token or
+    /// password would cross the network unencrypted. Loopback (`127.0.0.0/8`, `::1`,
+    /// `localhost`) may always use plain HTTP.
+    pub allow_plain_http: bool,
     /// The time limit of one HTTP exchange.
     pub request_timeout: Duration,
     /// Retries of transient failures.
@@ -76,13 +80,15 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// A configuration with defaults: TLS verified, 30 s per request, default retries.
+    /// A configuration with defaults: TLS verified, plain HTTP to loopback only, 30 s per
+    /// request, default retries.
     pub fn new(base_url: impl Into<String>, auth: Auth) -> Self {
         ClientConfig {
             base_url: base_url.into(),
             auth,
             ca_cert_pem: None,
             insecure: false,
+            allow_plain_http: false,
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
         }

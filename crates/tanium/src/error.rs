@@ -88,6 +88,16 @@ pub enum Error {
     /// The client configuration cannot be used (bad URL, unreadable CA certificate, ...).
     #[error("invalid Tanium client configuration: {0}")]
     Config(String),
+    /// The server URL is plain `http://` to a host that is not loopback, and plain HTTP was not
+    /// allowed ([`ClientConfig::allow_plain_http`](crate::ClientConfig::allow_plain_http)).
+    #[error(
+        "refusing plain http:// to {host}: the API token or password would cross the network \
+         unencrypted; use https://, or allow plain HTTP explicitly"
+    )]
+    PlainHttp {
+        /// The host named in the URL.
+        host: String,
+    },
     /// A value given to a builder cannot be sent (e.g. an action without a name).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
