@@ -33,15 +33,15 @@ pub const PACKAGE: &str = "Custom Tagging - Add Tags";
 /// The action group the runs issue under.
 pub const ACTION_GROUP: &str = "All Computers";
 
-/// Poll interval of the `poll` step (PLAYBOOK.md's default), in playbook time.
+/// Poll interval of the `poll` step (its default in docs/playbooks.md), in playbook time.
 const POLL_INTERVAL: Duration = Duration::from_secs(15);
-/// Longest poll interval (PLAYBOOK.md's default `max_interval`).
+/// Longest poll interval (the default `max_interval` in docs/playbooks.md).
 const POLL_MAX_INTERVAL: Duration = Duration::from_secs(120);
 /// How long the engine lets a counting question run (its `COUNT_WAIT`), in playbook time.
 const COUNT_WAIT: Duration = Duration::from_secs(120);
 /// The `poll` step's share to reach.
 const UNTIL_PERCENT: f64 = 90.0;
-/// Rows kept by the `poll` step (PLAYBOOK.md's default `max_rows`).
+/// Rows kept by the `poll` step (the default `max_rows` in docs/playbooks.md).
 const MAX_ROWS: usize = 1_000;
 
 /// The six-step playbook every benchmark run executes.

@@ -1,5 +1,7 @@
-//! Command-line definitions (clap derive). Each subcommand's arguments live here; what the
-//! command does lives in `commands/<name>.rs`.
+//! Command-line definitions (clap derive): the top-level parser, the list of subcommands, and
+//! the arguments of `validate` and `schema`. The other subcommands define their arguments next
+//! to their code in `commands/<name>.rs` (`RunArgs`, `PlanArgs`, `ServeArgs`, ...); options
+//! shared by several commands are in `connect.rs`, `store.rs` and `inputs.rs`.
 
 use std::path::PathBuf;
 

@@ -1,5 +1,6 @@
-//! The `runbook` binary: a thin shell over [`commands::run`], which returns the exit code
-//! (0 ok, 1 playbook invalid or run failed, 2 usage or internal error).
+//! The `runbook` binary: a thin shell over [`commands::run`], which returns the exit code:
+//! 0 ok; 1 playbook invalid, run failed or plan cannot run; 2 usage or internal error (and an
+//! invalid playbook given to `run`); 130 a run interrupted by Ctrl-C (`run`, `runs resume`).
 
 mod cli;
 mod commands;

@@ -1,8 +1,8 @@
 //! The engine's step semantics against a scripted platform, on a paused clock.
 //!
 //! The Tanium adapter and the simulator are exercised end to end in `tests/`; here a small
-//! scripted platform lets each rule of PLAYBOOK.md be pinned exactly: the two-share poll rule,
-//! the guard, the `Default` action group, approval timeouts, adopting an action after an
+//! scripted platform lets each rule of docs/playbooks.md be pinned exactly: the two-share poll
+//! rule, the guard, the `Default` action group, approval timeouts, adopting an action after an
 //! ambiguous send, redaction of secrets.
 
 use std::collections::BTreeMap;

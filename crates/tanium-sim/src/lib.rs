@@ -15,21 +15,24 @@
 //! - [`question`]: the targeting-text parser ([`question::parse`]) whose [`question::Filter`]
 //!   selects the machines a group or question covers.
 //!
-//! Endpoints under `/api/v2` (all need the `session` header except the `session/*` ones):
-//! `session/login|validate|logout`; `groups` (GET list, POST from `text` or inline
-//! `filters`), `groups/by-name/{name}`, `groups/{id}`; `action_groups`,
+//! Endpoints under `/api/v2` (all need the `session` header except the `session/*` ones;
+//! `docs/tanium-api.md` in the repository describes each):
+//! `session/login|validate|logout` (POST); `groups` (GET list, POST from `text` or inline
+//! `filters`/`sub_groups`), `groups/by-name/{name}`, `groups/{id}`; `action_groups`,
 //! `action_groups/by-name/{name}`, `action_groups/{id}`; `packages`,
 //! `packages/by-name/{name}`, `packages/{id}`; `actions` (POST; GET with `cache_filters`),
 //! `actions/by-name/{name}`, `actions/{id}`; `saved_actions/{id}`; `saved_action_approvals`
-//! (GET pending, POST approve); `action_stops` (POST); `parse_question` (POST); `questions` (POST), `questions/{id}`;
-//! `result_info/question/{id}`; `result_data/question/{id}`; `result_data/action/{id}`.
+//! (GET pending, POST approve); `action_stops` (POST); `parse_question` (POST); `questions`
+//! (POST), `questions/{id}`; `result_info/question/{id}`; `result_data/question/{id}`;
+//! `result_data/action/{id}`. Routes not marked otherwise are GET.
 //! Collections end with a cache-info object; paging is `row_start`/`row_count`/`cache_id` in
 //! the `tanium-options` header or the query string; errors are `{"text": "<status>: why"}`.
 //!
 //! Behaviour over time is derived from the scaled sim clock when a request asks, never
 //! from timers: with `time_scale = 1000.0` an action finishes in a fraction of a second.
 //! `GET /sim/actions`, `/sim/groups`, `/sim/requests` and `/sim/info` expose the inspector
-//! over HTTP for tests that drive the `runbook` binary.
+//! over HTTP for tests that drive the `runbook` binary, and `POST /sim/actions/{id}/stop`
+//! stops an action as an operator would (as [`RunningSim::stop_action`] does).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), runbook_tanium_sim::SimError> {

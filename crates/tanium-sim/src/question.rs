@@ -1327,7 +1327,7 @@ mod tests {
         );
         let question = parse_question("get Computer Name from all machines").unwrap();
         assert_eq!(question.filter, Filter::All);
-        // Real question texts from TANIUM.md (Splunk's README, the XSOAR test).
+        // Real question texts from public clients (Splunk's README, the XSOAR test).
         let question = parse_question(
             "Get Process Details[\"\",\"\"] from all machines with Computer Name contains localhost",
         )

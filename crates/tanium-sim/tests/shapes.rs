@@ -1,5 +1,6 @@
 //! Every answer has the field names and JSON types of the recorded responses in
-//! `tests/fixtures/` (copied from `shared/fixtures/tanium` and the seed documentation).
+//! `tests/fixtures/` (recorded answers, and the answers printed in Tanium's actions API
+//! documentation; `tests/fixtures/SOURCES.md` says where each comes from).
 
 use std::time::Duration;
 

@@ -456,7 +456,7 @@ impl TaniumClient {
 
     /// An action group by name, or by id when `name_or_id` is all digits. The built-in
     /// "Default" action group is refused: it holds only "No Computers", so an action under it
-    /// reaches nothing (TANIUM.md §3.1).
+    /// reaches nothing (docs/tanium-api.md).
     pub async fn action_group(&self, name_or_id: &str) -> Result<ActionGroup, Error> {
         let request = match parse_id(name_or_id) {
             Some(id) => requests::action_group_by_id(Ref::Id(id)),

@@ -1,8 +1,8 @@
 //! Lenient reading of Tanium JSON, with the path of whatever did not decode.
 //!
-//! Real servers vary (TANIUM.md §2.4, §2.5, §7): ids come as numbers or numeric strings and
-//! exceed 2^31, flags are booleans or 0/1, times use `Never` and `2001-01-01T00:00:00Z` for
-//! "not set", by-name lookups answer an object or a one-item list, and collection answers end
+//! Real servers vary (docs/tanium-api.md, "Decoding traps"): ids come as numbers or numeric
+//! strings and exceed 2^31, flags are booleans or 0/1, times use `Never` and
+//! `2001-01-01T00:00:00Z` for "not set", by-name lookups answer an object or a one-item list, and collection answers end
 //! with cache objects. Each rule lives here once, and every accessor knows its path so that a
 //! decode error says exactly which field was wrong.
 
@@ -187,7 +187,7 @@ pub fn parse_time(text: &str) -> Result<Option<DateTime<Utc>>, String> {
         })?
         .with_timezone(&Utc);
     // Tanium's null date is 2001-01-01; a pending action's expiration is that date plus its
-    // expiry (TANIUM.md §3.3), so the whole day means "not set yet".
+    // expiry (docs/tanium-api.md), so the whole day means "not set yet".
     if parsed.date_naive() == chrono::NaiveDate::from_ymd_opt(2001, 1, 1).unwrap_or_default() {
         return Ok(None);
     }
@@ -223,7 +223,7 @@ pub(crate) fn lenient_flag(value: &Value) -> Option<bool> {
 }
 
 /// Unwraps `data` of a by-id or by-name answer: an object, or a list with exactly one object
-/// (some versions, TANIUM.md §2.4). Trailing cache objects are dropped first.
+/// (some versions, docs/tanium-api.md). Trailing cache objects are dropped first.
 pub fn single_object<'a>(data: &'a Value, path: &'a str) -> Result<Node<'a>, Error> {
     match data {
         Value::Object(_) => Ok(Node::root(data, path)),
@@ -250,7 +250,7 @@ pub fn single_object<'a>(data: &'a Value, path: &'a str) -> Result<Node<'a>, Err
 
 /// The real items of a collection answer: trailing cache and statistics objects are dropped.
 /// Decided by shape, never by position, because some servers send no cache object at all
-/// (TANIUM.md §2.5). A trailing item is dropped when it carries `cache_id`, when it lacks the
+/// (docs/tanium-api.md). A trailing item is dropped when it carries `cache_id`, when it lacks the
 /// `id` that the first item has, or when it shares no key with the first item (the
 /// statistics object of `system_status`, whose items have no `id`).
 pub fn collection_items(items: &[Value]) -> &[Value] {

@@ -173,7 +173,7 @@ pub struct Action {
     pub saved_action_id: Option<u64>,
     /// When it expires; `None` while pending (Tanium sends the 2001 null date).
     pub expiration_time: Option<DateTime<Utc>>,
-    /// The package it runs (the derived package's id, TANIUM.md §3.2).
+    /// The package it runs (the derived package's id; see docs/tanium-api.md).
     pub package_id: Option<u64>,
     /// The group it targets.
     pub target_group_id: Option<u64>,

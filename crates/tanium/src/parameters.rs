@@ -1,7 +1,7 @@
 //! Package parameter definitions: decoding, resolving user values, validating them.
 //!
 //! A package's `parameter_definition` is a JSON *string* holding
-//! `{"parameters": [...], "parameterType": "...ParametersArray"}` (TANIUM.md §4). Each
+//! `{"parameters": [...], "parameterType": "...ParametersArray"}` (docs/tanium-api.md). Each
 //! parameter has a key (`$1`, ...), a label and a type. Users give values by key or by label;
 //! missing values fall back to the default as pytan's `build_param_objlist` does, and every value
 //! is validated and sent as a string.
@@ -391,7 +391,7 @@ fn check(definition: &ParameterDefinition, value: &str) -> Result<String, String
                 _ => None,
             },
         ) {
-            // Tanium's check boxes use "1" and "" (TANIUM.md §4).
+            // Tanium's check boxes use "1" and "" (docs/tanium-api.md).
             Some(true) => Ok("1".to_owned()),
             Some(false) => Ok(String::new()),
             None => Err(format!(

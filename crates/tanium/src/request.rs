@@ -157,7 +157,8 @@ pub struct Page {
 pub struct TargetGroupRef {
     /// The group id.
     pub id: Ref,
-    /// True for a named filter group (Tanium's example sends it; TANIUM seed "Targeting").
+    /// True for a named filter group (Tanium's documented example sends it; see
+    /// docs/tanium-api.md).
     pub filter_flag: bool,
 }
 
@@ -319,7 +320,7 @@ pub mod requests {
         Request::post("/api/v2/actions".to_owned(), body, false)
     }
 
-    /// `GET /api/v2/actions/by-name/{name}` (TANIUM.md §3.5).
+    /// `GET /api/v2/actions/by-name/{name}` (docs/tanium-api.md, "Actions").
     pub fn find_action_by_name(name: &str) -> Request {
         Request::get(format!("/api/v2/actions/by-name/{}", encode_segment(name)))
     }

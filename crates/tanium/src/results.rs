@@ -2,7 +2,7 @@
 //!
 //! `GET /api/v2/result_data/action/{id}` answers one result set whose rows are
 //! `Computer Name`, `Action Statuses` and `Count` cells, each a list of `{"text": ...}`
-//! (TANIUM.md §3.6). A status cell reads like `1362231:Completed.`; it is parsed to the word
+//! (docs/tanium-api.md). A status cell reads like `1362231:Completed.`; it is parsed to the word
 //! `Completed` and classified as running, success, failure or unknown. Special texts such as
 //! `[current results unavailable]` are never taken as data.
 //!

@@ -3,7 +3,7 @@
 //! The text goes to `POST /api/v2/groups {"text": ...}`. Every value is double-quoted with
 //! inner quotes doubled (Tanium's documented escape), so no value can add a clause or widen the
 //! target. `contains`, `starts with` and `ends with` values are regex-escaped because Tanium
-//! turns them into the regexes `.*V.*`, `V.*` and `.*V` (TANIUM.md §5); `matches` passes the
+//! turns them into the regexes `.*V.*`, `V.*` and `.*V` (docs/tanium-api.md); `matches` passes the
 //! user's regex through. An empty clause list is refused: an empty group means every machine.
 
 use std::fmt;

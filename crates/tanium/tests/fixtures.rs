@@ -1,5 +1,5 @@
-//! Every recorded fixture under `shared/fixtures/tanium/` and every JSON example of Tanium's
-//! own documentation (the seed) decodes, with the values that matter checked.
+//! Every recorded fixture under `tests/data/fixtures/` and every JSON example of Tanium's
+//! own documentation (the seed, `tests/data/seed/`) decodes, with the values that matter checked.
 
 use std::path::PathBuf;
 
@@ -11,8 +11,8 @@ use runbook_tanium::{
 };
 use serde_json::{Value, json};
 
-/// Copies of `shared/fixtures/tanium/` and `shared/seed/`, kept in the repository so that the
-/// tests run on any clone (`data/fixtures/SOURCES.md` says where each file comes from).
+/// Recorded answers and Tanium's actions API documentation (the seed), kept in the repository
+/// so that the tests run on any clone (`data/fixtures/SOURCES.md` says where each comes from).
 fn shared_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
@@ -358,7 +358,7 @@ fn seed_examples_decode() {
     );
     assert!(parameters::substitute_command(&package.command, &given).contains("/d 50 /f"));
 
-    // Tanium's example sends the value as a number; we always send strings (TANIUM.md §4).
+    // Tanium's example sends the value as a number; we always send strings (docs/tanium-api.md).
     assert_eq!(examples[6], json!({"key": "$1", "value": 50}));
 
     // The result data: 103 of 100 reported, one Completed machine.

@@ -1,5 +1,6 @@
-//! One module per subcommand. [`run`] parses the arguments and dispatches; each command returns
-//! its exit code.
+//! One module per subcommand, holding what it does and (except for `validate` and `schema`,
+//! whose arguments are in `cli.rs`) its clap arguments. [`run`] parses the arguments and
+//! dispatches; each command returns its exit code.
 
 pub mod enqueue;
 pub mod plan;
