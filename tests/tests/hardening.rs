@@ -1,6 +1,6 @@
 //! What runbook refuses or warns about, end to end through the binary: files that are not
 //! regular, too large or not UTF-8; plain HTTP to a remote host; `--insecure`; metrics served
-//! beyond loopback.
+//! beyond loopback. And the simulator's fault flags, with the exactly-once promise under them.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -441,4 +441,208 @@ fn plain_http_to_another_host_is_refused_unless_allowed() {
     );
     assert_eq!(loopback.code, 0, "{}", loopback.stderr);
     assert!(!loopback.stderr.contains("WARNING"), "{}", loopback.stderr);
+}
+
+/// The JSON events of a `--json` run.
+fn events(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// `request_sent` events of this method and path, by status (None: no answer).
+fn statuses(events: &[serde_json::Value], method: &str, path: &str) -> Vec<Option<u64>> {
+    events
+        .iter()
+        .filter(|event| {
+            event["event"] == "request_sent" && event["method"] == method && event["path"] == path
+        })
+        .map(|event| event["status"].as_u64())
+        .collect()
+}
+
+#[test]
+fn run_sim_with_503s_still_issues_exactly_one_action() {
+    let outcome = Test::new()
+        .args([
+            "run",
+            &example("tag-suspect-host.yaml"),
+            "--input",
+            "hostname=WIN-DC01",
+            "--sim",
+            "--sim-time-scale",
+            "600",
+            "--sim-503-share",
+            "0.3",
+            "--store",
+            "none",
+            "--json",
+        ])
+        .run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("runbook: the simulator injects faults: 30% 503"),
+        "{}",
+        outcome.stderr
+    );
+    let events = events(&outcome.stdout);
+    let answered_503 = events
+        .iter()
+        .filter(|event| event["event"] == "request_sent" && event["status"] == 503)
+        .count();
+    assert!(answered_503 > 0, "no 503 was injected: {}", outcome.stdout);
+    // A 503 is answered before the simulator does anything: one 200 is one action.
+    let posts = statuses(&events, "POST", "/api/v2/actions");
+    assert_eq!(
+        posts.iter().filter(|status| **status == Some(200)).count(),
+        1,
+        "{posts:?}"
+    );
+    let finished = events
+        .iter()
+        .find(|event| event["event"] == "run_finished")
+        .expect("run_finished");
+    assert_eq!(finished["status"], "succeeded");
+    assert_eq!(
+        finished["issued_actions"].as_array().map(Vec::len),
+        Some(1),
+        "{finished}"
+    );
+}
+
+#[test]
+fn sim_flags_are_refused_without_sim_and_out_of_range() {
+    let playbook = example("tag-suspect-host.yaml");
+    let without = Test::new()
+        .args(["run", &playbook, "--sim-503-share", "0.1"])
+        .run();
+    assert_eq!(without.code, 2, "{}", without.stderr);
+    assert!(without.stderr.contains("--sim"), "{}", without.stderr);
+
+    let too_much = Test::new()
+        .args(["run", &playbook, "--sim", "--sim-503-share", "1.5"])
+        .run();
+    assert_eq!(too_much.code, 2, "{}", too_much.stderr);
+    assert!(
+        too_much.stderr.contains("`1.5` is not a share from 0 to 1"),
+        "{}",
+        too_much.stderr
+    );
+
+    let bad_duration = Test::new().args(["sim", "--latency", "soon"]).run();
+    assert_eq!(bad_duration.code, 2, "{}", bad_duration.stderr);
+    assert!(
+        bad_duration.stderr.contains("--latency"),
+        "{}",
+        bad_duration.stderr
+    );
+}
+
+/// `runbook sim` in the foreground, its URL and token read from what it prints.
+struct SimProcess {
+    child: std::process::Child,
+    url: String,
+    token: String,
+}
+
+impl SimProcess {
+    fn start(args: &[&str]) -> SimProcess {
+        use std::io::BufRead as _;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(runbook_tests::runbook_binary())
+            .args(["sim", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("runbook sim starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut url = None;
+        let mut token = None;
+        let mut printed = String::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            printed.push_str(&line);
+            printed.push('\n');
+            if let Some(value) = line.trim().strip_prefix("export TANIUM_URL=") {
+                url = Some(value.to_owned());
+            }
+            if let Some(value) = line.trim().strip_prefix("export TANIUM_TOKEN=") {
+                token = Some(value.to_owned());
+            }
+            // The last line it prints at start when faults are set.
+            if line.starts_with("Injecting faults:") {
+                break;
+            }
+        }
+        let (Some(url), Some(token)) = (url, token) else {
+            let _ = child.kill();
+            panic!("runbook sim did not print its URL and token:\n{printed}");
+        };
+        SimProcess { child, url, token }
+    }
+
+    /// `GET /sim/actions`: what the simulator really created.
+    fn actions(&self) -> Vec<serde_json::Value> {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(async {
+            reqwest::get(format!("{}/sim/actions", self.url))
+                .await
+                .expect("GET /sim/actions")
+                .json::<Vec<serde_json::Value>>()
+                .await
+                .expect("a JSON list")
+        })
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn runbook_sim_cuts_every_action_after_creating_it_and_the_run_adopts_it() {
+    // Every POST /actions creates the action, then the connection is cut without an answer;
+    // a third of all requests are 503s on top.
+    let sim = SimProcess::start(&[
+        "--time-scale",
+        "600",
+        "--cut-after-create-share",
+        "1",
+        "--503-share",
+        "0.3",
+    ]);
+    let outcome = Test::new()
+        .env("TANIUM_URL", &sim.url)
+        .env("TANIUM_TOKEN", &sim.token)
+        .args([
+            "run",
+            &example("tag-suspect-host.yaml"),
+            "--input",
+            "hostname=WIN-DC01",
+            "--store",
+            "none",
+            "--json",
+        ])
+        .run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let events = events(&outcome.stdout);
+    let posts = statuses(&events, "POST", "/api/v2/actions");
+    assert!(posts.contains(&None), "no POST /actions was cut: {posts:?}");
+    assert!(!posts.contains(&Some(200)), "{posts:?}");
+    let actions = sim.actions();
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    let issued = events
+        .iter()
+        .find(|event| event["event"] == "run_finished")
+        .expect("run_finished")["issued_actions"]
+        .clone();
+    assert_eq!(issued, serde_json::json!([actions[0]["id"]]));
 }

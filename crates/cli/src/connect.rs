@@ -10,7 +10,7 @@ use runbook_engine::Pace;
 use runbook_tanium::{
     Auth, ClientConfig, RequestObserver, RetryPolicy, TaniumClient, TaniumPlatform, Tuning,
 };
-use runbook_tanium_sim::{RunningSim, SimConfig, Simulator};
+use runbook_tanium_sim::{Faults, RunningSim, SimConfig, Simulator};
 use secrecy::SecretString;
 
 use crate::files::{self, Kind};
@@ -41,6 +41,45 @@ pub struct ConnectArgs {
     /// With --sim: a YAML fleet file for the simulator instead of its built-in fleet.
     #[arg(long, requires = "sim", value_name = "FILE")]
     pub sim_fleet: Option<PathBuf>,
+
+    /// With --sim: real time the simulator waits before every answer, e.g. 200ms.
+    #[arg(long, requires = "sim", value_name = "DURATION", value_parser = duration_arg)]
+    pub sim_latency: Option<Duration>,
+
+    /// With --sim: share of requests the simulator answers 503 Service Unavailable (0 to 1).
+    #[arg(long = "sim-503-share", requires = "sim", value_name = "SHARE", value_parser = share_arg)]
+    pub sim_503_share: Option<f64>,
+
+    /// With --sim: share of requests the simulator answers 429 Too Many Requests with
+    /// Retry-After: 1 (0 to 1).
+    #[arg(long = "sim-429-share", requires = "sim", value_name = "SHARE", value_parser = share_arg)]
+    pub sim_429_share: Option<f64>,
+
+    /// With --sim: share of requests whose connection the simulator closes without an answer
+    /// (0 to 1).
+    #[arg(long, requires = "sim", value_name = "SHARE", value_parser = share_arg)]
+    pub sim_drop_share: Option<f64>,
+
+    /// With --sim: share of POST /actions for which the simulator creates the action, then
+    /// closes the connection without an answer (0 to 1): the client cannot know it was issued.
+    #[arg(long, requires = "sim", value_name = "SHARE", value_parser = share_arg)]
+    pub sim_cut_after_create_share: Option<f64>,
+
+    /// With --sim: real time a POST /actions stays in flight before the simulator creates the
+    /// action and answers, e.g. 2s (a slow server, or a timeout with --request-timeout).
+    #[arg(long, requires = "sim", value_name = "DURATION", value_parser = duration_arg)]
+    pub sim_create_latency: Option<Duration>,
+
+    /// With --sim: log in with the simulator's user name and password instead of its API
+    /// token, and expire login sessions after this much simulated time (the client logs in
+    /// again), e.g. 10m.
+    #[arg(long, requires = "sim", value_name = "DURATION", value_parser = duration_arg)]
+    pub sim_session_ttl: Option<Duration>,
+
+    /// With --sim: the simulator refuses every API token (401), as for an expired or untrusted
+    /// token.
+    #[arg(long, requires = "sim")]
+    pub sim_refuse_token: bool,
 
     /// Tanium server URL, e.g. https://tanium.example.com (the API lives under /api/v2).
     /// Plain http:// is refused unless the host is loopback or --allow-http is given.
@@ -123,6 +162,8 @@ pub async fn connect(
             // A colleague approves two simulated minutes after the action is issued.
             config.auto_approve_after = Some(Duration::from_secs(120));
         }
+        config.faults = sim_faults(args);
+        let faults = describe_faults(&config.faults);
         let sim = Simulator::start(config)
             .await
             .map_err(|error| anyhow::anyhow!("could not start the built-in simulator: {error}"))?;
@@ -131,6 +172,9 @@ pub async fn connect(
             sim.base_url(),
             config_scale(args)
         );
+        if let Some(faults) = faults {
+            anstream::eprintln!("runbook: the simulator injects faults: {faults}");
+        }
         // The counting question is polled on the simulator's fast clock too.
         let tuning = Tuning {
             question_poll_interval: Tuning::default()
@@ -138,10 +182,21 @@ pub async fn connect(
                 .div_f64(config_scale(args)),
             ..Tuning::default()
         };
+        // Expiring sessions only exist for logins: with --sim-session-ttl the client logs in.
+        let auth = if args.sim_session_ttl.is_some() {
+            let (username, password) = sim.credentials();
+            Auth::Login {
+                username,
+                password: SecretString::from(password),
+                domain: None,
+            }
+        } else {
+            Auth::Token(SecretString::from(sim.api_token()))
+        };
         let client = TaniumClient::with_tuning(
             ClientConfig {
                 base_url: sim.base_url(),
-                auth: Auth::Token(SecretString::from(sim.api_token())),
+                auth,
                 ca_cert_pem: None,
                 insecure: false,
                 allow_plain_http: false,
@@ -231,6 +286,72 @@ fn warn(message: &str) {
         tracing::warn!("{message}");
     } else {
         anstream::eprintln!("runbook: WARNING: {message}");
+    }
+}
+
+/// The faults the `--sim-*` flags ask the simulator to inject.
+fn sim_faults(args: &ConnectArgs) -> Faults {
+    Faults {
+        latency: args.sim_latency.unwrap_or_default(),
+        error_share: args.sim_503_share.unwrap_or(0.0),
+        rate_limit_share: args.sim_429_share.unwrap_or(0.0),
+        drop_share: args.sim_drop_share.unwrap_or(0.0),
+        login_session_ttl: args.sim_session_ttl,
+        refuse_token: args.sim_refuse_token,
+        drop_after_create_share: args.sim_cut_after_create_share.unwrap_or(0.0),
+        create_latency: args.sim_create_latency.unwrap_or_default(),
+    }
+}
+
+/// The faults in a few words, or None when there are none.
+pub fn describe_faults(faults: &Faults) -> Option<String> {
+    let mut parts = Vec::new();
+    if !faults.latency.is_zero() {
+        parts.push(format!("{} ms latency", faults.latency.as_millis()));
+    }
+    for (share, what) in [
+        (faults.error_share, "503"),
+        (faults.rate_limit_share, "429"),
+        (faults.drop_share, "dropped connections"),
+        (
+            faults.drop_after_create_share,
+            "POST /actions cut after creating",
+        ),
+    ] {
+        if share > 0.0 {
+            parts.push(format!("{}% {what}", share * 100.0));
+        }
+    }
+    if !faults.create_latency.is_zero() {
+        parts.push(format!(
+            "POST /actions in flight {} ms",
+            faults.create_latency.as_millis()
+        ));
+    }
+    if let Some(ttl) = faults.login_session_ttl {
+        parts.push(format!(
+            "login sessions expire after {} simulated s",
+            ttl.as_secs_f64()
+        ));
+    }
+    if faults.refuse_token {
+        parts.push("every API token refused".to_owned());
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// A `--sim-*` duration such as `200ms` or `10m`.
+pub fn duration_arg(text: &str) -> Result<Duration, String> {
+    runbook_playbook::parse_duration(text).map_err(|error| error.to_string())
+}
+
+/// A share of requests: a number from 0 to 1.
+pub fn share_arg(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
+        _ => Err(format!(
+            "`{text}` is not a share from 0 to 1 (e.g. 0.1 for one request in ten)"
+        )),
     }
 }
 

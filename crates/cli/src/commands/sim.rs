@@ -5,9 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
-use runbook_tanium_sim::{SimConfig, Simulator};
+use runbook_tanium_sim::{Faults, SimConfig, Simulator};
+
+use crate::connect::{UsageError, describe_faults, duration_arg, share_arg};
+use crate::files::{self, Kind};
 
 // The simulator prints a demo token on purpose: it guards nothing but a loopback toy server.
 
@@ -37,13 +39,51 @@ pub struct SimArgs {
     /// A YAML fleet file instead of the built-in fleet.
     #[arg(long, value_name = "FILE")]
     pub fleet: Option<PathBuf>,
+
+    /// Real time to wait before every answer, e.g. 200ms.
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    pub latency: Option<Duration>,
+
+    /// Share of requests answered 503 Service Unavailable (0 to 1).
+    #[arg(long = "503-share", value_name = "SHARE", value_parser = share_arg)]
+    pub share_503: Option<f64>,
+
+    /// Share of requests answered 429 Too Many Requests with Retry-After: 1 (0 to 1).
+    #[arg(long = "429-share", value_name = "SHARE", value_parser = share_arg)]
+    pub share_429: Option<f64>,
+
+    /// Share of requests whose connection is closed without an answer (0 to 1).
+    #[arg(long, value_name = "SHARE", value_parser = share_arg)]
+    pub drop_share: Option<f64>,
+
+    /// Share of POST /actions that create the action, then close the connection without an
+    /// answer (0 to 1).
+    #[arg(long, value_name = "SHARE", value_parser = share_arg)]
+    pub cut_after_create_share: Option<f64>,
+
+    /// Real time a POST /actions stays in flight before the action is created and answered,
+    /// e.g. 2s.
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    pub create_latency: Option<Duration>,
+
+    /// Login sessions older than this (simulated time) are refused with 403, e.g. 10m.
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    pub session_ttl: Option<Duration>,
+
+    /// Refuse every API token with 401 (logins still work).
+    #[arg(long)]
+    pub refuse_token: bool,
 }
 
 pub fn run(args: SimArgs) -> anyhow::Result<u8> {
     let mut config = match &args.fleet {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
+            let text = files::read_text(path, Kind::Fleet).map_err(|error| {
+                UsageError(format!(
+                    "cannot read the fleet file {}: {error}",
+                    path.display()
+                ))
+            })?;
             SimConfig::from_yaml_fleet(&text)
                 .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?
         }
@@ -54,6 +94,17 @@ pub fn run(args: SimArgs) -> anyhow::Result<u8> {
         .then(|| Duration::from_secs(args.auto_approve_after));
     config.time_scale = args.time_scale.max(0.001);
     config.failure_share = args.failure_share.clamp(0.0, 1.0);
+    config.faults = Faults {
+        latency: args.latency.unwrap_or_default(),
+        error_share: args.share_503.unwrap_or(0.0),
+        rate_limit_share: args.share_429.unwrap_or(0.0),
+        drop_share: args.drop_share.unwrap_or(0.0),
+        login_session_ttl: args.session_ttl,
+        refuse_token: args.refuse_token,
+        drop_after_create_share: args.cut_after_create_share.unwrap_or(0.0),
+        create_latency: args.create_latency.unwrap_or_default(),
+    };
+    let faults = describe_faults(&config.faults);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -76,6 +127,9 @@ pub fn run(args: SimArgs) -> anyhow::Result<u8> {
             "Inspect what it received: {}/sim/actions, /sim/groups, /sim/requests",
             sim.base_url()
         );
+        if let Some(faults) = &faults {
+            println!("Injecting faults: {faults}");
+        }
         tokio::signal::ctrl_c().await?;
         sim.shutdown().await;
         anyhow::Ok(())
