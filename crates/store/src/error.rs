@@ -19,10 +19,11 @@ pub(crate) enum Location {
         host: String,
         port: u16,
         database: Option<String>,
-        /// The `lock_timeout` set on every connection, named when a lock wait exceeds it.
-        lock_timeout: Duration,
-        /// The `statement_timeout` set on every connection.
-        statement_timeout: Duration,
+        /// The `lock_timeout` set on every connection, named when a lock wait exceeds it
+        /// (None: the store URL sets its own).
+        lock_timeout: Option<Duration>,
+        /// The `statement_timeout` set on every connection (None: the store URL's own).
+        statement_timeout: Option<Duration>,
     },
 }
 
@@ -141,7 +142,7 @@ fn postgres_detail(location: &Location, code: Option<&str>, message: &str) -> St
             statement_timeout,
             ..
         } => (*lock_timeout, *statement_timeout),
-        Location::Sqlite(_) => (Duration::ZERO, Duration::ZERO),
+        Location::Sqlite(_) => (None, None),
     };
     match code {
         Some("53100") => {
@@ -172,11 +173,11 @@ fn postgres_detail(location: &Location, code: Option<&str>, message: &str) -> St
     }
 }
 
-fn seconds(duration: Duration) -> String {
-    if duration.is_zero() {
-        "none".to_owned()
-    } else {
-        format!("{} s", duration.as_secs_f64())
+fn seconds(duration: Option<Duration>) -> String {
+    match duration {
+        None => "set in the store URL".to_owned(),
+        Some(duration) if duration.is_zero() => "none".to_owned(),
+        Some(duration) => format!("{} s", duration.as_secs_f64()),
     }
 }
 
@@ -218,8 +219,8 @@ mod tests {
             host: "db.example".into(),
             port: 5432,
             database: Some("runbook".into()),
-            lock_timeout: Duration::from_secs(10),
-            statement_timeout: Duration::from_secs(30),
+            lock_timeout: Some(Duration::from_secs(10)),
+            statement_timeout: Some(Duration::from_secs(30)),
         };
         assert_eq!(
             location.to_string(),
@@ -260,8 +261,8 @@ mod tests {
             host: "db.example".into(),
             port: 5432,
             database: Some("runbook".into()),
-            lock_timeout: Duration::from_millis(1500),
-            statement_timeout: Duration::from_secs(30),
+            lock_timeout: Some(Duration::from_millis(1500)),
+            statement_timeout: Some(Duration::from_secs(30)),
         };
         let lock = postgres_detail(
             &location,

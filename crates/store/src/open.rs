@@ -267,13 +267,13 @@ async fn applied_migrations_sqlite(
 async fn open_postgres(url: &str, options: &StoreOptions) -> Result<SqlStore, StoreError> {
     let connect = PgConnectOptions::from_str(url)
         .map_err(|error| StoreError::new(format!("invalid PostgreSQL store URL: {error}")))?;
-    let connect = with_timeouts(connect, options);
+    let (connect, [statement_timeout, lock_timeout]) = with_timeouts(connect, options);
     let location = Location::Postgres {
         host: connect.get_host().to_owned(),
         port: connect.get_port(),
         database: connect.get_database().map(str::to_owned),
-        lock_timeout: options.lock_timeout,
-        statement_timeout: options.statement_timeout,
+        lock_timeout,
+        statement_timeout,
     };
     // One connection first: a refused or silent server is reported as such (the pool would
     // only say it timed out), and the schema is checked before anything is written.
@@ -346,22 +346,31 @@ async fn open_postgres(url: &str, options: &StoreOptions) -> Result<SqlStore, St
 
 /// Sets `statement_timeout` and `lock_timeout` on every connection, unless the URL sets them
 /// itself (`?options=-c lock_timeout=...`): a statement blocked by somebody else's lock, or one
-/// that never ends, then fails with an error that says so instead of hanging a run.
-fn with_timeouts(connect: PgConnectOptions, options: &StoreOptions) -> PgConnectOptions {
+/// that never ends, then fails with an error that says so instead of hanging a run. Returns the
+/// values set here, in that order (None: the URL's own).
+fn with_timeouts(
+    connect: PgConnectOptions,
+    options: &StoreOptions,
+) -> (PgConnectOptions, [Option<Duration>; 2]) {
     let given = connect.get_options().unwrap_or_default().to_owned();
     let mut settings = Vec::new();
-    for (name, value) in [
+    let mut set = [None, None];
+    for (slot, (name, value)) in [
         ("statement_timeout", options.statement_timeout),
         ("lock_timeout", options.lock_timeout),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         if !given.contains(name) {
             settings.push((name, format!("{}ms", value.as_millis())));
+            set[slot] = Some(value);
         }
     }
     if settings.is_empty() {
-        connect
+        (connect, set)
     } else {
-        connect.options(settings)
+        (connect.options(settings), set)
     }
 }
 

@@ -434,6 +434,46 @@ async fn a_postgres_lock_held_elsewhere_fails_after_the_lock_timeout() {
     }
 }
 
+/// A lock timeout set in the store URL wins over the default, and the error says where it
+/// comes from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_timeout_in_the_store_url_wins() {
+    let Some(database) = PostgresDatabase::create().await else {
+        return;
+    };
+    let url = database.url.clone();
+    let outcome = tokio::spawn(async move {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let with_option = format!("{url}{separator}options=-c%20lock_timeout%3D700ms");
+        let store = SqlStore::open(&with_option).await.expect("open");
+        let mut locker = lock_runs_table(&url).await;
+        let started = std::time::Instant::now();
+        let error = store
+            .create_run(&new_run(&new_run_id(), "blocked"))
+            .await
+            .expect_err("the table is locked by another session");
+        let waited = started.elapsed();
+        println!("after {waited:?}: {error}");
+        assert!(
+            error
+                .message
+                .contains("waited longer than the lock timeout (set in the store URL)"),
+            "{error}"
+        );
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        sqlx::query("ROLLBACK")
+            .execute(&mut locker)
+            .await
+            .expect("rollback");
+        store.close().await;
+    })
+    .await;
+    database.drop_database().await;
+    if let Err(failure) = outcome {
+        std::panic::resume_unwind(failure.into_panic());
+    }
+}
+
 /// With no lock timeout, the statement timeout still ends a write blocked by a `LOCK TABLE`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_statement_past_the_statement_timeout_fails_naming_it() {
