@@ -76,7 +76,6 @@ pub fn with_database(url: &str, database: &str) -> String {
     result
 }
 
-
 /// Says a PostgreSQL test was skipped, straight to stderr past the test harness's capture, so
 /// that a run without PostgreSQL shows it.
 pub fn skipped(why: &str) {

@@ -92,7 +92,13 @@ const RULES: &[Rule] = &[
 fn dependencies() -> BTreeMap<String, Vec<String>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(workspace_root())
         .output()
         .expect("cargo metadata ran");
@@ -142,7 +148,12 @@ fn every_library_crate_has_a_rule() {
     let crates = dependencies();
     let ruled: Vec<&str> = RULES.iter().map(|rule| rule.krate).collect();
     // The binary wires everything; the test and bench crates drive it.
-    let free = ["runbook", "runbook-tests", "runbook-benches", "runbook-serve"];
+    let free = [
+        "runbook",
+        "runbook-tests",
+        "runbook-benches",
+        "runbook-serve",
+    ];
     let unruled: Vec<&String> = crates
         .keys()
         .filter(|name| !ruled.contains(&name.as_str()) && !free.contains(&name.as_str()))

@@ -168,7 +168,9 @@ fn log_mentions(log: &Path, run_id: &str, message: &str) -> bool {
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .any(|line| {
-            line["message"].as_str().is_some_and(|text| text.contains(message))
+            line["message"]
+                .as_str()
+                .is_some_and(|text| text.contains(message))
                 && line.to_string().contains(run_id)
         })
 }
@@ -188,7 +190,10 @@ fn one_point(sim: &RunningSim, database: &PostgresDatabase, folder: &Path, point
         assert!(attempts <= HITS_PER_POINT * 3, "{point}: only {hits} hits");
         let run_id = enqueue(sim, store, &playbook, "WIN-DC01");
         let status = |run_id: &str| {
-            psql(store, &format!("SELECT status FROM runs WHERE run_id = '{run_id}'"))
+            psql(
+                store,
+                &format!("SELECT status FROM runs WHERE run_id = '{run_id}'"),
+            )
         };
         let paused = wait_until(Duration::from_secs(60), || {
             is_stopped(&a) || status(&run_id) == "succeeded" || status(&run_id) == "failed"
@@ -211,7 +216,10 @@ fn one_point(sim: &RunningSim, database: &PostgresDatabase, folder: &Path, point
         let stopped_quietly = wait_until(Duration::from_secs(30), || {
             log_mentions(&log_a, &run_id, "lost the claim")
         });
-        assert!(stopped_quietly, "{point}: A never said it lost run {run_id}");
+        assert!(
+            stopped_quietly,
+            "{point}: A never said it lost run {run_id}"
+        );
         // Let A do whatever it still would, then look at what it did.
         std::thread::sleep(Duration::from_millis(300));
         let actions = actions_of(sim, &run_id);
@@ -219,9 +227,7 @@ fn one_point(sim: &RunningSim, database: &PostgresDatabase, folder: &Path, point
         assert_eq!(status(&run_id), "succeeded", "{point}: run {run_id}");
         let epochs: Vec<i64> = psql(
             store,
-            &format!(
-                "SELECT claim_epoch FROM events WHERE run_id = '{run_id}' ORDER BY sequence"
-            ),
+            &format!("SELECT claim_epoch FROM events WHERE run_id = '{run_id}' ORDER BY sequence"),
         )
         .lines()
         .map(|line| line.trim().parse().expect("an epoch"))
@@ -242,14 +248,15 @@ fn one_point(sim: &RunningSim, database: &PostgresDatabase, folder: &Path, point
 }
 
 fn simulator_config() -> SimConfig {
-    let mut config = SimConfig::default();
-    config.time_scale = 1000.0;
-    config.faults = Faults {
-        // The POST /actions is in flight that long; the request timeout is 1 s.
-        create_latency: Duration::from_millis(400),
-        ..Faults::default()
-    };
-    config
+    SimConfig {
+        time_scale: 1000.0,
+        faults: Faults {
+            // The POST /actions is in flight that long; the request timeout is 1 s.
+            create_latency: Duration::from_millis(400),
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -297,8 +304,10 @@ fn race_store(folder: &Path) -> (Option<PostgresDatabase>, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_fifty_resumes_started_at_once_exactly_one_drives_the_run() {
-    let mut config = SimConfig::default();
-    config.time_scale = 1000.0;
+    let config = SimConfig {
+        time_scale: 1000.0,
+        ..SimConfig::default()
+    };
     let sim = std::sync::Arc::new(Simulator::start(config).await.expect("simulator"));
     let folder = tempfile::tempdir().expect("a folder");
     let playbook = folder.path().join("fenced.yaml");
@@ -358,7 +367,11 @@ async fn of_fifty_resumes_started_at_once_exactly_one_drives_the_run() {
             }
         }
         assert_eq!(drove, 1, "resumes that drove the run ({refused} refused)");
-        assert_eq!(actions_of(&sim, &run_id).len(), 1, "actions of run {run_id}");
+        assert_eq!(
+            actions_of(&sim, &run_id).len(),
+            1,
+            "actions of run {run_id}"
+        );
         println!("50 resumes at once: 1 drove the run, {refused} refused; one action");
         drop(database);
     })

@@ -1324,7 +1324,8 @@ impl Engine {
                     // `POST /actions` in flight (it was paused, not dead): wait until that
                     // request has surely landed or timed out before looking it up, so that
                     // it is adopted rather than issued a second time.
-                    if let Some(until) = self.store.as_ref().and_then(|store| store.hold_off_until())
+                    if let Some(until) =
+                        self.store.as_ref().and_then(|store| store.hold_off_until())
                     {
                         self.hold_off(until).await?;
                     }
@@ -1540,12 +1541,20 @@ impl Engine {
                             );
                             error
                         })?;
-                    let found = self.platform.find_action(&spec.name).await.map_err(|error| {
-                        may_have_been_issued(
-                            &spec.name,
-                            &format!("{}; then looking it up failed: {}", failures.join("; "), error.message),
-                        )
-                    })?;
+                    let found = self
+                        .platform
+                        .find_action(&spec.name)
+                        .await
+                        .map_err(|error| {
+                            may_have_been_issued(
+                                &spec.name,
+                                &format!(
+                                    "{}; then looking it up failed: {}",
+                                    failures.join("; "),
+                                    error.message
+                                ),
+                            )
+                        })?;
                     if let Some(existing) = found {
                         return Ok((existing, true));
                     }
@@ -1576,12 +1585,17 @@ impl Engine {
         };
         let deadline = tokio::time::Instant::now() + SETTLE_LOST_SEND;
         while tokio::time::Instant::now() < deadline {
-            let recorded = store.run(state.run_id()).await.ok().flatten().and_then(|run| {
-                run.intents
-                    .into_iter()
-                    .find(|intent| intent.step_id == step_id)
-                    .and_then(|intent| intent.action_id)
-            });
+            let recorded = store
+                .run(state.run_id())
+                .await
+                .ok()
+                .flatten()
+                .and_then(|run| {
+                    run.intents
+                        .into_iter()
+                        .find(|intent| intent.step_id == step_id)
+                        .and_then(|intent| intent.action_id)
+                });
             match recorded {
                 Some(id) if id == action.action_id => return,
                 Some(other) => {

@@ -410,8 +410,14 @@ async fn an_ambiguous_send_whose_lookup_fails_says_the_action_may_exist() {
     let error = outcome.error.expect("an error");
     let name = platform.issued.lock().unwrap()[0].name.clone();
     assert!(error.contains("MAY HAVE BEEN ISSUED"), "{error}");
-    assert!(error.contains(&name), "the error names the action to look for: {error}");
-    assert!(error.contains("connection cut"), "the ambiguous send is kept: {error}");
+    assert!(
+        error.contains(&name),
+        "the error names the action to look for: {error}"
+    );
+    assert!(
+        error.contains("connection cut"),
+        "the ambiguous send is kept: {error}"
+    );
     assert!(error.contains("503"), "so is the failed lookup: {error}");
     assert_eq!(platform.issued.lock().unwrap().len(), 1, "sent once");
     let finished = events.iter().find_map(|event| match event {

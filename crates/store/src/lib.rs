@@ -63,7 +63,7 @@ mod open;
 mod queue;
 mod store;
 
+pub use fence::{FencedStore, Heartbeat, lease_term};
 pub use open::StoreOptions;
 pub use queue::{ClaimedRun, Enqueued, QueueEntry, QueueState};
-pub use fence::{FencedStore, Heartbeat, lease_term};
 pub use store::{CancelOutcome, Fence, SqlStore};

@@ -140,8 +140,7 @@ const CLAIM_COLUMNS: &str = "status = 'running', claimed_by = $1, heartbeat_at =
      previous_grace_ms = CASE WHEN status = 'running' THEN send_grace_ms ELSE NULL END, \
      send_grace_ms = $2";
 
-const CLAIM_RETURNING: &str =
-    "RETURNING run_id, queued_at, schedule_name, firing_key, claim_epoch, previous_holder, \
+const CLAIM_RETURNING: &str = "RETURNING run_id, queued_at, schedule_name, firing_key, claim_epoch, previous_holder, \
      previous_grace_ms";
 
 fn claim_sql(postgres: bool) -> String {
@@ -394,7 +393,8 @@ impl SqlStore {
         binds: ClaimBinds<'_>,
     ) -> Result<Option<ClaimRow>, sqlx::Error> {
         let now = Utc::now();
-        let stale = chrono::TimeDelta::from_std(binds.stale_after).unwrap_or(chrono::TimeDelta::MAX);
+        let stale =
+            chrono::TimeDelta::from_std(binds.stale_after).unwrap_or(chrono::TimeDelta::MAX);
         let cutoff = time_text(now.checked_sub_signed(stale).unwrap_or(now));
         let (from_holder, from_epoch) = binds
             .from

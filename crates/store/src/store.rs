@@ -237,7 +237,8 @@ const INSERT_RUN: &str = "INSERT INTO runs (run_id, playbook_name, playbook_sour
 // A resumed step counts one more attempt (or as many as the engine says, if more); keeps its
 // first wait deadline so a resumed wait does not start its timeout over; and is refused once
 // it succeeded (the `WHERE` leaves a succeeded row untouched and the write affects no row).
-fenced_statement!(step_started_sql = "INSERT INTO steps (run_id, step_index, step_id, kind, status, \
+fenced_statement!(
+    step_started_sql = "INSERT INTO steps (run_id, step_index, step_id, kind, status, \
      attempts, outputs, request_summary, error, started_at, finished_at, deadline) \
      SELECT $1, $2, $3, $4, $5, $6, NULL, $7, NULL, $8, NULL, $9 \
      WHERE ($10 IS NULL OR EXISTS (SELECT 1 FROM runs AS fence WHERE fence.run_id = $1 \
@@ -250,10 +251,12 @@ fenced_statement!(step_started_sql = "INSERT INTO steps (run_id, step_index, ste
      request_summary = COALESCE(excluded.request_summary, steps.request_summary), \
      error = NULL, started_at = excluded.started_at, finished_at = NULL, \
      deadline = COALESCE(steps.deadline, excluded.deadline) \
-     WHERE steps.status <> 'succeeded'");
+     WHERE steps.status <> 'succeeded'"
+);
 
 // A step may finish without having started (a skipped step), hence the insert.
-fenced_statement!(step_finished_sql = "INSERT INTO steps (run_id, step_index, step_id, kind, status, \
+fenced_statement!(
+    step_finished_sql = "INSERT INTO steps (run_id, step_index, step_id, kind, status, \
      attempts, outputs, request_summary, error, started_at, finished_at, deadline) \
      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
      WHERE ($13 IS NULL OR EXISTS (SELECT 1 FROM runs AS fence WHERE fence.run_id = $1 \
@@ -265,18 +268,23 @@ fenced_statement!(step_finished_sql = "INSERT INTO steps (run_id, step_index, st
      outputs = excluded.outputs, \
      request_summary = COALESCE(excluded.request_summary, steps.request_summary), \
      error = excluded.error, finished_at = excluded.finished_at, \
-     deadline = COALESCE(steps.deadline, excluded.deadline)");
+     deadline = COALESCE(steps.deadline, excluded.deadline)"
+);
 
-fenced_statement!(insert_intent_sql = "INSERT INTO intents (run_id, step_id, action_name, recorded_at) \
+fenced_statement!(
+    insert_intent_sql = "INSERT INTO intents (run_id, step_id, action_name, recorded_at) \
      SELECT $1, $2, $3, $4 \
      WHERE ($5 IS NULL OR EXISTS (SELECT 1 FROM runs AS fence WHERE fence.run_id = $1 \
          AND fence.claimed_by = $5 AND fence.claim_epoch = $6{lock})) \
-     ON CONFLICT (run_id, step_id) DO NOTHING");
+     ON CONFLICT (run_id, step_id) DO NOTHING"
+);
 
-fenced_statement!(resolve_intent_sql = "UPDATE intents SET action_id = $3, resolved_at = $4 \
+fenced_statement!(
+    resolve_intent_sql = "UPDATE intents SET action_id = $3, resolved_at = $4 \
      WHERE run_id = $1 AND step_id = $2 AND (action_id IS NULL OR action_id = $3) \
      AND ($5 IS NULL OR EXISTS (SELECT 1 FROM runs AS fence WHERE fence.run_id = $1 \
-         AND fence.claimed_by = $5 AND fence.claim_epoch = $6{lock}))");
+         AND fence.claimed_by = $5 AND fence.claim_epoch = $6{lock}))"
+);
 
 fenced_statement!(
     // The next sequence number is taken in the same statement as the insert; two writers
@@ -439,7 +447,9 @@ impl SqlStore {
             Some((Some(holder), epoch)) if holder == fence.holder && epoch == fence.epoch => Ok(()),
             Some((holder, epoch)) => Err(StoreError::lost_claim(format!(
                 "{doing}: refused, run {run_id} is now held by {} (claim {epoch}), not by {} (claim {})",
-                holder.as_deref().unwrap_or("nobody (it went back to the queue)"),
+                holder
+                    .as_deref()
+                    .unwrap_or("nobody (it went back to the queue)"),
                 fence.holder,
                 fence.epoch
             ))),
@@ -687,7 +697,9 @@ impl SqlStore {
             match result {
                 Ok(0) => {
                     self.check_fence(run_id, fence, &doing).await?;
-                    return Err(StoreError::new(format!("{doing}: the event was not written")));
+                    return Err(StoreError::new(format!(
+                        "{doing}: the event was not written"
+                    )));
                 }
                 Ok(_) => return Ok(()),
                 Err(error) if is_unique_violation(&error) && collisions < 8 => {

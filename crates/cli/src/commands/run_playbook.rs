@@ -275,9 +275,17 @@ async fn claim_for_resume(
     // need to wait for its heartbeat to go stale, and nothing of it can still be in flight.
     // Taken only under the claim seen here, so that one resume of several wins.
     if let Some(state) = &state
-        && let Some(dead) = state.claimed_by.as_deref().filter(|holder| holder_is_gone(holder))
+        && let Some(dead) = state
+            .claimed_by
+            .as_deref()
+            .filter(|holder| holder_is_gone(holder))
         && let Some(claimed) = store
-            .take_over_run(run_id, holder_id, (dead, state.claim_epoch), Some(send_grace))
+            .take_over_run(
+                run_id,
+                holder_id,
+                (dead, state.claim_epoch),
+                Some(send_grace),
+            )
             .await
             .map_err(usage)?
     {
@@ -288,7 +296,9 @@ async fn claim_for_resume(
         .as_ref()
         .and_then(|state| state.claimed_by.clone())
         .unwrap_or_else(|| "another process".to_owned());
-    let beat = state.and_then(|state| state.heartbeat_at).unwrap_or_default();
+    let beat = state
+        .and_then(|state| state.heartbeat_at)
+        .unwrap_or_default();
     Err(UsageError(format!(
         "run {run_id} is being run by {holder} (last heartbeat {beat}); it can be resumed once that process is gone for {}s",
         STALE_AFTER.as_secs()

@@ -48,7 +48,8 @@ impl PostgresDatabase {
             // Straight to stderr, past the test harness's capture: a skipped suite is visible.
             let _ = std::io::Write::write_all(
                 &mut std::io::stderr(),
-                format!("skipping a PostgreSQL test: {POSTGRES_URL_VARIABLE} is not set\n").as_bytes(),
+                format!("skipping a PostgreSQL test: {POSTGRES_URL_VARIABLE} is not set\n")
+                    .as_bytes(),
             );
             return None;
         };
