@@ -240,7 +240,7 @@ impl TaniumClient {
                 Err(Failure::Status { status: 403, .. }) if login && !renewed => {
                     // Real clients read 403 as an expired session: log in again once. A refused
                     // request was not carried out, so sending it again is safe even for actions.
-                    tracing::debug!(path = %request.path, "session refused; logging in again");
+                    tracing::debug!(path = %path_for_logs(&request.path), "session refused; logging in again");
                     self.renew_session(session.generation).await?;
                     renewed = true;
                 }
@@ -278,7 +278,7 @@ impl TaniumClient {
                 }
             })
             .notify(|failure: &Failure, delay: Duration| {
-                tracing::debug!(path = %request.path, ?delay, failure = failure_kind(failure), "retrying");
+                tracing::debug!(path = %path_for_logs(&request.path), ?delay, failure = failure_kind(failure), "retrying");
             })
             .await
     }
@@ -648,7 +648,7 @@ async fn exchange(builder: reqwest::RequestBuilder, path: &str) -> Result<Vec<u8
             Failure::Interrupted(format!("the answer was cut off: {}", describe(&err)))
         })?;
     tracing::debug!(
-        path,
+        path = %path_for_logs(path),
         status = status.as_u16(),
         bytes = body.len(),
         "tanium answer"
@@ -705,6 +705,16 @@ fn describe(err: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// A request path as logs may show it: a name looked up by name (an action's name can be built
+/// from a secret) and the query string are left out; the client knows no secret to redact.
+fn path_for_logs(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    match path.find("/by-name/") {
+        Some(at) => format!("{}/by-name/{{name}}", &path[..at]),
+        None => path.to_owned(),
+    }
 }
 
 fn failure_kind(failure: &Failure) -> String {
@@ -774,6 +784,18 @@ fn normalise_base_url(base_url: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logged_paths_leave_names_and_queries_out() {
+        assert_eq!(
+            path_for_logs("/api/v2/actions/by-name/pin%201234%20%5Brunbook%5D"),
+            "/api/v2/actions/by-name/{name}"
+        );
+        assert_eq!(
+            path_for_logs("/api/v2/packages/7?x=1"),
+            "/api/v2/packages/7"
+        );
+    }
 
     #[test]
     fn plain_http_is_allowed_to_loopback_only() {
