@@ -1,0 +1,311 @@
+//! Computer groups and action groups: lists, lookups by name and id, `POST /groups` from
+//! text or an inline group object, and the group-object JSON a filter becomes.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+
+use super::{
+    ApiError, ApiResult, AppState, QueryMap, canonical_sensor, data, flag, id_of, list_with_cache,
+    options, parse_body, path_id, text_of,
+};
+use crate::config::sensor_hash;
+use crate::question::{Clause, Filter, Operator};
+use crate::state::{self, Group, Inner, Shared};
+
+fn filter_json(clause: &Clause, not_flag: bool) -> Value {
+    json!({
+        "operator": clause.operator.wire_name(),
+        "value": clause.value,
+        "value_type": "String",
+        "ignore_case_flag": true,
+        "not_flag": not_flag,
+        "all_values_flag": false,
+        "all_times_flag": false,
+        "max_age_seconds": 0,
+        "substring_flag": false,
+        "substring_start": 0,
+        "substring_length": 0,
+        "delimiter": "",
+        "delimiter_index": 0,
+        "utf8_flag": false,
+        "sensor": {
+            "hash": sensor_hash(&clause.sensor),
+            "id": crate::config::sensor_id(&clause.sensor),
+            "name": canonical_sensor(&clause.sensor),
+        },
+    })
+}
+
+/// The group-object form of a filter: `and_flag`, `not_flag`, `filters`, `sub_groups`.
+pub(super) fn structure_json(filter: &Filter) -> Value {
+    fn member(filter: &Filter, filters: &mut Vec<Value>, sub_groups: &mut Vec<Value>) {
+        match filter {
+            Filter::Clause(clause) => filters.push(filter_json(clause, false)),
+            Filter::Not(inner) => match inner.as_ref() {
+                Filter::Clause(clause) => filters.push(filter_json(clause, true)),
+                _ => sub_groups.push(structure_json(filter)),
+            },
+            other => sub_groups.push(structure_json(other)),
+        }
+    }
+    let (and_flag, not_flag, items): (bool, bool, Vec<&Filter>) = match filter {
+        Filter::All | Filter::Group(_) => (true, false, Vec::new()),
+        Filter::And(items) => (true, false, items.iter().collect()),
+        Filter::Or(items) => (false, false, items.iter().collect()),
+        Filter::Not(inner) if !matches!(inner.as_ref(), Filter::Clause(_)) => {
+            let mut inner_json = structure_json(inner);
+            inner_json["not_flag"] = json!(true);
+            return inner_json;
+        }
+        single => (true, false, vec![single]),
+    };
+    let mut filters = Vec::new();
+    let mut sub_groups = Vec::new();
+    for item in items {
+        member(item, &mut filters, &mut sub_groups);
+    }
+    json!({ "id": 0, "and_flag": and_flag, "not_flag": not_flag, "filters": filters, "sub_groups": sub_groups })
+}
+
+fn group_json(group: &Group) -> Value {
+    let structure = structure_json(&group.filter);
+    let group_type = if group.action_group {
+        1
+    } else if group.created_by_client && group.name.is_empty() {
+        3
+    } else {
+        0
+    };
+    json!({
+        "id": group.id,
+        "name": group.name,
+        "track_computer_id_flag": 0,
+        "type": group_type,
+        "text": group.text,
+        "sub_groups": structure["sub_groups"],
+        "and_flag": structure["and_flag"],
+        "not_flag": structure["not_flag"],
+        "management_rights_flag": group.id == 1,
+        "filter_flag": !group.action_group,
+        "filters": structure["filters"],
+        "deleted_flag": false,
+        "content_set": { "id": 1, "name": "Reserved" },
+    })
+}
+
+pub(super) async fn list_groups(
+    State(shared): State<AppState>,
+    headers: HeaderMap,
+    Query(query): QueryMap,
+) -> ApiResult {
+    let options = options(&headers, &query)?;
+    let items = shared
+        .lock()
+        .groups
+        .iter()
+        .filter(|g| !g.action_group)
+        .map(group_json)
+        .collect();
+    list_with_cache(&shared, items, &options)
+}
+
+pub(super) async fn list_action_groups(
+    State(shared): State<AppState>,
+    headers: HeaderMap,
+    Query(query): QueryMap,
+) -> ApiResult {
+    let options = options(&headers, &query)?;
+    let items = shared
+        .lock()
+        .groups
+        .iter()
+        .filter(|g| g.action_group)
+        .map(group_json)
+        .collect();
+    list_with_cache(&shared, items, &options)
+}
+
+pub(super) async fn group_by_name(
+    State(shared): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult {
+    let inner = shared.lock();
+    let group = inner
+        .groups
+        .iter()
+        .find(|group| !group.action_group && !group.name.is_empty() && group.name == name)
+        .ok_or_else(|| ApiError::not_found(format!("no group named '{name}'")))?;
+    data(group_json(group))
+}
+
+pub(super) async fn group_by_id(
+    State(shared): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let id = path_id(&id)?;
+    let inner = shared.lock();
+    let group = inner
+        .group(id)
+        .ok_or_else(|| ApiError::not_found(format!("no group with id {id}")))?;
+    data(group_json(group))
+}
+
+pub(super) async fn action_group_by_name(
+    State(shared): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult {
+    let inner = shared.lock();
+    let group = inner
+        .groups
+        .iter()
+        .find(|group| group.action_group && group.name == name)
+        .ok_or_else(|| ApiError::not_found(format!("no action group named '{name}'")))?;
+    data(group_json(group))
+}
+
+pub(super) async fn action_group_by_id(
+    State(shared): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let id = path_id(&id)?;
+    let inner = shared.lock();
+    let group = inner
+        .group(id)
+        .filter(|group| group.action_group)
+        .ok_or_else(|| ApiError::not_found(format!("no action group with id {id}")))?;
+    data(group_json(group))
+}
+
+/// Adds a client-made group; the text has already been resolved to `filter`.
+pub(super) fn add_group(
+    shared: &Shared,
+    inner: &mut Inner,
+    name: &str,
+    text: &str,
+    filter: Filter,
+) -> Result<u64, ApiError> {
+    let compiled = filter.compile().map_err(|error| {
+        ApiError::bad_request(format!("Could not parse question text: {error}"))
+    })?;
+    let id = inner.next_group_id;
+    inner.next_group_id += 1;
+    inner.groups.push(Group {
+        id,
+        name: name.to_owned(),
+        text: format!(" {}", text.trim()),
+        filter,
+        compiled,
+        created_by_client: true,
+        action_group: false,
+    });
+    let _ = shared;
+    Ok(id)
+}
+
+pub(super) async fn create_group(State(shared): State<AppState>, body: Bytes) -> ApiResult {
+    let body = parse_body(&body)?;
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut inner = shared.lock();
+    if !name.is_empty()
+        && inner
+            .groups
+            .iter()
+            .any(|group| group.name.eq_ignore_ascii_case(&name))
+    {
+        return Err(ApiError::bad_request(format!(
+            "a group named '{name}' already exists"
+        )));
+    }
+    let (text, filter) = match body.get("text").and_then(Value::as_str) {
+        Some(text) => {
+            let filter = state::resolve_text(&inner.groups, text).map_err(|reason| {
+                ApiError::bad_request(format!("Could not parse question text: {reason}"))
+            })?;
+            (text.to_owned(), filter)
+        }
+        None if body.get("filters").is_some() || body.get("sub_groups").is_some() => {
+            let filter = filter_from_group_json(&inner, &body).map_err(ApiError::bad_request)?;
+            let filter =
+                state::resolve_filter(&inner.groups, filter).map_err(ApiError::bad_request)?;
+            (filter.to_string(), filter)
+        }
+        None => {
+            return Err(ApiError::bad_request(
+                "a group needs \"text\" or \"filters\"",
+            ));
+        }
+    };
+    let id = add_group(&shared, &mut inner, &name, &text, filter)?;
+    let group = inner.group(id).map(group_json).unwrap_or(Value::Null);
+    data(group)
+}
+
+/// Reads an inline group object (`filters`, `sub_groups`, `and_flag`, `not_flag`) back into a
+/// filter, as py_tanrestapi sends for a single host.
+pub(super) fn filter_from_group_json(inner: &Inner, value: &Value) -> Result<Filter, String> {
+    let mut members = Vec::new();
+    if let Some(Value::Array(filters)) = value.get("filters") {
+        for item in filters {
+            let sensor = item
+                .pointer("/sensor/name")
+                .and_then(Value::as_str)
+                .ok_or("a filter needs sensor.name")?;
+            let operator_name = item
+                .get("operator")
+                .and_then(Value::as_str)
+                .unwrap_or("HashMatch");
+            let operator = Operator::from_wire_name(operator_name).ok_or_else(|| {
+                format!("filter operator '{operator_name}' is not supported by the simulator")
+            })?;
+            let clause = Filter::Clause(Clause {
+                sensor: sensor.to_owned(),
+                params: Vec::new(),
+                operator,
+                value: item.get("value").map(text_of).unwrap_or_default(),
+            });
+            members.push(if flag(item.get("not_flag")) {
+                Filter::Not(Box::new(clause))
+            } else {
+                clause
+            });
+        }
+    }
+    if let Some(Value::Array(sub_groups)) = value.get("sub_groups") {
+        for sub_group in sub_groups {
+            let has_content = sub_group
+                .get("filters")
+                .is_some_and(|f| f.as_array().is_some_and(|a| !a.is_empty()))
+                || sub_group
+                    .get("sub_groups")
+                    .is_some_and(|s| s.as_array().is_some_and(|a| !a.is_empty()));
+            match id_of(sub_group.get("id")) {
+                Some(id) if id != 0 && !has_content => {
+                    let group = inner
+                        .group(id)
+                        .ok_or_else(|| format!("no group with id {id}"))?;
+                    members.push(group.filter.clone());
+                }
+                _ if has_content => members.push(filter_from_group_json(inner, sub_group)?),
+                _ => {}
+            }
+        }
+    }
+    let and_flag = value.get("and_flag").is_none_or(|v| flag(Some(v)));
+    let combined = match members.len() {
+        0 => Filter::All,
+        1 => members.remove(0),
+        _ if and_flag => Filter::And(members),
+        _ => Filter::Or(members),
+    };
+    Ok(if flag(value.get("not_flag")) {
+        Filter::Not(Box::new(combined))
+    } else {
+        combined
+    })
+}
