@@ -34,6 +34,7 @@ pub mod redact;
 pub mod run;
 pub mod store;
 pub mod template;
+pub mod values;
 
 pub use events::{CollectEvents, Event, EventSink, NoEvents, RunStatus};
 pub use lease::Lease;
@@ -45,7 +46,7 @@ pub use platform::{
     PlatformErrorKind, ResultRow, TargetClause, TargetOutcome, TargetRequest,
 };
 pub use redact::Redactor;
-pub use run::{Engine, RunOutcome, RunRequest, StepError, unique_action_name};
+pub use run::{Engine, RunOutcome, RunRequest, StepError, StepErrorKind, unique_action_name};
 pub use store::{
     Intent, NewRun, RunFilter, RunRecord, RunSummary, StepRecord, StepStatus, Store, StoreError,
     StoreErrorKind,

@@ -19,10 +19,9 @@ use crate::platform::{
     TargetRequest,
 };
 use crate::redact::{REDACTED, Redactor, mask, revealing};
-use crate::run::{
-    DEFAULT_ACTION_GROUP, as_u64, humanize, operator, unique_action_name, value_text,
-};
-use crate::template::{Taint, TemplateContext, Templates, condition_holds, is_truthy};
+use crate::run::{DEFAULT_ACTION_GROUP, operator, unique_action_name};
+use crate::template::{Taint, TemplateContext, Templates, condition_holds};
+use crate::values::{as_u64, humanize, plan_group, plan_id, plan_package_spec, value_text};
 
 /// The placeholder for the run id, which only exists once the run starts.
 const RUN_ID_PLACEHOLDER: &str = "<run.id>";
@@ -823,77 +822,5 @@ fn has_placeholder(value: &Value) -> bool {
         Value::Array(items) => items.iter().any(has_placeholder),
         Value::Object(map) => map.values().any(has_placeholder),
         _ => false,
-    }
-}
-
-fn is_placeholder(text: &str) -> bool {
-    text.len() > 2
-        && text.starts_with('<')
-        && text.ends_with('>')
-        && !text[1..text.len() - 1].contains(['<', '>'])
-}
-
-fn plan_id(value: &Value) -> PlanValue<u64> {
-    match as_u64(value) {
-        Some(id) => PlanValue::Known(id),
-        None => {
-            let text = value_text(value);
-            if is_placeholder(&text) {
-                PlanValue::Placeholder(text[1..text.len() - 1].to_owned())
-            } else {
-                PlanValue::Placeholder(text)
-            }
-        }
-    }
-}
-
-fn plan_group(value: &Value) -> (PlanValue<u64>, bool) {
-    match value {
-        Value::Object(map) => (
-            map.get("id")
-                .map(plan_id)
-                .unwrap_or(PlanValue::Placeholder("target".to_owned())),
-            map.get("filter_flag").is_some_and(is_truthy),
-        ),
-        other => (plan_id(other), false),
-    }
-}
-
-fn plan_package_spec(value: &Value) -> (PlanValue<u64>, Vec<(String, String)>) {
-    let id = value
-        .get("source_id")
-        .map(plan_id)
-        .unwrap_or_else(|| plan_id(value));
-    let parameters = value
-        .get("parameters")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|item| {
-                    Some((
-                        item.get("key")?.as_str()?.to_owned(),
-                        value_text(item.get("value")?),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    (id, parameters)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_are_recognised() {
-        assert!(is_placeholder("<steps.scope.group_id>"));
-        assert!(!is_placeholder("<a> and <b>"));
-        assert_eq!(
-            plan_id(&json!("<steps.tag.action_id>")),
-            PlanValue::Placeholder("steps.tag.action_id".into())
-        );
-        assert_eq!(plan_id(&json!(12)), PlanValue::Known(12));
     }
 }

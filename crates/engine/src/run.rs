@@ -22,7 +22,11 @@ use crate::platform::{
 };
 use crate::redact::{Redactor, mask, revealing};
 use crate::store::{Intent, NewRun, RunRecord, StepRecord, StepStatus, Store, StoreError};
-use crate::template::{Rendered, Taint, TemplateContext, Templates, condition_holds, is_truthy};
+use crate::template::{Rendered, Taint, TemplateContext, Templates, condition_holds};
+pub use crate::values::humanize;
+use crate::values::{
+    as_u64, group_reference, package_reference, parameter_text, round_tenth, share, value_text,
+};
 
 /// The action group that holds no machines in Tanium.
 pub const DEFAULT_ACTION_GROUP: &str = "Default";
@@ -93,32 +97,66 @@ pub struct RunOutcome {
     pub issued_actions: Vec<u64>,
 }
 
-/// Why a step failed. The message is for people and has been redacted.
+/// What stopped a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepErrorKind {
+    /// The step failed: the run fails, unless the step has `continue_on_error`.
+    Failed,
+    /// The step stopped at a checkpoint, without failing: the engine is shutting down, or this
+    /// process lost its claim on the run. The record stays `running`; a resume runs it again.
+    Interrupted,
+    /// The run was cancelled from outside; nothing more is done.
+    Cancelled,
+}
+
+/// Why a step stopped. The message is for people and has been redacted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct StepError {
     pub message: String,
-    /// The step stopped at a checkpoint because the engine is shutting down; it did not fail.
-    pub interrupted: bool,
-    /// The run was cancelled from outside; nothing more is done.
-    pub cancelled: bool,
+    pub kind: StepErrorKind,
 }
 
 impl StepError {
-    fn new(message: impl Into<String>) -> Self {
+    /// The step failed.
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         StepError {
             message: message.into(),
-            interrupted: false,
-            cancelled: false,
+            kind: StepErrorKind::Failed,
         }
     }
 
-    fn interrupted() -> Self {
+    /// The step stopped at a checkpoint because the engine is shutting down.
+    pub(crate) fn interrupted() -> Self {
         StepError {
             message: "interrupted at a checkpoint: the engine is shutting down".to_owned(),
-            interrupted: true,
-            cancelled: false,
+            kind: StepErrorKind::Interrupted,
         }
+    }
+
+    /// This process lost its claim on the run: it stops where it is (an interruption, with
+    /// its own message) and writes nothing more.
+    pub(crate) fn lost_claim(message: impl Into<String>) -> Self {
+        StepError {
+            message: message.into(),
+            kind: StepErrorKind::Interrupted,
+        }
+    }
+
+    /// The run was cancelled from outside.
+    pub(crate) fn cancelled(message: impl Into<String>) -> Self {
+        StepError {
+            message: message.into(),
+            kind: StepErrorKind::Cancelled,
+        }
+    }
+
+    pub fn is_interrupted(&self) -> bool {
+        self.kind == StepErrorKind::Interrupted
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.kind == StepErrorKind::Cancelled
     }
 }
 
@@ -263,14 +301,10 @@ fn store_error(error: StoreError) -> StepError {
     if error.is_lost_claim() {
         // Not a failure of the run: another process drives it now. This one stops where it
         // is and writes nothing more (its writes would be refused anyway).
-        return StepError {
-            message: format!(
-                "this process lost its claim on the run and stopped; another process drives it now ({})",
-                error.message
-            ),
-            interrupted: true,
-            cancelled: false,
-        };
+        return StepError::lost_claim(format!(
+            "this process lost its claim on the run and stopped; another process drives it now ({})",
+            error.message
+        ));
     }
     StepError::new(error.to_string())
 }
@@ -622,15 +656,15 @@ impl Engine {
                         None,
                     )
                 }
-                Err(error) if error.interrupted => {
+                Err(error) if error.is_interrupted() => {
                     // Left `running` in the store: a resume re-runs this step.
                     interrupted = true;
                     let _ = self.flush(&state).await;
                     break;
                 }
                 Err(error) => {
-                    cancelled |= error.cancelled;
-                    let go_on = step.continue_on_error && !error.cancelled;
+                    cancelled |= error.is_cancelled();
+                    let go_on = step.continue_on_error && !error.is_cancelled();
                     let message = redactor.redact_text(&error.message);
                     self.emit(
                         &state,
@@ -846,11 +880,9 @@ impl Engine {
                 .map_err(store_error)?
                 .is_some_and(|run| run.status == "cancelled");
             if cancelled {
-                return Err(StepError {
-                    message: "the run was cancelled (runbook runs cancel)".to_owned(),
-                    interrupted: false,
-                    cancelled: true,
-                });
+                return Err(StepError::cancelled(
+                    "the run was cancelled (runbook runs cancel)",
+                ));
             }
             store
                 .step_started(state.run_id(), &record)
@@ -1086,7 +1118,7 @@ impl Engine {
             };
             match result {
                 Ok(done) => return Ok(Some(self.seal(state, step, done))),
-                Err(error) if attempt < attempts && !error.interrupted => {
+                Err(error) if attempt < attempts && !error.is_interrupted() => {
                     self.emit(
                         state,
                         Event::StepRetrying {
@@ -1892,11 +1924,9 @@ fn may_have_been_issued(unique_name: &str, why: &str) -> StepError {
 }
 
 fn lost_claim_error() -> StepError {
-    StepError {
-        message: "this process lost its claim on the run (another process took it over) and stopped without writing anything more".to_owned(),
-        interrupted: true,
-        cancelled: false,
-    }
+    StepError::lost_claim(
+        "this process lost its claim on the run (another process took it over) and stopped without writing anything more",
+    )
 }
 
 fn default_action_group_error() -> StepError {
@@ -1918,145 +1948,6 @@ pub(crate) fn operator(op: PlaybookOperator) -> Operator {
     }
 }
 
-/// `{id, filter_flag}` from a `target` step's `group`, or a bare group id.
-fn group_reference(value: &Value) -> Result<(u64, bool), StepError> {
-    if let Some(id) = as_u64(value) {
-        return Ok((id, false));
-    }
-    if let Value::Object(map) = value
-        && let Some(id) = map.get("id").and_then(as_u64)
-    {
-        let filter_flag = map.get("filter_flag").is_some_and(is_truthy);
-        return Ok((id, filter_flag));
-    }
-    Err(StepError::new(
-        "`target` must be a target step's group (`{{ steps.<id>.group }}`) or a group id",
-    ))
-}
-
-/// `{source_id, parameters}` from a `parameterize` step's `package_spec`.
-fn package_reference(value: &Value) -> Result<(u64, Vec<(String, String)>), StepError> {
-    let invalid = || {
-        StepError::new(
-            "`package` must be a parameterize step's package_spec (`{{ steps.<id>.package_spec }}`)",
-        )
-    };
-    let map = value.as_object().ok_or_else(invalid)?;
-    let id = map.get("source_id").and_then(as_u64).ok_or_else(invalid)?;
-    let mut parameters = Vec::new();
-    if let Some(list) = map.get("parameters") {
-        let list = list.as_array().ok_or_else(invalid)?;
-        for item in list {
-            let key = item
-                .get("key")
-                .and_then(Value::as_str)
-                .ok_or_else(invalid)?;
-            let value = item.get("value").map(parameter_text).ok_or_else(invalid)?;
-            parameters.push((key.to_owned(), value));
-        }
-    }
-    Ok((id, parameters))
-}
-
-/// A whole number from a JSON number or a numeric string.
-pub(crate) fn as_u64(value: &Value) -> Option<u64> {
-    match value {
-        Value::Number(number) => number.as_u64(),
-        Value::String(text) => text.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// The text of a rendered value: strings as they are, other values as JSON.
-pub(crate) fn value_text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-/// Package parameters are always sent as strings; a check box takes `1` or `0`.
-fn parameter_text(value: &Value) -> String {
-    match value {
-        Value::Bool(true) => "1".to_owned(),
-        Value::Bool(false) => "0".to_owned(),
-        other => value_text(other),
-    }
-}
-
-/// `part` as a percentage of `total`, capped at 100 (servers report `mr_tested` above
-/// `estimated_total`).
-fn share(part: u64, total: u64) -> f64 {
-    if total == 0 {
-        return 0.0;
-    }
-    (100.0 * part as f64 / total as f64).min(100.0)
-}
-
-fn round_tenth(percent: f64) -> f64 {
-    (percent * 10.0).round() / 10.0
-}
-
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-/// `90s` → `1m30s`, for messages.
-pub fn humanize(duration: Duration) -> String {
-    let total = duration.as_secs();
-    if total == 0 {
-        return format!("{}ms", duration.as_millis());
-    }
-    let (days, rest) = (total / 86_400, total % 86_400);
-    let (hours, rest) = (rest / 3_600, rest % 3_600);
-    let (minutes, seconds) = (rest / 60, rest % 60);
-    let mut text = String::new();
-    for (amount, unit) in [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")] {
-        if amount > 0 {
-            text.push_str(&format!("{amount}{unit}"));
-        }
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shares_are_capped_and_rounded() {
-        assert_eq!(share(103, 100), 100.0);
-        assert_eq!(round_tenth(share(1, 3)), 33.3);
-        // 89.96% does not reach 90%, though it shows as 90.0.
-        assert!(share(8996, 10000) < 90.0);
-        assert_eq!(share(5, 0), 0.0);
-    }
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(humanize(Duration::from_secs(90)), "1m30s");
-        assert_eq!(humanize(Duration::from_secs(4 * 3600)), "4h");
-        assert_eq!(humanize(Duration::from_millis(500)), "500ms");
-    }
-
-    #[test]
-    fn group_references() {
-        assert_eq!(
-            group_reference(&json!({"id": 5, "filter_flag": true})).unwrap(),
-            (5, true)
-        );
-        assert_eq!(group_reference(&json!("12")).unwrap(), (12, false));
-        assert!(group_reference(&json!("All")).is_err());
-    }
-
-    #[test]
-    fn package_references() {
-        let (id, parameters) =
-            package_reference(&json!({"source_id": 9, "parameters": [{"key": "$1", "value": 50}]}))
-                .unwrap();
-        assert_eq!(id, 9);
-        assert_eq!(parameters, vec![("$1".to_owned(), "50".to_owned())]);
-        assert!(package_reference(&json!({"parameters": []})).is_err());
-    }
 }
