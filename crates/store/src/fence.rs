@@ -20,7 +20,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::queue::ClaimedRun;
-use crate::store::{Fence, SqlStore};
+use crate::store::SqlStore;
+use crate::writes::Fence;
 
 /// The lease term for a staleness: a holder stops sending well before another process may
 /// take its run (the rest is a margin for clocks that run at slightly different rates and

@@ -57,13 +57,17 @@
 //! # }
 //! ```
 
+#[macro_use]
+mod macros;
 mod error;
 mod fence;
 mod open;
 mod queue;
 mod store;
+mod writes;
 
 pub use fence::{FencedStore, Heartbeat, lease_term};
 pub use open::StoreOptions;
 pub use queue::{ClaimedRun, Enqueued, QueueEntry, QueueState};
-pub use store::{CancelOutcome, Fence, SqlStore};
+pub use store::{CancelOutcome, SqlStore};
+pub use writes::Fence;

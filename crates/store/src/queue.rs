@@ -20,17 +20,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use runbook_engine::{NewRun, RunRecord, Store, StoreError};
 
-use crate::store::{Backend, Fence, SqlStore, json_text, now_text};
-
-/// Runs the same body against the durable pool of either backend.
-macro_rules! on_pool {
-    ($store:expr, $pool:ident => $body:expr) => {
-        match &$store.backend {
-            Backend::Sqlite { pool: $pool, .. } => $body,
-            Backend::Postgres { durable: $pool, .. } => $body,
-        }
-    };
-}
+use crate::store::{Backend, SqlStore, json_text, now_text};
+use crate::writes::Fence;
 
 /// What [`SqlStore::enqueue`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
