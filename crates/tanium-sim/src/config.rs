@@ -46,6 +46,14 @@ pub const SENSORS: &[&str] = &[
     "Is Mac",
 ];
 
+/// The simulator's spelling of a sensor it knows (names match case-insensitively, trimmed).
+pub(crate) fn known_sensor(name: &str) -> Option<&'static str> {
+    SENSORS
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(name.trim()))
+        .copied()
+}
+
 /// Tanium's published hash of the `Computer Name` sensor (seen in every recorded result
 /// set); the others are stable made-up values above 2^31 like real ones.
 pub(crate) fn sensor_hash(sensor: &str) -> u64 {

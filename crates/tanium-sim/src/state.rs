@@ -14,7 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::config::{Endpoint, Faults, PackageDef, SimConfig, UserDef};
+use crate::config::{Endpoint, Faults, PackageDef, SimConfig, UserDef, known_sensor};
 use crate::question::{self, CompiledFilter, Filter};
 use crate::{mix, unit};
 
@@ -457,10 +457,7 @@ pub(crate) fn resolve_filter(groups: &[Group], filter: Filter) -> Result<Filter,
 
 pub(crate) fn check_sensors(filter: &Filter) -> Result<(), String> {
     for clause in filter.clauses() {
-        if !crate::config::SENSORS
-            .iter()
-            .any(|known| known.eq_ignore_ascii_case(clause.sensor.trim()))
-        {
+        if known_sensor(&clause.sensor).is_none() {
             return Err(format!("unknown sensor '{}'", clause.sensor));
         }
     }

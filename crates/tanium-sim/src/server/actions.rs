@@ -1,21 +1,23 @@
 //! Actions: `POST /actions` (resolving the action and target groups), lookups by id and name,
 //! the filtered list, saved actions, approvals and `action_stops`.
 
+use std::collections::BTreeMap;
+
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::groups::{add_group, filter_from_group_json};
+use super::groups::{add_group, has_members, resolve_group_json, resolve_text};
 use super::packages::package_json;
 use super::{
-    ApiError, ApiResult, AppState, AuthUser, DropConnection, MAX_SECONDS, QueryMap, data, flag,
-    id_of, list_with_cache, options, parse_body, path_id, text_of,
+    ApiError, ApiResult, AppState, AuthUser, DropConnection, MAX_SECONDS, ObjectId, Options, data,
+    flag, id_of, list_with_cache, parse_body, text_of,
 };
 use crate::config::UserDef;
 use crate::question::Operator;
-use crate::state::{self, Action, Inner, Shared, SimTime, placeholder};
+use crate::state::{Action, Inner, Shared, SimTime, placeholder};
 
 fn user_json(user: &UserDef, created: &str) -> Value {
     json!({
@@ -134,20 +136,11 @@ fn resolve_action_group(inner: &Inner, value: Option<&Value>) -> Result<u64, Api
 
 /// Resolves the target group: an id, a name, text, or an inline filter group. Inline forms
 /// become a new anonymous group, as on a real server.
-fn resolve_target_group(
-    inner: &mut Inner,
-    shared: &Shared,
-    value: Option<&Value>,
-) -> Result<Option<u64>, ApiError> {
+fn resolve_target_group(inner: &mut Inner, value: Option<&Value>) -> Result<Option<u64>, ApiError> {
     let Some(value) = value.filter(|v| !v.is_null()) else {
         return Ok(None);
     };
-    let inline = value
-        .get("filters")
-        .is_some_and(|f| f.as_array().is_some_and(|a| !a.is_empty()))
-        || value
-            .get("sub_groups")
-            .is_some_and(|s| s.as_array().is_some_and(|a| !a.is_empty()));
+    let inline = has_members(value);
     if let Some(id) = id_of(value.get("id")).filter(|id| *id != 0)
         && !inline
     {
@@ -159,16 +152,13 @@ fn resolve_target_group(
     if let Some(text) = value.get("text").and_then(Value::as_str)
         && !inline
     {
-        let filter = state::resolve_text(&inner.groups, text).map_err(|reason| {
-            ApiError::bad_request(format!("Could not parse question text: {reason}"))
-        })?;
-        return add_group(shared, inner, "", text, filter).map(Some);
+        let filter = resolve_text(inner, text)?;
+        return add_group(inner, "", text, filter).map(Some);
     }
     if inline {
-        let filter = filter_from_group_json(inner, value).map_err(ApiError::bad_request)?;
-        let filter = state::resolve_filter(&inner.groups, filter).map_err(ApiError::bad_request)?;
+        let filter = resolve_group_json(inner, value)?;
         let text = filter.to_string();
-        return add_group(shared, inner, "", &text, filter).map(Some);
+        return add_group(inner, "", &text, filter).map(Some);
     }
     if let Some(name) = value
         .get("name")
@@ -196,40 +186,8 @@ pub(super) async fn create_action(
         tokio::time::sleep(create_latency).await;
     }
     let body = parse_body(&body)?;
-    let spec = body
-        .get("package_spec")
-        .filter(|v| v.is_object())
-        .ok_or_else(|| ApiError::bad_request("package_spec is required"))?;
-    let package_id = id_of(spec.get("source_id"))
-        .filter(|id| *id != 0)
-        .or_else(|| id_of(spec.get("id")))
-        .ok_or_else(|| ApiError::bad_request("package_spec needs a source_id"))?;
-    let package_index = shared
-        .config
-        .packages
-        .iter()
-        .position(|package| package.id == package_id)
-        .ok_or_else(|| ApiError::bad_request(format!("no package with id {package_id}")))?;
+    let (package_index, parameters) = package_spec(&shared, body.get("package_spec"))?;
     let package = shared.package(package_index);
-    let known_keys = parameter_keys(&package.parameter_definition);
-    let mut parameters = Vec::new();
-    if let Some(Value::Array(items)) = spec.get("parameters") {
-        for item in items {
-            let key = item.get("key").map(text_of).unwrap_or_default();
-            if !known_keys.contains(&key) {
-                return Err(ApiError::bad_request(format!(
-                    "package '{}' has no parameter '{key}' (it has: {})",
-                    package.name,
-                    if known_keys.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known_keys.join(", ")
-                    }
-                )));
-            }
-            parameters.push((key, item.get("value").map(text_of).unwrap_or_default()));
-        }
-    }
     let name = body.get("name").map(text_of).unwrap_or_default();
     let comment = body.get("comment").map(text_of).unwrap_or_default();
     let expire_seconds = id_of(body.get("expire_seconds"))
@@ -244,7 +202,7 @@ pub(super) async fn create_action(
     let (response, drop_after) = {
         let mut inner = shared.lock();
         let action_group_id = resolve_action_group(&inner, body.get("action_group"))?;
-        let target_group_id = resolve_target_group(&mut inner, &shared, body.get("target_group"))?;
+        let target_group_id = resolve_target_group(&mut inner, body.get("target_group"))?;
         let mut targeted = inner
             .group(action_group_id)
             .map(|group| shared.select(&group.compiled))
@@ -293,6 +251,48 @@ pub(super) async fn create_action(
     Ok(response)
 }
 
+/// The package an action runs (its index in the configuration) and the parameters sent,
+/// each a key the package defines.
+fn package_spec(
+    shared: &Shared,
+    spec: Option<&Value>,
+) -> Result<(usize, Vec<(String, String)>), ApiError> {
+    let spec = spec
+        .filter(|v| v.is_object())
+        .ok_or_else(|| ApiError::bad_request("package_spec is required"))?;
+    let package_id = id_of(spec.get("source_id"))
+        .filter(|id| *id != 0)
+        .or_else(|| id_of(spec.get("id")))
+        .ok_or_else(|| ApiError::bad_request("package_spec needs a source_id"))?;
+    let package_index = shared
+        .config
+        .packages
+        .iter()
+        .position(|package| package.id == package_id)
+        .ok_or_else(|| ApiError::bad_request(format!("no package with id {package_id}")))?;
+    let package = shared.package(package_index);
+    let known_keys = parameter_keys(&package.parameter_definition);
+    let mut parameters = Vec::new();
+    if let Some(Value::Array(items)) = spec.get("parameters") {
+        for item in items {
+            let key = item.get("key").map(text_of).unwrap_or_default();
+            if !known_keys.contains(&key) {
+                return Err(ApiError::bad_request(format!(
+                    "package '{}' has no parameter '{key}' (it has: {})",
+                    package.name,
+                    if known_keys.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known_keys.join(", ")
+                    }
+                )));
+            }
+            parameters.push((key, item.get("value").map(text_of).unwrap_or_default()));
+        }
+    }
+    Ok((package_index, parameters))
+}
+
 fn parameter_keys(definition: &str) -> Vec<String> {
     if definition.trim().is_empty() {
         return Vec::new();
@@ -313,40 +313,43 @@ fn parameter_keys(definition: &str) -> Vec<String> {
 
 pub(super) async fn action_by_id(
     State(shared): State<AppState>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId,
 ) -> ApiResult {
-    let id = path_id(&id)?;
-    let now = shared.clock.now();
-    let inner = shared.lock();
-    let action = inner
-        .actions
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no action with id {id}")))?;
-    data(action_json(&shared, &inner, action, now))
+    one_action(
+        &shared,
+        |actions| actions.get(&id),
+        || format!("no action with id {id}"),
+        action_json,
+    )
 }
 
 pub(super) async fn action_by_name(
     State(shared): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult {
+    one_action(
+        &shared,
+        |actions| actions.values().rev().find(|action| action.name == name),
+        || format!("no action named '{name}'"),
+        action_json,
+    )
+}
+
+/// The action `pick` finds, rendered, or a 404 saying what was `missing`.
+fn one_action(
+    shared: &Shared,
+    pick: impl FnOnce(&BTreeMap<u64, Action>) -> Option<&Action>,
+    missing: impl FnOnce() -> String,
+    render: fn(&Shared, &Inner, &Action, SimTime) -> Value,
+) -> ApiResult {
     let now = shared.clock.now();
     let inner = shared.lock();
-    let action = inner
-        .actions
-        .values()
-        .rev()
-        .find(|action| action.name == name)
-        .ok_or_else(|| ApiError::not_found(format!("no action named '{name}'")))?;
-    data(action_json(&shared, &inner, action, now))
+    let action = pick(&inner.actions).ok_or_else(|| ApiError::not_found(missing()))?;
+    data(render(shared, &inner, action, now))
 }
 
 /// `GET /actions` with `cache_filters` on `name`, `id`, `status` or `saved_action/id`.
-pub(super) async fn list_actions(
-    State(shared): State<AppState>,
-    headers: HeaderMap,
-    Query(query): QueryMap,
-) -> ApiResult {
-    let options = options(&headers, &query)?;
+pub(super) async fn list_actions(State(shared): State<AppState>, options: Options) -> ApiResult {
     let mut tests = Vec::new();
     for filter in &options.cache_filters {
         let field = filter
@@ -420,25 +423,17 @@ pub(super) async fn list_actions(
 
 pub(super) async fn saved_action_by_id(
     State(shared): State<AppState>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId,
 ) -> ApiResult {
-    let id = path_id(&id)?;
-    let now = shared.clock.now();
-    let inner = shared.lock();
-    let action = inner
-        .actions
-        .values()
-        .find(|action| action.saved_action_id == id)
-        .ok_or_else(|| ApiError::not_found(format!("no saved action with id {id}")))?;
-    data(saved_action_json(&shared, &inner, action, now))
+    one_action(
+        &shared,
+        |actions| actions.values().find(|action| action.saved_action_id == id),
+        || format!("no saved action with id {id}"),
+        saved_action_json,
+    )
 }
 
-pub(super) async fn list_approvals(
-    State(shared): State<AppState>,
-    headers: HeaderMap,
-    Query(query): QueryMap,
-) -> ApiResult {
-    let options = options(&headers, &query)?;
+pub(super) async fn list_approvals(State(shared): State<AppState>, options: Options) -> ApiResult {
     let now = shared.clock.now();
     let items = {
         let inner = shared.lock();

@@ -2,13 +2,12 @@
 //! text or an inline group object, and the group-object JSON a filter becomes.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
 use super::{
-    ApiError, ApiResult, AppState, QueryMap, canonical_sensor, data, flag, id_of, list_with_cache,
-    options, parse_body, path_id, text_of,
+    ApiError, ApiResult, AppState, ObjectId, Options, canonical_sensor, data, flag, id_of,
+    list_with_cache, parse_body, text_of, unparsable,
 };
 use crate::config::sensor_hash;
 use crate::question::{Clause, Filter, Operator};
@@ -95,100 +94,96 @@ fn group_json(group: &Group) -> Value {
     })
 }
 
-pub(super) async fn list_groups(
-    State(shared): State<AppState>,
-    headers: HeaderMap,
-    Query(query): QueryMap,
-) -> ApiResult {
-    let options = options(&headers, &query)?;
-    let items = shared
-        .lock()
-        .groups
-        .iter()
-        .filter(|g| !g.action_group)
-        .map(group_json)
-        .collect();
-    list_with_cache(&shared, items, &options)
+pub(super) async fn list_groups(State(shared): State<AppState>, options: Options) -> ApiResult {
+    list_of_kind(&shared, false, &options)
 }
 
 pub(super) async fn list_action_groups(
     State(shared): State<AppState>,
-    headers: HeaderMap,
-    Query(query): QueryMap,
+    options: Options,
 ) -> ApiResult {
-    let options = options(&headers, &query)?;
+    list_of_kind(&shared, true, &options)
+}
+
+/// The filter groups, or the action groups, as a collection.
+fn list_of_kind(shared: &Shared, action_group: bool, options: &Options) -> ApiResult {
     let items = shared
         .lock()
         .groups
         .iter()
-        .filter(|g| g.action_group)
+        .filter(|group| group.action_group == action_group)
         .map(group_json)
         .collect();
-    list_with_cache(&shared, items, &options)
+    list_with_cache(shared, items, options)
 }
 
 pub(super) async fn group_by_name(
     State(shared): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult {
-    let inner = shared.lock();
-    let group = inner
-        .groups
-        .iter()
-        .find(|group| !group.action_group && !group.name.is_empty() && group.name == name)
-        .ok_or_else(|| ApiError::not_found(format!("no group named '{name}'")))?;
-    data(group_json(group))
+    one_group(
+        &shared,
+        |group| !group.action_group && !group.name.is_empty() && group.name == name,
+        || format!("no group named '{name}'"),
+    )
 }
 
 pub(super) async fn group_by_id(
     State(shared): State<AppState>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId,
 ) -> ApiResult {
-    let id = path_id(&id)?;
-    let inner = shared.lock();
-    let group = inner
-        .group(id)
-        .ok_or_else(|| ApiError::not_found(format!("no group with id {id}")))?;
-    data(group_json(group))
+    one_group(
+        &shared,
+        |group| group.id == id,
+        || format!("no group with id {id}"),
+    )
 }
 
 pub(super) async fn action_group_by_name(
     State(shared): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult {
-    let inner = shared.lock();
-    let group = inner
-        .groups
-        .iter()
-        .find(|group| group.action_group && group.name == name)
-        .ok_or_else(|| ApiError::not_found(format!("no action group named '{name}'")))?;
-    data(group_json(group))
+    one_group(
+        &shared,
+        |group| group.action_group && group.name == name,
+        || format!("no action group named '{name}'"),
+    )
 }
 
 pub(super) async fn action_group_by_id(
     State(shared): State<AppState>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId,
 ) -> ApiResult {
-    let id = path_id(&id)?;
+    one_group(
+        &shared,
+        |group| group.id == id && group.action_group,
+        || format!("no action group with id {id}"),
+    )
+}
+
+/// The first group that is `wanted`, or a 404 saying what was `missing`.
+fn one_group(
+    shared: &Shared,
+    wanted: impl Fn(&Group) -> bool,
+    missing: impl FnOnce() -> String,
+) -> ApiResult {
     let inner = shared.lock();
     let group = inner
-        .group(id)
-        .filter(|group| group.action_group)
-        .ok_or_else(|| ApiError::not_found(format!("no action group with id {id}")))?;
+        .groups
+        .iter()
+        .find(|group| wanted(group))
+        .ok_or_else(|| ApiError::not_found(missing()))?;
     data(group_json(group))
 }
 
 /// Adds a client-made group; the text has already been resolved to `filter`.
 pub(super) fn add_group(
-    shared: &Shared,
     inner: &mut Inner,
     name: &str,
     text: &str,
     filter: Filter,
 ) -> Result<u64, ApiError> {
-    let compiled = filter.compile().map_err(|error| {
-        ApiError::bad_request(format!("Could not parse question text: {error}"))
-    })?;
+    let compiled = filter.compile().map_err(unparsable)?;
     let id = inner.next_group_id;
     inner.next_group_id += 1;
     inner.groups.push(Group {
@@ -200,7 +195,6 @@ pub(super) fn add_group(
         created_by_client: true,
         action_group: false,
     });
-    let _ = shared;
     Ok(id)
 }
 
@@ -223,16 +217,9 @@ pub(super) async fn create_group(State(shared): State<AppState>, body: Bytes) ->
         )));
     }
     let (text, filter) = match body.get("text").and_then(Value::as_str) {
-        Some(text) => {
-            let filter = state::resolve_text(&inner.groups, text).map_err(|reason| {
-                ApiError::bad_request(format!("Could not parse question text: {reason}"))
-            })?;
-            (text.to_owned(), filter)
-        }
+        Some(text) => (text.to_owned(), resolve_text(&inner, text)?),
         None if body.get("filters").is_some() || body.get("sub_groups").is_some() => {
-            let filter = filter_from_group_json(&inner, &body).map_err(ApiError::bad_request)?;
-            let filter =
-                state::resolve_filter(&inner.groups, filter).map_err(ApiError::bad_request)?;
+            let filter = resolve_group_json(&inner, &body)?;
             (filter.to_string(), filter)
         }
         None => {
@@ -241,9 +228,30 @@ pub(super) async fn create_group(State(shared): State<AppState>, body: Bytes) ->
             ));
         }
     };
-    let id = add_group(&shared, &mut inner, &name, &text, filter)?;
+    let id = add_group(&mut inner, &name, &text, filter)?;
     let group = inner.group(id).map(group_json).unwrap_or(Value::Null);
     data(group)
+}
+
+/// Targeting text as a filter, group names expanded and sensors checked.
+pub(super) fn resolve_text(inner: &Inner, text: &str) -> Result<Filter, ApiError> {
+    state::resolve_text(&inner.groups, text).map_err(unparsable)
+}
+
+/// An inline group object as a filter, group names expanded and sensors checked.
+pub(super) fn resolve_group_json(inner: &Inner, value: &Value) -> Result<Filter, ApiError> {
+    let filter = filter_from_group_json(inner, value).map_err(ApiError::bad_request)?;
+    state::resolve_filter(&inner.groups, filter).map_err(ApiError::bad_request)
+}
+
+/// Whether a group object has filters or sub-groups of its own (rather than only an id).
+pub(super) fn has_members(value: &Value) -> bool {
+    let non_empty = |key: &str| {
+        value
+            .get(key)
+            .is_some_and(|list| list.as_array().is_some_and(|items| !items.is_empty()))
+    };
+    non_empty("filters") || non_empty("sub_groups")
 }
 
 /// Reads an inline group object (`filters`, `sub_groups`, `and_flag`, `not_flag`) back into a
@@ -278,12 +286,7 @@ pub(super) fn filter_from_group_json(inner: &Inner, value: &Value) -> Result<Fil
     }
     if let Some(Value::Array(sub_groups)) = value.get("sub_groups") {
         for sub_group in sub_groups {
-            let has_content = sub_group
-                .get("filters")
-                .is_some_and(|f| f.as_array().is_some_and(|a| !a.is_empty()))
-                || sub_group
-                    .get("sub_groups")
-                    .is_some_and(|s| s.as_array().is_some_and(|a| !a.is_empty()));
+            let has_content = has_members(sub_group);
             match id_of(sub_group.get("id")) {
                 Some(id) if id != 0 && !has_content => {
                     let group = inner

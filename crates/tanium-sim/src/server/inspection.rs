@@ -2,11 +2,11 @@
 //! operator's stop of an action.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, path_id};
+use super::{ApiError, ApiResult, AppState, ObjectId};
 
 pub(super) async fn sim_actions(State(shared): State<AppState>) -> Json<Value> {
     Json(json!(shared.issued_actions()))
@@ -20,8 +20,7 @@ pub(super) async fn sim_requests(State(shared): State<AppState>) -> Json<Value> 
     Json(json!(shared.request_counts()))
 }
 
-pub(super) async fn sim_stop(State(shared): State<AppState>, Path(id): Path<String>) -> ApiResult {
-    let id = path_id(&id)?;
+pub(super) async fn sim_stop(State(shared): State<AppState>, ObjectId(id): ObjectId) -> ApiResult {
     if shared.stop_action(id) {
         Ok(Json(json!({ "stopped": id })).into_response())
     } else {

@@ -4,14 +4,14 @@
 //! This file holds the router, Tanium's error shape and the request helpers every handler
 //! shares (body, ids, flags, paging options, collections with their cache-info object). The
 //! handlers live one file per area:
-//! - [`middleware`]: request counting, injected faults, authentication;
-//! - [`sessions`]: `session/login|validate|logout`;
-//! - [`groups`]: computer and action groups, and the group-object JSON of a filter;
-//! - [`packages`]: packages, plain and as an action's derived package spec;
-//! - [`actions`]: actions, saved actions, approvals and action stops;
-//! - [`questions`]: `parse_question` and `questions`;
-//! - [`results`]: `result_info` and `result_data` of questions and actions;
-//! - [`inspection`]: `/sim/...`, what tests read and the operator's stop.
+//! - `middleware`: request counting, injected faults, authentication;
+//! - `sessions`: `session/login|validate|logout`;
+//! - `groups`: computer and action groups, and the group-object JSON of a filter;
+//! - `packages`: packages, plain and as an action's derived package spec;
+//! - `actions`: actions, saved actions, approvals and action stops;
+//! - `questions`: `parse_question` and `questions`;
+//! - `results`: `result_info` and `result_data` of questions and actions;
+//! - `inspection`: `/sim/...`, what tests read and the operator's stop.
 
 mod actions;
 mod groups;
@@ -22,16 +22,19 @@ mod questions;
 mod results;
 mod sessions;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::Query;
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use crate::config::known_sensor;
 use crate::state::Shared;
 
 /// Marks a response whose connection must be cut instead of answered.
@@ -189,6 +192,23 @@ fn path_id(text: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::not_found(format!("'{text}' is not an object id")))
 }
 
+/// The numeric id at the end of a route such as `/actions/{id}`; any other text is a 404.
+#[derive(Debug, Clone, Copy)]
+struct ObjectId(u64);
+
+impl<S: Send + Sync> FromRequestParts<S> for ObjectId {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(text) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        path_id(&text)
+            .map(ObjectId)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
 fn flag(value: Option<&Value>) -> bool {
     match value {
         Some(Value::Bool(flag)) => *flag,
@@ -207,6 +227,8 @@ fn text_of(value: &Value) -> String {
     }
 }
 
+/// Paging and filtering of a read: the `tanium-options` header, overridden by the query
+/// parameters `row_start`, `row_count` and `cache_id`.
 #[derive(Debug, Default)]
 struct Options {
     row_start: usize,
@@ -215,37 +237,46 @@ struct Options {
     cache_filters: Vec<Value>,
 }
 
-/// Options from the `tanium-options` header, overridden by query parameters.
-fn options(
-    headers: &HeaderMap,
-    query: &std::collections::HashMap<String, String>,
-) -> Result<Options, ApiError> {
-    let mut options = Options::default();
-    if let Some(raw) = headers.get("tanium-options") {
-        let text = raw
-            .to_str()
-            .map_err(|_| ApiError::bad_request("tanium-options header is not text"))?;
-        let value: Value = serde_json::from_str(text).map_err(|error| {
-            ApiError::bad_request(format!("tanium-options is not JSON: {error}"))
-        })?;
-        options.row_start = id_of(value.get("row_start")).unwrap_or(0) as usize;
-        options.row_count = id_of(value.get("row_count")).map(|count| count as usize);
-        options.cache_id = id_of(value.get("cache_id"));
-        if let Some(Value::Array(filters)) = value.get("cache_filters") {
-            options.cache_filters = filters.clone();
+impl Options {
+    fn read(headers: &HeaderMap, query: &HashMap<String, String>) -> Result<Options, ApiError> {
+        let mut options = Options::default();
+        if let Some(raw) = headers.get("tanium-options") {
+            let text = raw
+                .to_str()
+                .map_err(|_| ApiError::bad_request("tanium-options header is not text"))?;
+            let value: Value = serde_json::from_str(text).map_err(|error| {
+                ApiError::bad_request(format!("tanium-options is not JSON: {error}"))
+            })?;
+            options.row_start = id_of(value.get("row_start")).unwrap_or(0) as usize;
+            options.row_count = id_of(value.get("row_count")).map(|count| count as usize);
+            options.cache_id = id_of(value.get("cache_id"));
+            if let Some(Value::Array(filters)) = value.get("cache_filters") {
+                options.cache_filters = filters.clone();
+            }
         }
+        let number = |key: &str| query.get(key).and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(start) = number("row_start") {
+            options.row_start = start as usize;
+        }
+        if let Some(count) = number("row_count") {
+            options.row_count = Some(count as usize);
+        }
+        if let Some(cache) = number("cache_id") {
+            options.cache_id = Some(cache);
+        }
+        Ok(options)
     }
-    let number = |key: &str| query.get(key).and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(start) = number("row_start") {
-        options.row_start = start as usize;
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Options {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(query) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Options::read(&parts.headers, &query).map_err(IntoResponse::into_response)
     }
-    if let Some(count) = number("row_count") {
-        options.row_count = Some(count as usize);
-    }
-    if let Some(cache) = number("cache_id") {
-        options.cache_id = Some(cache);
-    }
-    Ok(options)
 }
 
 fn page<T>(items: Vec<T>, options: &Options) -> Vec<T> {
@@ -259,8 +290,6 @@ fn page<T>(items: Vec<T>, options: &Options) -> Vec<T> {
         .take(count)
         .collect()
 }
-
-type QueryMap = Query<std::collections::HashMap<String, String>>;
 
 /// The trailing cache-info object of collection answers.
 fn cache_info(shared: &Shared, cache_id: u64, page_rows: usize, total: usize) -> Value {
@@ -285,10 +314,12 @@ fn list_with_cache(shared: &Shared, items: Vec<Value>, options: &Options) -> Api
     data(Value::Array(paged))
 }
 
+/// The simulator's spelling of a sensor it knows, or the name as written.
 fn canonical_sensor(name: &str) -> &str {
-    crate::config::SENSORS
-        .iter()
-        .find(|known| known.eq_ignore_ascii_case(name.trim()))
-        .copied()
-        .unwrap_or(name)
+    known_sensor(name).unwrap_or(name)
+}
+
+/// The 400 of text that does not parse or names what does not exist, in Tanium's words.
+fn unparsable(reason: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(format!("Could not parse question text: {reason}"))
 }

@@ -1,13 +1,13 @@
 //! Packages: lists and lookups, and the package JSON both plain and as the derived package
 //! spec of an action (parameters substituted into the command).
 
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, QueryMap, data, list_with_cache, options, path_id};
+use super::{ApiError, ApiResult, AppState, ObjectId, Options, data, list_with_cache};
 use crate::config::PackageDef;
 use crate::mix;
+use crate::state::Shared;
 
 pub(super) fn package_json(
     package: &PackageDef,
@@ -66,12 +66,7 @@ pub(super) fn package_json(
     value
 }
 
-pub(super) async fn list_packages(
-    State(shared): State<AppState>,
-    headers: HeaderMap,
-    Query(query): QueryMap,
-) -> ApiResult {
-    let options = options(&headers, &query)?;
+pub(super) async fn list_packages(State(shared): State<AppState>, options: Options) -> ApiResult {
     let items = shared
         .config
         .packages
@@ -85,25 +80,35 @@ pub(super) async fn package_by_name(
     State(shared): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult {
-    let package = shared
-        .config
-        .packages
-        .iter()
-        .find(|package| package.name == name)
-        .ok_or_else(|| ApiError::not_found(format!("no package named '{name}'")))?;
-    data(package_json(package, None))
+    one_package(
+        &shared,
+        |package| package.name == name,
+        || format!("no package named '{name}'"),
+    )
 }
 
 pub(super) async fn package_by_id(
     State(shared): State<AppState>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId,
 ) -> ApiResult {
-    let id = path_id(&id)?;
+    one_package(
+        &shared,
+        |package| package.id == id,
+        || format!("no package with id {id}"),
+    )
+}
+
+/// The first package that is `wanted`, or a 404 saying what was `missing`.
+fn one_package(
+    shared: &Shared,
+    wanted: impl Fn(&PackageDef) -> bool,
+    missing: impl FnOnce() -> String,
+) -> ApiResult {
     let package = shared
         .config
         .packages
         .iter()
-        .find(|package| package.id == id)
-        .ok_or_else(|| ApiError::not_found(format!("no package with id {id}")))?;
+        .find(|package| wanted(package))
+        .ok_or_else(|| ApiError::not_found(missing()))?;
     data(package_json(package, None))
 }

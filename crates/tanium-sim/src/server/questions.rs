@@ -2,14 +2,14 @@
 //! machines answer is in [`super::results`].
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::groups::{filter_from_group_json, structure_json};
 use super::{
-    ApiError, ApiResult, AppState, MAX_SECONDS, canonical_sensor, data, id_of, parse_body, path_id,
+    ApiError, ApiResult, AppState, MAX_SECONDS, ObjectId, data, id_of, parse_body, unparsable,
 };
-use crate::config::sensor_hash;
+use crate::config::{known_sensor, sensor_hash};
 use crate::question::{self, Filter};
 use crate::state::{self, QuestionRecord, Shared};
 
@@ -20,9 +20,7 @@ pub(super) async fn create_question(State(shared): State<AppState>, body: Bytes)
     let (mut selects, mut filter, query_text) = match body.get("query_text").and_then(Value::as_str)
     {
         Some(text) => {
-            let question = question::parse_question(text).map_err(|error| {
-                ApiError::bad_request(format!("Could not parse question text: {error}"))
-            })?;
+            let question = question::parse_question(text).map_err(unparsable)?;
             (question.selects, question.filter, text.to_owned())
         }
         None => (Vec::new(), Filter::All, String::new()),
@@ -47,20 +45,11 @@ pub(super) async fn create_question(State(shared): State<AppState>, body: Bytes)
             .ok_or_else(|| ApiError::bad_request(format!("no group with id {id}")))?;
         filter = Filter::And(vec![filter, group.filter.clone()]);
     }
-    let filter = state::resolve_filter(&inner.groups, filter).map_err(|reason| {
-        ApiError::bad_request(format!("Could not parse question text: {reason}"))
-    })?;
+    let filter = state::resolve_filter(&inner.groups, filter).map_err(unparsable)?;
     for select in &selects {
-        if !crate::config::SENSORS
-            .iter()
-            .any(|known| known.eq_ignore_ascii_case(select.trim()))
-        {
-            return Err(ApiError::bad_request(format!("unknown sensor '{select}'")));
-        }
+        known_select(select)?;
     }
-    let compiled = filter.compile().map_err(|error| {
-        ApiError::bad_request(format!("Could not parse question text: {error}"))
-    })?;
+    let compiled = filter.compile().map_err(unparsable)?;
     let matching = shared
         .select(&compiled)
         .into_iter()
@@ -97,25 +86,16 @@ pub(super) async fn parse_question(State(shared): State<AppState>, body: Bytes) 
         .get("text")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::bad_request("parse_question needs \"text\""))?;
-    let question = question::parse_question(text).map_err(|error| {
-        ApiError::bad_request(format!("Could not parse question text: {error}"))
-    })?;
+    let question = question::parse_question(text).map_err(unparsable)?;
     let filter = {
         let inner = shared.lock();
-        state::resolve_filter(&inner.groups, question.filter).map_err(|reason| {
-            ApiError::bad_request(format!("Could not parse question text: {reason}"))
-        })?
+        state::resolve_filter(&inner.groups, question.filter).map_err(unparsable)?
     };
-    filter.compile().map_err(|error| {
-        ApiError::bad_request(format!("Could not parse question text: {error}"))
-    })?;
+    filter.compile().map_err(unparsable)?;
     let mut references = Vec::new();
     let mut selects = Vec::new();
     for select in &question.selects {
-        let name = canonical_sensor(select);
-        if !crate::config::SENSORS.contains(&name) {
-            return Err(ApiError::bad_request(format!("unknown sensor '{select}'")));
-        }
+        let name = known_select(select)?;
         let start = text.to_lowercase().find(&name.to_lowercase()).unwrap_or(0);
         references.push(json!({ "name": name, "real_ms_avg": 0, "start_char": start.to_string() }));
         selects.push(json!({ "sensor": { "hash": sensor_hash(name), "id": crate::config::sensor_id(name), "name": name } }));
@@ -131,6 +111,11 @@ pub(super) async fn parse_question(State(shared): State<AppState>, body: Bytes) 
         candidate["group"] = structure_json(&filter);
     }
     data(json!([candidate]))
+}
+
+/// The simulator's name of a sensor a question selects, or a 400 naming the unknown one.
+fn known_select(select: &str) -> Result<&'static str, ApiError> {
+    known_sensor(select).ok_or_else(|| ApiError::bad_request(format!("unknown sensor '{select}'")))
 }
 
 fn question_json(shared: &Shared, question: &QuestionRecord) -> Value {
@@ -149,9 +134,8 @@ fn question_json(shared: &Shared, question: &QuestionRecord) -> Value {
 
 pub(super) async fn question_by_id(
     State(shared): State<AppState>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId,
 ) -> ApiResult {
-    let id = path_id(&id)?;
     let inner = shared.lock();
     let question = inner
         .questions

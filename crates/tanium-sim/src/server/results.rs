@@ -1,14 +1,10 @@
 //! Result info and result data of questions and actions: who has answered by the time a read
 //! looks at (frozen by its cache id), grouped rows, and the result-set counts.
 
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use serde_json::{Value, json};
 
-use super::{
-    ApiError, ApiResult, AppState, Options, QueryMap, canonical_sensor, data, options, page,
-    path_id,
-};
+use super::{ApiError, ApiResult, AppState, ObjectId, Options, canonical_sensor, data, page};
 use crate::config::sensor_hash;
 use crate::state::{MachineStatus, QuestionRecord, Shared, SimTime};
 use crate::{mix, unit};
@@ -71,18 +67,22 @@ fn question_base(
     })
 }
 
-pub(super) async fn question_result_info(
-    State(shared): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult {
-    let id = path_id(&id)?;
-    let now = shared.clock.now();
-    let question = shared
+/// A copy of the question, so that a read does not hold the lock while it renders.
+fn question(shared: &Shared, id: u64) -> Result<QuestionRecord, ApiError> {
+    shared
         .lock()
         .questions
         .get(&id)
         .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("no question with id {id}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("no question with id {id}")))
+}
+
+pub(super) async fn question_result_info(
+    State(shared): State<AppState>,
+    ObjectId(id): ObjectId,
+) -> ApiResult {
+    let now = shared.clock.now();
+    let question = question(&shared, id)?;
     let counts = question_counts(&shared, &question, now);
     let rows = if question.selects.is_empty() {
         0
@@ -93,12 +93,27 @@ pub(super) async fn question_result_info(
     data(json!({ "result_infos": [info] }))
 }
 
-fn now_text(shared: &Shared, at: SimTime) -> String {
-    shared
+/// The answer of a `result_data` read: the time it looks at, and its one result set.
+fn result_data(shared: &Shared, at: SimTime, result_set: Value) -> ApiResult {
+    let now = shared
         .clock
         .date(at)
         .format("%Y/%m/%d %H:%M:%S GMT-0000")
-        .to_string()
+        .to_string();
+    data(json!({ "now": now, "max_available_age": "", "result_sets": [result_set] }))
+}
+
+/// One row of a result set: its ids, and one single-valued cell per column.
+fn row_json(shared: &Shared, hash: u64, machine: u32, cells: Vec<String>) -> Value {
+    let data: Vec<Value> = cells
+        .into_iter()
+        .map(|text| json!([{ "text": text }]))
+        .collect();
+    json!({
+        "id": hash % (1 << 32),
+        "cid": mix(shared.config.seed, u64::from(machine)) % (1 << 32),
+        "data": data,
+    })
 }
 
 /// Resolves the time a read looks at: a known cache id for this object freezes it.
@@ -116,18 +131,10 @@ fn read_time(shared: &Shared, object_id: u64, options: &Options) -> (u64, SimTim
 
 pub(super) async fn question_result_data(
     State(shared): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Query(query): QueryMap,
+    ObjectId(id): ObjectId,
+    options: Options,
 ) -> ApiResult {
-    let id = path_id(&id)?;
-    let options = options(&headers, &query)?;
-    let question = shared
-        .lock()
-        .questions
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("no question with id {id}")))?;
+    let question = question(&shared, id)?;
     let (cache_id, at) = read_time(&shared, id, &options);
     let counts = question_counts(&shared, &question, at);
     let mut result_set;
@@ -153,17 +160,10 @@ pub(super) async fn question_result_data(
         let total = grouped.len();
         let rows: Vec<Value> = page(grouped.into_rows(), &options)
             .into_iter()
-            .map(|(cells, count, first_machine)| {
-                let mut data: Vec<Value> = cells
-                    .into_iter()
-                    .map(|text| json!([{ "text": text }]))
-                    .collect();
-                data.push(json!([{ "text": count.to_string() }]));
-                json!({
-                    "id": mix(question.id, u64::from(first_machine)) % (1 << 32),
-                    "cid": mix(shared.config.seed, u64::from(first_machine)) % (1 << 32),
-                    "data": data,
-                })
+            .map(|(mut cells, count, first_machine)| {
+                cells.push(count.to_string());
+                let hash = mix(question.id, u64::from(first_machine));
+                row_json(&shared, hash, first_machine, cells)
             })
             .collect();
         let mut columns: Vec<Value> = question
@@ -180,9 +180,7 @@ pub(super) async fn question_result_data(
         result_set["rows"] = Value::Array(rows);
     }
     result_set["cache_id"] = json!(cache_id.to_string());
-    data(
-        json!({ "now": now_text(&shared, at), "max_available_age": "", "result_sets": [result_set] }),
-    )
+    result_data(&shared, at, result_set)
 }
 
 /// A tiny insertion-ordered grouping, so that rows come out in fleet order.
@@ -217,12 +215,9 @@ mod indexmap_lite {
 /// `result_data/action/{id}`: Computer Name / Action Statuses / Count, string cells.
 pub(super) async fn action_result_data(
     State(shared): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Query(query): QueryMap,
+    ObjectId(id): ObjectId,
+    options: Options,
 ) -> ApiResult {
-    let id = path_id(&id)?;
-    let options = options(&headers, &query)?;
     let action = shared
         .lock()
         .actions
@@ -250,15 +245,13 @@ pub(super) async fn action_result_data(
         .into_iter()
         .filter_map(|(machine, status)| {
             let endpoint = shared.fleet().get(machine as usize)?;
-            Some(json!({
-                "id": mix(action.id ^ (status as u64) << 40, u64::from(machine)) % (1 << 32),
-                "cid": mix(shared.config.seed, u64::from(machine)) % (1 << 32),
-                "data": [
-                    [{ "text": endpoint.computer_name }],
-                    [{ "text": format!("{}:{}.", action.id, status.word()) }],
-                    [{ "text": "1" }],
-                ],
-            }))
+            let cells = vec![
+                endpoint.computer_name.clone(),
+                format!("{}:{}.", action.id, status.word()),
+                "1".to_owned(),
+            ];
+            let hash = mix(action.id ^ (status as u64) << 40, u64::from(machine));
+            Some(row_json(&shared, hash, machine, cells))
         })
         .collect();
     // The action's history question is complete from the first poll, and on some actions one
@@ -298,7 +291,5 @@ pub(super) async fn action_result_data(
         "rows": rows,
         "cache_id": cache_id.to_string(),
     });
-    data(
-        json!({ "now": now_text(&shared, at), "max_available_age": "", "result_sets": [result_set] }),
-    )
+    result_data(&shared, at, result_set)
 }

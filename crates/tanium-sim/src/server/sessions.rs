@@ -58,16 +58,7 @@ pub(super) async fn validate(
     body: Bytes,
 ) -> ApiResult {
     let body = parse_body(&body)?;
-    let session = body
-        .get("session")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or_else(|| {
-            headers
-                .get("session")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        });
+    let session = session_named(&body, &headers);
     authenticate(&shared, session.as_deref())?;
     data(json!({ "session": session.unwrap_or_default() }))
 }
@@ -78,8 +69,14 @@ pub(super) async fn logout(
     body: Bytes,
 ) -> ApiResult {
     let body = parse_body(&body)?;
-    let session = body
-        .get("session")
+    let session = session_named(&body, &headers).unwrap_or_default();
+    shared.lock().sessions.remove(&session);
+    data(json!({ "session": session }))
+}
+
+/// The session a validate or logout is about: the body's `session`, else the header's.
+fn session_named(body: &Value, headers: &HeaderMap) -> Option<String> {
+    body.get("session")
         .and_then(Value::as_str)
         .map(str::to_owned)
         .or_else(|| {
@@ -88,7 +85,4 @@ pub(super) async fn logout(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         })
-        .unwrap_or_default();
-    shared.lock().sessions.remove(&session);
-    data(json!({ "session": session }))
 }
