@@ -32,6 +32,7 @@ pub mod plan;
 pub mod platform;
 pub mod redact;
 pub mod run;
+mod steps;
 pub mod store;
 pub mod template;
 pub mod values;

@@ -8,23 +8,18 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use runbook_playbook::{
-    Combine as PlaybookCombine, PackageRef, Playbook, Step, StepKind, TargetStep, TemplateValue,
-};
+use runbook_playbook::{Playbook, Step, StepKind, TemplateValue};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::platform::{
-    Combine, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform, TargetClause,
-    TargetRequest,
-};
-use crate::redact::{REDACTED, Redactor, mask, revealing};
-use crate::run::{DEFAULT_ACTION_GROUP, operator, unique_action_name};
+use crate::platform::{PackageSelector, PlannedRequest, Platform, TargetRequest};
+use crate::redact::{Redactor, mask, revealing};
+use crate::steps::{self, issue::DEFAULT_ACTION_GROUP, placeholders};
 use crate::template::{Taint, TemplateContext, Templates, condition_holds};
-use crate::values::{as_u64, humanize, plan_group, plan_id, plan_package_spec, value_text};
+use crate::values::value_text;
 
 /// The placeholder for the run id, which only exists once the run starts.
-const RUN_ID_PLACEHOLDER: &str = "<run.id>";
+pub(crate) const RUN_ID_PLACEHOLDER: &str = "<run.id>";
 
 /// Whether a step will run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,17 +52,17 @@ pub struct PlanStep {
     pub live: Option<Value>,
     /// What `--live` needs to ask the server about this step.
     #[serde(skip)]
-    lookups: Lookups,
+    pub(crate) lookups: Lookups,
 }
 
 /// The read-only questions a live plan asks about one step.
 #[derive(Debug, Clone, Default, PartialEq)]
-struct Lookups {
-    target: Option<TargetRequest>,
-    package: Option<(PackageSelector, Vec<(String, String)>)>,
-    action_group: Option<String>,
+pub(crate) struct Lookups {
+    pub(crate) target: Option<TargetRequest>,
+    pub(crate) package: Option<(PackageSelector, Vec<(String, String)>)>,
+    pub(crate) action_group: Option<String>,
     /// The `target` step whose group an `issue` step uses.
-    target_step: Option<String>,
+    pub(crate) target_step: Option<String>,
 }
 
 /// A whole plan.
@@ -82,23 +77,23 @@ pub struct Plan {
 }
 
 /// A rendered value, or why it is not known offline.
-enum Rendered {
+pub(crate) enum Rendered {
     Known(Value),
     Unknown(String),
 }
 
 /// What the templates of one step see, and the plan's secrets: the values of secret inputs
 /// and whatever templates compute from them (registered as they are rendered).
-struct Scope<'s> {
+pub(crate) struct Scope<'s> {
     context: TemplateContext,
     names: &'s Value,
-    secrets: &'s Redactor,
+    pub(crate) secrets: &'s Redactor,
 }
 
 /// Builds plans; uses the platform's pure `plan_*` methods only, so it sends nothing.
 pub struct Planner<'a> {
-    platform: &'a dyn Platform,
-    templates: Templates,
+    pub(crate) platform: &'a dyn Platform,
+    pub(crate) templates: Templates,
 }
 
 impl std::fmt::Debug for Planner<'_> {
@@ -334,7 +329,11 @@ impl<'a> Planner<'a> {
 
     /// Evaluates a condition offline: one that uses an output only the server can tell is
     /// decided at run time, whatever the placeholders would make of it.
-    fn condition(&self, template: &TemplateValue, scope: &Scope<'_>) -> Result<Rendered, String> {
+    pub(crate) fn condition(
+        &self,
+        template: &TemplateValue,
+        scope: &Scope<'_>,
+    ) -> Result<Rendered, String> {
         let unknown = self
             .templates
             .value_references(&template.value)
@@ -411,18 +410,26 @@ impl<'a> Planner<'a> {
         Ok((rendered, taint))
     }
 
-    fn render(&self, template: &TemplateValue, scope: &Scope<'_>) -> Result<Rendered, String> {
+    pub(crate) fn render(
+        &self,
+        template: &TemplateValue,
+        scope: &Scope<'_>,
+    ) -> Result<Rendered, String> {
         self.render_shown(template, scope)
             .map(|(rendered, _)| rendered)
     }
 
-    fn render_known(&self, template: &TemplateValue, scope: &Scope<'_>) -> Result<Value, String> {
+    pub(crate) fn render_known(
+        &self,
+        template: &TemplateValue,
+        scope: &Scope<'_>,
+    ) -> Result<Value, String> {
         self.render_known_shown(template, scope)
             .map(|(value, _)| value)
     }
 
     /// A value for a request or a detail line, and whether it was computed from a secret.
-    fn render_known_shown(
+    pub(crate) fn render_known_shown(
         &self,
         template: &TemplateValue,
         scope: &Scope<'_>,
@@ -435,6 +442,7 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Plans one step: one line per kind, each in its module under `steps/`.
     fn plan_step(
         &self,
         playbook: &Playbook,
@@ -443,313 +451,22 @@ impl<'a> Planner<'a> {
         planned: &mut PlanStep,
         outputs_taint: &mut Taint,
     ) -> Result<Value, String> {
-        let id = &step.id;
         match &step.kind {
-            StepKind::Target(target) => {
-                // A clause value computed from a secret makes the question text a secret
-                // (the platform quotes and escapes the value into it).
-                let mut secret = false;
-                let (request, filter_flag) = match target {
-                    TargetStep::Clauses { combine, clauses } => {
-                        let mut rendered = Vec::new();
-                        for clause in clauses {
-                            if let Some(when) = &clause.when {
-                                match self.condition(when, scope)? {
-                                    Rendered::Known(value)
-                                        if !condition_holds(&when.value, &value) =>
-                                    {
-                                        planned.details.push(format!(
-                                            "clause `{} {}` left out: its `when` is false",
-                                            clause.sensor,
-                                            clause.op.as_str()
-                                        ));
-                                        continue;
-                                    }
-                                    Rendered::Known(_) => {}
-                                    Rendered::Unknown(expression) => planned.details.push(format!(
-                                        "clause `{} {}` is kept only if {expression}",
-                                        clause.sensor,
-                                        clause.op.as_str()
-                                    )),
-                                }
-                            }
-                            let (value, taint) = self.render_known_shown(&clause.value, scope)?;
-                            secret |= !taint.is_clean();
-                            let value = value_text(&value);
-                            rendered.push(TargetClause {
-                                sensor: clause.sensor.clone(),
-                                op: operator(clause.op),
-                                value,
-                            });
-                        }
-                        if rendered.is_empty() {
-                            return Err(
-                                "every clause of this target is skipped by its `when`; the run would refuse to target every machine"
-                                    .to_owned(),
-                            );
-                        }
-                        let combine = match combine {
-                            PlaybookCombine::All => Combine::All,
-                            PlaybookCombine::Any => Combine::Any,
-                        };
-                        (
-                            TargetRequest::Clauses {
-                                combine,
-                                clauses: rendered,
-                            },
-                            false,
-                        )
-                    }
-                    TargetStep::FilterGroup(name) => (
-                        TargetRequest::FilterGroup {
-                            name_or_id: value_text(&self.render_known(name, scope)?),
-                        },
-                        true,
-                    ),
-                    TargetStep::Text(text) => (
-                        TargetRequest::Text {
-                            text: text.value.clone(),
-                        },
-                        false,
-                    ),
-                };
-                planned.requests = self
-                    .platform
-                    .plan_target(&request)
-                    .map_err(|error| error.message)?;
-                planned.lookups.target = Some(request.clone());
-                let text = match &request {
-                    TargetRequest::FilterGroup { name_or_id } => {
-                        planned
-                            .details
-                            .push(format!("use the filter group `{name_or_id}`"));
-                        String::new()
-                    }
-                    _ => {
-                        let text = planned
-                            .requests
-                            .first()
-                            .and_then(|request| request.body.as_ref())
-                            .and_then(|body| body.get("text"))
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned();
-                        if secret {
-                            scope.secrets.add(&text);
-                        }
-                        planned.details.push(format!("target: {text}"));
-                        text
-                    }
-                };
-                Ok(json!({
-                    "skipped": false,
-                    "group": {"id": format!("<steps.{id}.group_id>"), "filter_flag": filter_flag},
-                    "group_id": format!("<steps.{id}.group_id>"),
-                    "text": text,
-                }))
-            }
+            StepKind::Target(target) => steps::target::plan(self, step, target, scope, planned),
             StepKind::Parameterize(parameterize) => {
-                let selector = match &parameterize.package {
-                    PackageRef::Name(name) => match self.render(name, scope)? {
-                        Rendered::Known(value) => {
-                            PlanValue::Known(PackageSelector::Name(value_text(&value)))
-                        }
-                        Rendered::Unknown(text) => PlanValue::Placeholder(text),
-                    },
-                    PackageRef::Id(template) => match self.render(template, scope)? {
-                        Rendered::Known(value) => match as_u64(&value) {
-                            Some(id) => PlanValue::Known(PackageSelector::Id(id)),
-                            None => PlanValue::Placeholder(value_text(&value)),
-                        },
-                        Rendered::Unknown(text) => PlanValue::Placeholder(text),
-                    },
-                };
-                let mut parameters = Vec::new();
-                for (key, template) in &parameterize.params {
-                    let (value, taint) = self.render_known_shown(template, scope)?;
-                    let value = value_text(&value);
-                    planned
-                        .details
-                        .push(format!("parameter {key} = {}", shown(&value, &taint)));
-                    parameters.push(json!({"key": key, "value": value}));
-                }
-                planned.details.push(
-                    "the package definition is read, values checked, defaults filled in".to_owned(),
-                );
-                planned.requests = self.platform.plan_package(&selector);
-                if let PlanValue::Known(known) = &selector {
-                    let given = parameters
-                        .iter()
-                        .filter_map(|item| {
-                            Some((
-                                item.get("key")?.as_str()?.to_owned(),
-                                value_text(item.get("value")?),
-                            ))
-                        })
-                        .collect();
-                    planned.lookups.package = Some((known.clone(), given));
-                }
-                Ok(json!({
-                    "skipped": false,
-                    "package_spec": {"source_id": format!("<steps.{id}.package_id>"), "parameters": parameters},
-                    "package_id": format!("<steps.{id}.package_id>"),
-                    "package_name": match &selector {
-                        PlanValue::Known(PackageSelector::Name(name)) => Value::String(name.clone()),
-                        _ => Value::String(format!("<steps.{id}.package_name>")),
-                    },
-                    "parameters": parameters,
-                    "command": format!("<steps.{id}.command>"),
-                }))
+                steps::parameterize::plan(self, step, parameterize, scope, planned)
             }
             StepKind::Issue(issue) => {
-                let name = value_text(&self.render_known(&issue.name, scope)?);
-                let target = self.render_known(&issue.target, scope)?;
-                let (target_group_id, target_filter_flag) = plan_group(&target);
-                let package = self.render_known(&issue.package, scope)?;
-                let (package_id, parameters) = plan_package_spec(&package);
-                let action_group = value_text(&self.render_known(&issue.action_group, scope)?);
-                if action_group
-                    .trim()
-                    .eq_ignore_ascii_case(DEFAULT_ACTION_GROUP)
-                {
-                    return Err("the action group `Default` holds no machines in Tanium; the run would refuse it".to_owned());
-                }
-                let unique_name = unique_action_name(&name, RUN_ID_PLACEHOLDER, id);
-                planned.lookups.action_group = Some(action_group.trim().to_owned());
-                planned.lookups.target_step = self
-                    .templates
-                    .value_references(&issue.target.value)
-                    .iter()
-                    .find_map(|name| {
-                        name.strip_prefix("steps.")?
-                            .split('.')
-                            .next()
-                            .map(str::to_owned)
-                    });
-                planned
-                    .requests
-                    .extend(self.platform.plan_action_group(action_group.trim()));
-                planned
-                    .requests
-                    .extend(self.platform.plan_count(&target_group_id));
-                match playbook.guard.as_ref().and_then(|guard| guard.max_endpoints) {
-                    Some(limit) => planned.details.push(format!(
-                        "count the targeted endpoints first; refuse to issue if more than {limit} (guard)"
-                    )),
-                    None => planned
-                        .details
-                        .push("count the targeted endpoints first (no guard set)".to_owned()),
-                }
-                planned.details.push(format!(
-                    "issue `{unique_name}` under action group `{action_group}`, expiring after {}{}",
-                    humanize(issue.expire),
-                    if issue.distribute > Duration::ZERO {
-                        format!(", distributed over {}", humanize(issue.distribute))
-                    } else {
-                        String::new()
-                    }
-                ));
-                let spec = PlannedActionSpec {
-                    name: unique_name,
-                    action_group_id: PlanValue::Placeholder(format!(
-                        "action_group \"{}\".id",
-                        action_group.trim()
-                    )),
-                    target_group_id,
-                    target_filter_flag,
-                    package_id,
-                    parameters,
-                    expire_seconds: issue.expire.as_secs(),
-                    distribute_seconds: issue.distribute.as_secs(),
-                    issue_seconds: issue.issue_seconds,
-                };
-                planned.requests.extend(self.platform.plan_issue(&spec));
-                let mut outputs = placeholders(step);
-                if let Some(map) = outputs.as_object_mut() {
-                    map.insert("name".to_owned(), Value::String(spec.name.clone()));
-                }
-                Ok(outputs)
+                steps::issue::plan(self, playbook, step, issue, scope, planned)
             }
             StepKind::AwaitApproval(wait) => {
-                let action = plan_id(&self.render_known(&wait.action, scope)?);
-                planned.details.push(format!(
-                    "check every {} until action {action} is approved (at most {}); the engine never approves its own actions",
-                    humanize(wait.interval),
-                    humanize(wait.timeout)
-                ));
-                planned.requests = self.platform.plan_approval(&action);
-                Ok(placeholders(step))
+                steps::approval::plan(self, step, wait, scope, planned)
             }
-            StepKind::Poll(poll) => {
-                let action = plan_id(&self.render_known(&poll.action, scope)?);
-                let expected = match &poll.expected {
-                    Some(template) => value_text(&self.render_known(template, scope)?),
-                    None => "the endpoints counted when the action was issued".to_owned(),
-                };
-                planned.details.push(format!(
-                    "poll action {action} every {} (growing to {} while nothing changes, at most {}) until {}% report and {}% of {expected} finished{}",
-                    humanize(poll.interval),
-                    humanize(poll.max_interval),
-                    humanize(poll.timeout),
-                    poll.until_percent,
-                    poll.until_percent,
-                    if poll.allow_partial { "; partial results allowed on timeout" } else { "" }
-                ));
-                planned.requests = self.platform.plan_poll(&action);
-                Ok(placeholders(step))
-            }
-            StepKind::Assert(assertion) => {
-                match self.condition(&assertion.that, scope)? {
-                    Rendered::Known(value) if condition_holds(&assertion.that.value, &value) => {
-                        planned
-                            .details
-                            .push("assertion holds for these inputs".to_owned())
-                    }
-                    Rendered::Known(_) => {
-                        return Err(format!(
-                            "assertion `{}` is false for these inputs",
-                            value_text(&assertion.that.value)
-                        ));
-                    }
-                    Rendered::Unknown(expression) => planned
-                        .details
-                        .push(format!("check at run time: {expression}")),
-                }
-                Ok(json!({"skipped": false, "passed": true}))
-            }
-            StepKind::Log(message) => {
-                let (text, taint) = self.render_known_shown(message, scope)?;
-                let text = value_text(&text);
-                planned
-                    .details
-                    .push(format!("log: {}", shown(&text, &taint)));
-                Ok(json!({"skipped": false, "message": text}))
-            }
-            StepKind::Set(values) => {
-                let mut outputs = Map::new();
-                outputs.insert("skipped".to_owned(), Value::Bool(false));
-                for (name, template) in values {
-                    let (value, taint) = self.render_known_shown(template, scope)?;
-                    planned.details.push(format!(
-                        "set {name} = {}",
-                        shown(&value_text(&value), &taint)
-                    ));
-                    outputs_taint.set_part(name, taint);
-                    outputs.insert(name.clone(), value);
-                }
-                Ok(Value::Object(outputs))
-            }
+            StepKind::Poll(poll) => steps::poll::plan(self, step, poll, scope, planned),
+            StepKind::Assert(assertion) => steps::assert::plan(self, assertion, scope, planned),
+            StepKind::Log(message) => steps::log::plan(self, message, scope, planned),
+            StepKind::Set(values) => steps::set::plan(self, values, scope, planned, outputs_taint),
         }
-    }
-}
-
-/// A value as a detail line shows it: `[REDACTED]` when it was computed from a secret (a
-/// short one would otherwise only be hidden where it is the whole text).
-fn shown(text: &str, taint: &Taint) -> String {
-    if taint.is_clean() {
-        text.to_owned()
-    } else {
-        REDACTED.to_owned()
     }
 }
 
@@ -801,19 +518,6 @@ fn redact_plan(plan: &mut Plan, redactor: &Redactor) {
     for step in &mut plan.steps {
         step.live = step.live.as_ref().map(|live| redactor.redact_json(live));
     }
-}
-
-/// `<steps.ID.OUTPUT>` for every output of a step's kind.
-fn placeholders(step: &Step) -> Value {
-    let mut outputs = Map::new();
-    outputs.insert("skipped".to_owned(), Value::Bool(false));
-    for name in step.kind.output_names() {
-        outputs.insert(
-            (*name).to_owned(),
-            Value::String(format!("<steps.{}.{}>", step.id, name)),
-        );
-    }
-    Value::Object(outputs)
 }
 
 fn has_placeholder(value: &Value) -> bool {

@@ -1,0 +1,604 @@
+//! `issue`: the one step that sends a side effect, an action, exactly once.
+//!
+//! Before anything leaves: the action group is checked (never `Default`), the target counted
+//! against the guard, and an intent recorded; `Store::may_send` checks the lease right before
+//! the request. After an ambiguous send the action is looked up by its unique name before it
+//! is sent again, and a resumed step adopts the action its intent names
+//! (docs/durability.md).
+
+use std::time::Duration;
+
+use runbook_playbook::{IssueStep, Playbook, Step};
+use serde_json::{Map, Value, json};
+
+use super::placeholders;
+use crate::events::Event;
+use crate::plan::{PlanStep, Planner, RUN_ID_PLACEHOLDER, Scope};
+use crate::platform::{
+    ActionGroupOutcome, ActionInfo, ActionSpec, PackageSelector, PlanValue, PlannedActionSpec,
+    PlatformErrorKind,
+};
+use crate::run::{Engine, IssuedAction, RunState, StepDone, StepError, store_error};
+use crate::values::{
+    as_u64, group_reference, humanize, package_reference, plan_group, plan_package_spec, value_text,
+};
+
+/// The action group that holds no machines in Tanium.
+pub const DEFAULT_ACTION_GROUP: &str = "Default";
+
+/// How many times an `issue` step sends its action when the send is ambiguous or the server
+/// unavailable (each time after looking it up by name).
+const ISSUE_ATTEMPTS: usize = 4;
+
+/// Pause (playbook time) before sending an action again after the server was unavailable;
+/// grows with each failure.
+const ISSUE_BACKOFF: Duration = Duration::from_secs(2);
+
+/// How long a process that lost its run while sending waits for the new holder to record
+/// its action (real time).
+const SETTLE_LOST_SEND: Duration = Duration::from_secs(180);
+
+/// How long the pre-issue count may wait for endpoints to answer (playbook time).
+const COUNT_WAIT: Duration = Duration::from_secs(120);
+
+/// The name an action is issued under: the author's name plus this run's marker, so that a
+/// resumed run (or a retry after an ambiguous send) finds its own action again.
+pub fn unique_action_name(name: &str, run_id: &str, step_id: &str) -> String {
+    format!("{name} [runbook {run_id} {step_id}]")
+}
+
+/// What an `issue` step sends, rendered and resolved.
+struct Rendered {
+    name: String,
+    target_group_id: u64,
+    target_filter_flag: bool,
+    package_id: u64,
+    parameters: Vec<(String, String)>,
+    action_group: ActionGroupOutcome,
+}
+
+/// Runs an `issue` step: checks, then issues the action (or adopts the one a previous attempt
+/// of this step issued).
+pub(crate) async fn run(
+    engine: &Engine,
+    state: &mut RunState<'_>,
+    step: &Step,
+    issue: &IssueStep,
+) -> Result<StepDone, StepError> {
+    let rendered = render(engine, state, issue).await?;
+    let unique_name = unique_action_name(&rendered.name, &state.request.run_id, &step.id);
+    // Resuming a step whose intent was recorded: the action may exist already. It is adopted
+    // as it is (the guard was checked before it was issued).
+    let resumed = recorded_action(engine, state, step, &unique_name).await?;
+    let targeted = count_and_guard(engine, state, step, &rendered, resumed.is_some()).await?;
+    let verify = verifies(engine, state, &rendered).await?;
+    let spec = ActionSpec {
+        name: unique_name.clone(),
+        action_group_id: rendered.action_group.id,
+        target_group_id: rendered.target_group_id,
+        target_filter_flag: rendered.target_filter_flag,
+        package_id: rendered.package_id,
+        parameters: rendered.parameters.clone(),
+        expire_seconds: issue.expire.as_secs(),
+        distribute_seconds: issue.distribute.as_secs(),
+        issue_seconds: issue.issue_seconds,
+    };
+    let (action, adopted) = match resumed {
+        Some(existing) => (existing, true),
+        None => send(engine, state, step, &spec).await?,
+    };
+    crate::pause_points::reached("after_post");
+    if let Some(store) = &engine.store {
+        let recorded = store
+            .intent_resolved(state.run_id(), &step.id, action.action_id)
+            .await;
+        if let Err(error) = recorded {
+            if error.is_lost_claim() && !adopted {
+                settle_lost_send(engine, state, &step.id, &action).await;
+            }
+            return Err(store_error(error));
+        }
+    }
+    state.issued.insert(
+        action.action_id,
+        IssuedAction {
+            targeted,
+            verify: Some(verify),
+        },
+    );
+    state.issued_order.push(action.action_id);
+    engine.emit(
+        state,
+        Event::ActionIssued {
+            step_id: step.id.clone(),
+            action_id: action.action_id,
+            name: action.name.clone(),
+            targeted,
+            adopted,
+        },
+    );
+    Ok(done(state, issue, &rendered, &action, targeted, verify))
+}
+
+/// Renders what the step sends and resolves its action group, refusing `Default` (as
+/// written, and as the platform names the group it resolved).
+async fn render(
+    engine: &Engine,
+    state: &RunState<'_>,
+    issue: &IssueStep,
+) -> Result<Rendered, StepError> {
+    let context = state.context();
+    let name = value_text(&engine.render(state, &issue.name, &context)?);
+    if name.trim().is_empty() {
+        return Err(StepError::new("the action's `name` rendered empty"));
+    }
+    let (target_group_id, target_filter_flag) =
+        group_reference(&engine.render(state, &issue.target, &context)?)?;
+    let (package_id, parameters) =
+        package_reference(&engine.render(state, &issue.package, &context)?)?;
+    let action_group = value_text(&engine.render(state, &issue.action_group, &context)?);
+    if action_group
+        .trim()
+        .eq_ignore_ascii_case(DEFAULT_ACTION_GROUP)
+    {
+        return Err(default_action_group_error());
+    }
+    let action_group = engine
+        .platform
+        .resolve_action_group(action_group.trim())
+        .await?;
+    if action_group
+        .name
+        .trim()
+        .eq_ignore_ascii_case(DEFAULT_ACTION_GROUP)
+    {
+        return Err(default_action_group_error());
+    }
+    Ok(Rendered {
+        name,
+        target_group_id,
+        target_filter_flag,
+        package_id,
+        parameters,
+        action_group,
+    })
+}
+
+/// The action a previous attempt of this step issued, when its intent was recorded: by the id
+/// the store recorded, or else by its unique name.
+async fn recorded_action(
+    engine: &Engine,
+    state: &RunState<'_>,
+    step: &Step,
+    unique_name: &str,
+) -> Result<Option<ActionInfo>, StepError> {
+    let Some(intent) = state.prior_intents.get(&step.id) else {
+        return Ok(None);
+    };
+    if let Some(action_id) = intent.action_id {
+        return Ok(Some(engine.platform.action(action_id).await?));
+    }
+    // The previous holder recorded the intent and may still have its `POST /actions` in
+    // flight (it was paused, not dead): wait until that request has surely landed or timed
+    // out before looking it up, so that it is adopted rather than issued a second time.
+    if let Some(until) = engine
+        .store
+        .as_ref()
+        .and_then(|store| store.hold_off_until())
+    {
+        engine.hold_off(until).await?;
+    }
+    engine
+        .platform
+        .find_action(unique_name)
+        .await
+        .map_err(|error| may_have_been_issued(unique_name, &error.message))
+}
+
+/// Counts what the target matches now, before anything is issued, and applies the guard
+/// (not to an action being adopted: the guard was checked before it was issued).
+async fn count_and_guard(
+    engine: &Engine,
+    state: &RunState<'_>,
+    step: &Step,
+    rendered: &Rendered,
+    resumed: bool,
+) -> Result<u64, StepError> {
+    let targeted = engine
+        .platform
+        .count_targets(
+            rendered.target_group_id,
+            engine.pace.real_duration(COUNT_WAIT),
+        )
+        .await?;
+    if !resumed
+        && let Some(limit) = state
+            .request
+            .playbook
+            .guard
+            .as_ref()
+            .and_then(|guard| guard.max_endpoints)
+        && targeted > limit
+    {
+        return Err(StepError::new(format!(
+            "guard: the target matches {targeted} endpoints, more than max_endpoints {limit}; nothing was issued"
+        )));
+    }
+    if targeted == 0 && !resumed {
+        engine.emit(
+            state,
+            Event::Warning {
+                step_id: Some(step.id.clone()),
+                message: "the target matches no endpoint that answers now; offline endpoints still pick the action up before it expires".to_owned(),
+            },
+        );
+    }
+    Ok(targeted)
+}
+
+/// Whether the package verifies, which decides when the poll is done. A package that no
+/// parameterize step of this run resolved (a resumed run, a package_spec written by hand) is
+/// read once.
+async fn verifies(
+    engine: &Engine,
+    state: &mut RunState<'_>,
+    rendered: &Rendered,
+) -> Result<bool, StepError> {
+    if let std::collections::hash_map::Entry::Vacant(entry) =
+        state.packages.entry(rendered.package_id)
+    {
+        let package = engine
+            .platform
+            .resolve_package(
+                &PackageSelector::Id(rendered.package_id),
+                &rendered.parameters,
+            )
+            .await?;
+        entry.insert(package);
+    }
+    Ok(state
+        .packages
+        .get(&rendered.package_id)
+        .is_some_and(|package| package.verify))
+}
+
+/// Sends the action, its intent durable first, so that a crash between sending and recording
+/// the answer is followed by a lookup, not a second action.
+async fn send(
+    engine: &Engine,
+    state: &RunState<'_>,
+    step: &Step,
+    spec: &ActionSpec,
+) -> Result<(ActionInfo, bool), StepError> {
+    if let Some(store) = &engine.store {
+        engine.flush(state).await?;
+        crate::pause_points::reached("before_intent");
+        store
+            .record_intent(
+                state.run_id(),
+                &step.id,
+                &state.redactor.redact_text(&spec.name),
+            )
+            .await
+            .map_err(store_error)?;
+    }
+    crate::pause_points::reached("before_post");
+    issue_once(engine, state.run_id(), spec).await
+}
+
+/// The step's outputs and summary once its action exists.
+fn done(
+    state: &RunState<'_>,
+    issue: &IssueStep,
+    rendered: &Rendered,
+    action: &ActionInfo,
+    targeted: u64,
+    verify: bool,
+) -> StepDone {
+    let expires_at = action.expires_at.clone().unwrap_or_else(|| {
+        let expiry = chrono::Utc::now()
+            + chrono::Duration::from_std(issue.expire + issue.distribute).unwrap_or_default();
+        expiry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    });
+    let known_package = state.packages.get(&rendered.package_id);
+    let summary = format!(
+        "action {} issued to {targeted} endpoint{} under {} ({})",
+        action.action_id,
+        if targeted == 1 { "" } else { "s" },
+        rendered.action_group.name,
+        action.status
+    );
+    let outputs = Map::from_iter([
+        ("action_id".to_owned(), json!(action.action_id)),
+        ("saved_action_id".to_owned(), json!(action.saved_action_id)),
+        ("name".to_owned(), json!(action.name)),
+        ("status".to_owned(), json!(action.status)),
+        (
+            "package_name".to_owned(),
+            json!(
+                action
+                    .package_name
+                    .clone()
+                    .or_else(|| known_package.map(|package| package.package_name.clone()))
+            ),
+        ),
+        (
+            "command".to_owned(),
+            json!(
+                action
+                    .command
+                    .clone()
+                    .or_else(|| known_package.map(|package| package.command.clone()))
+            ),
+        ),
+        ("targeted".to_owned(), json!(targeted)),
+        ("expires_at".to_owned(), json!(expires_at)),
+        // Recorded so that a resumed poll knows whether `Completed` is final without asking
+        // the server about the action's (derived) package.
+        ("verify".to_owned(), json!(verify)),
+    ]);
+    StepDone { outputs, summary }
+}
+
+/// On resume, a finished `issue` step's action is known again from its recorded outputs (for
+/// the polls after it, and the run's list of issued actions).
+pub(crate) fn restored(state: &mut RunState<'_>, outputs: &Value) {
+    let Some(action_id) = outputs.get("action_id").and_then(as_u64) else {
+        return;
+    };
+    let targeted = outputs.get("targeted").and_then(as_u64).unwrap_or(0);
+    let verify = outputs.get("verify").and_then(Value::as_bool);
+    state
+        .issued
+        .insert(action_id, IssuedAction { targeted, verify });
+    state.issued_order.push(action_id);
+}
+
+/// Issues the action exactly once: an existing action of this run with the same unique
+/// name is adopted, and after an ambiguous send the action is looked up before anything is
+/// sent again.
+///
+/// A server that was unavailable (503, or a 502/504 from a proxy that may have passed the
+/// request on) is treated like an ambiguous send: the client never repeats a `POST
+/// /actions` blindly, so the engine looks the action up by name and only then sends it
+/// again, a few times with a pause, rather than failing a run on one passing outage.
+async fn issue_once(
+    engine: &Engine,
+    run_id: &str,
+    spec: &ActionSpec,
+) -> Result<(ActionInfo, bool), StepError> {
+    if let Some(existing) = engine.platform.find_action(&spec.name).await? {
+        return Ok((existing, true));
+    }
+    let mut failures: Vec<String> = Vec::new();
+    loop {
+        // The last check before the request leaves: this process still holds the run and
+        // its lease has time left (renewed with a fenced write after a pause). A process
+        // that lost the run stops here, before sending.
+        if let Some(store) = &engine.store {
+            store.may_send(run_id).await.map_err(|error| {
+                let mut stopped = store_error(error);
+                if !failures.is_empty() {
+                    stopped.message = format!(
+                        "{}; an earlier attempt may have issued action `{}` (the process now driving the run looks it up)",
+                        stopped.message, spec.name
+                    );
+                }
+                stopped
+            })?;
+        }
+        crate::pause_points::reached("before_post_sent");
+        match engine.platform.issue_action(spec).await {
+            Ok(action) => return Ok((action, false)),
+            Err(error)
+                if matches!(
+                    error.kind,
+                    PlatformErrorKind::Ambiguous | PlatformErrorKind::Unavailable
+                ) && failures.len() + 1 < ISSUE_ATTEMPTS =>
+            {
+                failures.push(error.message);
+                // Give a request the server may still be processing time to show up
+                // before looking for it, so that it is adopted rather than sent again.
+                let failed = u32::try_from(failures.len()).unwrap_or(u32::MAX);
+                engine.pause(ISSUE_BACKOFF.saturating_mul(failed))
+                    .await
+                    .map_err(|mut error| {
+                        error.message = format!(
+                            "{}; the action `{}` may have been issued (the last send was ambiguous)",
+                            error.message, spec.name
+                        );
+                        error
+                    })?;
+                let found = engine
+                    .platform
+                    .find_action(&spec.name)
+                    .await
+                    .map_err(|error| {
+                        may_have_been_issued(
+                            &spec.name,
+                            &format!(
+                                "{}; then looking it up failed: {}",
+                                failures.join("; "),
+                                error.message
+                            ),
+                        )
+                    })?;
+                if let Some(existing) = found {
+                    return Ok((existing, true));
+                }
+            }
+            Err(error) if failures.is_empty() => return Err(error.into()),
+            Err(error) => {
+                return Err(may_have_been_issued(
+                    &spec.name,
+                    &format!(
+                        "issuing the action failed {} times ({}; then {error})",
+                        failures.len() + 1,
+                        failures.join("; ")
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// This process sent an action, then found that another process had taken the run over
+/// meanwhile (it was paused past its lease between its last check and the send: the one
+/// window fencing cannot close). The new holder either adopts this action (it finds it by
+/// name) or issued its own before this one existed: wait for it to record which, and stop
+/// this one if it is a duplicate. Nothing is written to the store (this process may not).
+async fn settle_lost_send(
+    engine: &Engine,
+    state: &RunState<'_>,
+    step_id: &str,
+    action: &ActionInfo,
+) {
+    let Some(store) = &engine.store else {
+        return;
+    };
+    let deadline = tokio::time::Instant::now() + SETTLE_LOST_SEND;
+    while tokio::time::Instant::now() < deadline {
+        let recorded = store
+            .run(state.run_id())
+            .await
+            .ok()
+            .flatten()
+            .and_then(|run| {
+                run.intents
+                    .into_iter()
+                    .find(|intent| intent.step_id == step_id)
+                    .and_then(|intent| intent.action_id)
+            });
+        match recorded {
+            Some(id) if id == action.action_id => return,
+            Some(other) => {
+                let stopped = engine.platform.stop_action(action.action_id).await;
+                engine.sink.emit(&Event::Warning {
+                    step_id: Some(step_id.to_owned()),
+                    message: match stopped {
+                        Ok(()) => format!(
+                            "this process lost the run while sending: action {} duplicated action {other} of the process now driving the run, and was stopped",
+                            action.action_id
+                        ),
+                        Err(error) => format!(
+                            "this process lost the run while sending: action {} duplicates action {other} and could NOT be stopped ({}); stop it by hand",
+                            action.action_id,
+                            state.redactor.redact_text(&error.message)
+                        ),
+                    },
+                });
+                return;
+            }
+            None => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+    engine.sink.emit(&Event::Warning {
+        step_id: Some(step_id.to_owned()),
+        message: format!(
+            "this process lost the run while sending action {}; the process now driving the run has not recorded its action yet: check that only one action named `{}` runs",
+            action.action_id,
+            state.redactor.redact_text(&action.name)
+        ),
+    });
+}
+
+/// An `issue` step that stopped while its action may exist: the error says so, with the name
+/// to look for, wherever it is shown (human summary, `--json`, `runs show`).
+fn may_have_been_issued(unique_name: &str, why: &str) -> StepError {
+    StepError::new(format!(
+        "{why}; the action MAY HAVE BEEN ISSUED: look in Tanium for an action named `{unique_name}` before running again (`runbook runs resume` looks it up and adopts it instead of issuing a second one)"
+    ))
+}
+
+fn default_action_group_error() -> StepError {
+    StepError::new(
+        "the action group `Default` holds no machines in Tanium (it is meant to keep actions from running anywhere); use `All Computers` or a group that holds the targets",
+    )
+}
+
+/// Plans an `issue` step: the action group resolved, the target counted, the action sent,
+/// with the run's id as a placeholder in its unique name.
+pub(crate) fn plan(
+    planner: &Planner<'_>,
+    playbook: &Playbook,
+    step: &Step,
+    issue: &IssueStep,
+    scope: &Scope<'_>,
+    planned: &mut PlanStep,
+) -> Result<Value, String> {
+    let id = &step.id;
+    let name = value_text(&planner.render_known(&issue.name, scope)?);
+    let target = planner.render_known(&issue.target, scope)?;
+    let (target_group_id, target_filter_flag) = plan_group(&target);
+    let package = planner.render_known(&issue.package, scope)?;
+    let (package_id, parameters) = plan_package_spec(&package);
+    let action_group = value_text(&planner.render_known(&issue.action_group, scope)?);
+    if action_group
+        .trim()
+        .eq_ignore_ascii_case(DEFAULT_ACTION_GROUP)
+    {
+        return Err(
+            "the action group `Default` holds no machines in Tanium; the run would refuse it"
+                .to_owned(),
+        );
+    }
+    let unique_name = unique_action_name(&name, RUN_ID_PLACEHOLDER, id);
+    planned.lookups.action_group = Some(action_group.trim().to_owned());
+    planned.lookups.target_step = planner
+        .templates
+        .value_references(&issue.target.value)
+        .iter()
+        .find_map(|name| {
+            name.strip_prefix("steps.")?
+                .split('.')
+                .next()
+                .map(str::to_owned)
+        });
+    planned
+        .requests
+        .extend(planner.platform.plan_action_group(action_group.trim()));
+    planned
+        .requests
+        .extend(planner.platform.plan_count(&target_group_id));
+    match playbook
+        .guard
+        .as_ref()
+        .and_then(|guard| guard.max_endpoints)
+    {
+        Some(limit) => planned.details.push(format!(
+            "count the targeted endpoints first; refuse to issue if more than {limit} (guard)"
+        )),
+        None => planned
+            .details
+            .push("count the targeted endpoints first (no guard set)".to_owned()),
+    }
+    planned.details.push(format!(
+        "issue `{unique_name}` under action group `{action_group}`, expiring after {}{}",
+        humanize(issue.expire),
+        if issue.distribute > Duration::ZERO {
+            format!(", distributed over {}", humanize(issue.distribute))
+        } else {
+            String::new()
+        }
+    ));
+    let spec = PlannedActionSpec {
+        name: unique_name,
+        action_group_id: PlanValue::Placeholder(format!(
+            "action_group \"{}\".id",
+            action_group.trim()
+        )),
+        target_group_id,
+        target_filter_flag,
+        package_id,
+        parameters,
+        expire_seconds: issue.expire.as_secs(),
+        distribute_seconds: issue.distribute.as_secs(),
+        issue_seconds: issue.issue_seconds,
+    };
+    planned.requests.extend(planner.platform.plan_issue(&spec));
+    let mut outputs = placeholders(step);
+    if let Some(map) = outputs.as_object_mut() {
+        map.insert("name".to_owned(), Value::String(spec.name.clone()));
+    }
+    Ok(outputs)
+}

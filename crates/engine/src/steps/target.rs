@@ -1,0 +1,218 @@
+//! `target`: the group of machines an action is issued to, from clauses, a filter group or
+//! raw targeting text. The run creates the group; the plan shows the question it would create.
+
+use runbook_playbook::{
+    Combine as PlaybookCombine, Operator as PlaybookOperator, Step, TargetStep,
+};
+use serde_json::{Map, Value, json};
+
+use super::platform_error_kind;
+use crate::plan::{PlanStep, Planner, Rendered, Scope};
+use crate::platform::{Combine, Operator, TargetClause, TargetRequest};
+use crate::run::{Engine, RunState, StepDone, StepError};
+use crate::template::condition_holds;
+use crate::values::value_text;
+
+/// Runs a `target` step: renders its clauses (or filter group) and creates the group.
+pub(crate) async fn run(
+    engine: &Engine,
+    state: &mut RunState<'_>,
+    target: &TargetStep,
+) -> Result<StepDone, StepError> {
+    let context = state.context();
+    // Whether a clause value was computed from a secret: the platform quotes and escapes
+    // it into the question text, so that text is a secret as a whole.
+    let mut secret = false;
+    let request = match target {
+        TargetStep::Clauses { combine, clauses } => {
+            let mut rendered = Vec::with_capacity(clauses.len());
+            for clause in clauses {
+                if let Some(condition) = &clause.when
+                    && !engine.holds(condition, &context)?
+                {
+                    continue;
+                }
+                let value = engine.render_tracked(state, &clause.value, &context)?;
+                secret |= !value.taint.is_clean();
+                let value = value_text(&value.value);
+                rendered.push(TargetClause {
+                    sensor: clause.sensor.clone(),
+                    op: operator(clause.op),
+                    value,
+                });
+            }
+            if rendered.is_empty() {
+                return Err(StepError::new(
+                    "every clause of this target was skipped by its `when`; refusing to target every machine",
+                ));
+            }
+            TargetRequest::Clauses {
+                combine: match combine {
+                    PlaybookCombine::All => Combine::All,
+                    PlaybookCombine::Any => Combine::Any,
+                },
+                clauses: rendered,
+            }
+        }
+        TargetStep::FilterGroup(name) => TargetRequest::FilterGroup {
+            name_or_id: value_text(&engine.render(state, name, &context)?),
+        },
+        TargetStep::Text(text) => TargetRequest::Text {
+            text: text.value.clone(),
+        },
+    };
+    let outcome = match engine.platform.create_target(&request).await {
+        Ok(outcome) => outcome,
+        // The platform's message may quote the question in its own escaping, which the
+        // redactor would not recognise.
+        Err(error) if secret => {
+            return Err(StepError::new(format!(
+                "the target group could not be created ({}; details withheld: the question holds a value computed from a secret)",
+                platform_error_kind(error.kind)
+            )));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    if secret {
+        state.redactor.add(&outcome.text);
+    }
+    let summary = match &request {
+        TargetRequest::FilterGroup { name_or_id } => {
+            format!("filter group {name_or_id} (id {})", outcome.group_id)
+        }
+        _ => format!("group {} for: {}", outcome.group_id, outcome.text),
+    };
+    let outputs = Map::from_iter([
+        (
+            "group".to_owned(),
+            json!({"id": outcome.group_id, "filter_flag": outcome.filter_flag}),
+        ),
+        ("group_id".to_owned(), json!(outcome.group_id)),
+        ("text".to_owned(), json!(outcome.text)),
+    ]);
+    Ok(StepDone { outputs, summary })
+}
+
+/// Plans a `target` step: the group it would create (the question text, quoted and escaped by
+/// the platform), with its id as a placeholder.
+pub(crate) fn plan(
+    planner: &Planner<'_>,
+    step: &Step,
+    target: &TargetStep,
+    scope: &Scope<'_>,
+    planned: &mut PlanStep,
+) -> Result<Value, String> {
+    let id = &step.id;
+    // A clause value computed from a secret makes the question text a secret
+    // (the platform quotes and escapes the value into it).
+    let mut secret = false;
+    let (request, filter_flag) = match target {
+        TargetStep::Clauses { combine, clauses } => {
+            let mut rendered = Vec::new();
+            for clause in clauses {
+                if let Some(when) = &clause.when {
+                    match planner.condition(when, scope)? {
+                        Rendered::Known(value) if !condition_holds(&when.value, &value) => {
+                            planned.details.push(format!(
+                                "clause `{} {}` left out: its `when` is false",
+                                clause.sensor,
+                                clause.op.as_str()
+                            ));
+                            continue;
+                        }
+                        Rendered::Known(_) => {}
+                        Rendered::Unknown(expression) => planned.details.push(format!(
+                            "clause `{} {}` is kept only if {expression}",
+                            clause.sensor,
+                            clause.op.as_str()
+                        )),
+                    }
+                }
+                let (value, taint) = planner.render_known_shown(&clause.value, scope)?;
+                secret |= !taint.is_clean();
+                let value = value_text(&value);
+                rendered.push(TargetClause {
+                    sensor: clause.sensor.clone(),
+                    op: operator(clause.op),
+                    value,
+                });
+            }
+            if rendered.is_empty() {
+                return Err(
+                    "every clause of this target is skipped by its `when`; the run would refuse to target every machine"
+                        .to_owned(),
+                );
+            }
+            let combine = match combine {
+                PlaybookCombine::All => Combine::All,
+                PlaybookCombine::Any => Combine::Any,
+            };
+            (
+                TargetRequest::Clauses {
+                    combine,
+                    clauses: rendered,
+                },
+                false,
+            )
+        }
+        TargetStep::FilterGroup(name) => (
+            TargetRequest::FilterGroup {
+                name_or_id: value_text(&planner.render_known(name, scope)?),
+            },
+            true,
+        ),
+        TargetStep::Text(text) => (
+            TargetRequest::Text {
+                text: text.value.clone(),
+            },
+            false,
+        ),
+    };
+    planned.requests = planner
+        .platform
+        .plan_target(&request)
+        .map_err(|error| error.message)?;
+    planned.lookups.target = Some(request.clone());
+    let text = match &request {
+        TargetRequest::FilterGroup { name_or_id } => {
+            planned
+                .details
+                .push(format!("use the filter group `{name_or_id}`"));
+            String::new()
+        }
+        _ => {
+            let text = planned
+                .requests
+                .first()
+                .and_then(|request| request.body.as_ref())
+                .and_then(|body| body.get("text"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            if secret {
+                scope.secrets.add(&text);
+            }
+            planned.details.push(format!("target: {text}"));
+            text
+        }
+    };
+    Ok(json!({
+        "skipped": false,
+        "group": {"id": format!("<steps.{id}.group_id>"), "filter_flag": filter_flag},
+        "group_id": format!("<steps.{id}.group_id>"),
+        "text": text,
+    }))
+}
+
+fn operator(op: PlaybookOperator) -> Operator {
+    match op {
+        PlaybookOperator::Equals => Operator::Equals,
+        PlaybookOperator::NotEquals => Operator::NotEquals,
+        PlaybookOperator::Contains => Operator::Contains,
+        PlaybookOperator::StartsWith => Operator::StartsWith,
+        PlaybookOperator::EndsWith => Operator::EndsWith,
+        PlaybookOperator::Matches => Operator::Matches,
+        PlaybookOperator::GreaterThan => Operator::GreaterThan,
+        PlaybookOperator::LessThan => Operator::LessThan,
+    }
+}
