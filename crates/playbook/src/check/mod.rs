@@ -1,0 +1,97 @@
+//! Lowering the located YAML tree into a typed [`Playbook`], collecting every problem on the way.
+//! A bad field never stops the walk: each field is checked on its own, and a step is only
+//! assembled when all its fields were good.
+//!
+//! One module per area, each saying what it checks:
+//! - `fields` and `values`: what every area shares (and the schedules file too): reading
+//!   a mapping's keys, and one value (strings, numbers, durations, templates, conditions);
+//! - `names`: the playbook name, step ids, keys that templates read as names, and the names
+//!   in scope for templates;
+//! - `inputs`, `secrets`, `guard`, `outputs`: the top-level sections;
+//! - `steps`: the keys every step has, and a module per step kind.
+
+mod fields;
+mod guard;
+mod inputs;
+mod names;
+mod outputs;
+mod secrets;
+mod steps;
+mod values;
+
+use indexmap::IndexMap;
+
+use crate::model::Playbook;
+use crate::templates::TemplateChecker;
+use crate::yaml::{Node, Problem};
+
+pub(crate) use fields::{Fields, Owner};
+pub(crate) use names::{is_playbook_name, suggest_playbook_name};
+
+const TOP_LEVEL_KEYS: [&str; 8] = [
+    "version",
+    "name",
+    "description",
+    "inputs",
+    "guard",
+    "secrets",
+    "steps",
+    "outputs",
+];
+
+pub(crate) struct Checker<'s> {
+    pub problems: Vec<Problem>,
+    templates: TemplateChecker<'s>,
+}
+
+impl<'s> Checker<'s> {
+    pub fn new(source: &'s str) -> Self {
+        Self {
+            problems: Vec::new(),
+            templates: TemplateChecker::new(source),
+        }
+    }
+
+    pub fn playbook(&mut self, root: &Node) -> Option<Playbook> {
+        let owner = Owner::node("the playbook", root);
+        let fields = self.fields(root, owner, &TOP_LEVEL_KEYS, &[])?;
+        let version = self.version(&fields, "this runbook reads version 1");
+        let name = self
+            .required(&fields, "name", Some("add `name: my-playbook`".into()))
+            .and_then(|entry| self.lowercase_name(entry, "playbook name"));
+        let description = fields
+            .get("description")
+            .and_then(|entry| self.string(entry));
+        let inputs = match fields.get("inputs") {
+            Some(entry) => self.inputs(entry),
+            None => Some(IndexMap::new()),
+        };
+        let guard = match fields.get("guard") {
+            Some(entry) => self.guard(entry).map(Some),
+            None => Some(None),
+        };
+        let secrets = match fields.get("secrets") {
+            Some(entry) => self.secrets(entry),
+            None => Some(Vec::new()),
+        };
+        let step_nodes = self.step_list(&fields);
+        // Names in scope come from what could be read, even when parts of it were wrong, so
+        // that one mistake does not hide the template problems behind it.
+        let scope = self.scope(fields.get("inputs"), fields.get("secrets"), step_nodes);
+        let steps = self.steps(step_nodes, &scope);
+        let outputs = match fields.get("outputs") {
+            Some(entry) => self.outputs(entry, &scope),
+            None => Some(IndexMap::new()),
+        };
+        Some(Playbook {
+            version: version?,
+            name: name?,
+            description,
+            inputs: inputs?,
+            guard: guard?,
+            secrets: secrets?,
+            steps: steps?,
+            outputs: outputs?,
+        })
+    }
+}

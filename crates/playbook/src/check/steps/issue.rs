@@ -1,0 +1,132 @@
+//! `issue:` steps, the only kind that sends a side effect: name, target, package and action
+//! group (never `Default`), `expire` and `distribute` (not longer than `expire`),
+//! `issue_seconds`; and `retry`, which an issue step may not have.
+
+use crate::codes;
+use crate::model::{IssueStep, TemplateValue, defaults};
+use crate::templates::{Scope, Site};
+use crate::yaml::Entry;
+
+use super::super::{Checker, Owner};
+
+const ISSUE_KEYS: [&str; 7] = [
+    "name",
+    "target",
+    "package",
+    "action_group",
+    "expire",
+    "distribute",
+    "issue_seconds",
+];
+
+impl Checker<'_> {
+    pub(super) fn issue(
+        &mut self,
+        entry: &Entry,
+        owner: Owner<'_>,
+        scope: &Scope,
+        site: Site<'_>,
+    ) -> Option<IssueStep> {
+        let fields = self.fields(
+            &entry.value,
+            owner,
+            &ISSUE_KEYS,
+            &[
+                (
+                    "expire_seconds",
+                    "`expire` as a duration, e.g. `expire: 1h`",
+                ),
+                ("group", "`target` (the group) or `action_group`"),
+            ],
+        )?;
+        let name = self.required_scalar(
+            &fields,
+            "name",
+            "e.g. `name: \"IR tag {{ inputs.hostname }}\"`",
+            scope,
+            site,
+        );
+        let target = self.required_scalar(
+            &fields,
+            "target",
+            "usually `target: \"{{ steps.<target step>.group }}\"`",
+            scope,
+            site,
+        );
+        let package = self.required_scalar(
+            &fields,
+            "package",
+            "usually `package: \"{{ steps.<parameterize step>.package_spec }}\"`",
+            scope,
+            site,
+        );
+        let action_group = self
+            .required(
+                &fields,
+                "action_group",
+                Some("e.g. `action_group: All Computers`".into()),
+            )
+            .and_then(|entry| self.action_group(entry, scope, site));
+        let expire = self.duration_or(&fields, "expire", defaults::ISSUE_EXPIRE);
+        let distribute = self.duration_or(&fields, "distribute", defaults::ISSUE_DISTRIBUTE);
+        if let (Some(expire), Some(distribute), Some(entry)) =
+            (expire, distribute, fields.get("distribute"))
+            && distribute > expire
+        {
+            self.error(codes::OUT_OF_RANGE, entry.value.span, entry.value.length, "`distribute` is longer than `expire`: endpoints would be reached after the action expired")
+                .help = Some("make `distribute` shorter than `expire` (default 1h)".into());
+            return None;
+        }
+        let issue_seconds = match fields.get("issue_seconds") {
+            Some(entry) => Some(self.integer(entry, 0, i64::MAX)?.unsigned_abs()),
+            None => None,
+        };
+        Some(IssueStep {
+            name: name?,
+            target: target?,
+            package: package?,
+            action_group: action_group?,
+            expire: expire?,
+            distribute: distribute?,
+            issue_seconds,
+        })
+    }
+
+    /// The action group: any group but `Default`, which holds no machines.
+    fn action_group(
+        &mut self,
+        entry: &Entry,
+        scope: &Scope,
+        site: Site<'_>,
+    ) -> Option<TemplateValue> {
+        let value = self.scalar_template(entry, scope, site)?;
+        if value
+            .as_str()
+            .is_some_and(|group| group.trim().eq_ignore_ascii_case("default"))
+        {
+            self.error(
+                codes::DEFAULT_ACTION_GROUP,
+                entry.value.span,
+                entry.value.length,
+                "the `Default` action group holds no machines in Tanium, so the action would reach no endpoint",
+            )
+            .help = Some("name an action group that holds the endpoints, e.g. `All Computers`".into());
+            return None;
+        }
+        Some(value)
+    }
+
+    /// `retry` on an issue step: refused, because an action is never issued twice.
+    pub(super) fn retry_on_issue(&mut self, retry: &Entry) {
+        self.error(
+            codes::RETRY_NOT_ALLOWED,
+            retry.key_span,
+            retry.key_length,
+            "`retry` is not allowed on an `issue` step: an action is never issued twice",
+        )
+        .help = Some(
+            "retry the read-only steps around it instead (target, parameterize, await_approval, poll)"
+                .into(),
+        );
+    }
+}
