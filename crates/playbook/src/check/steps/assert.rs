@@ -5,7 +5,7 @@ use crate::model::AssertStep;
 use crate::templates::{Scope, Site};
 use crate::yaml::Entry;
 
-use super::super::{Checker, Owner};
+use crate::check::{Checker, Owner};
 
 impl Checker<'_> {
     pub(super) fn assert(

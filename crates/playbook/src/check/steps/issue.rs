@@ -7,7 +7,7 @@ use crate::model::{IssueStep, TemplateValue, defaults};
 use crate::templates::{Scope, Site};
 use crate::yaml::Entry;
 
-use super::super::{Checker, Owner};
+use crate::check::{Checker, Owner};
 
 const ISSUE_KEYS: [&str; 7] = [
     "name",

@@ -4,7 +4,7 @@ use crate::model::TemplateValue;
 use crate::templates::{Scope, Site};
 use crate::yaml::{Entry, NodeKind};
 
-use super::super::Checker;
+use crate::check::Checker;
 
 impl Checker<'_> {
     pub(super) fn log(

@@ -8,7 +8,7 @@ use crate::model::{PackageRef, ParameterizeStep, TemplateValue};
 use crate::templates::{Scope, Site};
 use crate::yaml::{Entry, NodeKind};
 
-use super::super::{Checker, Owner};
+use crate::check::{Checker, Owner};
 
 impl Checker<'_> {
     pub(super) fn parameterize(

@@ -7,7 +7,7 @@ use crate::model::{PollStep, TemplateValue, defaults};
 use crate::templates::{Scope, Site, looks_like_template};
 use crate::yaml::{Entry, NodeKind};
 
-use super::super::{Checker, Owner};
+use crate::check::{Checker, Owner};
 
 const POLL_KEYS: [&str; 8] = [
     "action",

@@ -8,8 +8,8 @@ use crate::model::TemplateValue;
 use crate::templates::{Scope, Site};
 use crate::yaml::{Entry, NodeKind};
 
-use super::super::Checker;
-use super::super::names::NameRule;
+use crate::check::Checker;
+use crate::check::names::NameRule;
 
 const SET_NAMES: NameRule = NameRule {
     message: |name| format!("`{name}` cannot be read as `steps.<id>.{name}`"),

@@ -6,8 +6,8 @@ use crate::model::{Clause, Combine, Operator, Spanned, TargetStep};
 use crate::templates::{Scope, Site, looks_like_template};
 use crate::yaml::{Entry, Node, NodeKind};
 
-use super::super::values::regex_reason;
-use super::super::{Checker, Owner};
+use crate::check::values::regex_reason;
+use crate::check::{Checker, Owner};
 
 impl Checker<'_> {
     pub(super) fn target(
