@@ -1,0 +1,193 @@
+//! The lexer: question text as words, quoted values, sensor parameters and parentheses, each
+//! with its character offset for error messages.
+
+use super::{ParseError, quote};
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum TokenKind {
+    Word(String),
+    Quoted(String),
+    Params(Vec<String>),
+    Open,
+    Close,
+}
+
+impl TokenKind {
+    pub(super) fn describe(&self) -> String {
+        match self {
+            TokenKind::Word(word) => format!("'{word}'"),
+            TokenKind::Quoted(value) => format!("quoted value {}", quote(value)),
+            TokenKind::Params(_) => "sensor parameters '[...]'".to_owned(),
+            TokenKind::Open => "'('".to_owned(),
+            TokenKind::Close => "')'".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Token {
+    pub(super) kind: TokenKind,
+    pub(super) offset: usize,
+}
+
+impl Token {
+    pub(super) fn is_word(&self, expected: &str) -> bool {
+        matches!(&self.kind, TokenKind::Word(word) if word.eq_ignore_ascii_case(expected))
+    }
+}
+
+/// Symbols that are operators on their own even without spaces around them.
+pub(super) const SYMBOLS: [&str; 6] = ["!=", "<=", ">=", "=", "<", ">"];
+
+pub(super) fn tokenize(text: &str) -> Result<Vec<Token>, ParseError> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut tokens = Vec::new();
+    let mut index = 0;
+    while index < chars.len() {
+        let c = chars[index];
+        if c.is_whitespace() {
+            index += 1;
+            continue;
+        }
+        let start = index;
+        match c {
+            '(' => {
+                tokens.push(Token {
+                    kind: TokenKind::Open,
+                    offset: start,
+                });
+                index += 1;
+            }
+            ')' => {
+                tokens.push(Token {
+                    kind: TokenKind::Close,
+                    offset: start,
+                });
+                index += 1;
+            }
+            '"' => {
+                let (value, next) = read_quoted(&chars, index)?;
+                tokens.push(Token {
+                    kind: TokenKind::Quoted(value),
+                    offset: start,
+                });
+                index = next;
+            }
+            '[' => {
+                let (params, next) = read_params(&chars, index)?;
+                tokens.push(Token {
+                    kind: TokenKind::Params(params),
+                    offset: start,
+                });
+                index = next;
+            }
+            ']' => {
+                return Err(ParseError {
+                    message: "']' without a matching '['".to_owned(),
+                    offset: start,
+                });
+            }
+            _ => {
+                if let Some(symbol) = SYMBOLS
+                    .iter()
+                    .find(|symbol| starts_with_at(&chars, index, symbol))
+                {
+                    tokens.push(Token {
+                        kind: TokenKind::Word((*symbol).to_owned()),
+                        offset: start,
+                    });
+                    index += symbol.len();
+                    continue;
+                }
+                let mut word = String::new();
+                while index < chars.len() {
+                    let c = chars[index];
+                    if c.is_whitespace()
+                        || matches!(c, '(' | ')' | '"' | '[' | ']')
+                        || SYMBOLS
+                            .iter()
+                            .any(|symbol| starts_with_at(&chars, index, symbol))
+                    {
+                        break;
+                    }
+                    word.push(c);
+                    index += 1;
+                }
+                tokens.push(Token {
+                    kind: TokenKind::Word(word),
+                    offset: start,
+                });
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+fn starts_with_at(chars: &[char], index: usize, symbol: &str) -> bool {
+    symbol
+        .chars()
+        .enumerate()
+        .all(|(offset, expected)| chars.get(index + offset) == Some(&expected))
+}
+
+/// Reads `"..."` starting at the opening quote, `""` standing for one quote.
+fn read_quoted(chars: &[char], open: usize) -> Result<(String, usize), ParseError> {
+    let mut value = String::new();
+    let mut index = open + 1;
+    loop {
+        match chars.get(index) {
+            None => {
+                return Err(ParseError {
+                    message: "unterminated quoted value (a quote inside a value is written \
+                              as two quotes: \"\")"
+                        .to_owned(),
+                    offset: open,
+                });
+            }
+            Some('"') if chars.get(index + 1) == Some(&'"') => {
+                value.push('"');
+                index += 2;
+            }
+            Some('"') => return Ok((value, index + 1)),
+            Some(&c) => {
+                value.push(c);
+                index += 1;
+            }
+        }
+    }
+}
+
+/// Reads `[a, "b,c", ""]` starting at the `[`.
+fn read_params(chars: &[char], open: usize) -> Result<(Vec<String>, usize), ParseError> {
+    let mut params = Vec::new();
+    let mut current = String::new();
+    let mut index = open + 1;
+    loop {
+        match chars.get(index) {
+            None => {
+                return Err(ParseError {
+                    message: "unterminated sensor parameters: '[' without ']'".to_owned(),
+                    offset: open,
+                });
+            }
+            Some(']') => {
+                params.push(current.trim().to_owned());
+                return Ok((params, index + 1));
+            }
+            Some(',') => {
+                params.push(current.trim().to_owned());
+                current.clear();
+                index += 1;
+            }
+            Some('"') => {
+                let (value, next) = read_quoted(chars, index)?;
+                current.push_str(&value);
+                index = next;
+            }
+            Some(&c) => {
+                current.push(c);
+                index += 1;
+            }
+        }
+    }
+}
