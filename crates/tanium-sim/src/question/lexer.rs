@@ -49,78 +49,58 @@ pub(super) fn tokenize(text: &str) -> Result<Vec<Token>, ParseError> {
             index += 1;
             continue;
         }
-        let start = index;
-        match c {
-            '(' => {
-                tokens.push(Token {
-                    kind: TokenKind::Open,
-                    offset: start,
-                });
-                index += 1;
-            }
-            ')' => {
-                tokens.push(Token {
-                    kind: TokenKind::Close,
-                    offset: start,
-                });
-                index += 1;
-            }
+        let (kind, next) = match c {
+            '(' => (TokenKind::Open, index + 1),
+            ')' => (TokenKind::Close, index + 1),
             '"' => {
                 let (value, next) = read_quoted(&chars, index)?;
-                tokens.push(Token {
-                    kind: TokenKind::Quoted(value),
-                    offset: start,
-                });
-                index = next;
+                (TokenKind::Quoted(value), next)
             }
             '[' => {
                 let (params, next) = read_params(&chars, index)?;
-                tokens.push(Token {
-                    kind: TokenKind::Params(params),
-                    offset: start,
-                });
-                index = next;
+                (TokenKind::Params(params), next)
             }
             ']' => {
                 return Err(ParseError {
                     message: "']' without a matching '['".to_owned(),
-                    offset: start,
+                    offset: index,
                 });
             }
-            _ => {
-                if let Some(symbol) = SYMBOLS
-                    .iter()
-                    .find(|symbol| starts_with_at(&chars, index, symbol))
-                {
-                    tokens.push(Token {
-                        kind: TokenKind::Word((*symbol).to_owned()),
-                        offset: start,
-                    });
-                    index += symbol.len();
-                    continue;
-                }
-                let mut word = String::new();
-                while index < chars.len() {
-                    let c = chars[index];
-                    if c.is_whitespace()
-                        || matches!(c, '(' | ')' | '"' | '[' | ']')
-                        || SYMBOLS
-                            .iter()
-                            .any(|symbol| starts_with_at(&chars, index, symbol))
-                    {
-                        break;
-                    }
-                    word.push(c);
-                    index += 1;
-                }
-                tokens.push(Token {
-                    kind: TokenKind::Word(word),
-                    offset: start,
-                });
-            }
-        }
+            _ => read_word(&chars, index),
+        };
+        tokens.push(Token {
+            kind,
+            offset: index,
+        });
+        index = next;
     }
     Ok(tokens)
+}
+
+/// Reads a symbol operator, or a word up to whitespace, a bracket, a quote or a symbol.
+fn read_word(chars: &[char], start: usize) -> (TokenKind, usize) {
+    if let Some(symbol) = SYMBOLS
+        .iter()
+        .find(|symbol| starts_with_at(chars, start, symbol))
+    {
+        return (TokenKind::Word((*symbol).to_owned()), start + symbol.len());
+    }
+    let mut word = String::new();
+    let mut index = start;
+    while index < chars.len() {
+        let c = chars[index];
+        if c.is_whitespace()
+            || matches!(c, '(' | ')' | '"' | '[' | ']')
+            || SYMBOLS
+                .iter()
+                .any(|symbol| starts_with_at(chars, index, symbol))
+        {
+            break;
+        }
+        word.push(c);
+        index += 1;
+    }
+    (TokenKind::Word(word), index)
 }
 
 fn starts_with_at(chars: &[char], index: usize, symbol: &str) -> bool {
