@@ -48,6 +48,12 @@ pub use platform::{
 };
 pub use redact::Redactor;
 pub use run::{Engine, RunOutcome, RunRequest, StepError, StepErrorKind, unique_action_name};
+/// The rule refusing the `Default` action group, from the playbook crate: the one the
+/// validator, the engine and the Tanium adapter apply.
+pub use runbook_playbook::{
+    DEFAULT_ACTION_GROUP, DEFAULT_ACTION_GROUP_HELP, DEFAULT_ACTION_GROUP_REFUSED,
+    is_default_action_group,
+};
 pub use store::{
     Intent, NewRun, RunFilter, RunRecord, RunSummary, StepRecord, StepStatus, Store, StoreError,
     StoreErrorKind,

@@ -8,13 +8,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use runbook_playbook::{Playbook, Step, StepKind, TemplateValue};
+use runbook_playbook::{
+    DEFAULT_ACTION_GROUP_REFUSED, Playbook, Step, StepKind, TemplateValue, is_default_action_group,
+};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::platform::{PackageSelector, PlannedRequest, Platform, TargetRequest};
 use crate::redact::{Redactor, mask, revealing};
-use crate::steps::{self, issue::DEFAULT_ACTION_GROUP, placeholders};
+use crate::steps::{self, placeholders};
 use crate::template::{Taint, TemplateContext, Templates, condition_holds};
 use crate::values::value_text;
 
@@ -289,12 +291,10 @@ impl<'a> Planner<'a> {
             }
             if let Some(name) = &lookups.action_group {
                 match self.platform.resolve_action_group(name).await {
-                    Ok(group) if group.name.trim().eq_ignore_ascii_case(DEFAULT_ACTION_GROUP) => {
-                        problems.push(format!(
-                            "step `{}`: the action group `{}` holds no machines in Tanium",
-                            step.id, group.name
-                        ))
-                    }
+                    Ok(group) if is_default_action_group(&group.name) => problems.push(format!(
+                        "step `{}`: {DEFAULT_ACTION_GROUP_REFUSED}",
+                        step.id
+                    )),
                     Ok(group) => {
                         live.insert("action_group_id".to_owned(), json!(group.id));
                     }

@@ -368,7 +368,7 @@ async fn the_default_action_group_is_refused() {
             .error
             .as_deref()
             .unwrap()
-            .contains("`Default` holds no machines"),
+            .contains(runbook_engine::DEFAULT_ACTION_GROUP_REFUSED),
         "{:?}",
         outcome.error
     );

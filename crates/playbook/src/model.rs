@@ -420,6 +420,24 @@ pub struct IssueStep {
     pub issue_seconds: Option<u64>,
 }
 
+/// The built-in action group that holds no machines in Tanium (only `No Computers`): an action
+/// issued under it reaches no endpoint. The validator, the engine (run and plan) and the Tanium
+/// adapter refuse it with [`is_default_action_group`] and [`DEFAULT_ACTION_GROUP_REFUSED`].
+pub const DEFAULT_ACTION_GROUP: &str = "Default";
+
+/// Why the `Default` action group is refused, wherever it is.
+pub const DEFAULT_ACTION_GROUP_REFUSED: &str =
+    "the `Default` action group holds no machines in Tanium, so the action would reach no endpoint";
+
+/// What to do instead of issuing under the `Default` action group.
+pub const DEFAULT_ACTION_GROUP_HELP: &str =
+    "name an action group that holds the endpoints, e.g. `All Computers`";
+
+/// Whether an action group's name is `Default`, in any capitalisation, spaces around ignored.
+pub fn is_default_action_group(name: &str) -> bool {
+    name.trim().eq_ignore_ascii_case(DEFAULT_ACTION_GROUP)
+}
+
 /// `await_approval:`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AwaitApprovalStep {

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::model::{InputType, Operator};
+use crate::model::{DEFAULT_ACTION_GROUP, InputType, Operator};
 
 fn duration() -> Value {
     json!({
@@ -96,7 +96,7 @@ pub fn json_schema() -> Value {
                 "name": scalar(),
                 "target": scalar(),
                 "package": scalar(),
-                "action_group": { "type": ["string", "integer"], "not": { "enum": ["Default"] } },
+                "action_group": { "type": ["string", "integer"], "not": { "enum": [DEFAULT_ACTION_GROUP] } },
                 "expire": duration(),
                 "distribute": duration(),
                 "issue_seconds": { "type": "integer", "minimum": 0 }

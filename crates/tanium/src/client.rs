@@ -467,9 +467,9 @@ impl TaniumClient {
             .await
             .map_err(|err| named(err, "action group", name_or_id))?;
         let group = ActionGroup::from_data(&data)?;
-        if group.name.eq_ignore_ascii_case("Default") {
+        if runbook_engine::is_default_action_group(&group.name) {
             return Err(Error::InvalidRequest(
-                "the \"Default\" action group contains only \"No Computers\"; an action under it reaches no machine".to_owned(),
+                runbook_engine::DEFAULT_ACTION_GROUP_REFUSED.to_owned(),
             ));
         }
         Ok(group)

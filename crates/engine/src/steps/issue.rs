@@ -8,7 +8,10 @@
 
 use std::time::Duration;
 
-use runbook_playbook::{IssueStep, Playbook, Step};
+use runbook_playbook::{
+    DEFAULT_ACTION_GROUP_HELP, DEFAULT_ACTION_GROUP_REFUSED, IssueStep, Playbook, Step,
+    is_default_action_group,
+};
 use serde_json::{Map, Value, json};
 
 use super::placeholders;
@@ -22,9 +25,6 @@ use crate::run::{Engine, IssuedAction, RunState, StepDone, StepError, store_erro
 use crate::values::{
     as_u64, group_reference, humanize, package_reference, plan_group, plan_package_spec, value_text,
 };
-
-/// The action group that holds no machines in Tanium.
-pub const DEFAULT_ACTION_GROUP: &str = "Default";
 
 /// How many times an `issue` step sends its action when the send is ambiguous or the server
 /// unavailable (each time after looking it up by name).
@@ -137,21 +137,14 @@ async fn render(
     let (package_id, parameters) =
         package_reference(&engine.render(state, &issue.package, &context)?)?;
     let action_group = value_text(&engine.render(state, &issue.action_group, &context)?);
-    if action_group
-        .trim()
-        .eq_ignore_ascii_case(DEFAULT_ACTION_GROUP)
-    {
+    if is_default_action_group(&action_group) {
         return Err(default_action_group_error());
     }
     let action_group = engine
         .platform
         .resolve_action_group(action_group.trim())
         .await?;
-    if action_group
-        .name
-        .trim()
-        .eq_ignore_ascii_case(DEFAULT_ACTION_GROUP)
-    {
+    if is_default_action_group(&action_group.name) {
         return Err(default_action_group_error());
     }
     Ok(Rendered {
@@ -510,10 +503,11 @@ fn may_have_been_issued(unique_name: &str, why: &str) -> StepError {
     ))
 }
 
+/// The `Default` action group refused: the validator's message and help.
 fn default_action_group_error() -> StepError {
-    StepError::new(
-        "the action group `Default` holds no machines in Tanium (it is meant to keep actions from running anywhere); use `All Computers` or a group that holds the targets",
-    )
+    StepError::new(format!(
+        "{DEFAULT_ACTION_GROUP_REFUSED}; {DEFAULT_ACTION_GROUP_HELP}"
+    ))
 }
 
 /// Plans an `issue` step: the action group resolved, the target counted, the action sent,
@@ -533,14 +527,8 @@ pub(crate) fn plan(
     let package = planner.render_known(&issue.package, scope)?;
     let (package_id, parameters) = plan_package_spec(&package);
     let action_group = value_text(&planner.render_known(&issue.action_group, scope)?);
-    if action_group
-        .trim()
-        .eq_ignore_ascii_case(DEFAULT_ACTION_GROUP)
-    {
-        return Err(
-            "the action group `Default` holds no machines in Tanium; the run would refuse it"
-                .to_owned(),
-        );
+    if is_default_action_group(&action_group) {
+        return Err(DEFAULT_ACTION_GROUP_REFUSED.to_owned());
     }
     let unique_name = unique_action_name(&name, RUN_ID_PLACEHOLDER, id);
     planned.lookups.action_group = Some(action_group.trim().to_owned());
