@@ -55,6 +55,7 @@
 //! ```
 
 pub mod config;
+mod inspect;
 pub mod question;
 mod server;
 mod state;
@@ -70,7 +71,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 pub use config::{Endpoint, Faults, GroupDef, PackageDef, SimConfig, UserDef};
-pub use state::{CreatedGroup, IssuedAction, RequestCount};
+pub use inspect::{CreatedGroup, Inspector, IssuedAction, RequestCount};
 
 /// Why the simulator could not start or load its configuration.
 #[derive(Debug, thiserror::Error)]
@@ -190,28 +191,6 @@ pub struct RunningSim {
     shared: Arc<state::Shared>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
-}
-
-/// A snapshot of what clients did to the simulator.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Inspector {
-    /// Actions issued, oldest first.
-    pub actions: Vec<IssuedAction>,
-    /// Groups created by clients.
-    pub groups: Vec<CreatedGroup>,
-    /// Requests served under `/api/v2`, by method and path.
-    pub requests: Vec<RequestCount>,
-}
-
-impl Inspector {
-    /// How many requests matched this method and path exactly.
-    pub fn request_count(&self, method: &str, path: &str) -> u64 {
-        self.requests
-            .iter()
-            .filter(|request| request.method.eq_ignore_ascii_case(method) && request.path == path)
-            .map(|request| request.count)
-            .sum()
-    }
 }
 
 impl RunningSim {

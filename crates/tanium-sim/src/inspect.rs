@@ -1,0 +1,168 @@
+//! What clients did to the simulator, as tests see it: an [`Inspector`] snapshot of the
+//! actions issued, the groups created and the requests served, and the counting of requests
+//! as they arrive.
+
+use serde::Serialize;
+
+use crate::state::Shared;
+
+/// A snapshot of what clients did to the simulator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inspector {
+    /// Actions issued, oldest first.
+    pub actions: Vec<IssuedAction>,
+    /// Groups created by clients.
+    pub groups: Vec<CreatedGroup>,
+    /// Requests served under `/api/v2`, by method and path.
+    pub requests: Vec<RequestCount>,
+}
+
+impl Inspector {
+    /// How many requests matched this method and path exactly.
+    pub fn request_count(&self, method: &str, path: &str) -> u64 {
+        self.requests
+            .iter()
+            .filter(|request| request.method.eq_ignore_ascii_case(method) && request.path == path)
+            .map(|request| request.count)
+            .sum()
+    }
+}
+
+/// One issued action as the inspector shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IssuedAction {
+    /// Action id.
+    pub id: u64,
+    /// Action name as sent.
+    pub name: String,
+    /// Action group id.
+    pub action_group_id: u64,
+    /// Action group name.
+    pub action_group_name: String,
+    /// Target group id (ad-hoc groups included), when one was given.
+    pub target_group_id: Option<u64>,
+    /// The target group's filter text, when one was given.
+    pub target_text: Option<String>,
+    /// Package id the action runs (`package_spec.source_id`).
+    pub package_id: u64,
+    /// Package name.
+    pub package_name: String,
+    /// Parameters as received, values as strings.
+    pub parameters: Vec<(String, String)>,
+    /// Names of every targeted machine (offline ones included).
+    pub targeted_computer_names: Vec<String>,
+    /// Action status now.
+    pub status: String,
+    /// Saved action id.
+    pub saved_action_id: u64,
+    /// Whether approved (always true when approval is off).
+    pub approved: bool,
+    /// Whether an operator or client stopped it.
+    pub stopped: bool,
+}
+
+/// A group created by a client through `POST /groups`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreatedGroup {
+    /// Group id.
+    pub id: u64,
+    /// Name (empty for anonymous groups).
+    pub name: String,
+    /// The text as received, trimmed.
+    pub text: String,
+    /// Names of the machines it selects.
+    pub computer_names: Vec<String>,
+}
+
+/// Requests served for one method and path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestCount {
+    /// HTTP method.
+    pub method: String,
+    /// Path as requested (without the query).
+    pub path: String,
+    /// How many times.
+    pub count: u64,
+}
+
+impl Shared {
+    pub(crate) fn issued_actions(&self) -> Vec<IssuedAction> {
+        let now = self.clock.now();
+        let inner = self.lock();
+        inner
+            .actions
+            .values()
+            .map(|action| {
+                let package = self.package(action.package_index);
+                let action_group = inner.group(action.action_group_id);
+                let target = action.target_group_id.and_then(|id| inner.group(id));
+                IssuedAction {
+                    id: action.id,
+                    name: action.name.clone(),
+                    action_group_id: action.action_group_id,
+                    action_group_name: action_group.map(|g| g.name.clone()).unwrap_or_default(),
+                    target_group_id: action.target_group_id,
+                    target_text: target.map(|group| group.text.trim().to_owned()),
+                    package_id: package.id,
+                    package_name: package.name.clone(),
+                    parameters: action.parameters.clone(),
+                    targeted_computer_names: action
+                        .targeted
+                        .iter()
+                        .filter_map(|&machine| self.fleet().get(machine as usize))
+                        .map(|endpoint| endpoint.computer_name.clone())
+                        .collect(),
+                    status: self.action_status(action, now).to_owned(),
+                    saved_action_id: action.saved_action_id,
+                    approved: self.approved(action, now),
+                    stopped: action.stopped_at.is_some(),
+                }
+            })
+            .collect()
+    }
+
+    pub(crate) fn created_groups(&self) -> Vec<CreatedGroup> {
+        let inner = self.lock();
+        inner
+            .groups
+            .iter()
+            .filter(|group| group.created_by_client)
+            .map(|group| CreatedGroup {
+                id: group.id,
+                name: group.name.clone(),
+                text: group.text.trim().to_owned(),
+                computer_names: self
+                    .select(&group.compiled)
+                    .into_iter()
+                    .filter_map(|machine| self.fleet().get(machine as usize))
+                    .map(|endpoint| endpoint.computer_name.clone())
+                    .collect(),
+            })
+            .collect()
+    }
+
+    pub(crate) fn request_counts(&self) -> Vec<RequestCount> {
+        let requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        requests
+            .iter()
+            .map(|((method, path), count)| RequestCount {
+                method: method.clone(),
+                path: path.clone(),
+                count: *count,
+            })
+            .collect()
+    }
+
+    pub(crate) fn count_request(&self, method: &str, path: &str) {
+        let mut requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *requests
+            .entry((method.to_owned(), path.to_owned()))
+            .or_insert(0) += 1;
+    }
+}
