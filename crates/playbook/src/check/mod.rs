@@ -25,8 +25,7 @@ use crate::model::Playbook;
 use crate::templates::TemplateChecker;
 use crate::yaml::{Node, Problem};
 
-pub(crate) use fields::{Fields, Owner};
-pub(crate) use names::{is_playbook_name, suggest_playbook_name};
+pub(crate) use fields::{Fields, Owner, written_string};
 
 const TOP_LEVEL_KEYS: [&str; 8] = [
     "version",

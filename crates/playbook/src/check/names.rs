@@ -28,7 +28,7 @@ pub(super) fn is_identifier(text: &str, allow_upper: bool) -> bool {
         })
 }
 
-pub(crate) fn is_playbook_name(text: &str) -> bool {
+fn is_playbook_name(text: &str) -> bool {
     let mut chars = text.chars();
     chars
         .next()
@@ -36,7 +36,7 @@ pub(crate) fn is_playbook_name(text: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
-pub(crate) fn suggest_playbook_name(name: &str) -> String {
+fn suggest_playbook_name(name: &str) -> String {
     let mut out: String = name
         .trim()
         .chars()
