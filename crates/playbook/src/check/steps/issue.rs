@@ -3,7 +3,10 @@
 //! `issue_seconds`; and `retry`, which an issue step may not have.
 
 use crate::codes;
-use crate::model::{IssueStep, TemplateValue, defaults};
+use crate::model::{
+    DEFAULT_ACTION_GROUP_HELP, DEFAULT_ACTION_GROUP_REFUSED, IssueStep, TemplateValue, defaults,
+    is_default_action_group,
+};
 use crate::templates::{Scope, Site};
 use crate::yaml::Entry;
 
@@ -92,7 +95,8 @@ impl Checker<'_> {
         })
     }
 
-    /// The action group: any group but `Default`, which holds no machines.
+    /// The action group: any group but `Default`, which holds no machines (the rule the
+    /// engine and the adapter apply too).
     fn action_group(
         &mut self,
         entry: &Entry,
@@ -100,17 +104,14 @@ impl Checker<'_> {
         site: Site<'_>,
     ) -> Option<TemplateValue> {
         let value = self.scalar_template(entry, scope, site)?;
-        if value
-            .as_str()
-            .is_some_and(|group| group.trim().eq_ignore_ascii_case("default"))
-        {
+        if value.as_str().is_some_and(is_default_action_group) {
             self.error(
                 codes::DEFAULT_ACTION_GROUP,
                 entry.value.span,
                 entry.value.length,
-                "the `Default` action group holds no machines in Tanium, so the action would reach no endpoint",
+                DEFAULT_ACTION_GROUP_REFUSED,
             )
-            .help = Some("name an action group that holds the endpoints, e.g. `All Computers`".into());
+            .help = Some(DEFAULT_ACTION_GROUP_HELP.into());
             return None;
         }
         Some(value)
