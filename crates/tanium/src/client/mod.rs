@@ -4,31 +4,32 @@
 //! capped exponential backoff and jitter (`backon`), but only for requests that are safe to
 //! repeat; `POST /actions` is never sent twice blindly. A login session that the server
 //! refuses with 403 is renewed once and the request sent again.
+//!
+//! This file holds the client, its sending loop and the Tanium operations it offers.
+//! `session` holds login-session authentication (log in, renew once per generation);
+//! `exchange` holds one HTTP exchange, how it fails ([`Error`] from a status or a cut
+//! connection) and what logs may show of it.
+
+mod exchange;
+mod session;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
-use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use backon::Retryable;
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::RwLock;
 
+use self::exchange::{Failure, backoff, exchange, failure_kind, path_for_logs};
+use self::session::Session;
 use crate::config::{Auth, ClientConfig, RetryPolicy, Tuning};
-use crate::error::{Error, tidy_server_text};
+use crate::error::Error;
 use crate::lenient::{Node, collection_items, lenient_u64};
 use crate::model::{Action, ActionGroup, Group, Package, QuestionProgress};
 use crate::request::{Method, NewAction, Page, Ref, Request, requests};
 use crate::results::{ActionResults, Summarizer};
-
-const TOKEN_HINT: &str = "the API token is wrong or expired, or it is not trusted from this \
-    address: Tanium refuses tokens from addresses outside the token's trusted_ip_addresses and \
-    the global api_token_trusted_ip_address_list";
-const LOGIN_HINT: &str = "the user name or password was refused";
-const SESSION_HINT: &str = "the session was refused even after logging in again, or this account \
-    lacks the permission for this operation";
-const TOKEN_403_HINT: &str = "the API token's session was refused (expired, revoked) or this \
-    account lacks the permission for this operation";
 
 /// A Tanium REST client. Cheap to clone: clones share one connection pool and login session.
 #[derive(Debug, Clone)]
@@ -68,89 +69,6 @@ struct Inner {
     session: RwLock<Option<Session>>,
     /// Bounds the requests in flight (`Tuning::max_in_flight`).
     in_flight: tokio::sync::Semaphore,
-}
-
-#[derive(Debug, Clone)]
-struct Session {
-    token: SecretString,
-    generation: u64,
-}
-
-/// Why one HTTP exchange failed; turned into an [`Error`] once retries are over.
-#[derive(Debug)]
-enum Failure {
-    Status {
-        status: u16,
-        text: Option<String>,
-        retry_after: Option<Duration>,
-    },
-    /// The connection was never made, so the request never reached the server.
-    Connect(String),
-    /// The request may have reached the server (timeout, connection cut mid-exchange).
-    Interrupted(String),
-}
-
-impl Failure {
-    fn retryable(&self, safe_to_repeat: bool) -> bool {
-        match self {
-            // Neither was processed by the server, so even an action may be sent again.
-            Failure::Connect(_) => true,
-            Failure::Status { status: 429, .. } => true,
-            Failure::Status {
-                status: 502..=504, ..
-            }
-            | Failure::Interrupted(_) => safe_to_repeat,
-            Failure::Status { .. } => false,
-        }
-    }
-
-    fn into_error(self, request: &Request, login: bool) -> Error {
-        let path = request.path.clone();
-        match self {
-            Failure::Status {
-                status: 400, text, ..
-            } => Error::BadRequest {
-                text: text.unwrap_or_else(|| "400 Bad Request".to_owned()),
-            },
-            Failure::Status { status: 401, .. } => Error::Refused {
-                status: 401,
-                hint: if login { LOGIN_HINT } else { TOKEN_HINT }.to_owned(),
-            },
-            Failure::Status { status: 403, .. } => Error::Refused {
-                status: 403,
-                hint: if login { SESSION_HINT } else { TOKEN_403_HINT }.to_owned(),
-            },
-            Failure::Status {
-                status: 404, text, ..
-            } => Error::NotFound {
-                what: format!("{} {}", request.method, path),
-                text,
-            },
-            Failure::Status {
-                status: 429,
-                retry_after,
-                ..
-            } => Error::RateLimited { path, retry_after },
-            Failure::Status { status, text, .. } if status >= 500 && !request.safe_to_repeat => {
-                Error::AmbiguousSend {
-                    method: request.method.to_string(),
-                    path,
-                    cause: match text {
-                        Some(text) => format!("the server answered {status}: {text}"),
-                        None => format!("the server answered {status}"),
-                    },
-                }
-            }
-            Failure::Status { status, text, .. } => Error::Server { status, path, text },
-            Failure::Connect(cause) => Error::Transport { path, cause },
-            Failure::Interrupted(cause) if !request.safe_to_repeat => Error::AmbiguousSend {
-                method: request.method.to_string(),
-                path,
-                cause,
-            },
-            Failure::Interrupted(cause) => Error::Transport { path, cause },
-        }
-    }
 }
 
 impl TaniumClient {
@@ -256,14 +174,9 @@ impl TaniumClient {
         token: &SecretString,
     ) -> Result<Vec<u8>, Failure> {
         let retry = self.inner.retry;
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(retry.base)
-            .with_max_delay(retry.cap)
-            .with_max_times(retry.attempts.saturating_sub(1) as usize)
-            .with_jitter();
         let safe = request.safe_to_repeat;
         (|| self.send_once(request, token))
-            .retry(backoff)
+            .retry(backoff(retry))
             .sleep(tokio::time::sleep)
             .when(|failure: &Failure| failure.retryable(safe))
             .adjust(|failure: &Failure, delay: Option<Duration>| {
@@ -329,112 +242,9 @@ impl TaniumClient {
         }
         result
     }
+}
 
-    async fn session(&self) -> Result<Session, Error> {
-        match &self.inner.auth {
-            Auth::Token(token) => Ok(Session {
-                token: token.clone(),
-                generation: 0,
-            }),
-            Auth::Login { .. } => {
-                if let Some(session) = self.inner.session.read().await.clone() {
-                    return Ok(session);
-                }
-                self.renew_session(0).await?;
-                self.inner
-                    .session
-                    .read()
-                    .await
-                    .clone()
-                    .ok_or_else(|| Error::decode("data.session", "login gave no session"))
-            }
-        }
-    }
-
-    /// Logs in again unless another task already did since `seen_generation`.
-    async fn renew_session(&self, seen_generation: u64) -> Result<(), Error> {
-        let mut slot = self.inner.session.write().await;
-        if let Some(current) = slot.as_ref()
-            && current.generation != seen_generation
-        {
-            return Ok(());
-        }
-        let token = self.login().await?;
-        let generation = slot.as_ref().map_or(1, |s| s.generation + 1);
-        *slot = Some(Session { token, generation });
-        Ok(())
-    }
-
-    async fn login(&self) -> Result<SecretString, Error> {
-        let Auth::Login {
-            username,
-            password,
-            domain,
-        } = &self.inner.auth
-        else {
-            return Err(Error::Config(
-                "login needs a user name and password".to_owned(),
-            ));
-        };
-        let path = "/api/v2/session/login";
-        let url = format!("{}{path}", self.inner.base_url);
-        let mut body = json!({ "username": username, "password": password.expose_secret() });
-        if let (Some(domain), Some(object)) = (domain, body.as_object_mut()) {
-            object.insert("domain".to_owned(), json!(domain));
-        }
-        // The body holds the password: it is built per attempt and never logged or stored.
-        let body = SecretString::from(body.to_string());
-        let retry = self.inner.retry;
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(retry.base)
-            .with_max_delay(retry.cap)
-            .with_max_times(retry.attempts.saturating_sub(1) as usize)
-            .with_jitter();
-        let answer = (|| {
-            let builder = self
-                .inner
-                .http
-                .post(&url)
-                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .body(body.expose_secret().to_owned());
-            exchange(builder, path)
-        })
-        .retry(backoff)
-        .sleep(tokio::time::sleep)
-        .when(|failure: &Failure| failure.retryable(true))
-        .await;
-        let bytes = match answer {
-            Ok(bytes) => bytes,
-            Err(Failure::Status {
-                status: 401 | 403, ..
-            }) => {
-                return Err(Error::Refused {
-                    status: 401,
-                    hint: LOGIN_HINT.to_owned(),
-                });
-            }
-            Err(failure) => {
-                let request = Request {
-                    method: Method::Post,
-                    path: path.to_owned(),
-                    options: None,
-                    body: None,
-                    safe_to_repeat: true,
-                };
-                return Err(failure.into_error(&request, true));
-            }
-        };
-        let envelope: Value = serde_json::from_slice(&bytes)
-            .map_err(|err| Error::decode("(login answer)", format!("not valid JSON: {err}")))?;
-        match envelope.pointer("/data/session").and_then(Value::as_str) {
-            Some(session) if !session.is_empty() => Ok(SecretString::from(session.to_owned())),
-            _ => Err(Error::decode(
-                "data.session",
-                "the login answer holds no session",
-            )),
-        }
-    }
-
+impl TaniumClient {
     /// Creates an ad-hoc group from targeting text; returns its id.
     pub async fn create_group(&self, text: &str) -> Result<u64, Error> {
         let data = self.send(&requests::create_group(text)).await?;
@@ -626,53 +436,6 @@ impl TaniumClient {
     }
 }
 
-/// Sends one prepared request and reads the whole answer.
-async fn exchange(builder: reqwest::RequestBuilder, path: &str) -> Result<Vec<u8>, Failure> {
-    let response = builder
-        .send()
-        .await
-        .map_err(|err| classify_transport(&err))?;
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|text| text.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let body = response
-        .bytes()
-        .await
-        .map(|bytes| bytes.to_vec())
-        .map_err(|err| {
-            // The server answered but the body was cut: whatever it did, it did.
-            Failure::Interrupted(format!("the answer was cut off: {}", describe(&err)))
-        })?;
-    tracing::debug!(
-        path = %path_for_logs(path),
-        status = status.as_u16(),
-        bytes = body.len(),
-        "tanium answer"
-    );
-    if status.is_success() {
-        return Ok(body);
-    }
-    Err(Failure::Status {
-        status: status.as_u16(),
-        text: error_text(&body),
-        retry_after,
-    })
-}
-
-fn classify_transport(err: &reqwest::Error) -> Failure {
-    if err.is_connect() {
-        Failure::Connect(describe(err))
-    } else if err.is_timeout() {
-        Failure::Interrupted(format!("timed out: {}", describe(err)))
-    } else {
-        Failure::Interrupted(describe(err))
-    }
-}
-
 /// The host of a plain `http://` URL whose host is not loopback (127.0.0.0/8, `::1`,
 /// `localhost`); None for `https://` and for loopback.
 fn plain_http_host(base_url: &str) -> Option<String> {
@@ -693,54 +456,6 @@ fn plain_http_host(base_url: &str) -> Option<String> {
         }
     };
     (!loopback).then(|| host.to_owned())
-}
-
-/// The error and its causes (the URL in it holds no credentials: the config refuses those).
-fn describe(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// A request path as logs may show it: a name looked up by name (an action's name can be built
-/// from a secret) and the query string are left out; the client knows no secret to redact.
-fn path_for_logs(path: &str) -> String {
-    let path = path.split('?').next().unwrap_or(path);
-    match path.find("/by-name/") {
-        Some(at) => format!("{}/by-name/{{name}}", &path[..at]),
-        None => path.to_owned(),
-    }
-}
-
-fn failure_kind(failure: &Failure) -> String {
-    match failure {
-        Failure::Status { status, .. } => format!("status {status}"),
-        Failure::Connect(cause) | Failure::Interrupted(cause) => cause.clone(),
-    }
-}
-
-/// Tanium error bodies are `{"text": "..."}` (some versions use `message`).
-fn error_text(body: &[u8]) -> Option<String> {
-    if body.is_empty() {
-        return None;
-    }
-    let text = match serde_json::from_slice::<Value>(body) {
-        Ok(value) => value
-            .get("text")
-            .or_else(|| value.get("message"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| value.to_string()),
-        Err(_) => String::from_utf8_lossy(body).into_owned(),
-    };
-    let tidy = tidy_server_text(&text);
-    let short: String = tidy.chars().take(500).collect();
-    (!short.is_empty()).then_some(short)
 }
 
 fn named(err: Error, kind: &str, name: &str) -> Error {
