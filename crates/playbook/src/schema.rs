@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::model::{DEFAULT_ACTION_GROUP, InputType, Operator};
+use crate::model::{DEFAULT_ACTION_GROUP, InputType, Operator, STEP_KINDS};
 
 fn duration() -> Value {
     json!({
@@ -47,11 +47,105 @@ fn step_kind(kind: &str, body: Value) -> Value {
     })
 }
 
+/// Step ids, input, secret, output and `set` names that templates read.
+const IDENTIFIER: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+
 /// The JSON Schema (draft-07) of playbook format version 1.
 pub fn json_schema() -> Value {
-    let identifier = "^[A-Za-z_][A-Za-z0-9_]*$";
-    let kinds = crate::model::STEP_KINDS;
-    let mut step_properties = json!({
+    json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "runbook playbook (version 1)",
+        "description": "A YAML playbook for runbook: target Tanium endpoints, pick a package, issue an action, wait for approval and results. See docs/playbooks.md.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["version", "name", "steps"],
+        "properties": top_level_properties(),
+        "definitions": {
+            "input": input_definition(),
+            "clauses": clauses_definition(),
+            "step": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["id"],
+                "properties": step_properties(),
+                "oneOf": one_kind_each()
+            }
+        }
+    })
+}
+
+/// The top-level keys of a playbook.
+fn top_level_properties() -> Value {
+    json!({
+        "version": { "const": 1 },
+        "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$" },
+        "description": { "type": "string" },
+        "inputs": {
+            "type": ["object", "null"],
+            "propertyNames": { "pattern": IDENTIFIER },
+            "additionalProperties": { "$ref": "#/definitions/input" }
+        },
+        "guard": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": { "max_endpoints": { "type": "integer", "minimum": 1 } }
+        },
+        "secrets": {
+            "type": "array",
+            "items": { "type": "string", "pattern": IDENTIFIER },
+            "uniqueItems": true
+        },
+        "steps": { "type": "array", "minItems": 1, "items": { "$ref": "#/definitions/step" } },
+        "outputs": {
+            "type": "object",
+            "propertyNames": { "pattern": IDENTIFIER }
+        }
+    })
+}
+
+/// One input declaration.
+fn input_definition() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["type"],
+        "properties": {
+            "type": { "enum": InputType::ALL.map(InputType::as_str) },
+            "description": { "type": "string" },
+            "default": {},
+            "required": { "type": "boolean" },
+            "enum": { "type": "array", "minItems": 1 },
+            "pattern": { "type": "string" },
+            "minimum": { "type": "number" },
+            "maximum": { "type": "number" },
+            "secret": { "type": "boolean" }
+        }
+    })
+}
+
+/// The clauses of `target.all` and `target.any`.
+fn clauses_definition() -> Value {
+    json!({
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["sensor", "op", "value"],
+            "properties": {
+                "sensor": { "type": "string" },
+                "op": { "enum": Operator::ALL.map(Operator::as_str) },
+                "value": scalar(),
+                "when": condition()
+            }
+        }
+    })
+}
+
+/// The keys of a step: those every step has, then each kind's key with a description from the
+/// same list the validator uses.
+fn step_properties() -> Value {
+    let mut properties = json!({
         "id": { "type": "string", "pattern": "^[a-z_][a-z0-9_]*$", "description": "Unique step id, read by later steps as steps.<id>." },
         "name": { "type": "string", "description": "Label for people." },
         "when": condition(),
@@ -65,85 +159,133 @@ pub fn json_schema() -> Value {
                 "backoff": duration()
             }
         },
-        "continue_on_error": { "type": "boolean" },
-        "target": {
-            "type": "object",
-            "additionalProperties": false,
-            "minProperties": 1,
-            "maxProperties": 1,
-            "properties": {
-                "all": { "$ref": "#/definitions/clauses" },
-                "any": { "$ref": "#/definitions/clauses" },
-                "filter_group": scalar(),
-                "text": { "type": "string", "not": { "pattern": "\\{[{%#]" }, "description": "Raw targeting text; no templates." }
-            }
-        },
-        "parameterize": {
-            "type": "object",
-            "additionalProperties": false,
-            "oneOf": [ { "required": ["package"] }, { "required": ["package_id"] } ],
-            "properties": {
-                "package": scalar(),
-                "package_id": scalar(),
-                "params": { "type": ["object", "null"], "additionalProperties": scalar() }
-            }
-        },
-        "issue": {
-            "type": "object",
-            "additionalProperties": false,
-            "required": ["name", "target", "package", "action_group"],
-            "properties": {
-                "name": scalar(),
-                "target": scalar(),
-                "package": scalar(),
-                "action_group": { "type": ["string", "integer"], "not": { "enum": [DEFAULT_ACTION_GROUP] } },
-                "expire": duration(),
-                "distribute": duration(),
-                "issue_seconds": { "type": "integer", "minimum": 0 }
-            }
-        },
-        "await_approval": {
-            "type": "object",
-            "additionalProperties": false,
-            "required": ["action"],
-            "properties": { "action": scalar(), "timeout": duration(), "interval": duration() }
-        },
-        "poll": {
-            "type": "object",
-            "additionalProperties": false,
-            "required": ["action"],
-            "properties": {
-                "action": scalar(),
-                "expected": integer_or_template(0, None),
-                "until_percent": { "type": "integer", "minimum": 1, "maximum": 100, "default": 90 },
-                "timeout": duration(),
-                "interval": duration(),
-                "max_interval": duration(),
-                "allow_partial": { "type": "boolean" },
-                "max_rows": { "type": "integer", "minimum": 1, "maximum": 1_000_000 }
-            }
-        },
-        "assert": {
-            "type": "object",
-            "additionalProperties": false,
-            "required": ["that"],
-            "properties": { "that": condition(), "message": scalar() }
-        },
-        "log": scalar(),
-        "set": {
-            "type": "object",
-            "minProperties": 1,
-            "propertyNames": { "pattern": identifier }
-        }
+        "continue_on_error": { "type": "boolean" }
     });
-    // Descriptions for the kind keys, from the same list the validator uses.
-    for kind in kinds {
-        step_properties[kind]["description"] = json!(format!("Step kind `{kind}`."));
+    for (kind, body) in step_kind_bodies() {
+        properties[kind] = body;
     }
-    let one_kind: Vec<Value> = kinds
+    for kind in STEP_KINDS {
+        properties[kind]["description"] = json!(format!("Step kind `{kind}`."));
+    }
+    properties
+}
+
+/// The value of each step kind's key, in the order of `STEP_KINDS`.
+fn step_kind_bodies() -> [(&'static str, Value); 8] {
+    [
+        ("target", target_step()),
+        ("parameterize", parameterize_step()),
+        ("issue", issue_step()),
+        ("await_approval", await_approval_step()),
+        ("poll", poll_step()),
+        ("assert", assert_step()),
+        ("log", scalar()),
+        ("set", set_step()),
+    ]
+}
+
+/// `target`: exactly one of `all`/`any` clauses, `filter_group` or raw `text`.
+fn target_step() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": {
+            "all": { "$ref": "#/definitions/clauses" },
+            "any": { "$ref": "#/definitions/clauses" },
+            "filter_group": scalar(),
+            "text": { "type": "string", "not": { "pattern": "\\{[{%#]" }, "description": "Raw targeting text; no templates." }
+        }
+    })
+}
+
+/// `parameterize`: a package by name or id, and its parameters.
+fn parameterize_step() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "oneOf": [ { "required": ["package"] }, { "required": ["package_id"] } ],
+        "properties": {
+            "package": scalar(),
+            "package_id": scalar(),
+            "params": { "type": ["object", "null"], "additionalProperties": scalar() }
+        }
+    })
+}
+
+/// `issue`: the action to send; never under the `Default` action group.
+fn issue_step() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["name", "target", "package", "action_group"],
+        "properties": {
+            "name": scalar(),
+            "target": scalar(),
+            "package": scalar(),
+            "action_group": { "type": ["string", "integer"], "not": { "enum": [DEFAULT_ACTION_GROUP] } },
+            "expire": duration(),
+            "distribute": duration(),
+            "issue_seconds": { "type": "integer", "minimum": 0 }
+        }
+    })
+}
+
+/// `await_approval`: the action to wait for.
+fn await_approval_step() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["action"],
+        "properties": { "action": scalar(), "timeout": duration(), "interval": duration() }
+    })
+}
+
+/// `poll`: the action whose results to wait for, and how.
+fn poll_step() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["action"],
+        "properties": {
+            "action": scalar(),
+            "expected": integer_or_template(0, None),
+            "until_percent": { "type": "integer", "minimum": 1, "maximum": 100, "default": 90 },
+            "timeout": duration(),
+            "interval": duration(),
+            "max_interval": duration(),
+            "allow_partial": { "type": "boolean" },
+            "max_rows": { "type": "integer", "minimum": 1, "maximum": 1_000_000 }
+        }
+    })
+}
+
+/// `assert`: a condition and a message.
+fn assert_step() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["that"],
+        "properties": { "that": condition(), "message": scalar() }
+    })
+}
+
+/// `set`: named values.
+fn set_step() -> Value {
+    json!({
+        "type": "object",
+        "minProperties": 1,
+        "propertyNames": { "pattern": IDENTIFIER }
+    })
+}
+
+/// Exactly one kind key per step: a branch per kind that requires it and none of the others.
+fn one_kind_each() -> Vec<Value> {
+    STEP_KINDS
         .iter()
         .map(|kind| {
-            let others: Vec<Value> = kinds
+            let others: Vec<Value> = STEP_KINDS
                 .iter()
                 .filter(|other| *other != kind)
                 .map(|other| json!({ "required": [other] }))
@@ -152,79 +294,5 @@ pub fn json_schema() -> Value {
             branch["not"] = json!({ "anyOf": others });
             branch
         })
-        .collect();
-
-    json!({
-        "$schema": "http://json-schema.org/draft-07/schema#",
-        "title": "runbook playbook (version 1)",
-        "description": "A YAML playbook for runbook: target Tanium endpoints, pick a package, issue an action, wait for approval and results. See docs/playbooks.md.",
-        "type": "object",
-        "additionalProperties": false,
-        "required": ["version", "name", "steps"],
-        "properties": {
-            "version": { "const": 1 },
-            "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$" },
-            "description": { "type": "string" },
-            "inputs": {
-                "type": ["object", "null"],
-                "propertyNames": { "pattern": identifier },
-                "additionalProperties": { "$ref": "#/definitions/input" }
-            },
-            "guard": {
-                "type": "object",
-                "additionalProperties": false,
-                "properties": { "max_endpoints": { "type": "integer", "minimum": 1 } }
-            },
-            "secrets": {
-                "type": "array",
-                "items": { "type": "string", "pattern": identifier },
-                "uniqueItems": true
-            },
-            "steps": { "type": "array", "minItems": 1, "items": { "$ref": "#/definitions/step" } },
-            "outputs": {
-                "type": "object",
-                "propertyNames": { "pattern": identifier }
-            }
-        },
-        "definitions": {
-            "input": {
-                "type": "object",
-                "additionalProperties": false,
-                "required": ["type"],
-                "properties": {
-                    "type": { "enum": InputType::ALL.map(InputType::as_str) },
-                    "description": { "type": "string" },
-                    "default": {},
-                    "required": { "type": "boolean" },
-                    "enum": { "type": "array", "minItems": 1 },
-                    "pattern": { "type": "string" },
-                    "minimum": { "type": "number" },
-                    "maximum": { "type": "number" },
-                    "secret": { "type": "boolean" }
-                }
-            },
-            "clauses": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": false,
-                    "required": ["sensor", "op", "value"],
-                    "properties": {
-                        "sensor": { "type": "string" },
-                        "op": { "enum": Operator::ALL.map(Operator::as_str) },
-                        "value": scalar(),
-                        "when": condition()
-                    }
-                }
-            },
-            "step": {
-                "type": "object",
-                "additionalProperties": false,
-                "required": ["id"],
-                "properties": step_properties,
-                "oneOf": one_kind
-            }
-        }
-    })
+        .collect()
 }
