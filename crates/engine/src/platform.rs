@@ -12,29 +12,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
-/// How the clauses of a `target` step combine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Combine {
-    /// Every clause must hold.
-    All,
-    /// One clause must hold.
-    Any,
-}
-
-/// A comparison in a targeting clause.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Operator {
-    Equals,
-    NotEquals,
-    Contains,
-    StartsWith,
-    EndsWith,
-    Matches,
-    GreaterThan,
-    LessThan,
-}
+/// How the clauses of a `target` step combine, and the comparison in a clause: the playbook's
+/// own types, so that they are defined once.
+pub use runbook_playbook::{Combine, Operator};
 
 /// One rendered targeting clause: the value is data, never re-read as a template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -250,7 +250,8 @@ impl StepKind {
     }
 }
 
-/// The outputs of a step kind by its key; empty for unknown kinds and for `set`.
+/// The outputs of a step kind by its key; empty for unknown kinds and for `set`. The engine's
+/// drift test checks them against the keys each kind writes.
 pub fn outputs_of_kind(kind_name: &str) -> &'static [&'static str] {
     match kind_name {
         "target" => &["group", "group_id", "text"],
@@ -305,8 +306,10 @@ pub enum TargetStep {
     Text(Spanned<String>),
 }
 
-/// How target clauses combine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How target clauses combine. The one definition: the engine's `Platform` and the Tanium
+/// adapter use this type too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Combine {
     /// `all:` every clause must hold.
     All,
@@ -329,8 +332,10 @@ pub struct Clause {
     pub span: Span,
 }
 
-/// Comparison operator of a target clause.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Comparison operator of a target clause. The one definition: the engine's `Platform` and
+/// the Tanium adapter use this type too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Operator {
     /// `equals`
     Equals,

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use runbook_engine::{
-    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Combine, Operator, PackageOutcome,
-    PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform, PlatformError,
-    PlatformErrorKind, ResultRow, TargetClause, TargetOutcome, TargetRequest,
+    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, PackageOutcome, PackageSelector,
+    PlanValue, PlannedActionSpec, PlannedRequest, Platform, PlatformError, PlatformErrorKind,
+    ResultRow, TargetClause, TargetOutcome, TargetRequest,
 };
 
 use crate::client::TaniumClient;
@@ -52,11 +52,7 @@ impl TaniumPlatform {
         match request {
             TargetRequest::Clauses { combine, clauses } => {
                 let clauses: Vec<targeting::Clause> = clauses.iter().map(clause).collect();
-                let combine = match combine {
-                    Combine::All => targeting::Combine::All,
-                    Combine::Any => targeting::Combine::Any,
-                };
-                targeting::build_text(combine, &clauses)
+                targeting::build_text(*combine, &clauses)
                     .map(Some)
                     .map_err(|error| {
                         PlatformError::new(PlatformErrorKind::Invalid, error.to_string())
@@ -79,16 +75,7 @@ impl TaniumPlatform {
 fn clause(clause: &TargetClause) -> targeting::Clause {
     targeting::Clause {
         sensor: clause.sensor.clone(),
-        op: match clause.op {
-            Operator::Equals => targeting::Operator::Equals,
-            Operator::NotEquals => targeting::Operator::NotEquals,
-            Operator::Contains => targeting::Operator::Contains,
-            Operator::StartsWith => targeting::Operator::StartsWith,
-            Operator::EndsWith => targeting::Operator::EndsWith,
-            Operator::Matches => targeting::Operator::Matches,
-            Operator::GreaterThan => targeting::Operator::GreaterThan,
-            Operator::LessThan => targeting::Operator::LessThan,
-        },
+        op: clause.op,
         value: clause.value.clone(),
     }
 }

@@ -6,70 +6,33 @@
 //! turns them into the regexes `.*V.*`, `V.*` and `.*V` (docs/tanium-api.md); `matches` passes the
 //! user's regex through. An empty clause list is refused: an empty group means every machine.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
-/// A comparison in a clause.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Operator {
-    /// `equals`
-    Equals,
-    /// `not equals`
-    NotEquals,
-    /// `contains` (value taken literally)
-    Contains,
-    /// `starts with` (value taken literally)
-    StartsWith,
-    /// `ends with` (value taken literally)
-    EndsWith,
-    /// `matches` (value is a regular expression)
-    Matches,
-    /// `>`
-    GreaterThan,
-    /// `<`
-    LessThan,
-}
+/// The comparison in a clause and how clauses combine: the engine's types (defined once, in
+/// the playbook's model).
+pub use runbook_engine::{Combine, Operator};
 
-impl Operator {
-    /// The operator as written in question text.
-    pub fn text(&self) -> &'static str {
-        match self {
-            Operator::Equals => "equals",
-            Operator::NotEquals => "not equals",
-            Operator::Contains => "contains",
-            Operator::StartsWith => "starts with",
-            Operator::EndsWith => "ends with",
-            Operator::Matches => "matches",
-            Operator::GreaterThan => ">",
-            Operator::LessThan => "<",
-        }
-    }
-
-    /// Whether Tanium builds a regex from the value, so the value must be escaped.
-    pub fn escapes_value(&self) -> bool {
-        matches!(
-            self,
-            Operator::Contains | Operator::StartsWith | Operator::EndsWith
-        )
+/// An operator as written in question text.
+pub fn operator_text(op: Operator) -> &'static str {
+    match op {
+        Operator::Equals => "equals",
+        Operator::NotEquals => "not equals",
+        Operator::Contains => "contains",
+        Operator::StartsWith => "starts with",
+        Operator::EndsWith => "ends with",
+        Operator::Matches => "matches",
+        Operator::GreaterThan => ">",
+        Operator::LessThan => "<",
     }
 }
 
-impl fmt::Display for Operator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.text())
-    }
-}
-
-/// How clauses combine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Combine {
-    /// Every clause must hold (` and `).
-    All,
-    /// Any clause may hold (` or `).
-    Any,
+/// Whether Tanium builds a regex from the value, so the value must be escaped: `contains`,
+/// `starts with` and `ends with` (taken literally); `matches` takes a regular expression.
+pub fn escapes_value(op: Operator) -> bool {
+    matches!(
+        op,
+        Operator::Contains | Operator::StartsWith | Operator::EndsWith
+    )
 }
 
 /// One condition on a sensor.
@@ -166,12 +129,16 @@ pub fn build_text(combine: Combine, clauses: &[Clause]) -> Result<String, Target
                 sensor: clause.sensor.clone(),
             });
         }
-        let value = if clause.op.escapes_value() {
+        let value = if escapes_value(clause.op) {
             escape_regex(&clause.value)
         } else {
             clause.value.clone()
         };
-        parts.push(format!("{sensor} {} {}", clause.op.text(), quote(&value)));
+        parts.push(format!(
+            "{sensor} {} {}",
+            operator_text(clause.op),
+            quote(&value)
+        ));
     }
     Ok(parts.join(joiner))
 }

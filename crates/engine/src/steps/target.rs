@@ -1,14 +1,12 @@
 //! `target`: the group of machines an action is issued to, from clauses, a filter group or
 //! raw targeting text. The run creates the group; the plan shows the question it would create.
 
-use runbook_playbook::{
-    Combine as PlaybookCombine, Operator as PlaybookOperator, Step, TargetStep,
-};
+use runbook_playbook::{Step, TargetStep};
 use serde_json::{Map, Value, json};
 
 use super::platform_error_kind;
 use crate::plan::{PlanStep, Planner, Rendered, Scope};
-use crate::platform::{Combine, Operator, TargetClause, TargetRequest};
+use crate::platform::{TargetClause, TargetRequest};
 use crate::run::{Engine, RunState, StepDone, StepError};
 use crate::template::condition_holds;
 use crate::values::value_text;
@@ -37,7 +35,7 @@ pub(crate) async fn run(
                 let value = value_text(&value.value);
                 rendered.push(TargetClause {
                     sensor: clause.sensor.clone(),
-                    op: operator(clause.op),
+                    op: clause.op,
                     value,
                 });
             }
@@ -47,10 +45,7 @@ pub(crate) async fn run(
                 ));
             }
             TargetRequest::Clauses {
-                combine: match combine {
-                    PlaybookCombine::All => Combine::All,
-                    PlaybookCombine::Any => Combine::Any,
-                },
+                combine: *combine,
                 clauses: rendered,
             }
         }
@@ -133,7 +128,7 @@ pub(crate) fn plan(
                 let value = value_text(&value);
                 rendered.push(TargetClause {
                     sensor: clause.sensor.clone(),
-                    op: operator(clause.op),
+                    op: clause.op,
                     value,
                 });
             }
@@ -143,13 +138,9 @@ pub(crate) fn plan(
                         .to_owned(),
                 );
             }
-            let combine = match combine {
-                PlaybookCombine::All => Combine::All,
-                PlaybookCombine::Any => Combine::Any,
-            };
             (
                 TargetRequest::Clauses {
-                    combine,
+                    combine: *combine,
                     clauses: rendered,
                 },
                 false,
@@ -202,17 +193,4 @@ pub(crate) fn plan(
         "group_id": format!("<steps.{id}.group_id>"),
         "text": text,
     }))
-}
-
-fn operator(op: PlaybookOperator) -> Operator {
-    match op {
-        PlaybookOperator::Equals => Operator::Equals,
-        PlaybookOperator::NotEquals => Operator::NotEquals,
-        PlaybookOperator::Contains => Operator::Contains,
-        PlaybookOperator::StartsWith => Operator::StartsWith,
-        PlaybookOperator::EndsWith => Operator::EndsWith,
-        PlaybookOperator::Matches => Operator::Matches,
-        PlaybookOperator::GreaterThan => Operator::GreaterThan,
-        PlaybookOperator::LessThan => Operator::LessThan,
-    }
 }
