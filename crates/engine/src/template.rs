@@ -422,6 +422,16 @@ impl Templates {
         }
     }
 
+    /// The names every template sees besides the run's own (`inputs`, `steps`, `run`,
+    /// `secrets`): MiniJinja's global functions. The validator's list of them is checked
+    /// against this (tests/drift.rs).
+    pub fn global_names(&self) -> BTreeSet<String> {
+        self.environment
+            .globals()
+            .map(|(name, _)| name.to_owned())
+            .collect()
+    }
+
     /// Every dotted name any string inside `value` uses.
     pub fn value_references(&self, value: &Value) -> BTreeSet<String> {
         let mut names = BTreeSet::new();

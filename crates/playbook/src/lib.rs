@@ -67,7 +67,9 @@ pub use schedules::{
     load_schedules, load_schedules_with_playbooks, resolve_playbook_path, schedules_json_schema,
 };
 pub use schema::json_schema;
-pub use templates::{RUN_FIELDS, looks_like_template};
+pub use templates::{
+    BUILTIN_FILTERS, BUILTIN_TESTS, GLOBAL_FUNCTIONS, RUN_FIELDS, looks_like_template,
+};
 pub use yaml::{MAX_DEPTH, MAX_NODES, MAX_SOURCE_BYTES};
 
 /// What [`load`] could read, and every problem found.

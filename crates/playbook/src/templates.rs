@@ -16,14 +16,17 @@ pub fn looks_like_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
 
-/// Names under `run.` in scope for every template.
+/// Names under `run.` in scope for every template. The engine's drift test checks them against
+/// what it puts under `run`.
 pub const RUN_FIELDS: [&str; 3] = ["id", "playbook", "started_at"];
 
-/// MiniJinja's global functions (default features), usable as bare names.
-const GLOBAL_FUNCTIONS: [&str; 5] = ["range", "dict", "debug", "namespace", "loop"];
+/// MiniJinja's global functions (default features), usable as bare names, and `loop` (inside
+/// a `for`). The engine's drift test checks them against its environment.
+pub const GLOBAL_FUNCTIONS: [&str; 5] = ["range", "dict", "debug", "namespace", "loop"];
 
-/// MiniJinja's built-in filters with the features this workspace enables.
-const BUILTIN_FILTERS: &[&str] = &[
+/// MiniJinja's built-in filters with the features this workspace enables. The engine's drift
+/// test checks them against its environment.
+pub const BUILTIN_FILTERS: &[&str] = &[
     "safe",
     "escape",
     "e",
@@ -74,8 +77,8 @@ const BUILTIN_FILTERS: &[&str] = &[
     "tojson",
 ];
 
-/// MiniJinja's built-in tests.
-const BUILTIN_TESTS: &[&str] = &[
+/// MiniJinja's built-in tests. The engine's drift test checks them against its environment.
+pub const BUILTIN_TESTS: &[&str] = &[
     "undefined",
     "defined",
     "none",

@@ -1,0 +1,266 @@
+//! Drift between the validator and the engine: the validator (runbook-playbook) checks
+//! templates offline against its own tables of what exists (each step kind's outputs, the
+//! names under `run`, the filters, tests and functions of MiniJinja). These tests fail when a
+//! table says something else than what the engine writes and what its MiniJinja environment
+//! provides, so that a playbook the validator accepts does not fail at run time (and one it
+//! refuses would not have worked).
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use runbook_engine::{Event, Planner, RunStatus, TemplateContext, Templates};
+use runbook_playbook::{
+    BUILTIN_FILTERS, BUILTIN_TESTS, GLOBAL_FUNCTIONS, RUN_FIELDS, STEP_KINDS, StepKind,
+    outputs_of_kind,
+};
+use serde_json::{Value, json};
+
+use common::{Scripted, progress, run};
+
+/// One step of every kind. `names` puts the run's names in an output.
+const EVERY_KIND: &str = r#"
+version: 1
+name: every-kind
+inputs:
+  hostname: { type: string }
+steps:
+  - id: scope
+    target:
+      all:
+        - { sensor: Computer Name, op: equals, value: "{{ inputs.hostname }}" }
+  - id: params
+    parameterize:
+      package: Custom Tagging - Add Tags
+      params: { $1: "IR-{{ inputs.hostname }}" }
+  - id: tag
+    issue:
+      name: "IR tag {{ inputs.hostname }}"
+      action_group: All Computers
+      target: "{{ steps.scope.group }}"
+      package: "{{ steps.params.package_spec }}"
+  - id: approved
+    await_approval:
+      action: "{{ steps.tag.action_id }}"
+  - id: results
+    poll:
+      action: "{{ steps.tag.action_id }}"
+  - id: check
+    assert:
+      that: "{{ steps.results.reached }}"
+  - id: note
+    log: "tagged {{ inputs.hostname }}"
+  - id: names
+    set:
+      run_names: "{{ run }}"
+outputs:
+  run_names: "{{ steps.names.run_names }}"
+"#;
+
+/// Names the kind of a step. The match names every kind, so that a new kind does not compile
+/// here until it has a step in [`EVERY_KIND`] (the test checks that every kind ran).
+fn kind_of(kind: &StepKind) -> &'static str {
+    match kind {
+        StepKind::Target(_) => "target",
+        StepKind::Parameterize(_) => "parameterize",
+        StepKind::Issue(_) => "issue",
+        StepKind::AwaitApproval(_) => "await_approval",
+        StepKind::Poll(_) => "poll",
+        StepKind::Assert(_) => "assert",
+        StepKind::Log(_) => "log",
+        StepKind::Set(_) => "set",
+    }
+}
+
+fn every_kind() -> runbook_playbook::Playbook {
+    let loaded = runbook_playbook::load("every-kind.yaml", EVERY_KIND);
+    loaded.playbook.unwrap_or_else(|| {
+        panic!(
+            "the validator refuses the playbook: {:?}",
+            loaded.diagnostics
+        )
+    })
+}
+
+async fn run_every_kind() -> (Vec<Event>, runbook_engine::RunOutcome) {
+    let platform = Scripted {
+        count: 1,
+        progress: vec![progress(1, 1, &[("Completed", 1)])],
+        ..Scripted::default()
+    };
+    let (_, events, outcome) = run(platform, EVERY_KIND, &[("hostname", "WIN-DC01")]).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    (events, outcome)
+}
+
+fn keys(value: &Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .map(|map| map.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_kind_writes_the_outputs_the_validator_knows() {
+    let playbook = every_kind();
+    let (events, _) = run_every_kind().await;
+    let mut kinds_run = BTreeSet::new();
+    for event in &events {
+        let Event::StepFinished {
+            step_id,
+            kind,
+            outputs,
+            ..
+        } = event
+        else {
+            continue;
+        };
+        let step = playbook
+            .steps
+            .iter()
+            .find(|step| step.id == *step_id)
+            .expect("a step of the playbook");
+        assert_eq!(kind, kind_of(&step.kind));
+        kinds_run.insert(kind.clone());
+        let mut written = keys(outputs);
+        assert!(
+            written.remove("skipped"),
+            "every step writes `skipped`: {step_id}"
+        );
+        let known: BTreeSet<String> = match &step.kind {
+            // A `set` step's outputs are its keys; the table has none for it.
+            StepKind::Set(values) => {
+                assert!(outputs_of_kind(kind).is_empty());
+                values.keys().cloned().collect()
+            }
+            _ => outputs_of_kind(kind)
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect(),
+        };
+        assert_eq!(
+            written,
+            known,
+            "a `{kind}` step writes {:?} but the validator's outputs_of_kind(\"{kind}\") lists {:?} \
+             (crates/playbook/src/model.rs): change both together",
+            written.difference(&known).collect::<Vec<_>>(),
+            known.difference(&written).collect::<Vec<_>>(),
+        );
+    }
+    let every: BTreeSet<String> = STEP_KINDS.iter().map(|kind| (*kind).to_owned()).collect();
+    assert_eq!(
+        kinds_run, every,
+        "every step kind runs in this test (add a step of a new kind to EVERY_KIND)"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_run_names_are_the_validators() {
+    let fields: BTreeSet<String> = RUN_FIELDS.iter().map(|name| (*name).to_owned()).collect();
+    let (_, outcome) = run_every_kind().await;
+    assert_eq!(
+        keys(&outcome.outputs["run_names"]),
+        fields,
+        "the engine's `run` names differ from runbook_playbook::RUN_FIELDS (crates/playbook/src/templates.rs)"
+    );
+    // A plan shows the same names, with placeholders where the run does not exist yet.
+    let playbook = every_kind();
+    let inputs = runbook_playbook::bind_inputs(
+        &playbook,
+        &[("hostname".to_owned(), "WIN-DC01".to_owned())],
+        &Default::default(),
+    )
+    .expect("inputs bind");
+    let plan = Planner::new(&Scripted::default()).plan(&playbook, &inputs);
+    assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+    assert_eq!(
+        keys(&plan.outputs["run_names"]),
+        fields,
+        "the plan's `run` names differ from runbook_playbook::RUN_FIELDS"
+    );
+}
+
+/// Renders one expression with the engine's templates.
+fn eval(templates: &Templates, expression: &str) -> Value {
+    templates
+        .render(
+            &json!(format!("{{{{ {expression} }}}}")),
+            &TemplateContext::new(&json!({})),
+        )
+        .unwrap_or_else(|error| panic!("`{expression}`: {error}"))
+}
+
+/// Filters and tests that Jinja users reach for, and MiniJinja offers in some configuration
+/// (MiniJinja cannot list those of an environment): each one the engine provides must be in the
+/// validator's list, or the validator refuses a template that would work.
+const JINJA_FILTERS: &str = "\
+    abs attr batch capitalize center chain count d default dictsort e escape filesizeformat \
+    first float forceescape format groupby indent int items join last length lines list \
+    lower map max min pprint random reject rejectattr replace reverse round safe select \
+    selectattr slice sort split string striptags sum title tojson trim truncate unique upper \
+    urlencode urlize wordcount wordwrap xmlattr zip bool";
+const JINJA_TESTS: &str = "\
+    boolean callable defined divisibleby endingwith eq equalto escaped even false filter \
+    float ge greaterthan gt in int integer iterable le lessthan lower lt mapping ne none \
+    number odd safe sameas sequence startingwith string test true undefined upper";
+
+#[test]
+fn the_validators_filters_tests_and_functions_are_minijinjas() {
+    let templates = Templates::new();
+    for filter in BUILTIN_FILTERS {
+        assert_eq!(
+            eval(&templates, &format!("'{filter}' is filter")),
+            json!(true),
+            "the validator lists the filter `{filter}`, which the engine's MiniJinja does not provide \
+             (BUILTIN_FILTERS, crates/playbook/src/templates.rs)"
+        );
+    }
+    for test in BUILTIN_TESTS {
+        assert_eq!(
+            eval(&templates, &format!("'{test}' is test")),
+            json!(true),
+            "the validator lists the test `{test}`, which the engine's MiniJinja does not provide \
+             (BUILTIN_TESTS, crates/playbook/src/templates.rs)"
+        );
+    }
+    for filter in JINJA_FILTERS.split_whitespace() {
+        if eval(&templates, &format!("'{filter}' is filter")) == json!(true) {
+            assert!(
+                BUILTIN_FILTERS.contains(&filter),
+                "the engine's MiniJinja provides the filter `{filter}`, which the validator refuses: \
+                 add it to BUILTIN_FILTERS (crates/playbook/src/templates.rs)"
+            );
+        }
+    }
+    for test in JINJA_TESTS.split_whitespace() {
+        if eval(&templates, &format!("'{test}' is test")) == json!(true) {
+            assert!(
+                BUILTIN_TESTS.contains(&test),
+                "the engine's MiniJinja provides the test `{test}`, which the validator refuses: \
+                 add it to BUILTIN_TESTS (crates/playbook/src/templates.rs)"
+            );
+        }
+    }
+    // Functions: MiniJinja lists its globals; the validator's list adds `loop`, the loop
+    // variable inside a `for`.
+    let mut functions = templates.global_names();
+    assert_eq!(
+        templates
+            .render(
+                &json!("{% for x in [7] %}{{ loop.index }}{% endfor %}"),
+                &TemplateContext::new(&json!({})),
+            )
+            .expect("loop"),
+        json!("1")
+    );
+    functions.insert("loop".to_owned());
+    let listed: BTreeSet<String> = GLOBAL_FUNCTIONS
+        .iter()
+        .map(|name| (*name).to_owned())
+        .collect();
+    assert_eq!(
+        functions, listed,
+        "the engine's MiniJinja functions differ from the validator's GLOBAL_FUNCTIONS \
+         (crates/playbook/src/templates.rs)"
+    );
+}
