@@ -227,8 +227,10 @@ fn must_text(clauses: &[(&str, Operator, &str)]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_session_is_renewed_when_it_expires_midway() {
     let mut config = fast_config();
-    // Five sim seconds are 5 ms of real time at this scale.
-    config.faults.login_session_ttl = Some(Duration::from_secs(5));
+    // 200 sim seconds are 200 ms of real time at this scale: long enough that a login is
+    // followed by its request in time even on a loaded machine, short enough to expire
+    // between the calls below.
+    config.faults.login_session_ttl = Some(Duration::from_secs(200));
     let sim = start(config).await;
     let (username, password) = sim.credentials();
     let auth = Auth::Login {
@@ -240,9 +242,9 @@ async fn login_session_is_renewed_when_it_expires_midway() {
         client_config(&sim, auth),
         tuning(),
     ));
-    for _ in 0..5 {
+    for _ in 0..4 {
         must(client.package_by_name("Reboot Windows Machine").await);
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let logins = sim.inspect().request_count("POST", "/api/v2/session/login");
     assert!(
