@@ -7,13 +7,12 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::Args;
 use runbook_engine::Pace;
+use runbook_serve::files::{self, Kind};
 use runbook_tanium::{
     Auth, ClientConfig, RequestObserver, RetryPolicy, TaniumClient, TaniumPlatform, Tuning,
 };
 use runbook_tanium_sim::{Faults, RunningSim, SimConfig, Simulator};
 use secrecy::SecretString;
-
-use crate::files::{self, Kind};
 
 /// How the simulator's clock runs under `--sim` by default: one real second is a minute.
 const SIM_TIME_SCALE: f64 = 60.0;
@@ -108,6 +107,14 @@ pub struct ConnectArgs {
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub request_timeout: u64,
+}
+
+impl ConnectArgs {
+    /// How long a request of this process may take, with a margin, as recorded with its
+    /// claims ([`runbook_serve::send_grace`]).
+    pub fn send_grace(&self) -> Duration {
+        runbook_serve::send_grace(Duration::from_secs(self.request_timeout))
+    }
 }
 
 /// A live connection: the platform, the simulator behind it (if any) and the engine's clock.

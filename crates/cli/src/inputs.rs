@@ -6,10 +6,10 @@ use anyhow::Context;
 use clap::Args;
 use indexmap::IndexMap;
 use runbook_playbook::{Playbook, Severity};
+use runbook_serve::files::{self, Kind};
 use serde_json::Value;
 
 use crate::connect::UsageError;
-use crate::files::{self, Kind};
 
 /// Inputs given on the command line.
 #[derive(Debug, Clone, Args)]

@@ -5,7 +5,6 @@
 mod cli;
 mod commands;
 mod connect;
-mod files;
 mod inputs;
 mod render;
 mod store;

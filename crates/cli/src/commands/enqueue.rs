@@ -4,12 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use indexmap::IndexMap;
-use runbook_engine::NewRun;
-use runbook_engine::run::playbook_hash;
-use runbook_playbook::Playbook;
+use runbook_serve::queued_run;
 use runbook_store::{Enqueued, SqlStore, StoreOptions};
-use serde_json::Value;
 
 use crate::connect::UsageError;
 use crate::inputs::{InputArgs, bind, parse_playbook, read_playbook};
@@ -80,48 +76,4 @@ pub fn started_by(what: &str) -> String {
         Some(user) => format!("{what}:{user}"),
         None => what.to_owned(),
     }
-}
-
-/// The record of a run to queue. A playbook with secret inputs cannot be queued: the store
-/// keeps inputs redacted, so the worker that claims the run could not read them back (secrets
-/// a worker reads from its own environment, the playbook's `secrets:`, are fine).
-pub fn queued_run(
-    playbook: &Playbook,
-    source: &str,
-    path: Option<String>,
-    inputs: &IndexMap<String, Value>,
-    started_by: String,
-) -> Result<NewRun, String> {
-    let secret: Vec<&str> = playbook
-        .inputs
-        .iter()
-        .filter(|(_, declaration)| declaration.secret)
-        .map(|(name, _)| name.as_str())
-        .collect();
-    if !secret.is_empty() {
-        return Err(format!(
-            "playbook {} has secret input(s) {}: a queued run keeps its inputs in the store, \
-             where secrets are never written, so a worker could not read them back; read the \
-             value from the worker's environment with `secrets:` instead, or use `runbook run`",
-            playbook.name,
-            secret.join(", ")
-        ));
-    }
-    let inputs = serde_json::to_value(inputs)
-        .map_err(|error| format!("the inputs cannot be recorded: {error}"))?;
-    Ok(NewRun {
-        run_id: new_run_id(),
-        playbook_name: playbook.name.clone(),
-        playbook_source: source.to_owned(),
-        playbook_hash: playbook_hash(source),
-        playbook_path: path,
-        inputs,
-        started_by,
-        claimed_by: None,
-    })
-}
-
-/// A fresh run id: a UUIDv7, as every run id (time-ordered, so queue order is id order).
-pub fn new_run_id() -> String {
-    uuid::Uuid::now_v7().to_string()
 }

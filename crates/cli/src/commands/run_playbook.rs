@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use runbook_engine::run::RunSource;
 use runbook_engine::{Engine, EventSink, Lease, Redactor, RunRecord, RunRequest, RunStatus, Store};
+use runbook_serve::{holder_is_gone, host_name};
 use runbook_store::{FencedStore, Heartbeat};
 use runbook_tanium::RequestObserver;
 use secrecy::SecretString;
@@ -111,7 +112,7 @@ pub fn execute(
         // that a `runs resume` elsewhere refuses while it lives; every write it makes is
         // fenced by that claim, and nothing is sent once its lease has run out.
         let holder_id = format!("cli:{}:{}", host_name(), std::process::id());
-        let send_grace = crate::commands::serve::send_grace(connect_args);
+        let send_grace = connect_args.send_grace();
         let term = runbook_store::lease_term(STALE_AFTER);
         let mut record = record;
         let fenced = match &store {
@@ -306,32 +307,6 @@ async fn claim_for_resume(
     .into())
 }
 
-/// Whether a holder (`cli:<host>:<pid>` for `runbook run` and `runs resume`,
-/// `<host>:<pid>:<random>` for a serve process) ran on this machine and its process has
-/// ended: a dead process can send nothing more. A pid reused by a new process reads as alive,
-/// which only costs a wait.
-pub(crate) fn holder_is_gone(holder: &str) -> bool {
-    let parts: Vec<&str> = holder.split(':').collect();
-    let (host, pid) = match parts.as_slice() {
-        ["cli", host, pid] => (*host, *pid),
-        [host, pid, _random] => (*host, *pid),
-        _ => return false,
-    };
-    let Ok(pid) = pid.parse::<u32>() else {
-        return false;
-    };
-    host == host_name() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-pub(crate) fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".to_owned())
-}
-
 fn report_interrupted(issued: &[u64], recorded: bool, run_id: &str) {
     if issued.is_empty() {
         anstream::eprintln!("interrupted: no action had been issued");
@@ -411,24 +386,4 @@ mod test_hooks {
 #[cfg(not(debug_assertions))]
 mod test_hooks {
     pub fn request_done() {}
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_holders_of_this_machine_whose_process_ended_are_gone() {
-        let host = host_name();
-        let alive = std::process::id();
-        // Far above any pid Linux hands out (pid_max is at most 2^22).
-        let dead = 4_000_000_000_u32;
-        assert!(!holder_is_gone(&format!("cli:{host}:{alive}")));
-        assert!(holder_is_gone(&format!("cli:{host}:{dead}")));
-        assert!(!holder_is_gone(&format!("{host}:{alive}:0a1b2c3d")));
-        assert!(holder_is_gone(&format!("{host}:{dead}:0a1b2c3d")));
-        assert!(!holder_is_gone(&format!("cli:another-host:{dead}")));
-        assert!(!holder_is_gone(&format!("another-host:{dead}:0a1b2c3d")));
-        assert!(!holder_is_gone("something else"));
-    }
 }

@@ -11,9 +11,9 @@ use runbook_playbook::{
     Diagnostic, PlaybookSource, Schedule, render_github, render_human, render_json,
     resolve_playbook_path,
 };
+use runbook_serve::files::{self, Kind, ReadError};
 
 use crate::cli::Format;
-use crate::files::{self, Kind, ReadError};
 
 /// `runbook schedules`.
 #[derive(Debug, Args)]

@@ -1,14 +1,9 @@
-//! `runbook serve`: a scheduler that fires schedules into the store's queue, and workers that
-//! claim queued runs and run them, in one long-lived process. Several processes (on several
-//! machines) share one PostgreSQL store; SQLite serves one process.
+//! `runbook serve`: its arguments, its logs and its signals; the service itself (scheduler,
+//! workers, heartbeat, metrics) is the `runbook-serve` library.
 //!
 //! Shutdown (SIGTERM or SIGINT): stop claiming and firing, flip the engine's shutdown so that
 //! running runs stop at their next checkpoint, give their claims back, exit 0. A second signal
 //! stops waiting for runs to reach a checkpoint.
-
-mod metrics;
-mod scheduler;
-mod worker;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,16 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use runbook_store::{Heartbeat, SqlStore, StoreOptions};
+use runbook_serve::{Config, Metrics, Schedules, Service};
 use runbook_tanium::RequestObserver;
-use tokio::sync::{Notify, watch};
 use tracing_subscriber::EnvFilter;
 
 use crate::connect::{ConnectArgs, UsageError, connect};
 use crate::store::StoreArgs;
-use metrics::Metrics;
-use scheduler::Scheduler;
-use worker::WorkerContext;
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -94,22 +85,13 @@ fn init_logs(format: LogFormat) {
     };
 }
 
-/// This process's id in the store's claim columns: host, pid and a random part (a pid is
-/// reused after a restart, and the new process must not count the dead one's runs as its own).
-fn worker_id() -> String {
-    let host = super::run_playbook::host_name();
-    // The tail of a UUIDv7 is random.
-    let random = uuid::Uuid::now_v7().simple().to_string();
-    format!("{host}:{}:{}", std::process::id(), &random[24..])
-}
+/// Counts the Tanium client's requests in the service's metrics.
+struct CountRequests(Arc<Metrics>);
 
-/// How long a request of this process may take, with a margin (a second and a tenth, for a
-/// server still creating what it was sent when the client gave up): a process that takes a
-/// run over from this one waits that long before it acts on an intent this one left
-/// unresolved.
-pub fn send_grace(connect: &crate::connect::ConnectArgs) -> Duration {
-    let timeout = Duration::from_secs(connect.request_timeout.max(1));
-    timeout + Duration::from_secs(1) + timeout / 10
+impl RequestObserver for CountRequests {
+    fn exchange(&self, method: &str, path: &str, status: Option<u16>, elapsed: Duration) {
+        self.0.exchange(method, path, status, elapsed);
+    }
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
@@ -136,16 +118,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     // The schedules file is checked before anything starts: a service that cannot read its
     // configuration should fail to start, where the operator is looking.
     let schedules = match &args.schedules {
-        Some(path) => Some((
-            path.clone(),
-            scheduler::load_file(path).map_err(|diagnostics| {
+        Some(path) => Some(Schedules {
+            path: path.clone(),
+            file: runbook_serve::load_schedules(path).map_err(|diagnostics| {
                 anstream::eprint!("{diagnostics}");
                 UsageError(format!(
                     "{} is not a valid schedules file; `runbook schedules validate` shows the same",
                     path.display()
                 ))
             })?,
-        )),
+        }),
         None => None,
     };
     init_logs(args.log_format);
@@ -155,96 +137,27 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     runtime.block_on(serve(args, url, schedules))
 }
 
-async fn serve(
-    args: ServeArgs,
-    url: String,
-    schedules: Option<(PathBuf, runbook_playbook::ScheduleFile)>,
-) -> anyhow::Result<u8> {
-    let options = StoreOptions {
-        // Each worker writes through the pool; the heartbeat, the scheduler and scrapes too.
-        max_connections: u32::try_from(args.workers)
-            .unwrap_or(u32::MAX)
-            .saturating_add(4),
-        ..StoreOptions::default()
-    };
+async fn serve(args: ServeArgs, url: String, schedules: Option<Schedules>) -> anyhow::Result<u8> {
     let store = Arc::new(
-        SqlStore::open_with(&url, &options)
+        runbook_serve::open_store(&url, args.workers)
             .await
             .map_err(|error| UsageError(error.to_string()))?,
     );
-    if store.backend_name() == "sqlite" {
-        tracing::info!(
-            "the store is a SQLite file: run one serve process on it; use PostgreSQL for several"
-        );
-    }
     let metrics = Arc::new(Metrics::default());
-    let observer: Arc<dyn RequestObserver> = metrics.clone();
+    let observer: Arc<dyn RequestObserver> = Arc::new(CountRequests(metrics.clone()));
     let connection = connect(&args.connect, Some(observer)).await?;
-    let worker_id = worker_id();
-    let (stop, stopping) = watch::channel(false);
-    let wake = Arc::new(Notify::new());
-
-    let metrics_server = match args.metrics_addr {
-        Some(address) => {
-            let (bound, server, stop_server) =
-                metrics::bind(address, metrics.clone(), store.clone()).await?;
-            tracing::info!("metrics at http://{bound}/metrics, health at http://{bound}/healthz");
-            Some((tokio::spawn(server), stop_server))
-        }
-        None => None,
-    };
-
-    // One heartbeat for every run this process holds. It keeps beating while runs wind down
-    // after a signal, so that they are not taken over before they are released. Each beat
-    // the store accepted renews the runs' leases; a run another process took over (this one
-    // was paused past --stale-after) has its lease marked lost, and its engine stops.
-    let leases = Heartbeat::new(store.as_ref().clone(), worker_id.clone());
-    let (stop_heartbeat, mut heartbeat_stopped) = watch::channel(false);
-    let heartbeat = {
-        let leases = leases.clone();
-        let interval = args.heartbeat;
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(interval) => {}
-                    _ = heartbeat_stopped.wait_for(|stop| *stop) => break,
-                }
-                if let Err(error) = leases.beat().await {
-                    tracing::warn!(%error, "heartbeat failed; runs held for longer than --stale-after may be taken over (their leases run out first, and nothing is sent once they have)");
-                }
-            }
-        })
-    };
-
-    let scheduler = schedules.map(|(path, file)| {
-        let scheduler = Scheduler::new(path, file, store.clone(), metrics.clone(), wake.clone());
-        tokio::spawn(scheduler.run(stopping.clone()))
-    });
-
-    let context = Arc::new(WorkerContext {
-        store: store.clone(),
-        platform: connection.platform.clone(),
-        pace: connection.pace,
-        worker_id: worker_id.clone(),
-        metrics: metrics.clone(),
+    let config = Config {
+        schedules,
+        workers: args.workers,
+        metrics_addr: args.metrics_addr,
+        heartbeat: args.heartbeat,
         stale_after: args.stale_after,
-        send_grace: send_grace(&args.connect),
-        leases,
-        idle_poll: args.poll_interval,
-        wake,
-        shutdown: stopping.clone(),
-    });
-    let mut workers = tokio::task::JoinSet::new();
-    for index in 0..args.workers {
-        workers.spawn(worker::work(context.clone(), index));
-    }
-    tracing::info!(
-        worker_id = %worker_id,
-        workers = args.workers,
-        schedules = args.schedules.as_ref().map(|path| path.display().to_string()).unwrap_or_default(),
-        store = store.backend_name(),
-        "serving"
-    );
+        poll_interval: args.poll_interval,
+        send_grace: args.connect.send_grace(),
+        pace: connection.pace,
+    };
+    let service =
+        Service::start(config, store.clone(), connection.platform.clone(), metrics).await?;
 
     let mut signals = Signals::new()?;
     let signal = signals.next().await;
@@ -252,33 +165,15 @@ async fn serve(
         signal,
         "stopping: no new runs; running runs stop at their next checkpoint"
     );
-    let _ = stop.send(true);
-    let drained = tokio::select! {
-        () = async { while workers.join_next().await.is_some() {} } => true,
-        signal = signals.next() => {
-            tracing::warn!(signal, "second signal: not waiting for runs to reach a checkpoint");
-            workers.abort_all();
-            false
-        }
-    };
-    if let Some(scheduler) = scheduler {
-        let _ = scheduler.await;
-    }
-    // Whatever is still held (a run cut short by a second signal, a failed release) goes back
-    // to the queue for another worker to resume.
-    match store.release_all(&worker_id).await {
-        Ok(0) => {}
-        Ok(released) => tracing::info!(released, "runs given back to the queue"),
-        Err(error) => {
-            tracing::error!(%error, "giving runs back failed; other workers take them over once their heartbeat is stale")
-        }
-    }
-    let _ = stop_heartbeat.send(true);
-    let _ = heartbeat.await;
-    if let Some((server, stop_server)) = metrics_server {
-        let _ = stop_server.send(());
-        let _ = server.await;
-    }
+    let drained = service
+        .stop(async {
+            let signal = signals.next().await;
+            tracing::warn!(
+                signal,
+                "second signal: not waiting for runs to reach a checkpoint"
+            );
+        })
+        .await;
     connection.close().await;
     store.close().await;
     tracing::info!(drained, "stopped");
@@ -324,16 +219,5 @@ mod tests {
         assert_eq!(duration_arg("5s"), Ok(Duration::from_secs(5)));
         assert_eq!(duration_arg("250ms"), Ok(Duration::from_millis(250)));
         assert!(duration_arg("soon").is_err());
-    }
-
-    #[test]
-    fn worker_ids_differ_between_processes_of_one_host() {
-        let first = worker_id();
-        let second = worker_id();
-        assert_ne!(first, second);
-        assert!(
-            first.contains(&format!(":{}:", std::process::id())),
-            "{first}"
-        );
     }
 }

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use runbook_serve::files::{self, Kind};
 use runbook_tanium_sim::{Faults, SimConfig, Simulator};
 
 use crate::connect::{UsageError, describe_faults, duration_arg, share_arg};
-use crate::files::{self, Kind};
 
 // The simulator prints a demo token on purpose: it guards nothing but a loopback toy server.
 

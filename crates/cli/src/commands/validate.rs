@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use runbook_playbook::{Diagnostic, Playbook, render_github, render_human, render_json};
+use runbook_serve::files::{self, Kind};
 
 use crate::cli::{Format, ValidateArgs};
-use crate::files::{self, Kind};
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     let files = collect_files(&args.paths)?;

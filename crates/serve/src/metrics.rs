@@ -15,7 +15,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use runbook_store::SqlStore;
-use runbook_tanium::RequestObserver;
 
 /// Upper bounds (seconds) of the histogram buckets: from a fast HTTP exchange to a long wait.
 const BUCKETS: [f64; 14] = [
@@ -211,8 +210,11 @@ fn outcome(status: Option<u16>) -> &'static str {
     }
 }
 
-impl RequestObserver for Metrics {
-    fn exchange(&self, method: &str, _path: &str, status: Option<u16>, elapsed: Duration) {
+impl Metrics {
+    /// Counts one exchange with Tanium (the cli forwards its client's requests here, as a
+    /// `RequestObserver`): its method, its status (None when no answer came) and how long it
+    /// took.
+    pub fn exchange(&self, method: &str, _path: &str, status: Option<u16>, elapsed: Duration) {
         // The path is left out of the labels: it holds ids, and every id would be a series.
         let method = method.to_ascii_uppercase();
         self.with(|counters| {

@@ -7,17 +7,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use indexmap::IndexMap;
-use runbook_engine::run::RunSource;
 use runbook_engine::{
     Engine, Event, EventSink, Pace, Platform, RunRecord, RunRequest, RunStatus, Store,
 };
+use runbook_playbook::Playbook;
 use runbook_store::{ClaimedRun, FencedStore, Heartbeat, SqlStore, lease_term};
 use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::{Notify, watch};
 
-use super::metrics::Metrics;
+use crate::claims::holder_is_gone;
+use crate::metrics::Metrics;
+use crate::record::{SecretInputs, request_from_record};
 
 /// What every worker task of one process shares.
 pub struct WorkerContext {
@@ -101,7 +102,7 @@ async fn execute(context: &WorkerContext, claimed: ClaimedRun, claim_sent: tokio
         lease_term(context.stale_after),
         claim_sent,
         Some(context.send_grace),
-        |previous| !crate::commands::run_playbook::holder_is_gone(previous),
+        |previous| !holder_is_gone(previous),
     ));
     if let Some(lease) = store.lease() {
         context.leases.hold(lease.clone());
@@ -212,40 +213,35 @@ pub fn firing_time(key: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Rebuilds the run's request from its record: the recorded playbook text, the recorded
-/// inputs, and the secrets the playbook allows, from this process's environment.
+/// inputs (a secret one, kept redacted, makes the run one a worker cannot run), and the
+/// secrets the playbook allows, from this process's environment.
 pub fn request_for(record: &RunRecord) -> Result<RunRequest, String> {
-    let file_name = record
-        .playbook_path
-        .clone()
-        .unwrap_or_else(|| format!("run {}", record.run_id));
-    let loaded = runbook_playbook::load(&file_name, &record.playbook_source);
-    let Some(playbook) = loaded.playbook else {
+    request_from_record(
+        record,
+        SecretInputs::Refused,
+        recorded_playbook,
+        |playbook, known| {
+            runbook_playbook::bind_inputs(playbook, &[], &known).map_err(|errors| {
+                let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                anyhow::anyhow!("the recorded inputs do not fit: {}", errors.join("; "))
+            })
+        },
+        secrets_from_environment,
+    )
+    .map_err(|error| error.to_string())
+}
+
+fn recorded_playbook(file_name: &str, source: &str) -> anyhow::Result<Playbook> {
+    let loaded = runbook_playbook::load(file_name, source);
+    loaded.playbook.ok_or_else(|| {
         let text = runbook_playbook::render_human(&loaded.diagnostics, false);
-        return Err(format!("the recorded playbook is invalid:\n{text}"));
-    };
-    let mut known: IndexMap<String, Value> = IndexMap::new();
-    if let Some(map) = record.inputs.as_object() {
-        for (name, value) in map {
-            let secret = playbook
-                .inputs
-                .get(name)
-                .is_some_and(|declaration| declaration.secret);
-            if secret {
-                return Err(format!(
-                    "input `{name}` is secret and is not kept in the store; a worker cannot \
-                     run this playbook from the queue (use `secrets:` for values from the \
-                     worker's environment)"
-                ));
-            }
-            if !value.is_null() {
-                known.insert(name.clone(), value.clone());
-            }
-        }
-    }
-    let inputs = runbook_playbook::bind_inputs(&playbook, &[], &known).map_err(|errors| {
-        let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        format!("the recorded inputs do not fit: {}", errors.join("; "))
-    })?;
+        anyhow::anyhow!("the recorded playbook is invalid:\n{text}")
+    })
+}
+
+/// The secrets the playbook reads, from this process's environment; all of them, or an error
+/// naming those that are not set.
+fn secrets_from_environment(playbook: &Playbook) -> anyhow::Result<BTreeMap<String, SecretString>> {
     let mut secrets = BTreeMap::new();
     let mut missing = Vec::new();
     for name in &playbook.secrets {
@@ -257,20 +253,12 @@ pub fn request_for(record: &RunRecord) -> Result<RunRequest, String> {
         }
     }
     if !missing.is_empty() {
-        return Err(format!(
+        anyhow::bail!(
             "secret(s) {} are not set in the environment of this serve process",
             missing.join(", ")
-        ));
+        );
     }
-    let mut request = RunRequest::new(Arc::new(playbook), inputs);
-    request.run_id = record.run_id.clone();
-    request.secrets = secrets;
-    request.started_by = record.started_by.clone();
-    request.source = Some(RunSource {
-        text: record.playbook_source.clone(),
-        path: record.playbook_path.clone(),
-    });
-    Ok(request)
+    Ok(secrets)
 }
 
 /// A run's events, as structured logs and metrics.
@@ -367,6 +355,8 @@ impl EventSink for RunLog {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
 
     #[test]

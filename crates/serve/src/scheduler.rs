@@ -12,14 +12,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use runbook_engine::NewRun;
+use runbook_engine::{NewRun, StoreError};
 use runbook_playbook::{CatchUp, Overlap, Schedule, ScheduleFile};
 use runbook_store::{Enqueued, QueueEntry, SqlStore};
 use tokio::sync::{Notify, watch};
 
-use super::metrics::Metrics;
-use crate::commands::enqueue::queued_run;
+use crate::clock::Clock;
+use crate::files::{self, Kind};
+use crate::metrics::Metrics;
+use crate::record::queued_run;
 
 /// The longest the scheduler sleeps without reading the schedules file again, so that a new
 /// schedule is noticed even while no other fires.
@@ -77,9 +80,55 @@ fn due_firings(
     (latest, due.saturating_sub(1))
 }
 
+/// What the scheduler asks of the store's queue: [`SqlStore`]'s methods of the same names.
+/// A trait so that the scheduler's tests run on paused time against a queue in memory (a
+/// database answers from threads of its own, which paused time does not wait for).
+#[async_trait]
+pub trait FiringQueue: Send + Sync {
+    /// The time of the schedule's latest firing that made a run, if any.
+    async fn latest_firing(&self, schedule_name: &str)
+    -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Whether a run was queued for this firing key already (by any process).
+    async fn has_fired(&self, firing_key: &str) -> Result<bool, StoreError>;
+    /// Runs of the schedule that are queued or running.
+    async fn active_runs_of_schedule(&self, schedule_name: &str) -> Result<u64, StoreError>;
+    /// Queues a run, once per firing key.
+    async fn enqueue_entry(
+        &self,
+        run: &NewRun,
+        entry: &QueueEntry<'_>,
+    ) -> Result<Enqueued, StoreError>;
+}
+
+#[async_trait]
+impl FiringQueue for SqlStore {
+    async fn latest_firing(
+        &self,
+        schedule_name: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        SqlStore::latest_firing(self, schedule_name).await
+    }
+
+    async fn has_fired(&self, firing_key: &str) -> Result<bool, StoreError> {
+        SqlStore::has_fired(self, firing_key).await
+    }
+
+    async fn active_runs_of_schedule(&self, schedule_name: &str) -> Result<u64, StoreError> {
+        SqlStore::active_runs_of_schedule(self, schedule_name).await
+    }
+
+    async fn enqueue_entry(
+        &self,
+        run: &NewRun,
+        entry: &QueueEntry<'_>,
+    ) -> Result<Enqueued, StoreError> {
+        SqlStore::enqueue_entry(self, run, entry).await
+    }
+}
+
 /// Reads and validates a schedules file; the error is the rendered diagnostics.
-pub fn load_file(path: &Path) -> Result<ScheduleFile, String> {
-    let source = crate::files::read_text(path, crate::files::Kind::Schedules)
+pub fn load_schedules(path: &Path) -> Result<ScheduleFile, String> {
+    let source = files::read_text(path, Kind::Schedules)
         .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     let loaded = runbook_playbook::load_schedules(&path.display().to_string(), &source);
     for warning in loaded
@@ -105,10 +154,11 @@ pub struct Scheduler {
     file: ScheduleFile,
     /// Per schedule: firings up to this time have been handled.
     cursors: HashMap<String, DateTime<Utc>>,
-    store: Arc<SqlStore>,
+    store: Arc<dyn FiringQueue>,
     metrics: Arc<Metrics>,
     /// Wakes this process's idle workers when a run is queued.
     wake: Arc<Notify>,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -122,12 +172,16 @@ impl std::fmt::Debug for Scheduler {
 }
 
 impl Scheduler {
+    /// A scheduler of `file` (read from `path`, and read again at every firing) that queues
+    /// into `store`, counts into `metrics`, wakes `wake` when it queued a run, and reads the
+    /// time from `clock`.
     pub fn new(
         path: PathBuf,
         file: ScheduleFile,
-        store: Arc<SqlStore>,
+        store: Arc<dyn FiringQueue>,
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
+        clock: Clock,
     ) -> Scheduler {
         Scheduler {
             path,
@@ -136,12 +190,13 @@ impl Scheduler {
             store,
             metrics,
             wake,
+            clock,
         }
     }
 
     /// Fires schedules until `shutdown` turns true.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
-        let start = Utc::now();
+        let start = self.clock.now();
         for schedule in self.file.schedules.clone() {
             self.cursors.insert(schedule.name.clone(), start);
             if !schedule.enabled {
@@ -167,7 +222,7 @@ impl Scheduler {
         self.catch_up(start).await;
         let mut store_failed = false;
         loop {
-            let now = Utc::now();
+            let now = self.clock.now();
             let mut nap = self
                 .next_firing()
                 .map(|next| (next - now).to_std().unwrap_or(Duration::ZERO))
@@ -178,10 +233,10 @@ impl Scheduler {
                 nap = nap.max(STORE_RETRY);
             }
             tokio::select! {
-                () = tokio::time::sleep(nap) => {}
+                () = self.clock.sleep(nap) => {}
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
-            let now = Utc::now();
+            let now = self.clock.now();
             self.reload(now);
             store_failed = self.fire_due(now).await;
         }
@@ -206,7 +261,7 @@ impl Scheduler {
 
     /// Reads the schedules file again; a broken file keeps the last good one in force.
     fn reload(&mut self, now: DateTime<Utc>) {
-        match load_file(&self.path) {
+        match load_schedules(&self.path) {
             Ok(file) => {
                 for schedule in &file.schedules {
                     if !self.cursors.contains_key(&schedule.name) {
@@ -284,7 +339,7 @@ impl Scheduler {
     fn prepare(&self, schedule: &Schedule) -> Result<NewRun, String> {
         let path = runbook_playbook::resolve_playbook_path(&self.path, &schedule.playbook);
         let shown = path.display().to_string();
-        let source = crate::files::read_text(&path, crate::files::Kind::Playbook)
+        let source = files::read_text(&path, Kind::Playbook)
             .map_err(|error| format!("cannot read playbook {shown}: {error}"))?;
         let loaded = runbook_playbook::load(&shown, &source);
         let Some(playbook) = loaded.playbook else {
@@ -385,6 +440,8 @@ impl Scheduler {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use chrono::TimeZone;
 
     use super::*;
@@ -427,5 +484,191 @@ mod tests {
             "the latest firing, found without walking to it"
         );
         assert!(missed + 1 >= MISSED_COUNT_LIMIT, "{missed}");
+    }
+
+    /// A queue in memory whose runs end as soon as they are queued (none is ever active).
+    /// `failures` enqueues fail first.
+    #[derive(Debug, Default)]
+    struct MemoryQueue {
+        /// Schedule, firing key and when (on tokio's clock) each run was queued.
+        runs: Mutex<Vec<(String, String, tokio::time::Instant)>>,
+        failures: Mutex<u32>,
+    }
+
+    impl MemoryQueue {
+        fn keys(&self) -> Vec<String> {
+            let runs = self.runs.lock().expect("not poisoned");
+            runs.iter().map(|(_, key, _)| key.clone()).collect()
+        }
+    }
+
+    #[async_trait]
+    impl FiringQueue for MemoryQueue {
+        async fn latest_firing(
+            &self,
+            schedule_name: &str,
+        ) -> Result<Option<DateTime<Utc>>, StoreError> {
+            let runs = self.runs.lock().expect("not poisoned");
+            Ok(runs
+                .iter()
+                .filter(|(schedule, _, _)| schedule == schedule_name)
+                .filter_map(|(_, key, _)| crate::worker::firing_time(key))
+                .max())
+        }
+
+        async fn has_fired(&self, firing_key: &str) -> Result<bool, StoreError> {
+            let runs = self.runs.lock().expect("not poisoned");
+            Ok(runs.iter().any(|(_, key, _)| key == firing_key))
+        }
+
+        async fn active_runs_of_schedule(&self, _schedule_name: &str) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+
+        async fn enqueue_entry(
+            &self,
+            run: &NewRun,
+            entry: &QueueEntry<'_>,
+        ) -> Result<Enqueued, StoreError> {
+            {
+                let mut failures = self.failures.lock().expect("not poisoned");
+                if *failures > 0 {
+                    *failures -= 1;
+                    return Err(StoreError::new("the database is away"));
+                }
+            }
+            let key = entry.firing_key.expect("a firing key").to_owned();
+            if self.has_fired(&key).await? {
+                return Ok(Enqueued::AlreadyFired);
+            }
+            let schedule = entry.schedule_name.expect("a schedule").to_owned();
+            let mut runs = self.runs.lock().expect("not poisoned");
+            runs.push((schedule, key, tokio::time::Instant::now()));
+            Ok(Enqueued::Queued(run.run_id.clone()))
+        }
+    }
+
+    /// Runs a scheduler of one schedule `tick` (with these `fields` besides its name and
+    /// playbook) from `start` for `span` of paused time.
+    async fn schedule_for(
+        fields: &str,
+        queue: Arc<MemoryQueue>,
+        start: DateTime<Utc>,
+        span: Duration,
+    ) -> Arc<Metrics> {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        std::fs::write(
+            folder.path().join("p.yaml"),
+            "version: 1\nname: tick\nsteps:\n  - id: hello\n    log: hi\n",
+        )
+        .expect("write the playbook");
+        let path = folder.path().join("schedules.yaml");
+        std::fs::write(
+            &path,
+            format!("version: 1\nschedules:\n  - {{ name: tick, playbook: p.yaml, {fields} }}\n"),
+        )
+        .expect("write the schedules");
+        let file = load_schedules(&path).expect("valid schedules");
+        let metrics = Arc::new(Metrics::default());
+        let scheduler = Scheduler::new(
+            path,
+            file,
+            queue,
+            metrics.clone(),
+            Arc::new(Notify::new()),
+            Clock::following_tokio(start),
+        );
+        let (stop, stopping) = watch::channel(false);
+        let running = tokio::spawn(scheduler.run(stopping));
+        tokio::time::sleep(span).await;
+        stop.send(true).expect("the scheduler listens");
+        running.await.expect("the scheduler stopped");
+        metrics
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn firings_are_queued_at_their_times_on_paused_time() {
+        let queue = Arc::new(MemoryQueue::default());
+        let start = Utc.with_ymd_and_hms(2026, 3, 8, 7, 0, 0).unwrap()
+            + chrono::TimeDelta::milliseconds(500);
+        let began = tokio::time::Instant::now();
+        let metrics = schedule_for(
+            "cron: '* * * * * *'",
+            queue.clone(),
+            start,
+            Duration::from_secs(3),
+        )
+        .await;
+        assert_eq!(
+            queue.keys(),
+            [
+                "tick@2026-03-08T07:00:01Z",
+                "tick@2026-03-08T07:00:02Z",
+                "tick@2026-03-08T07:00:03Z"
+            ]
+        );
+        let runs = queue.runs.lock().expect("not poisoned");
+        let offsets: Vec<u128> = runs
+            .iter()
+            .map(|(_, _, at)| (*at - began).as_millis())
+            .collect();
+        assert_eq!(offsets, [500, 1_500, 2_500], "each at its second");
+        let text = metrics.render(None);
+        assert!(
+            text.contains("runbook_schedule_firings_total{outcome=\"queued\"} 3"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_firing_the_store_failed_is_tried_again_a_second_later() {
+        let queue = Arc::new(MemoryQueue::default());
+        *queue.failures.lock().expect("not poisoned") = 1;
+        let start = Utc.with_ymd_and_hms(2026, 3, 8, 7, 0, 30).unwrap();
+        let began = tokio::time::Instant::now();
+        let metrics = schedule_for(
+            "cron: '0 * * * * *'",
+            queue.clone(),
+            start,
+            Duration::from_secs(45),
+        )
+        .await;
+        let runs = queue.runs.lock().expect("not poisoned");
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        let (_, key, at) = &runs[0];
+        assert_eq!(key, "tick@2026-03-08T07:01:00Z", "the firing that failed");
+        assert_eq!(
+            (*at - began).as_millis(),
+            31_000,
+            "due at 30 s, retried 1 s later"
+        );
+        let text = metrics.render(None);
+        assert!(
+            text.contains("runbook_schedule_firings_total{outcome=\"store_error\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_missed_firing_is_caught_up_once_at_start() {
+        let queue = Arc::new(MemoryQueue::default());
+        queue.runs.lock().expect("not poisoned").push((
+            "tick".into(),
+            "tick@2026-03-08T06:00:00Z".into(),
+            tokio::time::Instant::now(),
+        ));
+        let start = Utc.with_ymd_and_hms(2026, 3, 8, 9, 30, 0).unwrap();
+        schedule_for(
+            "cron: '0 0 * * * *', catch_up: latest",
+            queue.clone(),
+            start,
+            Duration::from_secs(60),
+        )
+        .await;
+        assert_eq!(
+            queue.keys(),
+            ["tick@2026-03-08T06:00:00Z", "tick@2026-03-08T09:00:00Z"],
+            "the latest missed firing only, once"
+        );
     }
 }

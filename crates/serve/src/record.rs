@@ -1,0 +1,292 @@
+//! Runs as the store keeps them: the record a queued run starts as ([`queued_run`]), and the
+//! request a recorded run is continued with ([`request_from_record`], for the workers and for
+//! `runbook runs resume`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use runbook_engine::run::{RunSource, playbook_hash};
+use runbook_engine::{NewRun, RunRecord, RunRequest};
+use runbook_playbook::Playbook;
+use secrecy::SecretString;
+use serde_json::Value;
+
+/// The record of a run to queue. A playbook with secret inputs cannot be queued: the store
+/// keeps inputs redacted, so the worker that claims the run could not read them back (secrets
+/// a worker reads from its own environment, the playbook's `secrets:`, are fine).
+pub fn queued_run(
+    playbook: &Playbook,
+    source: &str,
+    path: Option<String>,
+    inputs: &IndexMap<String, Value>,
+    started_by: String,
+) -> Result<NewRun, String> {
+    let secret: Vec<&str> = playbook
+        .inputs
+        .iter()
+        .filter(|(_, declaration)| declaration.secret)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !secret.is_empty() {
+        return Err(format!(
+            "playbook {} has secret input(s) {}: a queued run keeps its inputs in the store, \
+             where secrets are never written, so a worker could not read them back; read the \
+             value from the worker's environment with `secrets:` instead, or use `runbook run`",
+            playbook.name,
+            secret.join(", ")
+        ));
+    }
+    let inputs = serde_json::to_value(inputs)
+        .map_err(|error| format!("the inputs cannot be recorded: {error}"))?;
+    Ok(NewRun {
+        run_id: new_run_id(),
+        playbook_name: playbook.name.clone(),
+        playbook_source: source.to_owned(),
+        playbook_hash: playbook_hash(source),
+        playbook_path: path,
+        inputs,
+        started_by,
+        claimed_by: None,
+    })
+}
+
+/// A fresh run id: a UUIDv7, as every run id (time-ordered, so queue order is id order).
+pub fn new_run_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// What becomes of a recorded run's secret inputs, which the store keeps redacted.
+#[derive(Debug, Clone, Copy)]
+pub enum SecretInputs<'a> {
+    /// Nobody is there to give them again (a serve worker): a run with a secret input cannot
+    /// be rebuilt.
+    Refused,
+    /// Given again (`runbook runs resume`): by name (`--input NAME=...`), or any of them in an
+    /// inputs file. An input recorded in clear cannot be given again by name: the steps done
+    /// already used the recorded value, and a new one would mix two runs.
+    GivenAgain {
+        /// The inputs given again by name.
+        names: &'a [&'a str],
+        /// Whether an inputs file is given (it may hold any secret input).
+        file: bool,
+    },
+}
+
+/// Why a recorded run's inputs cannot be had again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RebuildError {
+    /// A secret input, under [`SecretInputs::Refused`].
+    #[error(
+        "input `{0}` is secret and is not kept in the store; a worker cannot run this playbook \
+         from the queue (use `secrets:` for values from the worker's environment)"
+    )]
+    SecretInput(String),
+    /// Inputs recorded in clear and given again, under [`SecretInputs::GivenAgain`].
+    #[error(
+        "input(s) {} were recorded with the run and cannot change on resume; only secret inputs are given again",
+        .0.join(", ")
+    )]
+    Changed(Vec<String>),
+    /// Secret inputs not given again, under [`SecretInputs::GivenAgain`].
+    #[error(
+        "secret input(s) {} are not stored in clear; give them again with --input",
+        .0.join(", ")
+    )]
+    SecretsNotGiven(Vec<String>),
+}
+
+/// Rebuilds a recorded run's request: the recorded playbook text, the recorded inputs, and
+/// the secrets the playbook reads. Where its callers differ, they say so: `parse` reads the
+/// playbook text (given a file name to show: its recorded path, or `run <id>`) and reports its
+/// diagnostics; `secret_inputs` says what becomes of secret inputs; `bind` binds the recorded
+/// inputs (without the secret ones) with whatever the caller gives again; `secrets` reads the
+/// secrets the playbook allows.
+pub fn request_from_record(
+    record: &RunRecord,
+    secret_inputs: SecretInputs<'_>,
+    parse: impl FnOnce(&str, &str) -> anyhow::Result<Playbook>,
+    bind: impl FnOnce(&Playbook, IndexMap<String, Value>) -> anyhow::Result<IndexMap<String, Value>>,
+    secrets: impl FnOnce(&Playbook) -> anyhow::Result<BTreeMap<String, SecretString>>,
+) -> anyhow::Result<RunRequest> {
+    let file_name = record
+        .playbook_path
+        .clone()
+        .unwrap_or_else(|| format!("run {}", record.run_id));
+    let playbook = parse(&file_name, &record.playbook_source)?;
+    let recorded = recorded_inputs(record, &playbook, secret_inputs)?;
+    let inputs = bind(&playbook, recorded)?;
+    let secrets = secrets(&playbook)?;
+    let mut request = RunRequest::new(Arc::new(playbook), inputs);
+    request.run_id = record.run_id.clone();
+    request.secrets = secrets;
+    request.started_by = record.started_by.clone();
+    request.source = Some(RunSource {
+        text: record.playbook_source.clone(),
+        path: record.playbook_path.clone(),
+    });
+    Ok(request)
+}
+
+/// The recorded inputs that are read back as they were: not secret, not null.
+fn recorded_inputs(
+    record: &RunRecord,
+    playbook: &Playbook,
+    secret_inputs: SecretInputs<'_>,
+) -> Result<IndexMap<String, Value>, RebuildError> {
+    let mut known = IndexMap::new();
+    let mut changed = Vec::new();
+    let mut not_given = Vec::new();
+    let Some(map) = record.inputs.as_object() else {
+        return Ok(known);
+    };
+    for (name, value) in map {
+        let secret = playbook
+            .inputs
+            .get(name)
+            .is_some_and(|declaration| declaration.secret);
+        match secret_inputs {
+            SecretInputs::Refused if secret => {
+                return Err(RebuildError::SecretInput(name.clone()));
+            }
+            SecretInputs::Refused => {}
+            SecretInputs::GivenAgain { names, file } => {
+                let given = names.contains(&name.as_str());
+                if secret && !value.is_null() {
+                    // Recorded as a marker, never in clear: it must be given again.
+                    if !given && !file {
+                        not_given.push(name.clone());
+                    }
+                    continue;
+                }
+                if given {
+                    changed.push(name.clone());
+                    continue;
+                }
+            }
+        }
+        if !value.is_null() {
+            known.insert(name.clone(), value.clone());
+        }
+    }
+    if !changed.is_empty() {
+        return Err(RebuildError::Changed(changed));
+    }
+    if !not_given.is_empty() {
+        return Err(RebuildError::SecretsNotGiven(not_given));
+    }
+    Ok(known)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn record(source: &str, inputs: Value) -> RunRecord {
+        RunRecord {
+            run_id: "0193a1b2-0000-7000-8000-000000000001".into(),
+            playbook_name: "queued".into(),
+            playbook_source: source.into(),
+            playbook_hash: String::new(),
+            playbook_path: Some("queued.yaml".into()),
+            inputs,
+            started_by: "runbook:analyst".into(),
+            status: "running".into(),
+            outputs: None,
+            error: None,
+            started_at: "2026-11-29T10:00:00.000000Z".into(),
+            finished_at: None,
+            steps: Vec::new(),
+            intents: Vec::new(),
+        }
+    }
+
+    const WITH_SECRET: &str = "version: 1\nname: queued\ninputs:\n  host: { type: string }\n  password: { type: string, secret: true }\nsteps:\n  - id: hello\n    log: hi\n";
+
+    fn parse(file_name: &str, source: &str) -> anyhow::Result<Playbook> {
+        runbook_playbook::load(file_name, source)
+            .playbook
+            .ok_or_else(|| anyhow::anyhow!("invalid"))
+    }
+
+    fn recorded(secret_inputs: SecretInputs<'_>) -> anyhow::Result<IndexMap<String, Value>> {
+        let record = record(
+            WITH_SECRET,
+            json!({"host": "WIN-DC01", "password": "[REDACTED]"}),
+        );
+        let mut seen = None;
+        request_from_record(
+            &record,
+            secret_inputs,
+            parse,
+            |_, known| {
+                seen = Some(known.clone());
+                Ok(known)
+            },
+            |_| Ok(BTreeMap::new()),
+        )?;
+        Ok(seen.expect("bound"))
+    }
+
+    #[test]
+    fn a_resume_gives_secret_inputs_again_and_nothing_else() {
+        let known = recorded(SecretInputs::GivenAgain {
+            names: &["password"],
+            file: false,
+        })
+        .expect("rebuilt");
+        assert_eq!(known.get("host"), Some(&json!("WIN-DC01")));
+        assert_eq!(known.get("password"), None, "the marker is not an input");
+        let missing = recorded(SecretInputs::GivenAgain {
+            names: &[],
+            file: false,
+        })
+        .expect_err("not given");
+        assert_eq!(
+            missing.downcast_ref::<RebuildError>(),
+            Some(&RebuildError::SecretsNotGiven(vec!["password".into()]))
+        );
+        assert!(
+            recorded(SecretInputs::GivenAgain {
+                names: &[],
+                file: true
+            })
+            .is_ok(),
+            "an inputs file may hold it"
+        );
+        let changed = recorded(SecretInputs::GivenAgain {
+            names: &["host", "password"],
+            file: false,
+        })
+        .expect_err("changed");
+        assert_eq!(
+            changed.downcast_ref::<RebuildError>(),
+            Some(&RebuildError::Changed(vec!["host".into()]))
+        );
+    }
+
+    #[test]
+    fn a_worker_refuses_secret_inputs() {
+        let refused = recorded(SecretInputs::Refused).expect_err("refused");
+        assert_eq!(
+            refused.downcast_ref::<RebuildError>(),
+            Some(&RebuildError::SecretInput("password".into()))
+        );
+    }
+
+    #[test]
+    fn a_queued_run_keeps_no_secret_inputs() {
+        let playbook = parse("p.yaml", WITH_SECRET).expect("valid");
+        let error = queued_run(
+            &playbook,
+            WITH_SECRET,
+            None,
+            &IndexMap::new(),
+            "enqueue".into(),
+        )
+        .expect_err("refused");
+        assert!(error.contains("secret input(s) password"), "{error}");
+    }
+}
