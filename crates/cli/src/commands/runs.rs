@@ -1,15 +1,12 @@
 //! `runbook runs list|show|resume|cancel`: the recorded runs.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 use anstyle::{AnsiColor, Style};
 use clap::{Args, Subcommand};
-use indexmap::IndexMap;
-use runbook_engine::run::RunSource;
-use runbook_engine::{Platform, RunFilter, RunRecord, RunRequest, Store};
+use runbook_engine::{Platform, RunFilter, RunRecord, Store};
+use runbook_serve::SecretInputs;
 use runbook_store::CancelOutcome;
-use serde_json::Value;
 
 use crate::commands::run_playbook::{OutputArgs, execute, read_secrets};
 use crate::connect::{ConnectArgs, UsageError, connect};
@@ -290,64 +287,23 @@ fn resume(args: ResumeArgs) -> anyhow::Result<u8> {
             return Ok(1);
         }
     }
-    let file_name = record
-        .playbook_path
-        .clone()
-        .unwrap_or_else(|| format!("run {}", record.run_id));
-    let playbook = parse_playbook(&file_name, &record.playbook_source)?;
     // Recorded inputs, less the secret ones (stored redacted): those must be given again.
-    let mut known: IndexMap<String, Value> = IndexMap::new();
-    let mut missing_secrets = Vec::new();
     let given: Vec<&str> = args
         .inputs
         .input
         .iter()
         .filter_map(|pair| pair.split_once('=').map(|(name, _)| name.trim()))
         .collect();
-    let mut changed = Vec::new();
-    if let Some(map) = record.inputs.as_object() {
-        for (name, value) in map {
-            let secret = playbook
-                .inputs
-                .get(name)
-                .is_some_and(|declaration| declaration.secret);
-            if secret && !value.is_null() {
-                // Recorded as a marker, never in clear: it must be given again.
-                if !given.contains(&name.as_str()) && args.inputs.inputs_file.is_none() {
-                    missing_secrets.push(name.clone());
-                }
-            } else if given.contains(&name.as_str()) {
-                // Steps already done used the recorded value; a new one would mix two runs.
-                changed.push(name.clone());
-            } else if !value.is_null() {
-                known.insert(name.clone(), value.clone());
-            }
-        }
-    }
-    if !changed.is_empty() {
-        return Err(UsageError(format!(
-            "input(s) {} were recorded with the run and cannot change on resume; only secret inputs are given again",
-            changed.join(", ")
-        ))
-        .into());
-    }
-    if !missing_secrets.is_empty() {
-        return Err(UsageError(format!(
-            "secret input(s) {} are not stored in clear; give them again with --input",
-            missing_secrets.join(", ")
-        ))
-        .into());
-    }
-    let inputs = bind_over(&playbook, &args.inputs, known)?;
-    let secrets = read_secrets(&playbook.secrets, &args.output.secrets)?;
-    let mut request = RunRequest::new(Arc::new(playbook), inputs);
-    request.run_id = record.run_id.clone();
-    request.secrets = secrets;
-    request.started_by = record.started_by.clone();
-    request.source = Some(RunSource {
-        text: record.playbook_source.clone(),
-        path: record.playbook_path.clone(),
-    });
+    let request = runbook_serve::request_from_record(
+        &record,
+        SecretInputs::GivenAgain {
+            names: &given,
+            file: args.inputs.inputs_file.is_some(),
+        },
+        parse_playbook,
+        |playbook, known| bind_over(playbook, &args.inputs, known),
+        |playbook| read_secrets(&playbook.secrets, &args.output.secrets),
+    )?;
     execute(
         request,
         Some(record),
