@@ -9,7 +9,7 @@ use clap::Args;
 use runbook_engine::run::RunSource;
 use runbook_engine::{Engine, EventSink, Lease, Redactor, RunRecord, RunRequest, RunStatus, Store};
 use runbook_serve::{holder_is_gone, host_name};
-use runbook_store::{FencedStore, Heartbeat};
+use runbook_store::{FencedStore, Heartbeat, SqlStore};
 use runbook_tanium::RequestObserver;
 use secrecy::SecretString;
 
@@ -113,52 +113,12 @@ pub fn execute(
         // fenced by that claim, and nothing is sent once its lease has run out.
         let holder_id = format!("cli:{}:{}", host_name(), std::process::id());
         let send_grace = connect_args.send_grace();
-        let term = runbook_store::lease_term(STALE_AFTER);
         let mut record = record;
         let fenced = match &store {
             None => None,
-            Some(store) => Some(Arc::new(match &record {
-                // A new run holds its claim from its first write (claim 1).
-                None => FencedStore::new(
-                    store.as_ref().clone(),
-                    Lease::new(
-                        request.run_id.clone(),
-                        holder_id.clone(),
-                        1,
-                        term,
-                        tokio::time::Instant::now(),
-                    ),
-                    Some(send_grace),
-                ),
-                Some(_) => {
-                    let claim_sent = tokio::time::Instant::now();
-                    let claimed =
-                        claim_for_resume(store, &request.run_id, &holder_id, send_grace).await?;
-                    if claimed
-                        .previous_holder
-                        .as_deref()
-                        .is_some_and(|previous| !holder_is_gone(previous))
-                    {
-                        anstream::eprintln!(
-                            "taking the run over from {} (no heartbeat for {}s): its last request is given {}s to land before this process acts on it",
-                            claimed.previous_holder.as_deref().unwrap_or_default(),
-                            STALE_AFTER.as_secs(),
-                            claimed.previous_grace.unwrap_or(send_grace).as_secs()
-                        );
-                    }
-                    // The record as it is now that this process holds the run.
-                    record = Some(claimed.record.clone());
-                    FencedStore::for_claim(
-                        store.as_ref().clone(),
-                        &claimed,
-                        &holder_id,
-                        term,
-                        claim_sent,
-                        Some(send_grace),
-                        |previous| !holder_is_gone(previous),
-                    )
-                }
-            })),
+            Some(store) => Some(Arc::new(
+                fence(store, &request, &mut record, &holder_id, send_grace).await?,
+            )),
         };
         let holder = match (&store, &fenced) {
             (Some(store), Some(fenced)) => {
@@ -247,6 +207,57 @@ pub fn execute(
         }
         Ok(code)
     })
+}
+
+/// The store as this process's claim on the run sees it. A new run holds its claim from its
+/// first write (claim 1); a run to resume is claimed first, and `record` becomes the record as
+/// it is under that claim.
+async fn fence(
+    store: &Arc<SqlStore>,
+    request: &RunRequest,
+    record: &mut Option<RunRecord>,
+    holder_id: &str,
+    send_grace: Duration,
+) -> anyhow::Result<FencedStore> {
+    let term = runbook_store::lease_term(STALE_AFTER);
+    if record.is_none() {
+        return Ok(FencedStore::new(
+            store.as_ref().clone(),
+            Lease::new(
+                request.run_id.clone(),
+                holder_id.to_owned(),
+                1,
+                term,
+                tokio::time::Instant::now(),
+            ),
+            Some(send_grace),
+        ));
+    }
+    let claim_sent = tokio::time::Instant::now();
+    let claimed = claim_for_resume(store, &request.run_id, holder_id, send_grace).await?;
+    if claimed
+        .previous_holder
+        .as_deref()
+        .is_some_and(|previous| !holder_is_gone(previous))
+    {
+        anstream::eprintln!(
+            "taking the run over from {} (no heartbeat for {}s): its last request is given {}s to land before this process acts on it",
+            claimed.previous_holder.as_deref().unwrap_or_default(),
+            STALE_AFTER.as_secs(),
+            claimed.previous_grace.unwrap_or(send_grace).as_secs()
+        );
+    }
+    // The record as it is now that this process holds the run.
+    *record = Some(claimed.record.clone());
+    Ok(FencedStore::for_claim(
+        store.as_ref().clone(),
+        &claimed,
+        holder_id,
+        term,
+        claim_sent,
+        Some(send_grace),
+        |previous| !holder_is_gone(previous),
+    ))
 }
 
 /// How often a running `runbook run` renews its claim on its run.
