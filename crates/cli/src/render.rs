@@ -98,86 +98,21 @@ impl Renderer {
     fn human(&self, event: &Event, verbose: bool) {
         let mut state = self.lock();
         match event {
+            Event::StepStarted { .. }
+            | Event::StepSkipped { .. }
+            | Event::StepFinished { .. }
+            | Event::StepFailed { .. }
+            | Event::StepRestored { .. }
+            | Event::StepRetrying { .. } => self.step_event(&mut state, event, verbose),
+            Event::ApprovalWaiting { .. } | Event::PollProgress { .. } => {
+                self.wait_event(&mut state, event)
+            }
             Event::RunStarted {
                 run_id, playbook, ..
             } => {
                 self.line(
                     &mut state,
                     format!("{DIM}run {run_id} of playbook {playbook}{DIM:#}"),
-                );
-            }
-            Event::StepStarted { step_id, kind, .. } => {
-                if verbose {
-                    self.line(&mut state, format!("{DIM}… {step_id} ({kind}){DIM:#}"));
-                }
-            }
-            Event::StepSkipped {
-                step_id,
-                kind,
-                reason,
-            } => {
-                self.line(
-                    &mut state,
-                    format!("{DIM}- {step_id:<16} {kind:<14} skipped: {reason}{DIM:#}"),
-                );
-            }
-            Event::StepFinished {
-                step_id,
-                kind,
-                summary,
-                elapsed_ms,
-                ..
-            } => {
-                if let Some(bar) = state.bar.take() {
-                    bar.finish_and_clear();
-                }
-                state.last_progress_line = None;
-                self.line(
-                    &mut state,
-                    format!(
-                        "{OK}ok{OK:#} {step_id:<16} {kind:<14} {summary} {DIM}({}){DIM:#}",
-                        millis(*elapsed_ms)
-                    ),
-                );
-            }
-            Event::StepFailed {
-                step_id,
-                kind,
-                error,
-                continued,
-                ..
-            } => {
-                if let Some(bar) = state.bar.take() {
-                    bar.finish_and_clear();
-                }
-                let tail = if *continued {
-                    " (continue_on_error: the run goes on)"
-                } else {
-                    ""
-                };
-                self.line(
-                    &mut state,
-                    format!("{BAD}FAILED{BAD:#} {step_id:<12} {kind:<14} {error}{tail}"),
-                );
-            }
-            Event::StepRestored {
-                step_id,
-                kind,
-                status,
-            } => {
-                self.line(
-                    &mut state,
-                    format!("{DIM}= {step_id:<16} {kind:<14} {status} before the resume; outputs kept{DIM:#}"),
-                );
-            }
-            Event::StepRetrying {
-                step_id,
-                attempt,
-                error,
-            } => {
-                self.line(
-                    &mut state,
-                    format!("{WARN}retry{WARN:#} {step_id}: attempt {attempt} after: {error}"),
                 );
             }
             Event::RequestSent {
@@ -213,41 +148,6 @@ impl Renderer {
                     "issued"
                 };
                 self.line(&mut state, format!("   action {action_id} {verb}: {name}"));
-            }
-            Event::ApprovalWaiting {
-                action_id,
-                waited_seconds,
-                timeout_seconds,
-                ..
-            } => {
-                let message = format!(
-                    "waiting for approval of action {action_id}: {} of at most {}",
-                    runbook_engine::run::humanize(Duration::from_secs(*waited_seconds)),
-                    runbook_engine::run::humanize(Duration::from_secs(*timeout_seconds))
-                );
-                let position = (*waited_seconds * 100)
-                    .checked_div(*timeout_seconds)
-                    .unwrap_or(0);
-                self.bar(&mut state, message, Some((position, 100)));
-            }
-            Event::PollProgress {
-                action_id,
-                percent,
-                finished,
-                expected,
-                statuses,
-                ..
-            } => {
-                let counts: Vec<String> = statuses
-                    .iter()
-                    .map(|(status, count)| format!("{status} {count}"))
-                    .collect();
-                let message = format!(
-                    "action {action_id}: {percent:.0}% reporting, {finished}/{expected} finished{}{}",
-                    if counts.is_empty() { "" } else { " · " },
-                    counts.join(", ")
-                );
-                self.bar(&mut state, message, Some((percent.round() as u64, 100)));
             }
             Event::Warning { step_id, message } => {
                 let place = step_id
@@ -294,6 +194,129 @@ impl Renderer {
                 }
                 self.line(&mut state, text);
             }
+        }
+    }
+
+    /// A step started, ended, was skipped, restored or retried.
+    fn step_event(&self, state: &mut RenderState, event: &Event, verbose: bool) {
+        match event {
+            Event::StepStarted { step_id, kind, .. } => {
+                if verbose {
+                    self.line(state, format!("{DIM}… {step_id} ({kind}){DIM:#}"));
+                }
+            }
+            Event::StepSkipped {
+                step_id,
+                kind,
+                reason,
+            } => {
+                self.line(
+                    state,
+                    format!("{DIM}- {step_id:<16} {kind:<14} skipped: {reason}{DIM:#}"),
+                );
+            }
+            Event::StepFinished {
+                step_id,
+                kind,
+                summary,
+                elapsed_ms,
+                ..
+            } => {
+                if let Some(bar) = state.bar.take() {
+                    bar.finish_and_clear();
+                }
+                state.last_progress_line = None;
+                self.line(
+                    state,
+                    format!(
+                        "{OK}ok{OK:#} {step_id:<16} {kind:<14} {summary} {DIM}({}){DIM:#}",
+                        millis(*elapsed_ms)
+                    ),
+                );
+            }
+            Event::StepFailed {
+                step_id,
+                kind,
+                error,
+                continued,
+                ..
+            } => {
+                if let Some(bar) = state.bar.take() {
+                    bar.finish_and_clear();
+                }
+                let tail = if *continued {
+                    " (continue_on_error: the run goes on)"
+                } else {
+                    ""
+                };
+                self.line(
+                    state,
+                    format!("{BAD}FAILED{BAD:#} {step_id:<12} {kind:<14} {error}{tail}"),
+                );
+            }
+            Event::StepRestored {
+                step_id,
+                kind,
+                status,
+            } => {
+                self.line(
+                    state,
+                    format!("{DIM}= {step_id:<16} {kind:<14} {status} before the resume; outputs kept{DIM:#}"),
+                );
+            }
+            Event::StepRetrying {
+                step_id,
+                attempt,
+                error,
+            } => {
+                self.line(
+                    state,
+                    format!("{WARN}retry{WARN:#} {step_id}: attempt {attempt} after: {error}"),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// A wait in progress: its bar.
+    fn wait_event(&self, state: &mut RenderState, event: &Event) {
+        match event {
+            Event::ApprovalWaiting {
+                action_id,
+                waited_seconds,
+                timeout_seconds,
+                ..
+            } => {
+                let message = format!(
+                    "waiting for approval of action {action_id}: {} of at most {}",
+                    runbook_engine::run::humanize(Duration::from_secs(*waited_seconds)),
+                    runbook_engine::run::humanize(Duration::from_secs(*timeout_seconds))
+                );
+                let position = (*waited_seconds * 100)
+                    .checked_div(*timeout_seconds)
+                    .unwrap_or(0);
+                self.bar(state, message, Some((position, 100)));
+            }
+            Event::PollProgress {
+                action_id,
+                percent,
+                finished,
+                expected,
+                statuses,
+                ..
+            } => {
+                let counts: Vec<String> = statuses
+                    .iter()
+                    .map(|(status, count)| format!("{status} {count}"))
+                    .collect();
+                let message = format!(
+                    "action {action_id}: {percent:.0}% reporting, {finished}/{expected} finished{}{}",
+                    if counts.is_empty() { "" } else { " · " },
+                    counts.join(", ")
+                );
+                self.bar(state, message, Some((percent.round() as u64, 100)));
+            }
+            _ => {}
         }
     }
 }
