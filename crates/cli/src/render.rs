@@ -200,10 +200,8 @@ impl Renderer {
     /// A step started, ended, was skipped, restored or retried.
     fn step_event(&self, state: &mut RenderState, event: &Event, verbose: bool) {
         match event {
-            Event::StepStarted { step_id, kind, .. } => {
-                if verbose {
-                    self.line(state, format!("{DIM}… {step_id} ({kind}){DIM:#}"));
-                }
+            Event::StepStarted { step_id, kind, .. } if verbose => {
+                self.line(state, format!("{DIM}… {step_id} ({kind}){DIM:#}"));
             }
             Event::StepSkipped {
                 step_id,
