@@ -57,18 +57,18 @@ outputs:
   run_names: "{{ steps.names.run_names }}"
 "#;
 
-/// Names the kind of a step. The match names every kind, so that a new kind does not compile
-/// here until it has a step in [`EVERY_KIND`] (the test checks that every kind ran).
-fn kind_of(kind: &StepKind) -> &'static str {
+/// Names every kind, so that a new kind does not compile here until it has a step in
+/// [`EVERY_KIND`] (the test checks that every kind ran).
+fn listed(kind: &StepKind) {
     match kind {
-        StepKind::Target(_) => "target",
-        StepKind::Parameterize(_) => "parameterize",
-        StepKind::Issue(_) => "issue",
-        StepKind::AwaitApproval(_) => "await_approval",
-        StepKind::Poll(_) => "poll",
-        StepKind::Assert(_) => "assert",
-        StepKind::Log(_) => "log",
-        StepKind::Set(_) => "set",
+        StepKind::Target(_)
+        | StepKind::Parameterize(_)
+        | StepKind::Issue(_)
+        | StepKind::AwaitApproval(_)
+        | StepKind::Poll(_)
+        | StepKind::Assert(_)
+        | StepKind::Log(_)
+        | StepKind::Set(_) => {}
     }
 }
 
@@ -120,7 +120,8 @@ async fn every_kind_writes_the_outputs_the_validator_knows() {
             .iter()
             .find(|step| step.id == *step_id)
             .expect("a step of the playbook");
-        assert_eq!(kind, kind_of(&step.kind));
+        listed(&step.kind);
+        assert_eq!(kind, step.kind.kind_name());
         kinds_run.insert(kind.clone());
         let mut written = keys(outputs);
         assert!(
@@ -204,43 +205,49 @@ const JINJA_TESTS: &str = "\
     float ge greaterthan gt in int integer iterable le lessthan lower lt mapping ne none \
     number odd safe sameas sequence startingwith string test true undefined upper";
 
+/// Every `what` (filter or test) the validator lists is provided, and every one of `candidates`
+/// that is provided is listed.
+fn check_listed(
+    templates: &Templates,
+    what: &str,
+    listed: &[&str],
+    candidates: &str,
+    list_name: &str,
+) {
+    let provided = |name: &str| eval(templates, &format!("'{name}' is {what}")) == json!(true);
+    for name in listed {
+        assert!(
+            provided(name),
+            "the validator lists the {what} `{name}`, which the engine's MiniJinja does not provide \
+             ({list_name}, crates/playbook/src/templates.rs)"
+        );
+    }
+    for name in candidates.split_whitespace() {
+        assert!(
+            !provided(name) || listed.contains(&name),
+            "the engine's MiniJinja provides the {what} `{name}`, which the validator refuses: \
+             add it to {list_name} (crates/playbook/src/templates.rs)"
+        );
+    }
+}
+
 #[test]
 fn the_validators_filters_tests_and_functions_are_minijinjas() {
     let templates = Templates::new();
-    for filter in BUILTIN_FILTERS {
-        assert_eq!(
-            eval(&templates, &format!("'{filter}' is filter")),
-            json!(true),
-            "the validator lists the filter `{filter}`, which the engine's MiniJinja does not provide \
-             (BUILTIN_FILTERS, crates/playbook/src/templates.rs)"
-        );
-    }
-    for test in BUILTIN_TESTS {
-        assert_eq!(
-            eval(&templates, &format!("'{test}' is test")),
-            json!(true),
-            "the validator lists the test `{test}`, which the engine's MiniJinja does not provide \
-             (BUILTIN_TESTS, crates/playbook/src/templates.rs)"
-        );
-    }
-    for filter in JINJA_FILTERS.split_whitespace() {
-        if eval(&templates, &format!("'{filter}' is filter")) == json!(true) {
-            assert!(
-                BUILTIN_FILTERS.contains(&filter),
-                "the engine's MiniJinja provides the filter `{filter}`, which the validator refuses: \
-                 add it to BUILTIN_FILTERS (crates/playbook/src/templates.rs)"
-            );
-        }
-    }
-    for test in JINJA_TESTS.split_whitespace() {
-        if eval(&templates, &format!("'{test}' is test")) == json!(true) {
-            assert!(
-                BUILTIN_TESTS.contains(&test),
-                "the engine's MiniJinja provides the test `{test}`, which the validator refuses: \
-                 add it to BUILTIN_TESTS (crates/playbook/src/templates.rs)"
-            );
-        }
-    }
+    check_listed(
+        &templates,
+        "filter",
+        BUILTIN_FILTERS,
+        JINJA_FILTERS,
+        "BUILTIN_FILTERS",
+    );
+    check_listed(
+        &templates,
+        "test",
+        BUILTIN_TESTS,
+        JINJA_TESTS,
+        "BUILTIN_TESTS",
+    );
     // Functions: MiniJinja lists its globals; the validator's list adds `loop`, the loop
     // variable inside a `for`.
     let mut functions = templates.global_names();
