@@ -55,7 +55,7 @@ pub use runbook_playbook::{
     is_default_action_group,
 };
 pub use store::{
-    Intent, NewRun, RunFilter, RunRecord, RunSummary, StepRecord, StepStatus, Store, StoreError,
-    StoreErrorKind,
+    Intent, NewRun, RecordedStatus, RunFilter, RunRecord, RunSummary, StepRecord, StepStatus,
+    Store, StoreError, StoreErrorKind,
 };
 pub use template::{TemplateContext, TemplateError, Templates};

@@ -140,6 +140,83 @@ pub struct Intent {
     pub recorded_at: String,
 }
 
+/// A run's status in the store. (The engine's [`RunStatus`] is how one drive of a run ended;
+/// an interrupted drive leaves the record `running`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordedStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// Being driven (or its process died: see its claim).
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl RecordedStatus {
+    /// Every status, in the store's order.
+    pub const ALL: [RecordedStatus; 5] = [
+        RecordedStatus::Queued,
+        RecordedStatus::Running,
+        RecordedStatus::Succeeded,
+        RecordedStatus::Failed,
+        RecordedStatus::Cancelled,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RecordedStatus::Queued => "queued",
+            RecordedStatus::Running => "running",
+            RecordedStatus::Succeeded => "succeeded",
+            RecordedStatus::Failed => "failed",
+            RecordedStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+
+    /// Whether the run has ended for good.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            RecordedStatus::Succeeded | RecordedStatus::Failed | RecordedStatus::Cancelled
+        )
+    }
+}
+
+impl std::fmt::Display for RecordedStatus {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so that widths in tables (`{:<10}`) apply.
+        formatter.pad(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RecordedStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        RecordedStatus::parse(text).ok_or_else(|| {
+            let known: Vec<&str> = RecordedStatus::ALL
+                .iter()
+                .map(|status| status.as_str())
+                .collect();
+            format!(
+                "unknown run status `{text}`; expected one of {}",
+                known.join(", ")
+            )
+        })
+    }
+}
+
+impl PartialEq<&str> for RecordedStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// A whole run as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -150,8 +227,7 @@ pub struct RunRecord {
     pub playbook_path: Option<String>,
     pub inputs: Value,
     pub started_by: String,
-    /// `running`, `succeeded`, `failed`, `cancelled`, or `queued`.
-    pub status: String,
+    pub status: RecordedStatus,
     pub outputs: Option<Value>,
     pub error: Option<String>,
     pub started_at: String,
@@ -163,7 +239,7 @@ pub struct RunRecord {
 /// Filters for listing runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunFilter {
-    pub status: Option<String>,
+    pub status: Option<RecordedStatus>,
     pub playbook: Option<String>,
     pub limit: Option<u32>,
 }
@@ -173,7 +249,7 @@ pub struct RunFilter {
 pub struct RunSummary {
     pub run_id: String,
     pub playbook_name: String,
-    pub status: String,
+    pub status: RecordedStatus,
     pub started_at: String,
     pub finished_at: Option<String>,
     pub error: Option<String>,
@@ -248,4 +324,30 @@ pub trait Store: Send + Sync {
 
     /// Runs, newest first.
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_statuses_read_back_and_fill_table_columns() {
+        for status in RecordedStatus::ALL {
+            assert_eq!(RecordedStatus::parse(status.as_str()), Some(status));
+            assert_eq!(status.as_str().parse::<RecordedStatus>(), Ok(status));
+        }
+        assert_eq!(format!("[{:<10}]", RecordedStatus::Failed), "[failed    ]");
+        let refused = "exploded".parse::<RecordedStatus>().expect_err("unknown");
+        assert!(
+            refused.contains("unknown run status `exploded`"),
+            "{refused}"
+        );
+        assert!(RecordedStatus::Cancelled.is_final() && !RecordedStatus::Queued.is_final());
+        assert_eq!(
+            serde_json::to_string(&RecordedStatus::Running)
+                .ok()
+                .as_deref(),
+            Some("\"running\"")
+        );
+    }
 }

@@ -376,7 +376,7 @@ mod tests {
             playbook_path: Some("queued.yaml".into()),
             inputs,
             started_by: "enqueue:analyst".into(),
-            status: "running".into(),
+            status: runbook_engine::RecordedStatus::Running,
             outputs: None,
             error: None,
             started_at: "2026-11-29T10:00:00.000000Z".into(),

@@ -6,8 +6,8 @@
 
 use async_trait::async_trait;
 use runbook_engine::{
-    Event, Intent, NewRun, RunFilter, RunRecord, RunStatus, RunSummary, StepRecord, StepStatus,
-    Store, StoreError,
+    Event, Intent, NewRun, RecordedStatus, RunFilter, RunRecord, RunStatus, RunSummary, StepRecord,
+    StepStatus, Store, StoreError,
 };
 use serde_json::Value;
 
@@ -49,7 +49,14 @@ pub enum CancelOutcome {
 }
 
 /// The run statuses the schema allows.
-const RUN_STATUSES: [&str; 5] = ["queued", "running", "succeeded", "failed", "cancelled"];
+/// A run status as the database holds it (the schema's CHECK allows only these).
+fn recorded_status(text: &str, run_id: &str) -> Result<RecordedStatus, StoreError> {
+    RecordedStatus::parse(text).ok_or_else(|| {
+        StoreError::new(format!(
+            "run {run_id} has an unknown status `{text}` in the store"
+        ))
+    })
+}
 
 /// Now, in the fixed-width form every time column uses (text order is time order).
 pub(crate) fn now_text() -> String {
@@ -388,7 +395,7 @@ impl Store for SqlStore {
             playbook_hash: run.playbook_hash,
             playbook_path: run.playbook_path,
             started_by: run.started_by,
-            status: run.status,
+            status: recorded_status(&run.status, run_id)?,
             error: run.error,
             started_at: run.started_at,
             finished_at: run.finished_at,
@@ -398,33 +405,26 @@ impl Store for SqlStore {
     }
 
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
-        if let Some(status) = &filter.status
-            && !RUN_STATUSES.contains(&status.as_str())
-        {
-            return Err(StoreError::new(format!(
-                "unknown run status `{status}`; expected one of {}",
-                RUN_STATUSES.join(", ")
-            )));
-        }
         let limit = filter.limit.map_or(i64::MAX, i64::from);
         let rows = on_pool!(self, pool => sqlx::query_as::<_, SummaryRow>(LIST_RUNS)
-            .bind(&filter.status)
+            .bind(filter.status.map(|status| status.as_str()))
             .bind(&filter.playbook)
             .bind(limit)
             .fetch_all(pool)
             .await)
         .map_err(|error| self.fail("listing runs", error))?;
-        Ok(rows
-            .into_iter()
-            .map(|row| RunSummary {
-                run_id: row.run_id,
-                playbook_name: row.playbook_name,
-                status: row.status,
-                started_at: row.started_at,
-                finished_at: row.finished_at,
-                error: row.error,
+        rows.into_iter()
+            .map(|row| {
+                Ok(RunSummary {
+                    status: recorded_status(&row.status, &row.run_id)?,
+                    run_id: row.run_id,
+                    playbook_name: row.playbook_name,
+                    started_at: row.started_at,
+                    finished_at: row.finished_at,
+                    error: row.error,
+                })
             })
-            .collect())
+            .collect()
     }
 }
 

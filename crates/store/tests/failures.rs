@@ -227,7 +227,7 @@ async fn fill_until_full_and_check(store: &SqlStore) {
     assert_eq!(record.steps[0].status, runbook_engine::StepStatus::Running);
     let listed = store
         .list_runs(&RunFilter {
-            status: Some("succeeded".into()),
+            status: Some(runbook_engine::RecordedStatus::Succeeded),
             ..RunFilter::default()
         })
         .await
@@ -265,7 +265,7 @@ async fn a_full_disk_gives_a_clear_error_and_no_half_finished_run() {
     let store = SqlStore::open(&url).await.expect("reopen a full store");
     let running = store
         .list_runs(&RunFilter {
-            status: Some("running".into()),
+            status: Some(runbook_engine::RecordedStatus::Running),
             playbook: Some("fill".into()),
             limit: None,
         })

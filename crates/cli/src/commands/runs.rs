@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 use clap::{Args, Subcommand};
+use runbook_engine::RecordedStatus;
 use runbook_engine::{Platform, RunFilter, RunRecord, Store};
 use runbook_serve::SecretInputs;
 use runbook_store::CancelOutcome;
@@ -41,7 +42,7 @@ pub enum RunsCommand {
 pub struct ListArgs {
     /// Only runs with this status (running, succeeded, failed, cancelled, queued).
     #[arg(long)]
-    pub status: Option<String>,
+    pub status: Option<runbook_engine::RecordedStatus>,
     /// Only runs of this playbook (its `name`).
     #[arg(long)]
     pub playbook: Option<String>,
@@ -120,7 +121,7 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
     runtime()?.block_on(async {
         let store = args.store.open_required().await?;
         let filter = RunFilter {
-            status: args.status.clone(),
+            status: args.status,
             playbook: args.playbook.clone(),
             limit: Some(args.limit),
         };
@@ -273,9 +274,9 @@ fn resume(args: ResumeArgs) -> anyhow::Result<u8> {
         store.close().await;
         record
     })?;
-    match record.status.as_str() {
-        "running" | "queued" => {}
-        "succeeded" => {
+    match record.status {
+        RecordedStatus::Running | RecordedStatus::Queued => {}
+        RecordedStatus::Succeeded => {
             anstream::eprintln!("run {} already succeeded; nothing to resume", record.run_id);
             return Ok(0);
         }

@@ -249,7 +249,7 @@ impl Engine {
                 .run(state.run_id())
                 .await
                 .map_err(store_error)?
-                .is_some_and(|run| run.status == "cancelled");
+                .is_some_and(|run| run.status == crate::store::RecordedStatus::Cancelled);
             if cancelled {
                 return Err(StepError::cancelled(
                     "the run was cancelled (runbook runs cancel)",
