@@ -24,6 +24,8 @@ pub struct RunsArgs {
 }
 
 #[derive(Debug, Clone, Subcommand)]
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum RunsCommand {
     /// List recorded runs, newest first.
     List(ListArgs),
