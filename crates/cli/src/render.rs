@@ -5,8 +5,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use runbook_engine::{Event, EventSink, RunStatus};
+
+use crate::progress::{Gauge, WaitDisplay, wait_display};
 
 const OK: Style = AnsiColor::Green.on_default().bold();
 const BAD: Style = AnsiColor::Red.on_default().bold();
@@ -28,9 +30,14 @@ pub struct Renderer {
     state: Mutex<RenderState>,
 }
 
+/// Redraws of a progress bar per second, at most: a long wait does not busy the terminal.
+const REDRAWS_PER_SECOND: u8 = 4;
+
 #[derive(Debug, Default)]
 struct RenderState {
     bar: Option<ProgressBar>,
+    /// Whether the bar in `bar` is drawn as a spinner (no measurable progress).
+    spinner: bool,
     issued_actions: Vec<u64>,
     last_progress_line: Option<String>,
 }
@@ -39,7 +46,11 @@ impl Renderer {
     pub fn new(format: EventFormat) -> Self {
         Renderer {
             format,
-            terminal: std::io::stderr().is_terminal(),
+            terminal: draws_bars(
+                std::io::stderr().is_terminal(),
+                std::env::var_os("NO_COLOR").as_deref(),
+                std::env::var_os("TERM").as_deref(),
+            ),
             state: Mutex::new(RenderState::default()),
         }
     }
@@ -69,7 +80,9 @@ impl Renderer {
         }
     }
 
-    fn bar(&self, state: &mut RenderState, message: String, position: Option<(u64, u64)>) {
+    /// Shows a wait's progress: a bar or a spinner on a terminal, a plain line elsewhere.
+    fn bar(&self, state: &mut RenderState, display: WaitDisplay) {
+        let WaitDisplay { gauge, message } = display;
         if !self.terminal {
             // Plain lines when not on a terminal, and only when something changed.
             if state.last_progress_line.as_deref() != Some(message.as_str()) {
@@ -78,17 +91,30 @@ impl Renderer {
             }
             return;
         }
+        let spinner = gauge == Gauge::Spinner;
+        if state.bar.is_some() && state.spinner != spinner {
+            if let Some(bar) = state.bar.take() {
+                bar.finish_and_clear();
+            }
+        }
+        state.spinner = spinner;
         let bar = state.bar.get_or_insert_with(|| {
-            let bar = ProgressBar::new(100);
+            let target = ProgressDrawTarget::stderr_with_hz(REDRAWS_PER_SECOND);
+            let bar = ProgressBar::with_draw_target(Some(1), target);
+            let template = if spinner {
+                "  {spinner} {wide_msg}"
+            } else {
+                "  {spinner} [{bar:30}] {wide_msg}"
+            };
             bar.set_style(
-                ProgressStyle::with_template("  {spinner} [{bar:30}] {pos:>3}% {msg}")
+                ProgressStyle::with_template(template)
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
-            bar.enable_steady_tick(Duration::from_millis(120));
+            bar.enable_steady_tick(Duration::from_millis(250));
             bar
         });
-        if let Some((position, length)) = position {
+        if let Gauge::Bar { position, length } = gauge {
             bar.set_length(length.max(1));
             bar.set_position(position.min(length));
         }
@@ -276,47 +302,25 @@ impl Renderer {
         }
     }
 
-    /// A wait in progress: its bar.
+    /// A wait in progress: its bar or spinner (see `progress.rs` for what they measure).
     fn wait_event(&self, state: &mut RenderState, event: &Event) {
-        match event {
-            Event::ApprovalWaiting {
-                action_id,
-                waited_seconds,
-                timeout_seconds,
-                ..
-            } => {
-                let message = format!(
-                    "waiting for approval of action {action_id}: {} of at most {}",
-                    runbook_engine::run::humanize(Duration::from_secs(*waited_seconds)),
-                    runbook_engine::run::humanize(Duration::from_secs(*timeout_seconds))
-                );
-                let position = (*waited_seconds * 100)
-                    .checked_div(*timeout_seconds)
-                    .unwrap_or(0);
-                self.bar(state, message, Some((position, 100)));
-            }
-            Event::PollProgress {
-                action_id,
-                percent,
-                finished,
-                expected,
-                statuses,
-                ..
-            } => {
-                let counts: Vec<String> = statuses
-                    .iter()
-                    .map(|(status, count)| format!("{status} {count}"))
-                    .collect();
-                let message = format!(
-                    "action {action_id}: {percent:.0}% reporting, {finished}/{expected} finished{}{}",
-                    if counts.is_empty() { "" } else { " · " },
-                    counts.join(", ")
-                );
-                self.bar(state, message, Some((percent.round() as u64, 100)));
-            }
-            _ => {}
+        if let Some(display) = wait_display(event) {
+            self.bar(state, display);
         }
     }
+}
+
+/// Whether progress bars are drawn: on a terminal only, and neither under `NO_COLOR` (set and
+/// not empty, as anstream reads it) nor on a `TERM=dumb` terminal, which cannot redraw a line.
+/// Elsewhere a wait shows plain lines, one when its text changes.
+fn draws_bars(
+    stderr_is_terminal: bool,
+    no_color: Option<&std::ffi::OsStr>,
+    term: Option<&std::ffi::OsStr>,
+) -> bool {
+    stderr_is_terminal
+        && no_color.is_none_or(|value| value.is_empty())
+        && term.is_none_or(|term| term != "dumb")
 }
 
 impl EventSink for Renderer {
@@ -343,5 +347,22 @@ fn millis(elapsed_ms: u64) -> String {
         format!("{elapsed_ms}ms")
     } else {
         format!("{:.1}s", elapsed_ms as f64 / 1_000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn bars_only_on_a_terminal_that_can_draw_them() {
+        let xterm = Some(OsStr::new("xterm-256color"));
+        assert!(draws_bars(true, None, xterm));
+        assert!(draws_bars(true, None, None));
+        assert!(draws_bars(true, Some(OsStr::new("")), xterm));
+        assert!(!draws_bars(false, None, xterm));
+        assert!(!draws_bars(true, Some(OsStr::new("1")), xterm));
+        assert!(!draws_bars(true, None, Some(OsStr::new("dumb"))));
     }
 }

@@ -99,7 +99,12 @@ pub enum Event {
         step_id: String,
         action_id: u64,
         waited_seconds: u64,
+        /// The step's `timeout`.
         timeout_seconds: u64,
+        /// Time left before the wait's deadline (kept across resumes), on the playbook clock.
+        /// Absent in events recorded before it was added.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        left_seconds: Option<u64>,
     },
     PollProgress {
         step_id: String,
@@ -111,6 +116,14 @@ pub enum Event {
         finished: u64,
         expected: u64,
         statuses: BTreeMap<String, u64>,
+        /// The step's `until_percent`: the share of endpoints that must report and of the
+        /// `expected` that must finish (100 in events recorded before it was added).
+        #[serde(default = "all_endpoints")]
+        until_percent: u8,
+        /// Time left before the wait's deadline (kept across resumes), on the playbook clock.
+        /// Absent in events recorded before it was added.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        left_seconds: Option<u64>,
     },
     Warning {
         #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -131,6 +144,10 @@ pub enum Event {
         issued_actions: Vec<u64>,
         elapsed_ms: u64,
     },
+}
+
+fn all_endpoints() -> u8 {
+    100
 }
 
 impl Event {
@@ -214,5 +231,34 @@ mod tests {
         assert_eq!(text["event"], "run_finished");
         assert_eq!(text["status"], "succeeded");
         assert_eq!(event.name(), "run_finished");
+    }
+
+    #[test]
+    fn waits_recorded_before_their_targets_and_deadlines_still_read() {
+        let old = json!({"event": "poll_progress", "step_id": "results", "action_id": 1,
+            "percent": 100.0, "finished_percent": 0.0, "mr_tested": 1, "estimated_total": 1,
+            "finished": 0, "expected": 1, "statuses": {}});
+        let Ok(Event::PollProgress {
+            until_percent,
+            left_seconds,
+            ..
+        }) = serde_json::from_value(old)
+        else {
+            panic!("an old poll_progress event reads");
+        };
+        assert_eq!((until_percent, left_seconds), (100, None));
+        let old = json!({"event": "approval_waiting", "step_id": "approved", "action_id": 1,
+            "waited_seconds": 30, "timeout_seconds": 60});
+        let event: Event = serde_json::from_value(old).unwrap();
+        assert!(matches!(
+            event,
+            Event::ApprovalWaiting {
+                left_seconds: None,
+                ..
+            }
+        ));
+        // New fields are added, none renamed: the JSON stream stays readable by old consumers.
+        let text = serde_json::to_value(&event).unwrap();
+        assert!(text.get("left_seconds").is_none());
     }
 }

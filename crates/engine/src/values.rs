@@ -79,11 +79,34 @@ pub(crate) fn parameter_text(value: &Value) -> String {
 
 /// `part` as a percentage of `total`, capped at 100 (servers report `mr_tested` above
 /// `estimated_total`).
-pub(crate) fn share(part: u64, total: u64) -> f64 {
+pub fn share(part: u64, total: u64) -> f64 {
     if total == 0 {
         return 0.0;
     }
     (100.0 * part as f64 / total as f64).min(100.0)
+}
+
+/// Whether a `poll` has what it waits for: `until_percent` of the endpoints reported
+/// (`mr_tested` of `estimated_total`) and `until_percent` of the `expected` endpoints finished,
+/// judged on the exact shares. With no endpoint expected there is nothing to wait for. The
+/// poll step and the progress bar both use this rule.
+pub fn poll_reached(
+    mr_tested: u64,
+    estimated_total: u64,
+    finished: u64,
+    expected: u64,
+    until_percent: u8,
+) -> bool {
+    let until = f64::from(until_percent);
+    expected == 0
+        || (share(mr_tested, estimated_total) >= until && share(finished, expected) >= until)
+}
+
+/// How many of the `expected` endpoints must finish for a `poll` to reach `until_percent`:
+/// the smallest whole number that is at least that share.
+pub fn endpoints_needed(expected: u64, until_percent: u8) -> u64 {
+    let product = u128::from(expected) * u128::from(until_percent.min(100));
+    u64::try_from(product.div_ceil(100)).unwrap_or(expected)
 }
 
 /// A percentage rounded to a tenth, as shown.
@@ -174,6 +197,37 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn poll_targets_are_whole_endpoints() {
+        assert_eq!(endpoints_needed(10, 90), 9);
+        assert_eq!(endpoints_needed(11, 90), 10);
+        assert_eq!(endpoints_needed(1, 100), 1);
+        assert_eq!(endpoints_needed(1, 1), 1);
+        assert_eq!(endpoints_needed(0, 90), 0);
+        assert_eq!(endpoints_needed(u64::MAX, 100), u64::MAX);
+        // Everyone reporting, nobody finished: not reached.
+        assert!(!poll_reached(1, 1, 0, 1, 100));
+        assert!(poll_reached(1, 1, 1, 1, 100));
+        // Finished enough, but too few reported.
+        assert!(!poll_reached(8, 10, 9, 10, 90));
+        assert!(poll_reached(12, 10, 9, 10, 90));
+        assert!(poll_reached(0, 0, 0, 0, 90));
+        // The needed count is exactly where the finished share reaches the target.
+        for expected in 1..200u64 {
+            for until in [1u8, 50, 90, 99, 100] {
+                let needed = endpoints_needed(expected, until);
+                assert!(
+                    share(needed, expected) >= f64::from(until),
+                    "{needed}/{expected}"
+                );
+                assert!(
+                    share(needed - 1, expected) < f64::from(until),
+                    "{needed}/{expected}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn shares_are_capped_and_rounded() {

@@ -103,6 +103,8 @@ async fn a_run_round_trips_with_steps_intents_events_and_outputs(url: &str) {
             finished: 2,
             expected: 3,
             statuses: BTreeMap::from([("Completed".to_owned(), 2)]),
+            until_percent: 90,
+            left_seconds: Some(600),
         },
         log_event("notify", "done"),
     ];

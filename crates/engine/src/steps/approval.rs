@@ -68,6 +68,7 @@ pub(crate) async fn run(
                 action_id,
                 waited_seconds: waited.as_secs(),
                 timeout_seconds: wait.timeout.as_secs(),
+                left_seconds: Some(timeout.saturating_sub(waited).as_secs()),
             },
         );
         engine.flush(state).await?;

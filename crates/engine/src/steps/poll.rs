@@ -11,7 +11,7 @@ use super::{action_id, dead_word, placeholders};
 use crate::events::Event;
 use crate::plan::{PlanStep, Planner, Scope};
 use crate::run::{Engine, RunState, StepDone, StepError};
-use crate::values::{as_u64, humanize, plan_id, round_tenth, share, value_text};
+use crate::values::{as_u64, humanize, plan_id, poll_reached, round_tenth, share, value_text};
 
 /// Runs a `poll` step: reads the action's results until enough endpoints reported and finished.
 pub(crate) async fn run(
@@ -54,7 +54,13 @@ pub(crate) async fn run(
             share(progress.finished, expected)
         };
         // Judged on the exact shares; shown rounded to a tenth.
-        let reached = expected == 0 || (percent >= until && finished_percent >= until);
+        let reached = poll_reached(
+            progress.mr_tested,
+            progress.estimated_total,
+            progress.finished,
+            expected,
+            poll.until_percent,
+        );
         let (percent, finished_percent) = (round_tenth(percent), round_tenth(finished_percent));
         // A stopped action fails the step. One that expired after enough endpoints had
         // really finished (not merely been marked Expired or Stopped) is done.
@@ -85,6 +91,8 @@ pub(crate) async fn run(
                 finished: progress.finished,
                 expected,
                 statuses: progress.statuses.clone(),
+                until_percent: poll.until_percent,
+                left_seconds: Some(timeout.saturating_sub(stopwatch.elapsed()).as_secs()),
             },
         );
         engine.flush(state).await?;
