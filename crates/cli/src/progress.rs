@@ -10,6 +10,9 @@
 //!   before. The reporting share and the per-status counts are text beside it.
 //! - `await_approval`: no bar (elapsed time against a timeout is not progress), a spinner with
 //!   the time waited and the time left before the deadline.
+//!
+//! Off a terminal the same text is printed as plain lines, one when the message changes: the
+//! clock (time waited, deadline) alone does not print a line, so a log file is not flooded.
 //! - Waits still to come get an arm in [`wait_display`]: a question fills with the answered
 //!   share against its `until_percent` (as a poll does with the finished share), loops and waves
 //!   with the items or waves done out of the total ([`Gauge::Bar`] with `done` and `total`).
@@ -33,7 +36,20 @@ pub enum Gauge {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitDisplay {
     pub gauge: Gauge,
+    /// What the wait has reached; off a terminal, a line is printed only when this changes.
     pub message: String,
+    /// The time waited or left, which changes at every check.
+    pub clock: Option<String>,
+}
+
+impl WaitDisplay {
+    /// The whole text: the message, then the clock.
+    pub fn text(&self) -> String {
+        match &self.clock {
+            Some(clock) => format!("{} · {clock}", self.message),
+            None => self.message.clone(),
+        }
+    }
 }
 
 /// The display of a wait event; `None` for events that are not waits.
@@ -131,12 +147,14 @@ pub fn poll(state: &PollState<'_>) -> WaitDisplay {
     if !counts.is_empty() {
         message.push_str(&format!(" · {}", counts.join(", ")));
     }
-    if let (false, Some(left)) = (reached, state.left_seconds) {
-        message.push_str(&format!(" · deadline in {}", duration(left)));
-    }
+    let clock = match (reached, state.left_seconds) {
+        (false, Some(left)) => Some(format!("deadline in {}", duration(left))),
+        _ => None,
+    };
     WaitDisplay {
         gauge: Gauge::Bar { position, length },
         message,
+        clock,
     }
 }
 
@@ -153,10 +171,8 @@ pub fn approval(
     };
     WaitDisplay {
         gauge: Gauge::Spinner,
-        message: format!(
-            "waiting for approval of action {action_id} · {} waited · {deadline}",
-            duration(waited_seconds)
-        ),
+        message: format!("waiting for approval of action {action_id}"),
+        clock: Some(format!("{} waited · {deadline}", duration(waited_seconds))),
     }
 }
 
@@ -209,9 +225,11 @@ mod tests {
         let display = poll(&state(&counts, 100, (1, 1), (0, 1)));
         assert_eq!(bar(&display), (0, 1));
         assert_eq!(
-            display.message,
+            display.text(),
             "action 5001: 0/1 finished, 1 needed (100%) · 100% reporting · Waiting 1 · deadline in 29m"
         );
+        // Off a terminal a line is printed when the message changes, not at every check.
+        assert_eq!(display.clock.as_deref(), Some("deadline in 29m"));
         // The bar, not the reporting share, is what the wait measures.
         let counts = statuses(&[("Running", 40)]);
         let display = poll(&state(&counts, 90, (40, 40), (0, 40)));
@@ -240,7 +258,7 @@ mod tests {
         let counts = statuses(&[("Completed", 9), ("Running", 1)]);
         let display = poll(&state(&counts, 90, (10, 10), (9, 10)));
         assert_eq!(bar(&display), (9, 9));
-        assert!(!display.message.contains("deadline"), "{}", display.message);
+        assert_eq!(display.clock, None, "{}", display.text());
         // One short of the target: not full.
         let display = poll(&state(&counts, 90, (10, 10), (8, 10)));
         assert_eq!(bar(&display), (8, 9));
@@ -279,7 +297,7 @@ mod tests {
         let display = poll(&state(&counts, 90, (0, 0), (0, 0)));
         assert_eq!(bar(&display), (1, 1));
         assert_eq!(
-            display.message,
+            display.text(),
             "action 5001: no endpoint expected, nothing to wait for · 0% reporting"
         );
     }
@@ -300,12 +318,13 @@ mod tests {
         let display = approval(5001, 30, 4 * 3600, Some(4 * 3600 - 30));
         assert_eq!(display.gauge, Gauge::Spinner);
         assert_eq!(
-            display.message,
+            display.text(),
             "waiting for approval of action 5001 · 30s waited · deadline in 3h59m30s"
         );
+        assert_eq!(display.message, "waiting for approval of action 5001");
         let display = approval(5001, 0, 60, None);
         assert_eq!(
-            display.message,
+            display.text(),
             "waiting for approval of action 5001 · 0s waited · timeout 1m"
         );
     }

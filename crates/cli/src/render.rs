@@ -82,11 +82,13 @@ impl Renderer {
 
     /// Shows a wait's progress: a bar or a spinner on a terminal, a plain line elsewhere.
     fn bar(&self, state: &mut RenderState, display: WaitDisplay) {
-        let WaitDisplay { gauge, message } = display;
+        let text = display.text();
+        let WaitDisplay { gauge, message, .. } = display;
         if !self.terminal {
-            // Plain lines when not on a terminal, and only when something changed.
+            // Plain lines when not on a terminal, and only when something other than the
+            // clock changed.
             if state.last_progress_line.as_deref() != Some(message.as_str()) {
-                anstream::eprintln!("  {message}");
+                anstream::eprintln!("  {text}");
                 state.last_progress_line = Some(message);
             }
             return;
@@ -118,7 +120,7 @@ impl Renderer {
             bar.set_length(length.max(1));
             bar.set_position(position.min(length));
         }
-        bar.set_message(message);
+        bar.set_message(text);
     }
 
     fn human(&self, event: &Event, verbose: bool) {
@@ -268,6 +270,7 @@ impl Renderer {
                 if let Some(bar) = state.bar.take() {
                     bar.finish_and_clear();
                 }
+                state.last_progress_line = None;
                 let tail = if *continued {
                     " (continue_on_error: the run goes on)"
                 } else {
