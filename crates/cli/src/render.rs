@@ -94,10 +94,10 @@ impl Renderer {
             return;
         }
         let spinner = gauge == Gauge::Spinner;
-        if state.bar.is_some() && state.spinner != spinner {
-            if let Some(bar) = state.bar.take() {
-                bar.finish_and_clear();
-            }
+        if state.spinner != spinner
+            && let Some(bar) = state.bar.take()
+        {
+            bar.finish_and_clear();
         }
         state.spinner = spinner;
         let bar = state.bar.get_or_insert_with(|| {
