@@ -55,17 +55,18 @@ struct Terminal {
 }
 
 impl Terminal {
-    fn start(folder: &Path, args: &[&str], term: &str) -> Self {
+    fn start(folder: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let (pty, pts) = pty_process::blocking::open().expect("open a pseudo-terminal");
         pty.resize(pty_process::Size::new(ROWS, COLUMNS))
             .expect("size the pseudo-terminal");
         let child = pty_process::blocking::Command::new(runbook_binary())
             .args(args)
             .current_dir(folder)
-            .env("TERM", term)
+            .env("TERM", "xterm-256color")
             .env_remove("NO_COLOR")
             .env_remove("CLICOLOR_FORCE")
             .env_remove("RUNBOOK_DATABASE_URL")
+            .envs(env.iter().copied())
             .spawn(pts)
             .expect("start runbook on the pseudo-terminal");
         let (sender, output) = mpsc::channel();
@@ -122,7 +123,7 @@ impl Drop for Terminal {
     }
 }
 
-fn run_slow_poll(test: &Test, term: &str) -> Terminal {
+fn run_slow_poll(test: &Test, env: &[(&str, &str)]) -> Terminal {
     Terminal::start(
         test.path(),
         &[
@@ -134,7 +135,7 @@ fn run_slow_poll(test: &Test, term: &str) -> Terminal {
             "--store",
             "none",
         ],
-        term,
+        env,
     )
 }
 
@@ -148,7 +149,7 @@ fn everyone_reporting_nothing_finished(screen: &str) -> bool {
 #[test]
 fn a_poll_that_has_not_finished_shows_an_empty_bar_though_everyone_reports() {
     let test = Test::new().file("slow.yaml", SLOW_POLL);
-    let mut terminal = run_slow_poll(&test, "xterm-256color");
+    let mut terminal = run_slow_poll(&test, &[]);
     let screen = terminal.wait_for(
         "a poll with everyone reporting and nothing finished",
         everyone_reporting_nothing_finished,
@@ -183,8 +184,17 @@ fn a_poll_that_has_not_finished_shows_an_empty_bar_though_everyone_reports() {
 
 #[test]
 fn a_dumb_terminal_gets_plain_lines_and_no_bar() {
+    plain_lines_and_no_bar(&[("TERM", "dumb")]);
+}
+
+#[test]
+fn no_color_gets_plain_lines_and_no_bar() {
+    plain_lines_and_no_bar(&[("NO_COLOR", "1")]);
+}
+
+fn plain_lines_and_no_bar(env: &[(&str, &str)]) {
     let test = Test::new().file("slow.yaml", SLOW_POLL);
-    let mut terminal = run_slow_poll(&test, "dumb");
+    let mut terminal = run_slow_poll(&test, env);
     let screen = terminal.wait_for(
         "a poll with everyone reporting and nothing finished",
         everyone_reporting_nothing_finished,
