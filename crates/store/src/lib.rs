@@ -32,7 +32,7 @@
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), runbook_engine::StoreError> {
-//! use runbook_engine::{NewRun, RunFilter, Store};
+//! use runbook_engine::{NewRun, RecordedStatus, RunFilter, Store};
 //! use runbook_store::SqlStore;
 //!
 //! let store = SqlStore::open(&SqlStore::default_url()).await?;
@@ -48,7 +48,7 @@
 //!         claimed_by: None,
 //!     })
 //!     .await?;
-//! let running = RunFilter { status: Some("running".into()), ..RunFilter::default() };
+//! let running = RunFilter { status: Some(RecordedStatus::Running), ..RunFilter::default() };
 //! for run in store.list_runs(&running).await? {
 //!     println!("{} {} {}", run.run_id, run.playbook_name, run.status);
 //! }
