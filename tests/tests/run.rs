@@ -204,6 +204,20 @@ async fn the_seed_flow_waits_for_approval_by_another_user() {
                 .and_then(|list| list.first())
                 .and_then(|a| a["saved_action_id"].as_u64())
             {
+                // Approve only once the run has looked at the approval (so that it is seen
+                // waiting), not in the instant between the action's creation and that check.
+                let checked = format!("/api/v2/saved_actions/{saved}");
+                for _ in 0..200 {
+                    let requests = match client.get(format!("{base_url}/sim/requests")).send().await
+                    {
+                        Ok(response) => response.text().await.unwrap_or_default(),
+                        Err(_) => String::new(),
+                    };
+                    if requests.contains(&checked) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
                 let response = client
                     .post(format!("{base_url}/api/v2/saved_action_approvals"))
                     .header("session", &approver)
