@@ -30,8 +30,9 @@
 //!
 //! Behaviour over time is derived from the scaled sim clock when a request asks, never
 //! from timers: with `time_scale = 1000.0` an action finishes in a fraction of a second.
-//! `GET /sim/actions`, `/sim/groups`, `/sim/requests` and `/sim/info` expose the inspector
-//! over HTTP for tests that drive the `runbook` binary, and `POST /sim/actions/{id}/stop`
+//! `GET /sim/actions`, `/sim/groups`, `/sim/requests`, `/sim/info` and `/sim/fleet` (the
+//! world: fleet, packages, users) expose the inspector over HTTP for tests that drive the
+//! `runbook` binary, and `POST /sim/actions/{id}/stop`
 //! stops an action as an operator would (as [`RunningSim::stop_action`] does).
 //!
 //! ```no_run
@@ -55,6 +56,7 @@
 //! ```
 
 pub mod config;
+mod describe;
 mod inspect;
 pub mod question;
 mod server;

@@ -73,6 +73,25 @@ pub struct SimArgs {
     /// Refuse every API token with 401 (logins still work).
     #[arg(long)]
     pub refuse_token: bool,
+
+    /// Print the simulator's world (fleet, sensors, packages with their parameters, groups,
+    /// action groups, users and who approves, timing, faults) and exit without serving. A
+    /// running simulator serves the same as JSON at /sim/fleet.
+    #[arg(long)]
+    pub describe: bool,
+
+    /// With --describe: text for a person, or JSON.
+    #[arg(long, value_enum, default_value_t = DescribeFormat::Text, requires = "describe")]
+    pub format: DescribeFormat,
+}
+
+/// Output format of `runbook sim --describe`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DescribeFormat {
+    /// Aligned text.
+    Text,
+    /// One JSON object (the body of `GET /sim/fleet`).
+    Json,
 }
 
 pub fn run(args: SimArgs) -> anyhow::Result<u8> {
@@ -104,6 +123,13 @@ pub fn run(args: SimArgs) -> anyhow::Result<u8> {
         drop_after_create_share: args.cut_after_create_share.unwrap_or(0.0),
         create_latency: args.create_latency.unwrap_or_default(),
     };
+    if args.describe {
+        match args.format {
+            DescribeFormat::Text => print!("{}", config.describe_text()),
+            DescribeFormat::Json => println!("{:#}", config.describe()),
+        }
+        return Ok(0);
+    }
     let faults = describe_faults(&config.faults);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -124,7 +150,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<u8> {
             );
         }
         println!(
-            "Inspect what it received: {}/sim/actions, /sim/groups, /sim/requests",
+            "Inspect its world at {0}/sim/fleet, and what it received: {0}/sim/actions, /sim/groups, /sim/requests",
             sim.base_url()
         );
         if let Some(faults) = &faults {

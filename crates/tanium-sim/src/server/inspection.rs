@@ -40,3 +40,8 @@ pub(super) async fn sim_info(State(shared): State<AppState>) -> Json<Value> {
         "online": shared.online_count,
     }))
 }
+
+/// The simulator's world (`SimConfig::describe`): what `runbook sim --describe` prints.
+pub(super) async fn sim_fleet(State(shared): State<AppState>) -> Json<Value> {
+    Json(shared.config.describe())
+}

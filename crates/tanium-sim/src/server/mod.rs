@@ -150,7 +150,8 @@ pub(crate) fn router(shared: AppState) -> Router {
         .route("/actions/{id}/stop", post(inspection::sim_stop))
         .route("/groups", get(inspection::sim_groups))
         .route("/requests", get(inspection::sim_requests))
-        .route("/info", get(inspection::sim_info));
+        .route("/info", get(inspection::sim_info))
+        .route("/fleet", get(inspection::sim_fleet));
     Router::new()
         .nest("/api/v2", api)
         .nest("/sim", sim)

@@ -1,0 +1,281 @@
+//! What the simulator simulates, as data: its fleet, sensors, packages with their parameters,
+//! groups, action groups, users (who issues, who approves), timing and faults. `runbook sim
+//! --describe` prints it, and `GET /sim/fleet` serves it.
+
+use serde_json::{Value, json};
+
+use crate::config::{PackageDef, SENSORS, SimConfig};
+
+impl SimConfig {
+    /// The simulator's world as JSON (the body of `GET /sim/fleet`).
+    pub fn describe(&self) -> Value {
+        let online = self.fleet.iter().filter(|endpoint| endpoint.online).count();
+        let fleet: Vec<Value> = self
+            .fleet
+            .iter()
+            .map(|endpoint| {
+                json!({
+                    "computer_name": endpoint.computer_name,
+                    "ip_address": endpoint.ip_address,
+                    "operating_system": endpoint.operating_system,
+                    "os_platform": endpoint.os_platform,
+                    "custom_tags": endpoint.custom_tags,
+                    "online": endpoint.online,
+                })
+            })
+            .collect();
+        let group = |group: &crate::config::GroupDef| json!({ "name": group.name, "text": group.text.trim() });
+        let users: Vec<Value> = self
+            .users
+            .iter()
+            .enumerate()
+            .map(|(index, user)| {
+                let role = match index {
+                    0 => "issues actions (the default user: `runbook sim` prints its token)",
+                    1 => "approves actions (POST /api/v2/saved_action_approvals with its token)",
+                    _ => "can log in",
+                };
+                json!({
+                    "id": user.id,
+                    "name": user.name,
+                    "password": user.password,
+                    "api_token": user.api_token,
+                    "role": role,
+                })
+            })
+            .collect();
+        json!({
+            "fleet": {
+                "size": self.fleet.len(),
+                "online": online,
+                "offline": self.fleet.len() - online,
+                "endpoints": fleet,
+            },
+            "sensors": SENSORS,
+            "packages": self.packages.iter().map(describe_package).collect::<Vec<_>>(),
+            "groups": self.groups.iter().map(group).collect::<Vec<_>>(),
+            "action_groups": self.action_groups.iter().map(group).collect::<Vec<_>>(),
+            "users": users,
+            "approval": {
+                "required": self.approval_required,
+                "auto_approve_after_seconds": self.auto_approve_after.map(|after| after.as_secs()),
+            },
+            "time_scale": self.time_scale,
+            "failure_share": self.failure_share,
+            "faults": {
+                "latency_ms": self.faults.latency.as_millis() as u64,
+                "error_503_share": self.faults.error_share,
+                "rate_limit_429_share": self.faults.rate_limit_share,
+                "drop_share": self.faults.drop_share,
+                "cut_after_create_share": self.faults.drop_after_create_share,
+                "create_latency_ms": self.faults.create_latency.as_millis() as u64,
+                "session_ttl_seconds": self.faults.login_session_ttl.map(|ttl| ttl.as_secs()),
+                "refuse_token": self.faults.refuse_token,
+            },
+            "seed": self.seed,
+        })
+    }
+
+    /// The simulator's world as text, for a person (`runbook sim --describe`).
+    pub fn describe_text(&self) -> String {
+        let world = self.describe();
+        let mut out = String::new();
+        let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+        let fleet = &world["fleet"];
+        out.push_str(&format!(
+            "Fleet: {} endpoints, {} online, {} offline\n",
+            fleet["size"], fleet["online"], fleet["offline"]
+        ));
+        let endpoints = fleet["endpoints"].as_array().cloned().unwrap_or_default();
+        let width = endpoints
+            .iter()
+            .map(|endpoint| text(&endpoint["computer_name"]).len())
+            .max()
+            .unwrap_or(0);
+        for endpoint in &endpoints {
+            let tags: Vec<String> = endpoint["custom_tags"]
+                .as_array()
+                .map(|tags| tags.iter().map(text).collect())
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "  {:width$}  {:13} {:8} {:32} {:7} {}\n",
+                text(&endpoint["computer_name"]),
+                text(&endpoint["ip_address"]),
+                text(&endpoint["os_platform"]),
+                text(&endpoint["operating_system"]),
+                if endpoint["online"].as_bool() == Some(true) {
+                    "online"
+                } else {
+                    "offline"
+                },
+                tags.join(", "),
+            ));
+        }
+        out.push_str(&format!("\nSensors: {}\n", SENSORS.join(", ")));
+        out.push_str("\nPackages:\n");
+        for package in world["packages"].as_array().cloned().unwrap_or_default() {
+            out.push_str(&format!(
+                "  {} (id {}, content set {})\n",
+                text(&package["name"]),
+                package["id"],
+                text(&package["content_set"])
+            ));
+            let parameters = package["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if parameters.is_empty() {
+                out.push_str("    no parameters\n");
+            }
+            for parameter in parameters {
+                let mut line = format!(
+                    "    {} {:?} {}",
+                    text(&parameter["key"]),
+                    text(&parameter["label"]),
+                    text(&parameter["type"])
+                );
+                if let Some(default) = parameter["default"].as_str().filter(|d| !d.is_empty()) {
+                    line.push_str(&format!(", default {default:?}"));
+                }
+                let values: Vec<String> = parameter["values"]
+                    .as_array()
+                    .map(|values| values.iter().map(text).filter(|v| !v.is_empty()).collect())
+                    .unwrap_or_default();
+                if !values.is_empty() {
+                    line.push_str(&format!(", one of {}", values.join(" | ")));
+                }
+                if !parameter["minimum"].is_null() || !parameter["maximum"].is_null() {
+                    line.push_str(&format!(
+                        ", {} to {}",
+                        parameter["minimum"], parameter["maximum"]
+                    ));
+                }
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        for (title, key) in [("Groups", "groups"), ("Action groups", "action_groups")] {
+            out.push_str(&format!("\n{title}:\n"));
+            for group in world[key].as_array().cloned().unwrap_or_default() {
+                out.push_str(&format!(
+                    "  {}: {}\n",
+                    text(&group["name"]),
+                    text(&group["text"])
+                ));
+            }
+        }
+        out.push_str("\nUsers:\n");
+        for user in world["users"].as_array().cloned().unwrap_or_default() {
+            out.push_str(&format!(
+                "  {} (id {}, password {}, token {}): {}\n",
+                text(&user["name"]),
+                user["id"],
+                text(&user["password"]),
+                text(&user["api_token"]),
+                text(&user["role"])
+            ));
+        }
+        let approval = &world["approval"];
+        out.push_str(&format!(
+            "\nApproval: {}\n",
+            match (
+                approval["required"].as_bool(),
+                approval["auto_approve_after_seconds"].as_u64()
+            ) {
+                (Some(true), Some(after)) => format!(
+                    "required; a simulated colleague approves after {after} simulated seconds"
+                ),
+                (Some(true), None) => "required; only the approver approves".to_owned(),
+                _ => "not required (actions start at once)".to_owned(),
+            }
+        ));
+        out.push_str(&format!(
+            "Time scale: {} simulated seconds per real second\n",
+            world["time_scale"]
+        ));
+        out.push_str(&format!(
+            "Failure share: {} of endpoints end an action Failed\n",
+            world["failure_share"]
+        ));
+        let faults = &world["faults"];
+        out.push_str(&format!(
+            "Faults: latency {} ms, 503 share {}, 429 share {}, drop share {}, cut after create share {}, create latency {} ms, session ttl {}, refuse token {}\n",
+            faults["latency_ms"],
+            faults["error_503_share"],
+            faults["rate_limit_429_share"],
+            faults["drop_share"],
+            faults["cut_after_create_share"],
+            faults["create_latency_ms"],
+            faults["session_ttl_seconds"]
+                .as_u64()
+                .map_or_else(|| "none".to_owned(), |ttl| format!("{ttl} s")),
+            faults["refuse_token"],
+        ));
+        out
+    }
+}
+
+/// A package with its parameters decoded from Tanium's parameter definition string.
+fn describe_package(package: &PackageDef) -> Value {
+    let definition: Value = if package.parameter_definition.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&package.parameter_definition).unwrap_or(Value::Null)
+    };
+    let parameters: Vec<Value> = definition["parameters"]
+        .as_array()
+        .map(|parameters| {
+            parameters
+                .iter()
+                .map(|parameter| {
+                    let kind = parameter["parameterType"]
+                        .as_str()
+                        .and_then(|kind| kind.rsplit("::").next())
+                        .unwrap_or_default();
+                    let mut out = json!({
+                        "key": parameter["key"],
+                        "label": parameter["label"],
+                        "type": kind,
+                        "default": parameter["defaultValue"],
+                    });
+                    for field in ["values", "minimum", "maximum"] {
+                        if !parameter[field].is_null() {
+                            out[field] = parameter[field].clone();
+                        }
+                    }
+                    out
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "id": package.id,
+        "name": package.name,
+        "command": package.command,
+        "content_set": package.content_set,
+        "verify_group_id": package.verify_group_id,
+        "parameters": parameters,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_the_default_world() {
+        let config = SimConfig::default();
+        let world = config.describe();
+        assert_eq!(world["fleet"]["size"], config.fleet.len());
+        let logging = world["packages"]
+            .as_array()
+            .and_then(|packages| packages.iter().find(|package| package["id"] == 15))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(logging["parameters"][0]["type"], "NumericParameter");
+        assert_eq!(world["users"][1]["name"], "approver");
+        let text = config.describe_text();
+        assert!(text.contains("WIN-DC01"), "{text}");
+        assert!(text.contains("approver"), "{text}");
+    }
+}
