@@ -149,6 +149,16 @@ async fn plan_live_only_reads_and_applies_the_guard() {
             request.path
         );
     }
+    // A target that matches nothing: `min_endpoints` (default 1) makes the plan fail.
+    let outcome = blocking(live("nope-")).await;
+    assert_eq!(outcome.code, 1, "{}\n{}", outcome.stdout, outcome.stderr);
+    assert!(
+        outcome
+            .stdout
+            .contains("the target matches 0 endpoints; at least 1 expected"),
+        "{}",
+        outcome.stdout
+    );
     // An unknown package in --live makes the plan fail.
     let source = std::fs::read_to_string(&path)
         .unwrap()

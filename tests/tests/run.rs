@@ -271,7 +271,13 @@ async fn the_seed_flow_waits_for_approval_by_another_user() {
 async fn a_hostile_hostname_targets_no_machine() {
     let sim = simulator(|_| {}).await;
     let dir = tempfile::tempdir().unwrap();
-    let playbook = write_playbook(&dir, "tag.yaml", &tag_playbook("equals", "", ""));
+    // `min_endpoints: 0`: the empty action is issued, so that what it targets can be seen.
+    let source = tag_playbook("equals", "", "").replace(
+        "      action_group: All Computers\n",
+        "      action_group: All Computers\n      min_endpoints: 0\n",
+    );
+    assert!(source.contains("min_endpoints: 0"));
+    let playbook = write_playbook(&dir, "tag.yaml", &source);
     let hostile = r#"value=x" or Computer Name contains ""#;
     let output = run_against(
         Some(&sim),
@@ -298,6 +304,75 @@ async fn a_hostile_hostname_targets_no_machine() {
     assert!(
         text(&output.stdout).contains("matches no endpoint"),
         "a warning says the count is 0"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_target_fails_before_anything_is_issued() {
+    let sim = simulator(|_| {}).await;
+    let output = run_against(
+        Some(&sim),
+        &[
+            "run",
+            "playbooks/tag-suspect-host.yaml",
+            "--input",
+            "hostname=NOPE-01",
+        ],
+        &[],
+    )
+    .await;
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}\n{stderr}",
+        text(&output.stdout)
+    );
+    assert!(
+        stderr.contains("the target matches 0 endpoints; at least 1 expected"),
+        "{stderr}"
+    );
+    let state = sim.inspect();
+    assert!(state.actions.is_empty(), "nothing was issued");
+    assert!(
+        !state
+            .requests
+            .iter()
+            .any(|request| request.method == "POST" && request.path.ends_with("/actions")),
+        "no POST /actions: {:?}",
+        state.requests
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_target_fails_with_the_built_in_simulator_too() {
+    let output = run_against(
+        None,
+        &[
+            "run",
+            "playbooks/tag-suspect-host.yaml",
+            "--sim",
+            "--input",
+            "hostname=NOPE-01",
+        ],
+        &[],
+    )
+    .await;
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}\n{stderr}",
+        text(&output.stdout)
+    );
+    assert!(
+        stderr.contains("the target matches 0 endpoints; at least 1 expected"),
+        "{stderr}"
+    );
+    let stdout = text(&output.stdout);
+    assert!(
+        !stdout.contains(" issued: "),
+        "no action was issued: {stdout}"
     );
 }
 

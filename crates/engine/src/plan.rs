@@ -65,6 +65,8 @@ pub(crate) struct Lookups {
     pub(crate) action_group: Option<String>,
     /// The `target` step whose group an `issue` step uses.
     pub(crate) target_step: Option<String>,
+    /// An `issue` step's `min_endpoints`.
+    pub(crate) min_endpoints: u64,
 }
 
 /// A whole plan.
@@ -313,6 +315,13 @@ impl<'a> Planner<'a> {
                         problems.push(format!(
                             "step `{}`: guard: the target matches {targeted} endpoints, more than max_endpoints {limit}",
                             step.id
+                        ));
+                    }
+                    if targeted < lookups.min_endpoints {
+                        problems.push(format!(
+                            "step `{}`: {}",
+                            step.id,
+                            crate::steps::issue::too_few_endpoints(targeted, lookups.min_endpoints)
                         ));
                     }
                 }

@@ -68,6 +68,8 @@ pub const MAYBE_SKIPPED: &str = "RB032";
 pub const REDUNDANT: &str = "RB033";
 /// Two playbooks in one folder share a name.
 pub const DUPLICATE_PLAYBOOK_NAME: &str = "RB034";
+/// An `issue` step's `min_endpoints` is above the guard's `max_endpoints`: it can never issue.
+pub const MIN_ABOVE_MAX_ENDPOINTS: &str = "RB035";
 
 // Schedules files (`runbook schedules validate`) use the codes above for YAML, keys, types,
 // names and allowed words, and these for what only a schedule has.
@@ -97,7 +99,7 @@ pub const SCHEDULES: [(&str, &str); 6] = [
 ];
 
 /// Every playbook code with a one-line summary, for `docs/playbooks.md` and tests.
-pub const ALL: [(&str, &str); 34] = [
+pub const ALL: [(&str, &str); 35] = [
     (YAML_SYNTAX, "invalid YAML"),
     (LIMIT, "document too large or too deeply nested"),
     (DUPLICATE_KEY, "duplicate key"),
@@ -143,5 +145,9 @@ pub const ALL: [(&str, &str); 34] = [
     (
         DUPLICATE_PLAYBOOK_NAME,
         "two playbooks in one folder share a name",
+    ),
+    (
+        MIN_ABOVE_MAX_ENDPOINTS,
+        "`min_endpoints` above the guard's `max_endpoints`",
     ),
 ];

@@ -423,6 +423,9 @@ pub struct IssueStep {
     pub distribute: Duration,
     /// Optional `issue_seconds`.
     pub issue_seconds: Option<u64>,
+    /// The fewest endpoints the target must match for the action to be issued. Default 1;
+    /// `0` allows an empty action.
+    pub min_endpoints: u64,
 }
 
 /// The built-in action group that holds no machines in Tanium (only `No Computers`): an action
@@ -492,6 +495,8 @@ pub mod defaults {
     pub const ISSUE_EXPIRE: Duration = Duration::from_secs(3600);
     /// `issue.distribute`.
     pub const ISSUE_DISTRIBUTE: Duration = Duration::ZERO;
+    /// `issue.min_endpoints`.
+    pub const ISSUE_MIN_ENDPOINTS: u64 = 1;
     /// `await_approval.timeout`.
     pub const APPROVAL_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
     /// `await_approval.interval`.

@@ -227,7 +227,8 @@ fn issue_step() -> Value {
             "action_group": { "type": ["string", "integer"], "not": { "enum": [DEFAULT_ACTION_GROUP] } },
             "expire": duration(),
             "distribute": duration(),
-            "issue_seconds": { "type": "integer", "minimum": 0 }
+            "issue_seconds": { "type": "integer", "minimum": 0 },
+            "min_endpoints": { "type": "integer", "minimum": 0, "default": 1 }
         }
     })
 }

@@ -57,6 +57,14 @@ struct Rendered {
     action_group: ActionGroupOutcome,
 }
 
+/// What the plan says of `min_endpoints`.
+fn fewer_than(min_endpoints: u64) -> String {
+    match min_endpoints {
+        0 => "; issue even if none match (min_endpoints 0)".to_owned(),
+        minimum => format!("; refuse if fewer than {minimum} match (min_endpoints)"),
+    }
+}
+
 /// Runs an `issue` step: checks, then issues the action (or adopts the one a previous attempt
 /// of this step issued).
 pub(crate) async fn run(
@@ -70,7 +78,15 @@ pub(crate) async fn run(
     // Resuming a step whose intent was recorded: the action may exist already. It is adopted
     // as it is (the guard was checked before it was issued).
     let resumed = recorded_action(engine, state, step, &unique_name).await?;
-    let targeted = count_and_guard(engine, state, step, &rendered, resumed.is_some()).await?;
+    let targeted = count_and_guard(
+        engine,
+        state,
+        step,
+        issue.min_endpoints,
+        &rendered,
+        resumed.is_some(),
+    )
+    .await?;
     let verify = verifies(engine, state, &rendered).await?;
     let spec = ActionSpec {
         name: unique_name.clone(),
@@ -188,12 +204,13 @@ async fn recorded_action(
         .map_err(|error| may_have_been_issued(unique_name, &error.message))
 }
 
-/// Counts what the target matches now, before anything is issued, and applies the guard
-/// (not to an action being adopted: the guard was checked before it was issued).
+/// Counts what the target matches now, before anything is issued, and applies the guard and
+/// `min_endpoints` (not to an action being adopted: they were checked before it was issued).
 async fn count_and_guard(
     engine: &Engine,
     state: &RunState<'_>,
     step: &Step,
+    min_endpoints: u64,
     rendered: &Rendered,
     resumed: bool,
 ) -> Result<u64, StepError> {
@@ -217,6 +234,12 @@ async fn count_and_guard(
             "guard: the target matches {targeted} endpoints, more than max_endpoints {limit}; nothing was issued"
         )));
     }
+    if !resumed && targeted < min_endpoints {
+        return Err(StepError::new(format!(
+            "{}; nothing was issued",
+            too_few_endpoints(targeted, min_endpoints)
+        )));
+    }
     if targeted == 0 && !resumed {
         engine.emit(
             state,
@@ -227,6 +250,18 @@ async fn count_and_guard(
         );
     }
     Ok(targeted)
+}
+
+/// Why an `issue` step whose target matches fewer than `min_endpoints` issues nothing.
+pub(crate) fn too_few_endpoints(targeted: u64, min_endpoints: u64) -> String {
+    let noun = if targeted == 1 {
+        "endpoint"
+    } else {
+        "endpoints"
+    };
+    format!(
+        "the target matches {targeted} {noun}; at least {min_endpoints} expected (min_endpoints)"
+    )
 }
 
 /// Whether the package verifies, which decides when the poll is done. A package that no
@@ -532,6 +567,7 @@ pub(crate) fn plan(
     }
     let unique_name = unique_action_name(&name, RUN_ID_PLACEHOLDER, id);
     planned.lookups.action_group = Some(action_group.trim().to_owned());
+    planned.lookups.min_endpoints = issue.min_endpoints;
     planned.lookups.target_step = planner
         .templates
         .value_references(&issue.target.value)
@@ -554,11 +590,13 @@ pub(crate) fn plan(
         .and_then(|guard| guard.max_endpoints)
     {
         Some(limit) => planned.details.push(format!(
-            "count the targeted endpoints first; refuse to issue if more than {limit} (guard)"
+            "count the targeted endpoints first; refuse to issue if more than {limit} (guard){}",
+            fewer_than(issue.min_endpoints)
         )),
-        None => planned
-            .details
-            .push("count the targeted endpoints first (no guard set)".to_owned()),
+        None => planned.details.push(format!(
+            "count the targeted endpoints first (no guard set){}",
+            fewer_than(issue.min_endpoints)
+        )),
     }
     planned.details.push(format!(
         "issue `{unique_name}` under action group `{action_group}`, expiring after {}{}",

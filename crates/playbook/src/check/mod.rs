@@ -41,6 +41,9 @@ const TOP_LEVEL_KEYS: [&str; 8] = [
 pub(crate) struct Checker<'s> {
     pub problems: Vec<Problem>,
     templates: TemplateChecker<'s>,
+    /// The guard's `max_endpoints`, when it could be read: `issue.min_endpoints` may not
+    /// exceed it.
+    max_endpoints: Option<u64>,
 }
 
 impl<'s> Checker<'s> {
@@ -48,6 +51,7 @@ impl<'s> Checker<'s> {
         Self {
             problems: Vec::new(),
             templates: TemplateChecker::new(source),
+            max_endpoints: None,
         }
     }
 
@@ -69,6 +73,10 @@ impl<'s> Checker<'s> {
             Some(entry) => self.guard(entry).map(Some),
             None => Some(None),
         };
+        self.max_endpoints = guard
+            .as_ref()
+            .and_then(|guard| guard.as_ref())
+            .and_then(|guard| guard.max_endpoints);
         let secrets = match fields.get("secrets") {
             Some(entry) => self.secrets(entry),
             None => Some(Vec::new()),

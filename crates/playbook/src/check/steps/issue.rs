@@ -1,6 +1,6 @@
 //! `issue:` steps, the only kind that sends a side effect: name, target, package and action
 //! group (never `Default`), `expire` and `distribute` (not longer than `expire`),
-//! `issue_seconds`; and `retry`, which an issue step may not have.
+//! `issue_seconds`, `min_endpoints` (not above the guard's `max_endpoints`); and `retry`, which an issue step may not have.
 
 use crate::codes;
 use crate::model::{
@@ -12,7 +12,7 @@ use crate::yaml::Entry;
 
 use crate::check::{Checker, Owner};
 
-const ISSUE_KEYS: [&str; 7] = [
+const ISSUE_KEYS: [&str; 8] = [
     "name",
     "target",
     "package",
@@ -20,6 +20,7 @@ const ISSUE_KEYS: [&str; 7] = [
     "expire",
     "distribute",
     "issue_seconds",
+    "min_endpoints",
 ];
 
 impl Checker<'_> {
@@ -84,6 +85,10 @@ impl Checker<'_> {
             Some(entry) => Some(self.integer(entry, 0, i64::MAX)?.unsigned_abs()),
             None => None,
         };
+        let min_endpoints = match fields.get("min_endpoints") {
+            Some(entry) => self.min_endpoints(entry),
+            None => Some(defaults::ISSUE_MIN_ENDPOINTS),
+        };
         Some(IssueStep {
             name: name?,
             target: target?,
@@ -92,7 +97,31 @@ impl Checker<'_> {
             expire: expire?,
             distribute: distribute?,
             issue_seconds,
+            min_endpoints: min_endpoints?,
         })
+    }
+
+    /// `min_endpoints`: a whole number, 0 or more, not above the guard's `max_endpoints`
+    /// (such a step could never issue).
+    fn min_endpoints(&mut self, entry: &Entry) -> Option<u64> {
+        let minimum = self.integer(entry, 0, i64::MAX)?.unsigned_abs();
+        if let Some(limit) = self.max_endpoints
+            && minimum > limit
+        {
+            self.error(
+                codes::MIN_ABOVE_MAX_ENDPOINTS,
+                entry.value.span,
+                entry.value.length,
+                format!(
+                    "`min_endpoints` is {minimum}, more than the guard's `max_endpoints` {limit}: this step could never issue"
+                ),
+            )
+            .help = Some(format!(
+                "lower `min_endpoints` to {limit} or less, or raise `guard.max_endpoints`"
+            ));
+            return None;
+        }
+        Some(minimum)
     }
 
     /// The action group: any group but `Default`, which holds no machines (the rule the
