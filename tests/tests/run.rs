@@ -184,6 +184,60 @@ async fn every_example_playbook_runs_with_sim() {
     }
 }
 
+/// The outputs of the step `id` in a `--json` run's `step_finished` event.
+fn step_outputs(output: &Output, id: &str) -> Value {
+    text(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|event| event["event"] == "step_finished" && event["step_id"] == id)
+        .map(|event| event["outputs"].clone())
+        .unwrap_or_else(|| panic!("no step_finished for `{id}`:\n{}", text(&output.stdout)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_endpoints_count_as_finished_but_not_as_succeeded() {
+    let output = run_against(
+        None,
+        &[
+            "run",
+            "playbooks/guarded-log-level.yaml",
+            "--sim",
+            "--sim-time-scale",
+            "600",
+            "--sim-failure-share",
+            "0.5",
+            "--input",
+            "name_contains=WIN",
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    let results = step_outputs(&output, "results");
+    let failed = results["failed"].as_u64().expect("failed is a count");
+    assert!(failed > 0, "half the endpoints fail: {results}");
+    let succeeded = results["succeeded_percent"].as_f64().expect("a percentage");
+    let finished_share = results["finished_percent"].as_f64().expect("a percentage");
+    assert_eq!(finished_share, 100.0, "{results}");
+    assert!(succeeded < finished_share, "{results}");
+    // The example asserts success, so the run fails, at that assertion.
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let event = finished(&output);
+    assert_eq!(event["status"], "failed", "{event}");
+    let failure = text(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|event| event["event"] == "step_failed")
+        .expect("a step failed");
+    assert_eq!(failure["step_id"], "enough_succeeded", "{failure}");
+    assert!(
+        failure["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("% succeeded")),
+        "{failure}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_seed_flow_waits_for_approval_by_another_user() {
     let sim = simulator(|config| config.approval_required = true).await;

@@ -277,6 +277,7 @@ pub fn outputs_of_kind(kind_name: &str) -> &'static [&'static str] {
         "poll" => &[
             "percent",
             "finished_percent",
+            "succeeded_percent",
             "mr_tested",
             "estimated_total",
             "reached",

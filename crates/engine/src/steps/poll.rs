@@ -53,6 +53,12 @@ pub(crate) async fn run(
         } else {
             share(progress.finished, expected)
         };
+        // Endpoints in a success status, over those expected: what "it worked" means.
+        let succeeded_percent = if expected == 0 {
+            100.0
+        } else {
+            share(progress.completed, expected)
+        };
         // Judged on the exact shares; shown rounded to a tenth.
         let reached = poll_reached(
             progress.mr_tested,
@@ -127,6 +133,10 @@ pub(crate) async fn run(
             let outputs = Map::from_iter([
                 ("percent".to_owned(), json!(percent)),
                 ("finished_percent".to_owned(), json!(finished_percent)),
+                (
+                    "succeeded_percent".to_owned(),
+                    json!(round_tenth(succeeded_percent)),
+                ),
                 ("mr_tested".to_owned(), json!(progress.mr_tested)),
                 (
                     "estimated_total".to_owned(),
