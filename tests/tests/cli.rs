@@ -1,5 +1,6 @@
 //! The command line as a new user meets it: the simulator's world (`runbook sim --describe`
-//! and `GET /sim/fleet`).
+//! and `GET /sim/fleet`), `--version`, shell completions, man pages, the environment each
+//! command's `--help` lists, and `--inputs -`.
 
 use runbook_tests::Test;
 
@@ -81,4 +82,173 @@ async fn the_running_simulator_serves_its_world_at_sim_fleet() {
     assert_eq!(world["fleet"]["size"], 36);
     assert_eq!(world["packages"][0]["parameters"][0]["key"], "$1");
     sim.shutdown().await;
+}
+
+#[test]
+fn version_shows_the_commit_and_the_build_date() {
+    let out = Test::new().args(["--version"]).run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let line = out.stdout.trim();
+    let rest = line
+        .strip_prefix(concat!("runbook ", env!("CARGO_PKG_VERSION"), " (commit "))
+        .unwrap_or_else(|| panic!("{line}"));
+    let (commit, date) = rest
+        .strip_suffix(')')
+        .and_then(|rest| rest.split_once(", built "))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        commit == "unknown" || (commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{line}"
+    );
+    let parts: Vec<&str> = date.split('-').collect();
+    assert!(
+        parts.len() == 3
+            && [4, 2, 2]
+                .iter()
+                .zip(&parts)
+                .all(|(len, part)| part.len() == *len && part.chars().all(|c| c.is_ascii_digit())),
+        "{line}"
+    );
+    // In a git checkout (as here and in CI) the commit is known.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(runbook_tests::workspace_root())
+        .output();
+    if head.is_ok_and(|head| head.status.success()) {
+        assert_ne!(commit, "unknown", "{line}");
+    }
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "_runbook()"),
+        ("zsh", "#compdef runbook"),
+        ("fish", "complete -c runbook"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = Test::new().args(["completions", shell]).run();
+        assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
+        assert!(out.stdout.contains(marker), "{shell}:\n{}", out.stdout);
+        for command in ["validate", "resume", "serve", "sim-fleet"] {
+            assert!(out.stdout.contains(command), "{shell} lacks {command}");
+        }
+    }
+    let out = Test::new().args(["completions", "tcsh"]).run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+}
+
+#[test]
+fn man_prints_a_page_or_writes_one_per_command() {
+    let out = Test::new().args(["man"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(".TH runbook 1"), "{}", out.stdout);
+    assert!(out.stdout.contains("completions"), "{}", out.stdout);
+    let out = Test::new().args(["man", "--out-dir", "man1"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for page in [
+        "runbook.1",
+        "runbook-run.1",
+        "runbook-serve.1",
+        "runbook-runs.1",
+    ] {
+        let text = std::fs::read_to_string(out.folder.path().join("man1").join(page))
+            .unwrap_or_else(|error| panic!("{page}: {error}"));
+        assert!(text.contains(".TH"), "{page}");
+    }
+    let run_page =
+        std::fs::read_to_string(out.folder.path().join("man1/runbook-run.1")).unwrap_or_default();
+    assert!(run_page.contains("TANIUM_TOKEN"), "{run_page}");
+}
+
+#[test]
+fn run_plan_and_serve_help_list_the_environment_they_read() {
+    let common = [
+        "TANIUM_URL",
+        "TANIUM_TOKEN",
+        "TANIUM_USERNAME",
+        "TANIUM_PASSWORD",
+        "TANIUM_CA_CERT",
+        "TANIUM_ALLOW_HTTP",
+    ];
+    for (command, extra) in [
+        ("run", &["RUNBOOK_DATABASE_URL", "NO_COLOR"][..]),
+        ("plan", &["--live"][..]),
+        ("serve", &["RUNBOOK_DATABASE_URL", "RUST_LOG"][..]),
+    ] {
+        let out = Test::new().args([command, "--help"]).run();
+        assert_eq!(out.code, 0, "{command}: {}", out.stderr);
+        let environment = out
+            .stdout
+            .split_once("\nEnvironment:\n")
+            .map(|(_, after)| after)
+            .unwrap_or_else(|| panic!("{command} --help has no Environment section"));
+        for name in common.iter().chain(extra) {
+            assert!(environment.contains(name), "{command} --help lacks {name}");
+        }
+    }
+}
+
+const GREET: &str = "version: 1\nname: greet\ninputs:\n  who: { type: string }\n  times: { type: integer, default: 1 }\nsteps:\n  - id: greet\n    log: \"hi {{ inputs.who }} x{{ inputs.times }}\"\n";
+
+#[test]
+fn inputs_dash_reads_standard_input() {
+    let out = Test::new()
+        .file("greet.yaml", GREET)
+        .args(["plan", "greet.yaml", "--inputs", "-"])
+        .stdin("who: stdin-yaml\ntimes: 3\n")
+        .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("stdin-yaml"), "{}", out.stdout);
+
+    let out = Test::new()
+        .file("greet.yaml", GREET)
+        .args([
+            "run",
+            "greet.yaml",
+            "--sim",
+            "--store",
+            "none",
+            "--inputs",
+            "-",
+        ])
+        .stdin(r#"{"who": "stdin-json", "times": 2}"#)
+        .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        format!("{}{}", out.stdout, out.stderr).contains("hi stdin-json x2"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+
+    // --input still wins over what stdin says, and stdin that is not a map is bad inputs (plan:
+    // exit 1, the plan cannot run).
+    let out = Test::new()
+        .file("greet.yaml", GREET)
+        .args(["plan", "greet.yaml", "--inputs", "-", "-i", "who=flag"])
+        .stdin("who: stdin\n")
+        .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("flag"), "{}", out.stdout);
+    let out = Test::new()
+        .file("greet.yaml", GREET)
+        .args(["plan", "greet.yaml", "--inputs", "-"])
+        .stdin("[1, 2]\n")
+        .run();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("<stdin>"), "{}", out.stderr);
+
+    // Standard input is bounded like an inputs file (1 MiB).
+    let out = Test::new()
+        .file("greet.yaml", GREET)
+        .args(["plan", "greet.yaml", "--inputs", "-"])
+        .stdin(format!("who: \"{}\"\n", "y".repeat(2 << 20)))
+        .run();
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("larger than 1024 KiB"),
+        "{}",
+        out.stderr
+    );
 }

@@ -7,9 +7,62 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `runbook --version`: the package version, the commit it was built from and the build date
+/// (set by build.rs; `unknown` outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("RUNBOOK_GIT_COMMIT"),
+    ", built ",
+    env!("RUNBOOK_BUILD_DATE"),
+    ")"
+);
+
+/// The connection's environment variables, in the `--help` of the commands that talk to
+/// Tanium (`run`, `plan`, `serve`).
+macro_rules! tanium_environment {
+    () => {
+        concat!(
+            "Environment:\n",
+            "  TANIUM_URL            the Tanium server (as --url)\n",
+            "  TANIUM_TOKEN          an API token\n",
+            "  TANIUM_USERNAME       a user to log in as, when TANIUM_TOKEN is not set\n",
+            "  TANIUM_PASSWORD       that user's password\n",
+            "  TANIUM_DOMAIN         that user's domain (optional)\n",
+            "  TANIUM_CA_CERT        a private CA's PEM file (as --ca-cert)\n",
+            "  TANIUM_ALLOW_HTTP     1 or true: plain http:// to a host that is not loopback (as --allow-http)\n",
+        )
+    };
+}
+
+/// `runbook run --help`: the environment it reads.
+pub const RUN_ENVIRONMENT: &str = concat!(
+    tanium_environment!(),
+    "  RUNBOOK_DATABASE_URL  where runs are recorded (as --store)\n",
+    "  <secret names>        each secret the playbook lists, from the variable of its name\n",
+    "  NO_COLOR, TERM=dumb   plain lines: no colour, no progress bars",
+);
+
+/// `runbook plan --help`: the environment it reads (the connection only with --live).
+pub const PLAN_ENVIRONMENT: &str = concat!(
+    tanium_environment!(),
+    "  (the TANIUM_* variables are read with --live only)\n",
+    "  NO_COLOR              no colour",
+);
+
+/// `runbook serve --help`: the environment it reads.
+pub const SERVE_ENVIRONMENT: &str = concat!(
+    tanium_environment!(),
+    "  RUNBOOK_DATABASE_URL  the store the processes share (as --store)\n",
+    "  <secret names>        the secrets the queued runs' playbooks list, by name\n",
+    "  RUST_LOG              which log lines are written (default info)\n",
+    "  HOSTNAME              the host part of this process's worker id, when\n",
+    "                        /proc/sys/kernel/hostname cannot be read",
+);
+
 /// Validate, plan and run Tanium playbooks.
 #[derive(Debug, Parser)]
-#[command(name = "runbook", version, about, long_about = None)]
+#[command(name = "runbook", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -28,12 +81,14 @@ pub enum Command {
     /// TANIUM_PASSWORD) or, with --sim, against the built-in simulator. Exit status: 0 the run
     /// succeeded, 1 it failed (step failure, assertion, guard, timeout), 2 usage error or
     /// invalid playbook, 130 interrupted (issued actions keep running in Tanium).
+    #[command(after_help = RUN_ENVIRONMENT)]
     Run(Box<crate::commands::run_playbook::RunArgs>),
     /// Show what a run would do, offline: every step rendered with the exact HTTP requests it
     /// would send; values only the server knows are shown as <placeholders>. Nothing is sent.
     /// With --live it also reads from Tanium (packages, parameters, groups, endpoint counts)
     /// and applies the guard. Exit status: 0 the plan can run, 1 it cannot (bad inputs, guard
     /// exceeded, unknown package with --live, a false assertion), 2 usage error.
+    #[command(after_help = PLAN_ENVIRONMENT)]
     Plan(Box<crate::commands::plan::PlanArgs>),
     /// Serve the built-in Tanium simulator in the foreground (for demos and manual tests);
     /// prints its URL and API token.
@@ -49,7 +104,14 @@ pub enum Command {
     /// Run schedules and queued runs as a service: a scheduler fires the schedules file into
     /// the store's queue, workers claim queued runs and run them. Several processes share one
     /// PostgreSQL store. SIGTERM or SIGINT: runs stop at a checkpoint and go back to the queue.
+    #[command(after_help = SERVE_ENVIRONMENT)]
     Serve(Box<crate::commands::serve::ServeArgs>),
+    /// Print a shell completion script for bash, zsh, fish or powershell, e.g.
+    /// `runbook completions bash > ~/.local/share/bash-completion/completions/runbook`.
+    Completions(CompletionsArgs),
+    /// Print runbook's man page (roff) to stdout, or with --out-dir write one page per command
+    /// (runbook.1, runbook-run.1, ...) into a folder, e.g. for /usr/local/share/man/man1.
+    Man(ManArgs),
 }
 
 /// `runbook validate`.
@@ -80,3 +142,33 @@ pub enum Format {
 /// `runbook schema`.
 #[derive(Debug, Args)]
 pub struct SchemaArgs {}
+
+/// `runbook completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// The shells `runbook completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
+    /// PowerShell.
+    Powershell,
+}
+
+/// `runbook man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write runbook.1 and a page per command (runbook-run.1, runbook-runs-list.1, ...) into
+    /// this folder instead of printing runbook.1.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}

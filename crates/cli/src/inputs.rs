@@ -18,7 +18,8 @@ pub struct InputArgs {
     #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
     pub input: Vec<String>,
 
-    /// A YAML or JSON file with input values (a map of name to value).
+    /// A YAML or JSON file with input values (a map of name to value); `-` reads them from
+    /// standard input (YAML, of which JSON is a part).
     #[arg(long = "inputs", value_name = "FILE")]
     pub inputs_file: Option<PathBuf>,
 }
@@ -110,13 +111,40 @@ pub fn bind_over(
     }
 }
 
-fn read_inputs_file(path: &Path) -> anyhow::Result<IndexMap<String, Value>> {
-    let text = files::read_text(path, Kind::Inputs).map_err(|error| {
-        UsageError(format!(
-            "cannot read the inputs file {}: {error}",
-            path.display()
+/// The text of the inputs from standard input (`--inputs -`), within the inputs file limit.
+fn read_inputs_stdin() -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let limit = Kind::Inputs.limit();
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| UsageError(format!("cannot read the inputs from stdin: {error}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(UsageError(format!(
+            "the inputs on stdin are larger than {} KiB",
+            limit / 1024
         ))
-    })?;
+        .into());
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| UsageError("the inputs on stdin are not UTF-8".to_owned()).into())
+}
+
+fn read_inputs_file(path: &Path) -> anyhow::Result<IndexMap<String, Value>> {
+    let stdin = path == Path::new("-");
+    let text = if stdin {
+        read_inputs_stdin()?
+    } else {
+        files::read_text(path, Kind::Inputs).map_err(|error| {
+            UsageError(format!(
+                "cannot read the inputs file {}: {error}",
+                path.display()
+            ))
+        })?
+    };
+    let path = if stdin { Path::new("<stdin>") } else { path };
     let value: Value = if path
         .extension()
         .is_some_and(|extension| extension == "json")

@@ -2,6 +2,7 @@
 //! whose arguments are in `cli.rs`) its clap arguments. [`run`] parses the arguments and
 //! dispatches; each command returns its exit code.
 
+mod completions;
 pub mod enqueue;
 pub mod plan;
 pub mod run_playbook;
@@ -56,6 +57,8 @@ where
         Command::Schedules(args) => schedules::run(args),
         Command::Enqueue(args) => enqueue::run(args),
         Command::Serve(args) => serve::run(*args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
