@@ -482,3 +482,185 @@ async fn waiting_for_approval() -> (RunningSim, tempfile::TempDir, String, std::
     assert_eq!(sim.inspect().actions.len(), 1, "the run issued its action");
     (sim, folder, store, child)
 }
+
+/// `runbook` with these arguments against this store; its output, whatever its exit.
+fn runs_command(sim: &RunningSim, store: &str, args: &[&str]) -> std::process::Output {
+    runbook(sim, store)
+        .args(args)
+        .output()
+        .expect("runbook ran")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operators_see_interrupted_runs_name_them_by_prefix_filter_time_and_prune_them() {
+    let (sim, folder, store, mut child) = waiting_for_approval().await;
+    let waiting = runs_in(&sim, &store)[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // While its process lives, the run is running.
+    let listed = runs_in(&sim, &store);
+    assert_eq!(listed[0]["state"], "running", "{listed:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // A second run of another playbook, finished, in the same store.
+    let quick = folder.path().join("quick.yaml");
+    std::fs::write(
+        &quick,
+        "version: 1\nname: quick\nsteps:\n  - id: note\n    log: hello\n",
+    )
+    .unwrap();
+    let output = runs_command(&sim, &store, &["run", &quick.display().to_string()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    // The killed run shows as interrupted; its stored status stays running.
+    let listed = runs_in(&sim, &store);
+    let killed = listed
+        .iter()
+        .find(|run| run["run_id"] == waiting.as_str())
+        .expect("listed");
+    assert_eq!(killed["state"], "interrupted", "{killed}");
+    assert_eq!(killed["status"], "running", "{killed}");
+    let output = runs_command(&sim, &store, &["runs", "list"]);
+    let table = text(&output.stdout);
+    assert!(
+        table
+            .lines()
+            .any(|line| line.starts_with(waiting.as_str()) && line.contains("interrupted")),
+        "{table}"
+    );
+
+    // Filters: status (interrupted and running are told apart), playbook, since, limit,
+    // --format json.
+    let ids = |args: &[&str]| -> Vec<String> {
+        let output = runs_command(&sim, &store, args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        serde_json::from_slice::<Value>(&output.stdout)
+            .expect("JSON")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|run| run["run_id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let list = ["runs", "list", "--format", "json"];
+    assert_eq!(
+        ids(&[&list[..], &["--status", "interrupted"]].concat()),
+        vec![waiting.clone()]
+    );
+    assert!(ids(&[&list[..], &["--status", "running"]].concat()).is_empty());
+    let quick_runs = ids(&[&list[..], &["--playbook", "quick"]].concat());
+    assert_eq!(quick_runs.len(), 1);
+    let quick_id = quick_runs[0].clone();
+    assert_eq!(ids(&[&list[..], &["--since", "1h"]].concat()).len(), 2);
+    assert_eq!(
+        ids(&[&list[..], &["--since", "2026-01-01"]].concat()).len(),
+        2
+    );
+    assert!(ids(&[&list[..], &["--since", "2999-01-01T00:00:00Z"]].concat()).is_empty());
+    assert_eq!(
+        ids(&[&list[..], &["--limit", "1"]].concat()),
+        vec![quick_id.clone()]
+    );
+    let output = runs_command(&sim, &store, &["runs", "list", "--since", "yesterday"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("neither a duration"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // Short prefixes: unique ones name the run, ambiguous ones list the candidates, too short
+    // ones are refused.
+    let prefix = &waiting[..13];
+    let output = runs_command(&sim, &store, &["runs", "show", prefix]);
+    let report = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        report.contains(&format!("run {waiting}  interrupted")),
+        "{report}"
+    );
+    assert!(report.contains("runbook runs resume"), "{report}");
+    // Events carry their time.
+    assert!(report.contains("events"), "{report}");
+    assert!(
+        report
+            .lines()
+            .any(|line| line.trim_start().starts_with("20") && line.contains("run_started")),
+        "{report}"
+    );
+    let output = runs_command(&sim, &store, &["runs", "show", &waiting[..4]]);
+    let refused = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{refused}");
+    assert!(
+        refused.contains("more than one run")
+            && refused.contains(&waiting)
+            && refused.contains(&quick_id),
+        "{refused}"
+    );
+    let output = runs_command(&sim, &store, &["runs", "show", &waiting[..3]]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("too short"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = runs_command(&sim, &store, &["runs", "show", "ffffffff"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("no run ffffffff"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = runs_command(&sim, &store, &["runs", "show", prefix, "--format", "json"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let record: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(record["state"], "interrupted");
+    let events = record["events"].as_array().cloned().unwrap_or_default();
+    assert!(!events.is_empty());
+    for event in &events {
+        let time = event["recorded_at"].as_str().unwrap_or_default();
+        assert!(time.len() == 27 && time.ends_with('Z'), "{event}");
+    }
+    // --json stays an alias.
+    let output = runs_command(&sim, &store, &["runs", "show", prefix, "--json"]);
+    assert!(output.status.success());
+    assert_eq!(
+        serde_json::from_slice::<Value>(&output.stdout).expect("JSON")["state"],
+        "interrupted"
+    );
+
+    // Cancel by prefix, then prune: finished runs only, and it says how many.
+    let output = runs_command(&sim, &store, &["runs", "cancel", prefix]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains(&format!("run {waiting} cancelled")));
+    let output = runs_command(&sim, &store, &["runs", "prune", "--older-than", "90d"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("removed 0 finished runs"),
+        "{}",
+        text(&output.stdout)
+    );
+    assert_eq!(runs_in(&sim, &store).len(), 2);
+    let output = runs_command(&sim, &store, &["runs", "prune", "--older-than", "0s"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("removed 2 finished runs"),
+        "{}",
+        text(&output.stdout)
+    );
+    assert!(runs_in(&sim, &store).is_empty());
+    let output = runs_command(&sim, &store, &["runs", "prune"]);
+    assert_eq!(output.status.code(), Some(2), "--older-than is required");
+}

@@ -43,6 +43,35 @@ pub fn holder_is_gone(holder: &str) -> bool {
     host == host_name() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// How long a heartbeat may be old before its holder counts as stopped, unless told otherwise
+/// (`serve --stale-after`; `runbook run` and `runs resume` use this).
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// Whether a run the store holds as `running` has lost the process that drove it, as
+/// `runs list` and `runs show` say (`interrupted`): no holder, a holder of this machine whose
+/// process is gone, or a heartbeat older than `stale_after` at `now` (or missing or
+/// unreadable). Only a display state: the record stays `running` until a resume or a worker
+/// claims it, and claims decide staleness in the store, not with this function.
+pub fn is_interrupted(
+    claimed_by: Option<&str>,
+    heartbeat_at: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+    stale_after: Duration,
+) -> bool {
+    let Some(holder) = claimed_by else {
+        return true;
+    };
+    if holder_is_gone(holder) {
+        return true;
+    }
+    let Some(beat) = heartbeat_at.and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+    else {
+        return true;
+    };
+    let stale = chrono::TimeDelta::from_std(stale_after).unwrap_or(chrono::TimeDelta::MAX);
+    now.signed_duration_since(beat.with_timezone(&chrono::Utc)) > stale
+}
+
 /// How long a request of a process with this request timeout may take, with a margin (a
 /// second and a tenth, for a server still creating what it was sent when the client gave up):
 /// a process that takes a run over from this one waits that long before it acts on an intent
@@ -69,6 +98,32 @@ mod tests {
         assert!(!holder_is_gone(&format!("cli:another-host:{dead}")));
         assert!(!holder_is_gone(&format!("another-host:{dead}:0a1b2c3d")));
         assert!(!holder_is_gone("something else"));
+    }
+
+    #[test]
+    fn a_run_is_interrupted_when_its_holder_is_gone_or_silent() {
+        let host = host_name();
+        let alive = format!("cli:{host}:{}", std::process::id());
+        let dead = format!("cli:{host}:4000000000");
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-02T08:00:40.000000Z")
+            .map(|time| time.with_timezone(&chrono::Utc))
+            .unwrap_or_default();
+        let fresh = Some("2026-12-02T08:00:30.000000Z");
+        let stale = Some("2026-12-02T08:00:00.000000Z");
+        let limit = DEFAULT_STALE_AFTER;
+        assert!(!is_interrupted(Some(&alive), fresh, now, limit));
+        assert!(is_interrupted(Some(&alive), stale, now, limit));
+        assert!(is_interrupted(Some(&dead), fresh, now, limit));
+        assert!(is_interrupted(None, fresh, now, limit));
+        assert!(is_interrupted(Some(&alive), None, now, limit));
+        assert!(is_interrupted(Some(&alive), Some("yesterday"), now, limit));
+        // Another machine's holder that still beats is not judged by its pid.
+        assert!(!is_interrupted(
+            Some("cli:elsewhere:4000000000"),
+            fresh,
+            now,
+            limit
+        ));
     }
 
     #[test]

@@ -17,7 +17,9 @@
 //! intents also survive a power cut (their connection syncs the log on commit). On
 //! PostgreSQL, events and step starts commit without waiting for the WAL flush, everything
 //! else with the server's own setting. [`StoreOptions`] sets pool size and timeouts;
-//! [`SqlStore::cancel_run`] and [`SqlStore::events`] serve `runbook runs cancel` and `show`.
+//! [`SqlStore::cancel_run`], [`SqlStore::events_with_times`],
+//! [`SqlStore::list_runs_with_claims`], [`SqlStore::runs_with_prefix`] and
+//! [`SqlStore::prune_finished`] serve `runbook runs cancel`, `show`, `list` and `prune`.
 //!
 //! The run queue of `runbook serve` ([`SqlStore::enqueue`], [`SqlStore::claim_next`],
 //! [`SqlStore::heartbeat`], [`SqlStore::release`]): runs are queued (a schedule firing carries
@@ -63,11 +65,13 @@ mod error;
 mod fence;
 mod open;
 mod queue;
+mod records;
 mod store;
 mod writes;
 
 pub use fence::{FencedStore, Heartbeat, lease_term};
 pub use open::StoreOptions;
 pub use queue::{ClaimedRun, Enqueued, QueueEntry, QueueState};
+pub use records::{RunListing, StoredEvent};
 pub use store::{CancelOutcome, SqlStore};
 pub use writes::Fence;

@@ -28,6 +28,7 @@ backend_tests!(
     a_foreign_database_is_refused,
     a_second_run_with_the_same_id_is_refused,
     stores_opened_at_once_on_a_fresh_database_all_work,
+    operator_reads_list_claims_find_prefixes_time_events_and_prune_finished_runs,
 );
 
 async fn open(url: &str) -> SqlStore {
@@ -514,6 +515,76 @@ async fn cancelling_is_final(url: &str) {
     assert_eq!(
         store.cancel_run(&done).await.expect("cancel finished"),
         CancelOutcome::AlreadyFinished("succeeded".into())
+    );
+    store.close().await;
+}
+
+async fn operator_reads_list_claims_find_prefixes_time_events_and_prune_finished_runs(url: &str) {
+    let store = open(url).await;
+    let running = new_run_id();
+    let mut claimed = new_run(&running, "operator");
+    claimed.claimed_by = Some("cli:somewhere:42".into());
+    store.create_run(&claimed).await.expect("create_run");
+    store
+        .append_event(&running, &log_event("find", "hello"))
+        .await
+        .expect("event");
+    let done = new_run_id();
+    store
+        .create_run(&new_run(&done, "operator"))
+        .await
+        .expect("create_run");
+    store
+        .finish_run(&done, RunStatus::Failed, &json!({}), Some("boom"))
+        .await
+        .expect("finish_run");
+
+    let listed = store
+        .list_runs_with_claims(&RunFilter::default(), None)
+        .await
+        .expect("list");
+    let mine = listed
+        .iter()
+        .find(|run| run.run_id == running)
+        .expect("listed");
+    assert_eq!(mine.claimed_by.as_deref(), Some("cli:somewhere:42"));
+    assert!(mine.heartbeat_at.is_some(), "{mine:?}");
+    let future = store
+        .list_runs_with_claims(&RunFilter::default(), Some("2999-01-01T00:00:00.000000Z"))
+        .await
+        .expect("list since");
+    assert!(future.is_empty(), "{future:?}");
+
+    let prefix = &running[..running.len() - 4];
+    assert_eq!(
+        store.runs_with_prefix(prefix, 10).await.expect("prefix"),
+        vec![running.clone()]
+    );
+    let both = store.runs_with_prefix("0", 10).await.expect("prefix");
+    assert!(both.contains(&running) && both.contains(&done), "{both:?}");
+    assert!(store.runs_with_prefix("%", 10).await.expect("%").is_empty());
+
+    let events = store.events_with_times(&running).await.expect("events");
+    assert_eq!(events.len(), 1);
+    assert!(events[0].recorded_at.ends_with('Z'), "{events:?}");
+    assert_eq!(events[0].event, log_event("find", "hello"));
+
+    // Only the finished run goes, however old the running one is.
+    assert_eq!(
+        store
+            .prune_finished("2999-01-01T00:00:00.000000Z")
+            .await
+            .expect("prune"),
+        1
+    );
+    assert!(store.run(&done).await.expect("read").is_none());
+    assert!(store.run(&running).await.expect("read").is_some());
+    assert_eq!(
+        store
+            .prune_finished("2999-01-01T00:00:00.000000Z")
+            .await
+            .expect("prune again"),
+        0
     );
     store.close().await;
 }

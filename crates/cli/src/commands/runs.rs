@@ -1,4 +1,4 @@
-//! `runbook runs list|show|resume|cancel`: the recorded runs.
+//! `runbook runs list|show|resume|cancel|prune`: the recorded runs.
 
 use std::fmt::Write as _;
 
@@ -7,7 +7,9 @@ use clap::{Args, Subcommand};
 use runbook_engine::RecordedStatus;
 use runbook_engine::{Platform, RunFilter, RunRecord, Store};
 use runbook_serve::SecretInputs;
-use runbook_store::CancelOutcome;
+use runbook_serve::claims::{DEFAULT_STALE_AFTER, is_interrupted};
+use runbook_store::{CancelOutcome, SqlStore};
+use serde_json::Value;
 
 use crate::commands::run_playbook::{OutputArgs, execute, read_secrets};
 use crate::connect::{ConnectArgs, UsageError, connect};
@@ -38,20 +40,67 @@ pub enum RunsCommand {
     /// Mark a running run as cancelled; with --stop-actions also stop its issued actions in
     /// Tanium.
     Cancel(CancelArgs),
+    /// Delete finished runs (succeeded, failed, cancelled) that ended longer ago than
+    /// --older-than, with their steps, events and actions' records. Queued, running and
+    /// interrupted runs are kept, however old.
+    Prune(PruneArgs),
+}
+
+/// How `runs list` and `runs show` print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordFormat {
+    /// A table (list) or a report (show), for people.
+    Human,
+    /// JSON.
+    Json,
+}
+
+/// A status `runs list --status` filters on: a recorded one, or `interrupted` (recorded
+/// `running`, its process gone or silent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListStatus {
+    Recorded(RecordedStatus),
+    Interrupted,
+}
+
+impl std::str::FromStr for ListStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "interrupted" {
+            return Ok(ListStatus::Interrupted);
+        }
+        text.parse::<RecordedStatus>()
+            .map(ListStatus::Recorded)
+            .map_err(|_| {
+                format!(
+                    "unknown run status `{text}`; expected one of queued, running, \
+                     interrupted, succeeded, failed, cancelled"
+                )
+            })
+    }
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// Only runs with this status (running, succeeded, failed, cancelled, queued).
-    #[arg(long)]
-    pub status: Option<runbook_engine::RecordedStatus>,
+    /// Only runs with this status: queued, running, interrupted (running, but its process
+    /// died or stopped beating), succeeded, failed, cancelled.
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<ListStatus>,
     /// Only runs of this playbook (its `name`).
     #[arg(long)]
     pub playbook: Option<String>,
+    /// Only runs started since then: a duration back from now (`90m`, `24h`, `7d`) or a time
+    /// (`2026-12-01`, `2026-12-01T08:00:00Z`).
+    #[arg(long, value_name = "DURATION|TIME")]
+    pub since: Option<String>,
     /// At most this many runs.
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
-    /// Print JSON instead of a table.
+    /// How to print: a table (human) or a JSON array (json).
+    #[arg(long, value_enum, default_value_t = RecordFormat::Human)]
+    pub format: RecordFormat,
+    /// The same as --format json.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -60,9 +109,12 @@ pub struct ListArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ShowArgs {
-    /// The run's id.
+    /// The run's id, or its first characters (at least 4).
     pub run_id: String,
-    /// Print the whole record (with its events) as JSON.
+    /// How to print: a report (human) or the whole record with its events (json).
+    #[arg(long, value_enum, default_value_t = RecordFormat::Human)]
+    pub format: RecordFormat,
+    /// The same as --format json.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -70,8 +122,18 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    /// Delete finished runs that ended before this: a duration back from now (`90d`,
+    /// `12h`) or a time (`2026-09-01`, `2026-09-01T00:00:00Z`).
+    #[arg(long, value_name = "DURATION|TIME", required = true)]
+    pub older_than: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct ResumeArgs {
-    /// The run's id.
+    /// The run's id, or its first characters (at least 4).
     pub run_id: String,
     #[command(flatten)]
     pub inputs: InputArgs,
@@ -85,7 +147,7 @@ pub struct ResumeArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct CancelArgs {
-    /// The run's id.
+    /// The run's id, or its first characters (at least 4).
     pub run_id: String,
     /// Also stop the actions the run issued (through the Tanium API).
     #[arg(long)]
@@ -102,6 +164,7 @@ pub fn run(args: RunsArgs) -> anyhow::Result<u8> {
         RunsCommand::Show(args) => show(args),
         RunsCommand::Resume(args) => resume(*args),
         RunsCommand::Cancel(args) => cancel(args),
+        RunsCommand::Prune(args) => prune(args),
     }
 }
 
@@ -111,29 +174,159 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-async fn load(store: &dyn Store, run_id: &str) -> anyhow::Result<RunRecord> {
-    store
-        .run(run_id)
+/// The shortest run id prefix `runs show|resume|cancel` accept.
+const MIN_PREFIX: usize = 4;
+
+/// How many candidates an ambiguous prefix lists.
+const CANDIDATES: u32 = 10;
+
+/// The whole id of the run `given` names: the id itself or its first characters (at least
+/// four); an ambiguous prefix is refused with the runs it matches.
+async fn resolve(store: &SqlStore, given: &str) -> anyhow::Result<String> {
+    let given = given.trim();
+    if given.chars().count() < MIN_PREFIX {
+        return Err(UsageError(format!(
+            "`{given}` is too short to name a run: give its id or at least {MIN_PREFIX} of its \
+             first characters (`runbook runs list` shows them)"
+        ))
+        .into());
+    }
+    let mut matches = store
+        .runs_with_prefix(given, CANDIDATES + 1)
+        .await
+        .map_err(|error| UsageError(error.to_string()))?;
+    if let Some(exact) = matches.iter().find(|id| id.eq_ignore_ascii_case(given)) {
+        return Ok(exact.clone());
+    }
+    match matches.len() {
+        0 => Err(UsageError(format!("no run {given} in this store")).into()),
+        1 => Ok(matches.remove(0)),
+        count => {
+            let more = if count > CANDIDATES as usize {
+                matches.truncate(CANDIDATES as usize);
+                "\n  ... and more: give more characters"
+            } else {
+                ""
+            };
+            Err(UsageError(format!(
+                "`{given}` names more than one run; give more characters:\n  {}{more}",
+                matches.join("\n  ")
+            ))
+            .into())
+        }
+    }
+}
+
+/// The run `given` names, read whole.
+async fn load(store: &SqlStore, given: &str) -> anyhow::Result<RunRecord> {
+    let run_id = resolve(store, given).await?;
+    Store::run(store, &run_id)
         .await
         .map_err(|error| UsageError(error.to_string()))?
         .ok_or_else(|| UsageError(format!("no run {run_id} in this store")).into())
 }
 
+/// The state a run is shown in: its recorded status, except `interrupted` for a run recorded
+/// `running` whose process died or stopped beating.
+fn shown_state(
+    status: RecordedStatus,
+    claimed_by: Option<&str>,
+    heartbeat_at: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> &'static str {
+    if status == RecordedStatus::Running
+        && is_interrupted(claimed_by, heartbeat_at, now, DEFAULT_STALE_AFTER)
+    {
+        "interrupted"
+    } else {
+        status.as_str()
+    }
+}
+
+/// A time back from now (`90d`) or a time (`2026-12-01`, RFC 3339), in the store's form.
+fn time_before_now(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<String, UsageError> {
+    let text = text.trim();
+    let time = if let Ok(duration) = runbook_playbook::parse_duration(text) {
+        chrono::TimeDelta::from_std(duration)
+            .ok()
+            .and_then(|delta| now.checked_sub_signed(delta))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
+    } else if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        time.with_timezone(&chrono::Utc)
+    } else if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        date.and_time(chrono::NaiveTime::MIN).and_utc()
+    } else {
+        return Err(UsageError(format!(
+            "`{text}` is neither a duration back from now (`90m`, `24h`, `90d`) nor a time \
+             (`2026-12-01`, `2026-12-01T08:00:00Z`)"
+        )));
+    };
+    Ok(time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+}
+
 fn list(args: ListArgs) -> anyhow::Result<u8> {
+    let now = chrono::Utc::now();
+    let since = args
+        .since
+        .as_deref()
+        .map(|text| time_before_now(text, now))
+        .transpose()?;
     runtime()?.block_on(async {
         let store = args.store.open_required().await?;
+        // Running and interrupted runs are both recorded `running`: which is which is read
+        // from their claims, after the query, and the limit applied after that.
+        let (status, shown) = match args.status {
+            None => (None, None),
+            Some(ListStatus::Recorded(RecordedStatus::Running)) => {
+                (Some(RecordedStatus::Running), Some("running"))
+            }
+            Some(ListStatus::Recorded(status)) => (Some(status), None),
+            Some(ListStatus::Interrupted) => (Some(RecordedStatus::Running), Some("interrupted")),
+        };
         let filter = RunFilter {
-            status: args.status,
+            status,
             playbook: args.playbook.clone(),
-            limit: Some(args.limit),
+            limit: if shown.is_some() {
+                None
+            } else {
+                Some(args.limit)
+            },
         };
         let runs = store
-            .list_runs(&filter)
+            .list_runs_with_claims(&filter, since.as_deref())
             .await
             .map_err(|error| UsageError(error.to_string()))?;
         store.close().await;
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&runs)?);
+        let runs: Vec<(&'static str, _)> = runs
+            .into_iter()
+            .map(|run| {
+                let state = shown_state(
+                    run.status,
+                    run.claimed_by.as_deref(),
+                    run.heartbeat_at.as_deref(),
+                    now,
+                );
+                (state, run)
+            })
+            .filter(|(state, _)| shown.is_none_or(|wanted| wanted == *state))
+            .take(args.limit as usize)
+            .collect();
+        if args.json || args.format == RecordFormat::Json {
+            let mut listed = Vec::with_capacity(runs.len());
+            for (state, run) in &runs {
+                listed.push(serde_json::json!({
+                    "run_id": run.run_id,
+                    "playbook_name": run.playbook_name,
+                    "status": run.status,
+                    "state": state,
+                    "started_at": run.started_at,
+                    "finished_at": run.finished_at,
+                    "error": run.error,
+                    "claimed_by": run.claimed_by,
+                    "heartbeat_at": run.heartbeat_at,
+                }));
+            }
+            println!("{}", serde_json::to_string_pretty(&listed)?);
             return Ok(0);
         }
         if runs.is_empty() {
@@ -141,17 +334,17 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
             return Ok(0);
         }
         let mut text = format!(
-            "{HEAD}{:<36}  {:<24}  {:<10}  {:<24}  error{HEAD:#}\n",
+            "{HEAD}{:<36}  {:<24}  {:<11}  {:<27}  error{HEAD:#}\n",
             "run", "playbook", "status", "started"
         );
-        for run in &runs {
+        for (state, run) in &runs {
             let error = run.error.as_deref().unwrap_or("");
             let _ = writeln!(
                 text,
-                "{:<36}  {:<24}  {:<10}  {:<24}  {}",
+                "{:<36}  {:<24}  {:<11}  {:<27}  {}",
                 run.run_id,
                 run.playbook_name,
-                run.status,
+                state,
                 run.started_at,
                 first_line(error)
             );
@@ -168,26 +361,74 @@ fn first_line(text: &str) -> &str {
 fn show(args: ShowArgs) -> anyhow::Result<u8> {
     runtime()?.block_on(async {
         let store = args.store.open_required().await?;
-        let record = load(store.as_ref(), &args.run_id).await?;
+        let record = load(&store, &args.run_id).await?;
+        let run_id = record.run_id.clone();
         let events = store
-            .events(&args.run_id)
+            .events_with_times(&run_id)
+            .await
+            .map_err(|error| UsageError(error.to_string()))?;
+        let claim = store
+            .queue_state(&run_id)
             .await
             .map_err(|error| UsageError(error.to_string()))?;
         store.close().await;
-        if args.json {
+        let state = shown_state(
+            record.status,
+            claim.as_ref().and_then(|claim| claim.claimed_by.as_deref()),
+            claim
+                .as_ref()
+                .and_then(|claim| claim.heartbeat_at.as_deref()),
+            chrono::Utc::now(),
+        );
+        if args.json || args.format == RecordFormat::Json {
             let mut value = serde_json::to_value(&record)?;
+            let mut timed = Vec::with_capacity(events.len());
+            for stored in &events {
+                let mut event = serde_json::to_value(&stored.event)?;
+                if let Some(map) = event.as_object_mut() {
+                    map.insert(
+                        "recorded_at".to_owned(),
+                        Value::from(stored.recorded_at.as_str()),
+                    );
+                    map.insert("claim_epoch".to_owned(), Value::from(stored.claim_epoch));
+                }
+                timed.push(event);
+            }
             if let Some(map) = value.as_object_mut() {
-                map.insert("events".to_owned(), serde_json::to_value(&events)?);
+                map.insert("state".to_owned(), Value::from(state));
+                if let Some(claim) = &claim {
+                    map.insert(
+                        "claimed_by".to_owned(),
+                        Value::from(claim.claimed_by.clone()),
+                    );
+                    map.insert(
+                        "heartbeat_at".to_owned(),
+                        Value::from(claim.heartbeat_at.clone()),
+                    );
+                }
+                map.insert("events".to_owned(), Value::Array(timed));
             }
             println!("{}", serde_json::to_string_pretty(&value)?);
             return Ok(0);
         }
         let mut text = String::new();
-        let _ = writeln!(
-            text,
-            "{HEAD}run {}{HEAD:#}  {}",
-            record.run_id, record.status
-        );
+        let _ = writeln!(text, "{HEAD}run {}{HEAD:#}  {state}", record.run_id);
+        if state == "interrupted" {
+            let holder = claim
+                .as_ref()
+                .and_then(|claim| claim.claimed_by.as_deref())
+                .unwrap_or("no process");
+            let beat = claim
+                .as_ref()
+                .and_then(|claim| claim.heartbeat_at.as_deref())
+                .unwrap_or("never");
+            let _ = writeln!(
+                text,
+                "          {DIM}recorded running, but its process ({holder}, last heartbeat \
+                 {beat}) is gone or silent: `runbook runs resume {}` continues it{DIM:#}",
+                record.run_id
+            );
+        }
         let _ = writeln!(
             text,
             "playbook  {} {DIM}(sha256 {}){DIM:#}",
@@ -243,18 +484,40 @@ fn show(args: ShowArgs) -> anyhow::Result<u8> {
                 );
             }
         }
-        let requests: Vec<String> = events
-            .iter()
-            .filter_map(|event| match serde_json::to_value(event).ok()? {
-                value if value["event"] == "request_sent" => Some(format!(
-                    "  {} {} → {}",
+        let mut requests = Vec::new();
+        let mut history = Vec::new();
+        for stored in &events {
+            let Ok(value) = serde_json::to_value(&stored.event) else {
+                continue;
+            };
+            let kind = value["event"].as_str().unwrap_or("?");
+            match kind {
+                "request_sent" => requests.push(format!(
+                    "  {DIM}{}{DIM:#}  {} {} → {}",
+                    stored.recorded_at,
                     value["method"].as_str().unwrap_or("?"),
                     value["path"].as_str().unwrap_or("?"),
                     value["status"]
                 )),
-                _ => None,
-            })
-            .collect();
+                // Progress of a wait: one a poll interval, too many to list.
+                "poll_progress" | "approval_waiting" => {}
+                _ => {
+                    let step = value["step_id"].as_str().unwrap_or("");
+                    let detail = ["summary", "message", "error", "reason", "status"]
+                        .iter()
+                        .find_map(|key| value[*key].as_str())
+                        .map(first_line)
+                        .unwrap_or("");
+                    history.push(format!(
+                        "  {DIM}{}{DIM:#}  {kind:<15} {step:<16} {detail}",
+                        stored.recorded_at
+                    ));
+                }
+            }
+        }
+        if !history.is_empty() {
+            let _ = writeln!(text, "\n{HEAD}events{HEAD:#}\n{}", history.join("\n"));
+        }
         if !requests.is_empty() {
             let _ = writeln!(text, "\n{HEAD}requests{HEAD:#}\n{}", requests.join("\n"));
         }
@@ -272,7 +535,7 @@ fn show(args: ShowArgs) -> anyhow::Result<u8> {
 fn resume(args: ResumeArgs) -> anyhow::Result<u8> {
     let record = runtime()?.block_on(async {
         let store = args.store.open_required().await?;
-        let record = load(store.as_ref(), &args.run_id).await;
+        let record = load(&store, &args.run_id).await;
         store.close().await;
         record
     })?;
@@ -319,19 +582,20 @@ fn resume(args: ResumeArgs) -> anyhow::Result<u8> {
 fn cancel(args: CancelArgs) -> anyhow::Result<u8> {
     runtime()?.block_on(async {
         let store = args.store.open_required().await?;
-        let record = load(store.as_ref(), &args.run_id).await?;
+        let record = load(&store, &args.run_id).await?;
+        let run_id = record.run_id.as_str();
         let outcome = store
-            .cancel_run(&args.run_id)
+            .cancel_run(run_id)
             .await
             .map_err(|error| UsageError(error.to_string()))?;
         store.close().await;
         match &outcome {
-            CancelOutcome::Cancelled => anstream::eprintln!("run {} cancelled", args.run_id),
+            CancelOutcome::Cancelled => anstream::eprintln!("run {run_id} cancelled"),
             CancelOutcome::AlreadyFinished(status) => {
-                anstream::eprintln!("run {} had already ended ({status})", args.run_id)
+                anstream::eprintln!("run {run_id} had already ended ({status})")
             }
             CancelOutcome::NotFound => {
-                return Err(UsageError(format!("no run {} in this store", args.run_id)).into());
+                return Err(UsageError(format!("no run {run_id} in this store")).into());
             }
         }
         let unresolved: Vec<&str> = record
@@ -380,5 +644,24 @@ fn cancel(args: CancelArgs) -> anyhow::Result<u8> {
         }
         connection.close().await;
         Ok(if failed { 1 } else { 0 })
+    })
+}
+
+fn prune(args: PruneArgs) -> anyhow::Result<u8> {
+    let before = time_before_now(&args.older_than, chrono::Utc::now())?;
+    runtime()?.block_on(async {
+        let store = args.store.open_required().await?;
+        let removed = store
+            .prune_finished(&before)
+            .await
+            .map_err(|error| UsageError(error.to_string()));
+        store.close().await;
+        let removed = removed?;
+        let runs = if removed == 1 { "run" } else { "runs" };
+        anstream::println!(
+            "removed {removed} finished {runs} that ended before {before} (queued, running and \
+             interrupted runs are kept)"
+        );
+        Ok(0)
     })
 }
