@@ -257,6 +257,21 @@ fn scan_problem(source: &str, error: &ScanError, kind: FileKind) -> Problem {
     if message.is_empty() {
         message = "invalid YAML".to_owned();
     }
+    // The scanner reports a tab where the scalar before it starts, often a line above: point
+    // at the tab itself, and say what to do.
+    if message.contains("found a tab")
+        && let Some(tab) = first_tab_from(source, span.line)
+    {
+        return Problem::error(
+            codes::YAML_SYNTAX,
+            tab,
+            1,
+            "invalid YAML: a tab character; YAML indents and separates with spaces only",
+        )
+        .help(
+            "replace the tab with spaces (set your editor to insert spaces for Tab in YAML files)",
+        );
+    }
     let line_text = source
         .lines()
         .nth(span.line.saturating_sub(1) as usize)
@@ -267,7 +282,7 @@ fn scan_problem(source: &str, error: &ScanError, kind: FileKind) -> Problem {
         1,
         format!("invalid YAML: {message}"),
     );
-    if line_text.contains("{{") || line_text.contains("{%") {
+    if has_unquoted_template(line_text) {
         problem.help(
             "a value that starts with a template must be quoted, e.g. `value: \"{{ inputs.name }}\"`",
         )
@@ -276,9 +291,78 @@ fn scan_problem(source: &str, error: &ScanError, kind: FileKind) -> Problem {
         problem.help(UNQUOTED_STAR_HELP)
     } else if line_text.contains('\t') {
         problem.help("YAML does not allow tabs for indentation; use spaces")
+    } else if let Some(help) = indentation_help(source, span.line, &message) {
+        problem.help(help)
     } else {
         problem
     }
+}
+
+/// The first tab on line `from` (1-based) or after it.
+fn first_tab_from(source: &str, from: u32) -> Option<Span> {
+    source
+        .lines()
+        .enumerate()
+        .skip(from.saturating_sub(1) as usize)
+        .find_map(|(index, line)| {
+            let column = line.chars().position(|c| c == '\t')?;
+            Some(to_span(index + 1, column))
+        })
+}
+
+/// Whether a line holds a `{{` or `{%` outside quotes (before any comment): YAML reads an
+/// unquoted `{` as the start of a mapping. A template inside quotes is fine.
+fn has_unquoted_template(line: &str) -> bool {
+    let mut quote: Option<char> = None;
+    let mut previous = ' ';
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some('"') if c == '\\' => {
+                chars.next();
+            }
+            Some(open) if c == open => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '#' && previous.is_whitespace() => return false,
+            None if c == '{' && matches!(chars.peek(), Some('{' | '%')) => return true,
+            None => {}
+        }
+        previous = c;
+    }
+    false
+}
+
+/// For the scanner's messages about a line that does not fit the structure around it (a key
+/// indented more or less than its neighbours): the two indentations, side by side.
+fn indentation_help(source: &str, line: u32, message: &str) -> Option<String> {
+    let misplaced = ["did not find expected", "mapping values are not allowed"];
+    if !misplaced.iter().any(|words| message.contains(words)) {
+        return None;
+    }
+    let lines: Vec<&str> = source.lines().collect();
+    let index = (line as usize).checked_sub(1)?;
+    // Where a line's key starts: after its spaces, and after a list item's `- `.
+    let indent = |text: &str| {
+        let rest = text.trim_start_matches(' ');
+        let key = rest
+            .strip_prefix('-')
+            .filter(|after| after.starts_with(' '))
+            .map_or(rest, |after| after.trim_start_matches(' '));
+        text.len() - key.len()
+    };
+    let here = indent(lines.get(index)?);
+    let (before, above) = lines[..index].iter().enumerate().rev().find(|(_, text)| {
+        let trimmed = text.trim();
+        !trimmed.is_empty() && !trimmed.starts_with('#')
+    })?;
+    let there = indent(above);
+    Some(format!(
+        "check the indentation: this line starts at column {}, line {} at column {}; the keys of one mapping must start in the same column, and a nested value further right than its key",
+        here + 1,
+        before + 1,
+        there + 1
+    ))
 }
 
 impl<'a, I> Builder<'a, I>
@@ -656,6 +740,30 @@ mod tests {
             entries[0].value.kind,
             NodeKind::Str("{{ inputs.host }}".into())
         );
+    }
+
+    #[test]
+    fn only_unquoted_templates_are_called_unquoted() {
+        assert!(has_unquoted_template("  value: {{ inputs.name }}"));
+        assert!(has_unquoted_template("- { op: equals, value: {{ x }} }"));
+        assert!(has_unquoted_template("  when: {% if x %}"));
+        assert!(!has_unquoted_template(
+            "  action_group: \"{{ inputs.group }}\""
+        ));
+        assert!(!has_unquoted_template("  name: 'IR {{ inputs.host }}'"));
+        assert!(!has_unquoted_template("  name: \"a \\\" {{ x }}\""));
+        assert!(!has_unquoted_template("  log: hi  # {{ not a value }}"));
+    }
+
+    #[test]
+    fn a_tab_is_pointed_at_where_it_is() {
+        let tree = parse(
+            "version: 1\nsteps:\n  - id: a\n    log: hi\n    \tx: 1\n",
+            FileKind::Playbook,
+        );
+        let problem = &tree.problems[0];
+        assert_eq!((problem.span.line, problem.span.column), (5, 5));
+        assert!(problem.message.contains("tab"), "{}", problem.message);
     }
 
     #[test]
