@@ -399,6 +399,30 @@ async fn an_empty_target_fails_before_anything_is_issued() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn min_endpoints_zero_issues_an_empty_action() {
+    let sim = simulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(repo_root().join("playbooks/tag-suspect-host.yaml"))
+        .expect("the example")
+        .replace(
+            "      expire: 2h\n",
+            "      expire: 2h\n      min_endpoints: 0\n",
+        );
+    assert!(source.contains("min_endpoints: 0"));
+    let playbook = write_playbook(&dir, "tag.yaml", &source);
+    let output = run_against(
+        Some(&sim),
+        &["run", &playbook, "--input", "hostname=NOPE-01", "--json"],
+        &[],
+    )
+    .await;
+    succeeded(&output);
+    let actions = sim.inspect().actions;
+    assert_eq!(actions.len(), 1, "the empty action was issued");
+    assert!(actions[0].targeted_computer_names.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_empty_target_fails_with_the_built_in_simulator_too() {
     let output = run_against(
         None,
