@@ -1,7 +1,8 @@
 //! Stamps `runbook --version` with the commit it was built from and the build date.
 //!
 //! The commit is `git rev-parse --short HEAD` when git and a checkout are there, else
-//! `unknown` (a source tarball, `cargo install` from a copy, a container build without .git).
+//! `unknown` (a source tarball, `cargo install` from a copy, a container build without .git);
+//! `RUNBOOK_GIT_COMMIT`, when set, names it instead (the Containerfile's build argument).
 //! The date is `SOURCE_DATE_EPOCH`'s when set (reproducible builds), else today's (UTC).
 //! No dependency: the date is computed from the Unix time.
 
@@ -11,11 +12,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 fn main() {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".to_owned());
-    let commit =
-        git(&manifest, &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
+    // A build without .git (the Containerfile's) can pass the commit in RUNBOOK_GIT_COMMIT.
+    let commit = std::env::var("RUNBOOK_GIT_COMMIT")
+        .ok()
+        .map(|commit| commit.trim().to_owned())
+        .filter(|commit| !commit.is_empty() && commit != "unknown")
+        .or_else(|| git(&manifest, &["rev-parse", "--short", "HEAD"]))
+        .unwrap_or_else(|| "unknown".to_owned());
     println!("cargo:rustc-env=RUNBOOK_GIT_COMMIT={commit}");
     println!("cargo:rustc-env=RUNBOOK_BUILD_DATE={}", build_date());
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    println!("cargo:rerun-if-env-changed=RUNBOOK_GIT_COMMIT");
     println!("cargo:rerun-if-changed=build.rs");
     // Built again when HEAD moves: the file HEAD, and the branch it points at.
     for name in ["HEAD", "packed-refs"] {
