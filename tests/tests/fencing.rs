@@ -261,6 +261,7 @@ fn simulator_config() -> SimConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_worker_loses_its_run_and_neither_sends_nor_writes_again() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     if std::env::var("RUNBOOK_TEST_POSTGRES_URL").is_err() {
         runbook_tests::postgres::skipped("RUNBOOK_TEST_POSTGRES_URL is not set");
         return;
@@ -288,22 +289,28 @@ async fn a_paused_worker_loses_its_run_and_neither_sends_nor_writes_again() {
     }
 }
 
-/// A store for the resume race: PostgreSQL where available, else a SQLite file.
-fn race_store(folder: &Path) -> (Option<PostgresDatabase>, String) {
-    match PostgresDatabase::create() {
-        Some(database) => {
-            let url = database.url.clone();
-            (Some(database), url)
-        }
-        None => (
-            None,
-            format!("sqlite://{}", folder.join("runs.db").display()),
-        ),
-    }
-}
+/// The two tests of this file start many processes on one PostgreSQL server (whose default
+/// limit is 100 connections): one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_fifty_resumes_started_at_once_exactly_one_drives_the_run() {
+    // Fifty processes at once on a SQLite file; on PostgreSQL (where the race was found)
+    // sixteen, which its default connection limit holds (each process opens a few).
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let folder = tempfile::tempdir().expect("a folder");
+    let sqlite = format!("sqlite://{}", folder.path().join("runs.db").display());
+    resume_race(sqlite, 50).await;
+    if let Some(database) = PostgresDatabase::create() {
+        let url = database.url.clone();
+        resume_race(url, 16).await;
+        drop(database);
+    }
+}
+
+/// Leaves a run whose process died before its intent, starts `processes` resumes of it at
+/// once: exactly one drives it, the others are refused, and it issues one action.
+async fn resume_race(store: String, processes: usize) {
     let config = SimConfig {
         time_scale: 1000.0,
         ..SimConfig::default()
@@ -312,7 +319,6 @@ async fn of_fifty_resumes_started_at_once_exactly_one_drives_the_run() {
     let folder = tempfile::tempdir().expect("a folder");
     let playbook = folder.path().join("fenced.yaml");
     std::fs::write(&playbook, PLAYBOOK).expect("playbook written");
-    let (database, store) = race_store(folder.path());
     let shared = sim.clone();
     tokio::task::spawn_blocking(move || {
         let sim = shared;
@@ -339,7 +345,7 @@ async fn of_fifty_resumes_started_at_once_exactly_one_drives_the_run() {
         let runs: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
         let run_id = runs[0]["run_id"].as_str().expect("a run").to_owned();
 
-        let resumes: Vec<Child> = (0..50)
+        let resumes: Vec<Child> = (0..processes)
             .map(|_| {
                 runbook(&sim, &store)
                     .args(["runs", "resume", &run_id, "--json"])
@@ -372,8 +378,10 @@ async fn of_fifty_resumes_started_at_once_exactly_one_drives_the_run() {
             1,
             "actions of run {run_id}"
         );
-        println!("50 resumes at once: 1 drove the run, {refused} refused; one action");
-        drop(database);
+        println!(
+            "{processes} resumes at once ({}): 1 drove the run, {refused} refused; one action",
+            store.split(':').next().unwrap_or_default()
+        );
     })
     .await
     .expect("the test body");
