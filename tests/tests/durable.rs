@@ -416,6 +416,30 @@ steps:
         vec![("$1".to_owned(), "Quarantine-4711".to_owned())],
         "the real value, not [REDACTED]"
     );
+    // The resume is its own entry of the run's history: when, by whom, under which claim.
+    let output = runs_command(&sim, &store, &["runs", "show", &run_id]);
+    let report = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let resumed: Vec<&str> = report
+        .lines()
+        .filter(|line| line.starts_with("resumed   20"))
+        .collect();
+    assert_eq!(resumed.len(), 1, "one resume drove the run: {report}");
+    assert!(
+        resumed[0].contains(" by cli") && resumed[0].contains("claim 2"),
+        "{report}"
+    );
+    let output = runs_command(&sim, &store, &["runs", "show", &run_id, "--format", "json"]);
+    let record: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let resumes = record["resumes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(resumes.len(), 1, "{record}");
+    assert_eq!(resumes[0]["claim_epoch"], 2);
+    assert!(
+        resumes[0]["resumed_at"]
+            .as_str()
+            .is_some_and(|time| time.ends_with('Z')),
+        "{record}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -19,7 +19,8 @@
 //! else with the server's own setting. [`StoreOptions`] sets pool size and timeouts;
 //! [`SqlStore::cancel_run`], [`SqlStore::events_with_times`],
 //! [`SqlStore::list_runs_with_claims`], [`SqlStore::runs_with_prefix`] and
-//! [`SqlStore::prune_finished`] serve `runbook runs cancel`, `show`, `list` and `prune`.
+//! [`SqlStore::prune_finished`] serve `runbook runs cancel`, `show`, `list` and `prune`;
+//! [`SqlStore::record_resume`] records a `runs resume` under the claim it took.
 //!
 //! The run queue of `runbook serve` ([`SqlStore::enqueue`], [`SqlStore::claim_next`],
 //! [`SqlStore::heartbeat`], [`SqlStore::release`]): runs are queued (a schedule firing carries
@@ -72,6 +73,6 @@ mod writes;
 pub use fence::{FencedStore, Heartbeat, lease_term};
 pub use open::StoreOptions;
 pub use queue::{ClaimedRun, Enqueued, QueueEntry, QueueState};
-pub use records::{RunListing, StoredEvent};
+pub use records::{Resume, RunListing, StoredEvent};
 pub use store::{CancelOutcome, SqlStore};
 pub use writes::Fence;

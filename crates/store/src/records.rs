@@ -6,7 +6,8 @@
 
 use runbook_engine::{Event, RecordedStatus, RunFilter, StoreError};
 
-use crate::store::SqlStore;
+use crate::store::{SqlStore, now_text};
+use crate::writes::Fence;
 
 /// One line of `runbook runs list`: the run's summary and its claim, from which whether its
 /// process died is read (see `runbook_serve::claims::is_interrupted`).
@@ -32,6 +33,21 @@ pub struct StoredEvent {
     /// The claim epoch that wrote it (None: an unfenced writer).
     pub claim_epoch: Option<i64>,
     pub event: Event,
+}
+
+/// A `runbook runs resume` that claimed the run.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Resume {
+    /// RFC 3339, UTC.
+    pub resumed_at: String,
+    /// Who resumed it (`cli:<user>`).
+    pub resumed_by: String,
+    /// The process that drove the run from then on.
+    pub holder: String,
+    /// The epoch of its claim.
+    pub claim_epoch: i64,
+    /// The holder it took the run from while that one was `running` with a stale heartbeat.
+    pub previous_holder: Option<String>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -64,6 +80,16 @@ const RUNS_WITH_PREFIX: &str =
 
 const SELECT_TIMED_EVENTS: &str =
     "SELECT payload, recorded_at, claim_epoch FROM events WHERE run_id = $1 ORDER BY sequence";
+
+/// Recorded under the claim it describes: nothing is written once another process holds the
+/// run (`FOR SHARE` on PostgreSQL, as every fenced write; see writes.rs).
+const RECORD_RESUME: &str = "INSERT INTO resumes (run_id, claim_epoch, resumed_at, resumed_by, \
+     holder, previous_holder) SELECT $1, $2, $3, $4, $5, $6 \
+     WHERE EXISTS (SELECT 1 FROM runs AS fence WHERE fence.run_id = $1 \
+         AND fence.claimed_by = $5 AND fence.claim_epoch = $2{lock})";
+
+const SELECT_RESUMES: &str = "SELECT resumed_at, resumed_by, holder, claim_epoch, \
+     previous_holder FROM resumes WHERE run_id = $1 ORDER BY claim_epoch";
 
 const PRUNE: &str = "DELETE FROM runs \
      WHERE status IN ('succeeded', 'failed', 'cancelled') \
@@ -162,5 +188,53 @@ impl SqlStore {
             .await
             .map(|done| done.rows_affected()))
         .map_err(|error| self.fail("deleting old runs", error))
+    }
+
+    /// Records that `resumed_by` resumed the run under `fence` (the claim its resume took),
+    /// taken from `previous_holder` if that one may have been alive. Fenced: fails with a lost
+    /// claim once another process holds the run.
+    pub async fn record_resume(
+        &self,
+        run_id: &str,
+        fence: &Fence,
+        resumed_by: &str,
+        previous_holder: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let lock = if self.is_postgres() { " FOR SHARE" } else { "" };
+        let sql = sqlx::AssertSqlSafe(RECORD_RESUME.replace("{lock}", lock));
+        let now = now_text();
+        let written = on_pool!(self, pool => sqlx::query(sql)
+            .bind(run_id)
+            .bind(fence.epoch)
+            .bind(&now)
+            .bind(resumed_by)
+            .bind(&fence.holder)
+            .bind(previous_holder)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))
+        .map_err(|error| {
+            self.fail_for_run(
+                run_id,
+                &format!("recording the resume of run {run_id}"),
+                error,
+            )
+        })?;
+        if written == 0 {
+            return Err(StoreError::lost_claim(format!(
+                "run {run_id} is no longer held by {} under claim {}: its resume was not recorded",
+                fence.holder, fence.epoch
+            )));
+        }
+        Ok(())
+    }
+
+    /// The resumes of a run, oldest first.
+    pub async fn resumes(&self, run_id: &str) -> Result<Vec<Resume>, StoreError> {
+        on_pool!(self, pool => sqlx::query_as::<_, Resume>(SELECT_RESUMES)
+            .bind(run_id)
+            .fetch_all(pool)
+            .await)
+        .map_err(|error| self.fail(&format!("reading the resumes of run {run_id}"), error))
     }
 }

@@ -569,6 +569,34 @@ async fn operator_reads_list_claims_find_prefixes_time_events_and_prune_finished
     assert!(events[0].recorded_at.ends_with('Z'), "{events:?}");
     assert_eq!(events[0].event, log_event("find", "hello"));
 
+    // A resume is recorded under its own claim, and refused under a claim it lost.
+    let claimed = store
+        .take_over_run(&running, "cli:here:7", ("cli:somewhere:42", 1), None)
+        .await
+        .expect("take over")
+        .expect("taken");
+    let fence = runbook_store::Fence {
+        holder: "cli:here:7".into(),
+        epoch: claimed.epoch,
+    };
+    store
+        .record_resume(&running, &fence, "cli:alice", None)
+        .await
+        .expect("resume recorded");
+    let stale = runbook_store::Fence {
+        holder: "cli:somewhere:42".into(),
+        epoch: 1,
+    };
+    let refused = store
+        .record_resume(&running, &stale, "cli:bob", None)
+        .await
+        .expect_err("an old claim records nothing");
+    assert!(refused.is_lost_claim(), "{refused}");
+    let resumes = store.resumes(&running).await.expect("resumes");
+    assert_eq!(resumes.len(), 1, "{resumes:?}");
+    assert_eq!(resumes[0].resumed_by, "cli:alice");
+    assert_eq!(resumes[0].claim_epoch, 2);
+
     // Only the finished run goes, however old the running one is.
     assert_eq!(
         store
@@ -679,7 +707,7 @@ async fn a_database_from_a_newer_runbook_is_refused(url: &str) {
     println!("{error}");
     assert!(error.message.contains("newer runbook"), "{error}");
     assert!(error.message.contains("version 9999"), "{error}");
-    assert!(error.message.contains("up to 3"), "{error}");
+    assert!(error.message.contains("up to 4"), "{error}");
 }
 
 async fn a_foreign_database_is_refused(url: &str) {

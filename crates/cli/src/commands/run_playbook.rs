@@ -249,6 +249,19 @@ async fn fence(
     }
     // The record as it is now that this process holds the run.
     *record = Some(claimed.record.clone());
+    // The resume is part of the run's history (`runs show`): when, by whom, under which claim.
+    store
+        .record_resume(
+            &request.run_id,
+            &runbook_store::Fence {
+                holder: holder_id.to_owned(),
+                epoch: claimed.epoch,
+            },
+            &crate::commands::enqueue::started_by("cli"),
+            claimed.previous_holder.as_deref(),
+        )
+        .await
+        .map_err(|error| UsageError(error.to_string()))?;
     Ok(FencedStore::for_claim(
         store.as_ref().clone(),
         &claimed,

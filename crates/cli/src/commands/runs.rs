@@ -371,6 +371,10 @@ fn show(args: ShowArgs) -> anyhow::Result<u8> {
             .queue_state(&run_id)
             .await
             .map_err(|error| UsageError(error.to_string()))?;
+        let resumes = store
+            .resumes(&run_id)
+            .await
+            .map_err(|error| UsageError(error.to_string()))?;
         store.close().await;
         let state = shown_state(
             record.status,
@@ -406,6 +410,19 @@ fn show(args: ShowArgs) -> anyhow::Result<u8> {
                         Value::from(claim.heartbeat_at.clone()),
                     );
                 }
+                let resumes: Vec<Value> = resumes
+                    .iter()
+                    .map(|resume| {
+                        serde_json::json!({
+                            "resumed_at": resume.resumed_at,
+                            "resumed_by": resume.resumed_by,
+                            "holder": resume.holder,
+                            "claim_epoch": resume.claim_epoch,
+                            "previous_holder": resume.previous_holder,
+                        })
+                    })
+                    .collect();
+                map.insert("resumes".to_owned(), Value::Array(resumes));
                 map.insert("events".to_owned(), Value::Array(timed));
             }
             println!("{}", serde_json::to_string_pretty(&value)?);
@@ -446,6 +463,18 @@ fn show(args: ShowArgs) -> anyhow::Result<u8> {
             "started   {} by {}",
             record.started_at, record.started_by
         );
+        for resume in &resumes {
+            let taken = resume
+                .previous_holder
+                .as_deref()
+                .map(|previous| format!(", taken over from {previous}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                text,
+                "resumed   {} by {} {DIM}(process {}, claim {}{taken}){DIM:#}",
+                resume.resumed_at, resume.resumed_by, resume.holder, resume.claim_epoch
+            );
+        }
         if let Some(finished) = &record.finished_at {
             let _ = writeln!(text, "finished  {finished}");
         }
