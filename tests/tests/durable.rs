@@ -688,3 +688,75 @@ async fn operators_see_interrupted_runs_name_them_by_prefix_filter_time_and_prun
     let output = runs_command(&sim, &store, &["runs", "prune"]);
     assert_eq!(output.status.code(), Some(2), "--older-than is required");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_keeps_to_the_recorded_server_and_an_in_process_simulator_run_cannot_resume() {
+    let (sim, folder, store, mut child) = waiting_for_approval().await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let run_id = runs_in(&sim, &store)[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let output = runs_command(&sim, &store, &["runs", "show", &run_id, "--format", "json"]);
+    let record: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let recorded = sim.base_url().trim_end_matches('/').to_owned();
+    assert_eq!(record["tanium_url"], recorded.as_str(), "{record}");
+    assert!(
+        !text(&output.stdout).contains(sim.api_token().as_str()),
+        "no credential is recorded"
+    );
+
+    // Another TANIUM_URL is refused, and says how to insist.
+    let output = runbook(&sim, &store)
+        .env("TANIUM_URL", "http://127.0.0.1:9")
+        .args(["runs", "resume", &run_id])
+        .output()
+        .unwrap();
+    let refused = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{refused}");
+    assert!(
+        refused.contains(&recorded) && refused.contains("--server http://127.0.0.1:9"),
+        "{refused}"
+    );
+    assert_eq!(
+        sim.inspect().actions.len(),
+        1,
+        "the refused resume sent nothing"
+    );
+
+    // A run against the simulator inside its own process cannot be resumed.
+    let playbook = folder.path().join("durable.yaml");
+    let sim_store = format!("sqlite://{}", folder.path().join("sim-runs.db").display());
+    let status = runbook(&sim, &sim_store)
+        .env_remove("TANIUM_URL")
+        .env_remove("TANIUM_TOKEN")
+        .env("RUNBOOK_TEST_ABORT_AFTER_REQUESTS", "2")
+        .args([
+            "run",
+            &playbook.display().to_string(),
+            "--sim",
+            "--input",
+            "host=WIN-DC01",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success());
+    let sim_run = runs_in(&sim, &sim_store)[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let output = runbook(&sim, &sim_store)
+        .env_remove("TANIUM_URL")
+        .args(["runs", "resume", &sim_run])
+        .output()
+        .unwrap();
+    let refused = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{refused}");
+    assert!(
+        refused.contains("cannot be resumed") && refused.contains("runbook sim"),
+        "{refused}"
+    );
+}

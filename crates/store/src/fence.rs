@@ -38,6 +38,8 @@ pub struct FencedStore {
     fence: Fence,
     send_grace: Option<Duration>,
     hold_off_until: Option<Instant>,
+    /// The server a run this store creates runs against (see [`SqlStore::record_server`]).
+    server: Option<String>,
 }
 
 impl FencedStore {
@@ -54,7 +56,15 @@ impl FencedStore {
             fence,
             send_grace,
             hold_off_until: None,
+            server: None,
         }
+    }
+
+    /// Records `server` (a Tanium URL without credentials, or `sim:in-process`) with the run
+    /// this store creates.
+    pub fn with_server(mut self, server: Option<String>) -> FencedStore {
+        self.server = server;
+        self
     }
 
     /// The store for a run just claimed: its lease runs from `claim_sent` (the instant the
@@ -162,7 +172,15 @@ impl Store for FencedStore {
         let grace = self
             .send_grace
             .map(|grace| i64::try_from(grace.as_millis()).unwrap_or(i64::MAX));
-        self.store.create_run_claimed(run, grace).await
+        self.store.create_run_claimed(run, grace).await?;
+        match &self.server {
+            Some(server) => {
+                self.store
+                    .record_server(&run.run_id, &self.fence, server)
+                    .await
+            }
+            None => Ok(()),
+        }
     }
 
     async fn step_started(&self, run_id: &str, step: &StepRecord) -> Result<(), StoreError> {

@@ -20,7 +20,8 @@
 //! [`SqlStore::cancel_run`], [`SqlStore::events_with_times`],
 //! [`SqlStore::list_runs_with_claims`], [`SqlStore::runs_with_prefix`] and
 //! [`SqlStore::prune_finished`] serve `runbook runs cancel`, `show`, `list` and `prune`;
-//! [`SqlStore::record_resume`] records a `runs resume` under the claim it took.
+//! [`SqlStore::record_resume`] records a `runs resume` under the claim it took, and
+//! [`SqlStore::record_server`] the Tanium URL a run runs against (never a credential).
 //!
 //! The run queue of `runbook serve` ([`SqlStore::enqueue`], [`SqlStore::claim_next`],
 //! [`SqlStore::heartbeat`], [`SqlStore::release`]): runs are queued (a schedule firing carries

@@ -91,6 +91,11 @@ const RECORD_RESUME: &str = "INSERT INTO resumes (run_id, claim_epoch, resumed_a
 const SELECT_RESUMES: &str = "SELECT resumed_at, resumed_by, holder, claim_epoch, \
      previous_holder FROM resumes WHERE run_id = $1 ORDER BY claim_epoch";
 
+const RECORD_SERVER: &str = "UPDATE runs SET tanium_url = $2 \
+     WHERE run_id = $1 AND claimed_by = $3 AND claim_epoch = $4";
+
+const SELECT_SERVER: &str = "SELECT tanium_url FROM runs WHERE run_id = $1";
+
 const PRUNE: &str = "DELETE FROM runs \
      WHERE status IN ('succeeded', 'failed', 'cancelled') \
        AND COALESCE(finished_at, started_at) < $1";
@@ -236,5 +241,42 @@ impl SqlStore {
             .fetch_all(pool)
             .await)
         .map_err(|error| self.fail(&format!("reading the resumes of run {run_id}"), error))
+    }
+
+    /// Records the server the run runs against (a Tanium URL without credentials, or
+    /// `sim:in-process`), fenced by the claim of the process that created it.
+    pub async fn record_server(
+        &self,
+        run_id: &str,
+        fence: &Fence,
+        server: &str,
+    ) -> Result<(), StoreError> {
+        let written = on_pool!(self, pool => sqlx::query(RECORD_SERVER)
+            .bind(run_id)
+            .bind(server)
+            .bind(&fence.holder)
+            .bind(fence.epoch)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))
+        .map_err(|error| self.fail(&format!("recording the server of run {run_id}"), error))?;
+        if written == 0 {
+            return Err(StoreError::lost_claim(format!(
+                "run {run_id} is no longer held by {} under claim {}",
+                fence.holder, fence.epoch
+            )));
+        }
+        Ok(())
+    }
+
+    /// The server the run ran against, if recorded (runs of older builds have none).
+    pub async fn server_of(&self, run_id: &str) -> Result<Option<String>, StoreError> {
+        let found: Option<Option<String>> =
+            on_pool!(self, pool => sqlx::query_scalar::<_, Option<String>>(SELECT_SERVER)
+                .bind(run_id)
+                .fetch_optional(pool)
+                .await)
+            .map_err(|error| self.fail(&format!("reading the server of run {run_id}"), error))?;
+        Ok(found.flatten())
     }
 }

@@ -592,6 +592,23 @@ async fn operator_reads_list_claims_find_prefixes_time_events_and_prune_finished
         .await
         .expect_err("an old claim records nothing");
     assert!(refused.is_lost_claim(), "{refused}");
+    // The server is recorded under the claim, and only under it.
+    assert_eq!(store.server_of(&running).await.expect("server"), None);
+    store
+        .record_server(&running, &fence, "https://tanium.example.com")
+        .await
+        .expect("server recorded");
+    assert!(
+        store
+            .record_server(&running, &stale, "https://elsewhere.example.com")
+            .await
+            .expect_err("an old claim records nothing")
+            .is_lost_claim()
+    );
+    assert_eq!(
+        store.server_of(&running).await.expect("server").as_deref(),
+        Some("https://tanium.example.com")
+    );
     let resumes = store.resumes(&running).await.expect("resumes");
     assert_eq!(resumes.len(), 1, "{resumes:?}");
     assert_eq!(resumes[0].resumed_by, "cli:alice");
@@ -707,7 +724,7 @@ async fn a_database_from_a_newer_runbook_is_refused(url: &str) {
     println!("{error}");
     assert!(error.message.contains("newer runbook"), "{error}");
     assert!(error.message.contains("version 9999"), "{error}");
-    assert!(error.message.contains("up to 4"), "{error}");
+    assert!(error.message.contains("up to 5"), "{error}");
 }
 
 async fn a_foreign_database_is_refused(url: &str) {

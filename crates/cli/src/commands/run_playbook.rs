@@ -117,7 +117,9 @@ pub fn execute(
         let fenced = match &store {
             None => None,
             Some(store) => Some(Arc::new(
-                fence(store, &request, &mut record, &holder_id, send_grace).await?,
+                fence(store, &request, &mut record, &holder_id, send_grace)
+                    .await?
+                    .with_server(recorded_server(connect_args)),
             )),
         };
         let holder = match (&store, &fenced) {
@@ -273,6 +275,44 @@ async fn fence(
     ))
 }
 
+/// What a run records as its server: `sim:in-process` for `--sim`, else the Tanium URL
+/// without credentials (no user information, query or fragment). Never a token.
+pub fn recorded_server(args: &ConnectArgs) -> Option<String> {
+    if args.sim {
+        return Some(SIM_IN_PROCESS.to_owned());
+    }
+    args.url.as_deref().map(server_without_credentials)
+}
+
+/// The server recorded for a run against the simulator `--sim` starts in its own process.
+pub const SIM_IN_PROCESS: &str = "sim:in-process";
+
+/// A URL without user information, query or fragment, and without a trailing slash.
+pub fn server_without_credentials(url: &str) -> String {
+    let url = url.trim();
+    let url = url.split(['?', '#']).next().unwrap_or(url);
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let joined = match scheme {
+        Some(scheme) => format!(
+            "{}://{}{path}",
+            scheme.to_ascii_lowercase(),
+            host.to_ascii_lowercase()
+        ),
+        None => format!("{}{path}", host.to_ascii_lowercase()),
+    };
+    joined.trim_end_matches('/').to_owned()
+}
+
 /// How often a running `runbook run` renews its claim on its run.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 /// After how long without a heartbeat a run's process is taken to be gone.
@@ -410,4 +450,21 @@ mod test_hooks {
 #[cfg(not(debug_assertions))]
 mod test_hooks {
     pub fn request_done() {}
+}
+
+#[cfg(test)]
+mod server_tests {
+    use super::server_without_credentials;
+
+    #[test]
+    fn a_recorded_server_carries_no_credentials() {
+        assert_eq!(
+            server_without_credentials("https://alice:s3cret@Tanium.example.com:8443/?token=x#y"),
+            "https://tanium.example.com:8443"
+        );
+        assert_eq!(
+            server_without_credentials("http://127.0.0.1:4567/"),
+            "http://127.0.0.1:4567"
+        );
+    }
 }

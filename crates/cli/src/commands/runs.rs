@@ -11,7 +11,9 @@ use runbook_serve::claims::{DEFAULT_STALE_AFTER, is_interrupted};
 use runbook_store::{CancelOutcome, SqlStore};
 use serde_json::Value;
 
-use crate::commands::run_playbook::{OutputArgs, execute, read_secrets};
+use crate::commands::run_playbook::{
+    OutputArgs, SIM_IN_PROCESS, execute, read_secrets, server_without_credentials,
+};
 use crate::connect::{ConnectArgs, UsageError, connect};
 use crate::inputs::{InputArgs, bind_over, parse_playbook};
 use crate::store::StoreArgs;
@@ -135,6 +137,10 @@ pub struct PruneArgs {
 pub struct ResumeArgs {
     /// The run's id, or its first characters (at least 4).
     pub run_id: String,
+    /// Resume against this Tanium server rather than the one the run recorded (a server that
+    /// moved, say). Without it, a TANIUM_URL other than the recorded server is refused.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
     #[command(flatten)]
     pub inputs: InputArgs,
     #[command(flatten)]
@@ -375,6 +381,10 @@ fn show(args: ShowArgs) -> anyhow::Result<u8> {
             .resumes(&run_id)
             .await
             .map_err(|error| UsageError(error.to_string()))?;
+        let server = store
+            .server_of(&run_id)
+            .await
+            .map_err(|error| UsageError(error.to_string()))?;
         store.close().await;
         let state = shown_state(
             record.status,
@@ -423,6 +433,7 @@ fn show(args: ShowArgs) -> anyhow::Result<u8> {
                     })
                     .collect();
                 map.insert("resumes".to_owned(), Value::Array(resumes));
+                map.insert("tanium_url".to_owned(), Value::from(server.clone()));
                 map.insert("events".to_owned(), Value::Array(timed));
             }
             println!("{}", serde_json::to_string_pretty(&value)?);
@@ -463,6 +474,9 @@ fn show(args: ShowArgs) -> anyhow::Result<u8> {
             "started   {} by {}",
             record.started_at, record.started_by
         );
+        if let Some(server) = &server {
+            let _ = writeln!(text, "server    {server}");
+        }
         for resume in &resumes {
             let taken = resume
                 .previous_holder
@@ -561,13 +575,24 @@ fn show(args: ShowArgs) -> anyhow::Result<u8> {
     })
 }
 
-fn resume(args: ResumeArgs) -> anyhow::Result<u8> {
-    let record = runtime()?.block_on(async {
+fn resume(mut args: ResumeArgs) -> anyhow::Result<u8> {
+    let (record, server) = runtime()?.block_on(async {
         let store = args.store.open_required().await?;
-        let record = load(&store, &args.run_id).await;
+        let found = async {
+            let record = load(&store, &args.run_id).await?;
+            let server = store
+                .server_of(&record.run_id)
+                .await
+                .map_err(|error| UsageError(error.to_string()))?;
+            Ok::<_, anyhow::Error>((record, server))
+        }
+        .await;
         store.close().await;
-        record
+        found
     })?;
+    if !record.status.is_final() {
+        choose_server(&record.run_id, server.as_deref(), &mut args)?;
+    }
     match record.status {
         RecordedStatus::Running | RecordedStatus::Queued => {}
         RecordedStatus::Succeeded => {
@@ -606,6 +631,51 @@ fn resume(args: ResumeArgs) -> anyhow::Result<u8> {
         &args.connect,
         &args.store,
     )
+}
+
+/// The server a resume connects to: the one the run recorded; `--server` when given; a
+/// different TANIUM_URL (or `--sim`) refused. A run against the in-process simulator cannot
+/// be resumed: that simulator ended with its process.
+fn choose_server(
+    run_id: &str,
+    recorded: Option<&str>,
+    args: &mut ResumeArgs,
+) -> Result<(), UsageError> {
+    if let Some(server) = args.server.take() {
+        args.connect.sim = false;
+        args.connect.url = Some(server);
+        return Ok(());
+    }
+    let Some(recorded) = recorded else {
+        // Recorded by a build that did not keep the server: as given.
+        return Ok(());
+    };
+    if recorded == SIM_IN_PROCESS {
+        return Err(UsageError(format!(
+            "run {run_id} ran against the simulator that `--sim` starts inside its own process, \
+             which ended with that process: it cannot be resumed. To try killing and resuming a \
+             run, start `runbook sim` in another terminal, set TANIUM_URL and TANIUM_TOKEN as it \
+             prints, and run the playbook without --sim"
+        )));
+    }
+    if args.connect.sim {
+        return Err(UsageError(format!(
+            "run {run_id} ran against {recorded}; --sim would resume it against a new simulator. \
+             Leave out --sim, or give --server URL to resume it against another server"
+        )));
+    }
+    match args.connect.url.as_deref().map(server_without_credentials) {
+        Some(given) if given != recorded => Err(UsageError(format!(
+            "run {run_id} ran against {recorded}, but TANIUM_URL is {given}: resuming it \
+             elsewhere would issue its actions on another server. Unset TANIUM_URL to resume \
+             against {recorded}, or give --server {given} if the run is to go on there"
+        ))),
+        Some(_) => Ok(()),
+        None => {
+            args.connect.url = Some(recorded.to_owned());
+            Ok(())
+        }
+    }
 }
 
 fn cancel(args: CancelArgs) -> anyhow::Result<u8> {
