@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::{action_id, dead_word, placeholders};
 use crate::events::Event;
 use crate::plan::{PlanStep, Planner, Scope};
+use crate::platform::ActionProgress;
 use crate::run::{Engine, RunState, StepDone, StepError};
 use crate::values::{as_u64, humanize, plan_id, poll_reached, round_tenth, share, value_text};
 
@@ -113,43 +114,12 @@ pub(crate) async fn run(
                     progress.finished
                 )));
             }
-            let rows: Vec<Value> = progress
-                .rows
-                .iter()
-                .map(|row| json!({"computer_name": row.computer_name, "status": row.status, "count": row.count}))
-                .collect();
-            let summary = format!(
-                "{} of {expected} endpoints finished ({} completed, {} failed), {:.0}% reporting{}",
-                progress.finished,
-                progress.completed,
-                progress.failed,
-                percent,
-                if reached {
-                    ""
-                } else {
-                    "; timed out, partial results"
-                }
-            );
-            let outputs = Map::from_iter([
-                ("percent".to_owned(), json!(percent)),
-                ("finished_percent".to_owned(), json!(finished_percent)),
-                (
-                    "succeeded_percent".to_owned(),
-                    json!(round_tenth(succeeded_percent)),
-                ),
-                ("mr_tested".to_owned(), json!(progress.mr_tested)),
-                (
-                    "estimated_total".to_owned(),
-                    json!(progress.estimated_total),
-                ),
-                ("reached".to_owned(), json!(reached)),
-                ("statuses".to_owned(), json!(progress.statuses)),
-                ("completed".to_owned(), json!(progress.completed)),
-                ("failed".to_owned(), json!(progress.failed)),
-                ("rows".to_owned(), Value::Array(rows)),
-                ("rows_truncated".to_owned(), json!(progress.rows_truncated)),
-            ]);
-            return Ok(StepDone { outputs, summary });
+            return Ok(done(
+                &progress,
+                expected,
+                (percent, finished_percent, succeeded_percent),
+                reached,
+            ));
         }
         // Poll less often while nothing changes; go back to the base interval on news.
         let seen = (progress.mr_tested, progress.statuses);
@@ -166,6 +136,53 @@ pub(crate) async fn run(
             .pause(interval.min(remaining).max(Duration::from_millis(1)))
             .await?;
     }
+}
+
+/// The outputs of a poll that reached its share (or timed out with `allow_partial`); the
+/// shares are (reporting, finished, succeeded) percent.
+fn done(
+    progress: &ActionProgress,
+    expected: u64,
+    (percent, finished_percent, succeeded_percent): (f64, f64, f64),
+    reached: bool,
+) -> StepDone {
+    let rows: Vec<Value> = progress
+        .rows
+        .iter()
+        .map(|row| json!({"computer_name": row.computer_name, "status": row.status, "count": row.count}))
+        .collect();
+    let summary = format!(
+        "{} of {expected} endpoints finished ({} completed, {} failed), {:.0}% reporting{}",
+        progress.finished,
+        progress.completed,
+        progress.failed,
+        percent,
+        if reached {
+            ""
+        } else {
+            "; timed out, partial results"
+        }
+    );
+    let outputs = Map::from_iter([
+        ("percent".to_owned(), json!(percent)),
+        ("finished_percent".to_owned(), json!(finished_percent)),
+        (
+            "succeeded_percent".to_owned(),
+            json!(round_tenth(succeeded_percent)),
+        ),
+        ("mr_tested".to_owned(), json!(progress.mr_tested)),
+        (
+            "estimated_total".to_owned(),
+            json!(progress.estimated_total),
+        ),
+        ("reached".to_owned(), json!(reached)),
+        ("statuses".to_owned(), json!(progress.statuses)),
+        ("completed".to_owned(), json!(progress.completed)),
+        ("failed".to_owned(), json!(progress.failed)),
+        ("rows".to_owned(), Value::Array(rows)),
+        ("rows_truncated".to_owned(), json!(progress.rows_truncated)),
+    ]);
+    StepDone { outputs, summary }
 }
 
 /// Plans a `poll` step: the reads it would make, and when it stops.
