@@ -94,6 +94,16 @@ fn serve(sim: &RunningSim, store: &str, poll: &str, pause_at: Option<&str>, log:
         .expect("runbook serve started")
 }
 
+/// A child process killed (and reaped) when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn signal(child: &Child, name: &str) {
     let status = Command::new("kill")
         .args([&format!("-{name}"), &child.id().to_string()])
@@ -181,8 +191,11 @@ fn one_point(sim: &RunningSim, database: &PostgresDatabase, folder: &Path, point
     let log_a = folder.join(format!("a-{point}.log"));
     let log_b = folder.join(format!("b-{point}.log"));
     // A looks at the queue every 20 ms, B every 300 ms: A claims new runs first.
-    let mut a = serve(sim, store, "20ms", Some(point), &log_a);
-    let mut b = serve(sim, store, "300ms", None, &log_b);
+    // Killed when this function ends, pass or fail: a failed assertion must not leave serve
+    // processes holding database connections.
+    let paused = Killed(serve(sim, store, "20ms", Some(point), &log_a));
+    let _b = Killed(serve(sim, store, "300ms", None, &log_b));
+    let a = &paused.0;
     let mut hits = 0;
     let mut attempts = 0;
     while hits < HITS_PER_POINT {
@@ -196,10 +209,10 @@ fn one_point(sim: &RunningSim, database: &PostgresDatabase, folder: &Path, point
             )
         };
         let paused = wait_until(Duration::from_secs(60), || {
-            is_stopped(&a) || status(&run_id) == "succeeded" || status(&run_id) == "failed"
+            is_stopped(a) || status(&run_id) == "succeeded" || status(&run_id) == "failed"
         });
         assert!(paused, "{point}: run {run_id} neither paused A nor ended");
-        if !is_stopped(&a) {
+        if !is_stopped(a) {
             // B claimed this one first: no pause, nothing to check beyond one action.
             assert_eq!(actions_of(sim, &run_id).len(), 1, "{point}: run {run_id}");
             continue;
@@ -212,7 +225,7 @@ fn one_point(sim: &RunningSim, database: &PostgresDatabase, folder: &Path, point
             "{point}: B did not finish run {run_id}: {}",
             status(&run_id)
         );
-        signal(&a, "CONT");
+        signal(a, "CONT");
         let stopped_quietly = wait_until(Duration::from_secs(30), || {
             log_mentions(&log_a, &run_id, "lost the claim")
         });
@@ -241,10 +254,6 @@ fn one_point(sim: &RunningSim, database: &PostgresDatabase, folder: &Path, point
             "{point}: run {run_id} was not taken over: {epochs:?}"
         );
     }
-    signal(&a, "KILL");
-    signal(&b, "KILL");
-    let _ = a.wait();
-    let _ = b.wait();
 }
 
 fn simulator_config() -> SimConfig {
