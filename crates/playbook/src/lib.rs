@@ -16,6 +16,10 @@
 //! [`Schedule::next_firings`] gives the firing times of its cron line in its time zone, with
 //! daylight-saving changes handled (see `docs/schedules.md`).
 //!
+//! [`classify`] tells what a YAML file is by its top-level keys ([`FileKind`]: a playbook, a
+//! schedules, triggers, test, inputs or simulator fleet file, or other YAML), so that
+//! `runbook validate DIR` checks each file with its own rules.
+//!
 //! Architecture invariant: this crate does no I/O and knows nothing of HTTP, Tanium or tokio.
 //!
 //! ```
@@ -51,6 +55,7 @@ pub mod codes;
 mod diagnostic;
 mod duration;
 mod inputs;
+mod kinds;
 mod model;
 mod schedules;
 mod schema;
@@ -61,6 +66,7 @@ mod yaml;
 pub use diagnostic::{Diagnostic, Severity, count, render_github, render_human, render_json};
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use inputs::{InputError, bind_inputs};
+pub use kinds::{FileKind, classify};
 pub use model::*;
 pub use schedules::{
     CatchUp, LoadedSchedules, Mark, Overlap, PlaybookSource, Schedule, ScheduleFile, ScheduleMarks,
