@@ -294,6 +294,110 @@ outputs:
     assert_nowhere(&all, &secrets);
 }
 
+/// The one rule for secrets, applied the same by every command (docs/playbooks.md, Secrets):
+/// a playbook's `secrets:` must all be set where its steps run, even those only a `when`
+/// reads; secret inputs are given by a person to `runbook run` and never travel through the
+/// queue, so `enqueue` and a schedule refuse them alike, and `schedules validate` (in CI)
+/// refuses what `serve` would refuse at each firing, without printing the value.
+#[test]
+fn every_command_applies_the_same_secrets_rule() {
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path();
+    std::fs::write(
+        dir.join("guarded.yaml"),
+        r#"version: 1
+name: guarded
+secrets: [HOOK_KEY]
+steps:
+  - id: maybe
+    when: "{{ secrets.HOOK_KEY != '' }}"
+    log: "a hook is configured"
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("keyed.yaml"),
+        r#"version: 1
+name: keyed
+inputs:
+  api_key: { type: string, secret: true }
+steps:
+  - id: note
+    log: "a key of {{ inputs.api_key | length }} characters"
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("schedules.yaml"),
+        "version: 1\nschedules:\n  - name: nightly\n    playbook: keyed.yaml\n    cron: \"@daily\"\n    inputs:\n      api_key: Swordfish-4417\n",
+    )
+    .unwrap();
+
+    // `run`: an unset listed secret is refused before anything is sent, `when` or not.
+    let refused = runbook(dir, &["run", "guarded.yaml", "--sim"], &[]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("HOOK_KEY"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let ran = runbook(dir, &["run", "guarded.yaml", "--sim"], &[("HOOK_KEY", "")]);
+    assert_eq!(ran.status.code(), Some(0), "{}", text(&ran.stderr));
+
+    // `enqueue` and `schedules validate` refuse a secret input alike.
+    let enqueued = runbook(
+        dir,
+        &[
+            "enqueue",
+            "keyed.yaml",
+            "--input",
+            "api_key=Swordfish-4417",
+            "--store",
+            "sqlite://runs.db",
+        ],
+        &[],
+    );
+    assert_eq!(
+        enqueued.status.code(),
+        Some(2),
+        "{}",
+        text(&enqueued.stderr)
+    );
+    assert!(
+        text(&enqueued.stderr).contains("api_key"),
+        "{}",
+        text(&enqueued.stderr)
+    );
+    let validated = runbook(dir, &["schedules", "validate", "schedules.yaml"], &[]);
+    assert_eq!(
+        validated.status.code(),
+        Some(1),
+        "{}",
+        text(&validated.stdout)
+    );
+    let shown = format!("{}{}", text(&validated.stdout), text(&validated.stderr));
+    assert!(
+        shown.contains("RB045") && shown.contains("is secret"),
+        "{shown}"
+    );
+    assert!(shown.contains("[REDACTED]"), "{shown}");
+    let json = runbook(
+        dir,
+        &[
+            "schedules",
+            "validate",
+            "schedules.yaml",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_nowhere(
+        &written(dir, &[&enqueued, &validated, &json]),
+        &["Swordfish-4417".to_owned()],
+    );
+}
+
 async fn simulator() -> RunningSim {
     Simulator::start(SimConfig {
         time_scale: 200.0,

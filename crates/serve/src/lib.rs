@@ -58,5 +58,5 @@ pub use claims::{holder_is_gone, host_name, send_grace};
 pub use clock::Clock;
 pub use metrics::Metrics;
 pub use record::{RebuildError, SecretInputs, new_run_id, queued_run, request_from_record};
-pub use scheduler::{FiringQueue, Scheduler, load_schedules};
+pub use scheduler::{FiringQueue, Scheduler, load_schedules, unset_schedule_secrets};
 pub use service::{Config, Schedules, Service, open_store};

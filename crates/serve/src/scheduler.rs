@@ -148,6 +148,33 @@ pub fn load_schedules(path: &Path) -> Result<ScheduleFile, String> {
     }
 }
 
+/// The secrets each enabled schedule's playbook lists that are not set in this process's
+/// environment, as `(schedule, names)`: its firings would queue runs that a worker of this
+/// process fails at once. Playbooks that cannot be read or are invalid are left to the firing,
+/// which reads them again and says why.
+pub fn unset_schedule_secrets(
+    path: &Path,
+    file: &ScheduleFile,
+    is_set: impl Fn(&str) -> bool,
+) -> Vec<(String, Vec<String>)> {
+    file.schedules
+        .iter()
+        .filter(|schedule| schedule.enabled)
+        .filter_map(|schedule| {
+            let playbook_path = runbook_playbook::resolve_playbook_path(path, &schedule.playbook);
+            let source = files::read_text(&playbook_path, Kind::Playbook).ok()?;
+            let playbook = runbook_playbook::load(&schedule.playbook, &source).playbook?;
+            let unset: Vec<String> = playbook
+                .secrets
+                .iter()
+                .filter(|name| !is_set(name))
+                .cloned()
+                .collect();
+            (!unset.is_empty()).then(|| (schedule.name.clone(), unset))
+        })
+        .collect()
+}
+
 /// The scheduler of one serve process.
 pub struct Scheduler {
     path: PathBuf,
@@ -670,5 +697,27 @@ mod tests {
             ["tick@2026-03-08T06:00:00Z", "tick@2026-03-08T09:00:00Z"],
             "the latest missed firing only, once"
         );
+    }
+
+    #[test]
+    fn unset_secrets_of_enabled_schedules_are_named() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        std::fs::write(
+            folder.path().join("p.yaml"),
+            "version: 1\nname: keyed\nsecrets: [HOOK_KEY, OTHER_KEY]\nsteps:\n  - id: hello\n    log: hi\n",
+        )
+        .expect("write the playbook");
+        let path = folder.path().join("schedules.yaml");
+        std::fs::write(
+            &path,
+            "version: 1\nschedules:\n  - { name: on, playbook: p.yaml, cron: '@daily' }\n  \
+             - { name: off, playbook: p.yaml, cron: '@daily', enabled: false }\n  \
+             - { name: gone, playbook: missing.yaml, cron: '@daily' }\n",
+        )
+        .expect("write the schedules");
+        let file = load_schedules(&path).expect("valid schedules");
+        let unset = unset_schedule_secrets(&path, &file, |name| name == "OTHER_KEY");
+        assert_eq!(unset, vec![("on".to_owned(), vec!["HOOK_KEY".to_owned()])]);
+        assert!(unset_schedule_secrets(&path, &file, |_| true).is_empty());
     }
 }

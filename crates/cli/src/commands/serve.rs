@@ -131,6 +131,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         None => None,
     };
     init_logs(args.log_format);
+    if let Some(schedules) = &schedules {
+        // The same rule as `runbook run`: a playbook's `secrets:` must all be set where its
+        // steps run. Said at start, where the operator is looking, not only at each firing.
+        let is_set = |name: &str| std::env::var_os(name).is_some();
+        for (schedule, names) in
+            runbook_serve::unset_schedule_secrets(&schedules.path, &schedules.file, is_set)
+        {
+            tracing::warn!(
+                schedule = %schedule,
+                "the playbook lists secret(s) {} that are not set in this process's environment: \
+                 its runs will fail until they are",
+                names.join(", ")
+            );
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

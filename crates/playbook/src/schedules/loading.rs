@@ -14,6 +14,7 @@ use crate::model::Playbook;
 use crate::yaml::Problem;
 
 use super::checks::{PlaybookUse, ReadFile, read_file};
+use super::model::Mark;
 use super::{LoadedSchedules, PlaybookSource, ScheduleFile};
 
 /// Where a schedule's playbook lives: `playbook` as written, relative to the folder of the
@@ -43,6 +44,7 @@ pub fn load_schedules_with_playbooks(
     let mut file = read_file(source);
     let mut playbook_diagnostics: Vec<Diagnostic> = Vec::new();
     let mut loaded_playbooks: IndexMap<String, Result<Playbook, PlaybookFailure>> = IndexMap::new();
+    let mut secret_values: Vec<Mark> = Vec::new();
     for schedule in &file.playbook_uses {
         let outcome = loaded_playbooks
             .entry(schedule.playbook.clone())
@@ -54,6 +56,7 @@ pub fn load_schedules_with_playbooks(
             Ok(playbook) => {
                 let problems = input_problems(schedule, playbook);
                 file.problems.extend(problems);
+                secret_values.extend(secret_value_marks(schedule, playbook));
             }
         }
     }
@@ -61,7 +64,39 @@ pub fn load_schedules_with_playbooks(
         .into_iter()
         .filter_map(|(path, outcome)| outcome.ok().map(|playbook| (path, playbook)))
         .collect();
-    finish(file_name, source, file, playbook_diagnostics, playbooks)
+    let mut loaded = finish(file_name, source, file, playbook_diagnostics, playbooks);
+    mask_secret_values(&mut loaded.diagnostics, file_name, &secret_values);
+    loaded
+}
+
+/// Where the schedule gives a secret input's value in clear.
+fn secret_value_marks(schedule: &PlaybookUse, playbook: &Playbook) -> Vec<Mark> {
+    playbook
+        .inputs
+        .iter()
+        .filter(|(_, declaration)| declaration.secret)
+        .filter_map(|(name, _)| schedule.marks.input_values.get(name).copied())
+        .collect()
+}
+
+/// A diagnostic shows its source line; where that line holds a secret input's value written
+/// in clear, the value is shown as `[REDACTED]` (the file holds it, CI logs must not).
+fn mask_secret_values(diagnostics: &mut [Diagnostic], file_name: &str, secrets: &[Mark]) {
+    for diagnostic in diagnostics.iter_mut().filter(|d| d.file == file_name) {
+        for mark in secrets
+            .iter()
+            .filter(|mark| mark.span.line == diagnostic.line)
+        {
+            let start = mark.span.column.saturating_sub(1) as usize;
+            let chars: Vec<char> = diagnostic.source_line.chars().collect();
+            let end = (start + mark.length as usize).min(chars.len());
+            if start < end {
+                let before: String = chars[..start].iter().collect();
+                let after: String = chars[end..].iter().collect();
+                diagnostic.source_line = format!("{before}[REDACTED]{after}");
+            }
+        }
+    }
 }
 
 /// Why a schedule's playbook could not be used.
@@ -124,6 +159,10 @@ fn load_playbook(
 /// The schedule's inputs bound against the playbook's declarations, as problems located in the
 /// schedules file.
 fn input_problems(schedule: &PlaybookUse, playbook: &Playbook) -> Vec<Problem> {
+    let secret = secret_input_problems(schedule, playbook);
+    if !secret.is_empty() {
+        return secret;
+    }
     let Err(errors) = bind_inputs(playbook, &[], &schedule.inputs) else {
         return Vec::new();
     };
@@ -198,6 +237,46 @@ fn input_problems(schedule: &PlaybookUse, playbook: &Playbook) -> Vec<Problem> {
                     None => problem,
                 }
             }
+        })
+        .collect()
+}
+
+/// A playbook with secret inputs cannot be scheduled: a scheduled run is queued, and the queue
+/// keeps its inputs in the store, where a secret is never written in clear (the same rule
+/// `runbook enqueue` and the scheduler of `runbook serve` apply). A secret input given in the
+/// schedules file is pointed at, since the file itself then holds it in clear.
+fn secret_input_problems(schedule: &PlaybookUse, playbook: &Playbook) -> Vec<Problem> {
+    let marks = &schedule.marks;
+    playbook
+        .inputs
+        .iter()
+        .filter(|(_, declaration)| declaration.secret)
+        .map(|(name, _)| {
+            let help = "read the value from the environment of `runbook serve` with the \
+                        playbook's `secrets:` list instead; secret inputs are for `runbook run`";
+            match marks.input_keys.get(name) {
+                Some(mark) => Problem::error(
+                    codes::SCHEDULE_INPUTS,
+                    mark.span,
+                    mark.length,
+                    format!(
+                        "input `{name}` of playbook `{}` is secret: a schedule cannot give it, \
+                         the schedules file and the run queue would hold it in clear",
+                        playbook.name
+                    ),
+                ),
+                None => Problem::error(
+                    codes::SCHEDULE_INPUTS,
+                    marks.playbook.span,
+                    marks.playbook.length,
+                    format!(
+                        "playbook `{}` has secret input `{name}`, which a scheduled run cannot \
+                         be given: the run queue never stores a secret",
+                        playbook.name
+                    ),
+                ),
+            }
+            .help(help)
         })
         .collect()
 }
