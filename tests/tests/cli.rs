@@ -252,3 +252,91 @@ fn inputs_dash_reads_standard_input() {
         out.stderr
     );
 }
+
+/// One convention: every command that prints data takes `--format json` and then prints JSON
+/// on stdout (messages stay on stderr); `run --json` stays as an alias.
+#[test]
+fn format_json_works_on_every_command_that_prints() {
+    let shared = tempfile::tempdir().expect("a folder");
+    let playbook = shared.path().join("greet.yaml");
+    std::fs::write(&playbook, GREET).expect("write the playbook");
+    std::fs::write(
+        shared.path().join("schedules.yaml"),
+        "version: 1\nschedules:\n  - { name: daily, playbook: greet.yaml, cron: '@daily', inputs: { who: cron } }\n",
+    )
+    .expect("write the schedules");
+    let playbook = playbook.display().to_string();
+    let schedules = shared.path().join("schedules.yaml").display().to_string();
+    let store = format!("sqlite://{}", shared.path().join("runs.db").display());
+    let json = |args: &[&str]| -> Vec<serde_json::Value> {
+        let out = Test::new().args(args).run();
+        assert_eq!(out.code, 0, "{args:?}\n{}{}", out.stdout, out.stderr);
+        let whole = serde_json::from_str::<serde_json::Value>(&out.stdout);
+        match whole {
+            Ok(value) => vec![value],
+            // JSON Lines: one object per event.
+            Err(_) => out
+                .stdout
+                .lines()
+                .map(|line| {
+                    serde_json::from_str(line)
+                        .unwrap_or_else(|error| panic!("{args:?}: {error}: {line}"))
+                })
+                .collect(),
+        }
+    };
+    let who = ["--input", "who=json"];
+    for flag in [["--format", "json"].as_slice(), ["--json"].as_slice()] {
+        let events = json(
+            &[
+                &["run", &playbook, "--sim", "--store", &store],
+                &who[..],
+                flag,
+            ]
+            .concat(),
+        );
+        assert!(events.len() > 1, "{events:?}");
+    }
+    let queued = json(
+        &[
+            &["enqueue", &playbook, "--store", &store, "--format", "json"],
+            &who[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(queued[0]["status"], "queued", "{queued:?}");
+    let run_id = queued[0]["run_id"].as_str().expect("a run id").to_owned();
+    let listed = json(&["runs", "list", "--store", &store, "--format", "json"]);
+    assert_eq!(listed[0].as_array().map(Vec::len), Some(3), "{listed:?}");
+    let shown = json(&[
+        "runs", "show", &run_id, "--store", &store, "--format", "json",
+    ]);
+    assert_eq!(shown[0]["run_id"], run_id.as_str(), "{shown:?}");
+    let pruned = json(&[
+        "runs",
+        "prune",
+        "--older-than",
+        "90d",
+        "--store",
+        &store,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(pruned[0]["removed"], 0, "{pruned:?}");
+    let next = json(&[
+        "schedules",
+        "next",
+        &schedules,
+        "--count",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert!(!next.is_empty(), "{next:?}");
+    let checked = json(&["validate", &playbook, "--format", "json"]);
+    assert!(!checked.is_empty());
+    let planned = json(&[&["plan", &playbook, "--format", "json"], &who[..]].concat());
+    assert!(!planned.is_empty());
+    let described = json(&["sim", "--describe", "--format", "json"]);
+    assert!(described[0].get("endpoints").is_some() || described[0].is_object());
+}

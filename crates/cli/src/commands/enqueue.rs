@@ -7,6 +7,7 @@ use clap::Args;
 use runbook_serve::queued_run;
 use runbook_store::{Enqueued, SqlStore, StoreOptions};
 
+use crate::commands::OutputFormat;
 use crate::connect::UsageError;
 use crate::inputs::{InputArgs, bind, parse_playbook, read_playbook};
 use crate::store::StoreArgs;
@@ -21,6 +22,11 @@ pub struct EnqueueArgs {
 
     #[command(flatten)]
     pub store: StoreArgs,
+
+    /// How to print the queued run: its id alone (human) or
+    /// `{"run_id": ..., "playbook": ..., "status": "queued"}` (json).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
 }
 
 pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
@@ -54,7 +60,17 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
         match queued.map_err(|error| UsageError(error.to_string()))? {
             Enqueued::Queued(run_id) => {
                 // The id is the command's data: stdout. The rest is a message: stderr.
-                println!("{run_id}");
+                match args.format {
+                    OutputFormat::Human => println!("{run_id}"),
+                    OutputFormat::Json => println!(
+                        "{}",
+                        serde_json::json!({
+                            "run_id": run_id,
+                            "playbook": playbook.name,
+                            "status": "queued",
+                        })
+                    ),
+                }
                 anstream::eprintln!(
                     "queued run {run_id} of {}; a `runbook serve` worker on this store runs it",
                     playbook.name

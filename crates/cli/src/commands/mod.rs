@@ -21,6 +21,15 @@ use clap::Parser as _;
 
 use crate::cli::{Cli, Command};
 
+/// How a command that prints data prints it: for people, or as JSON (`--format json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Text for people (a table, a report, a sentence).
+    Human,
+    /// JSON on stdout; messages stay on stderr.
+    Json,
+}
+
 /// Exit code for success.
 pub const EXIT_OK: u8 = 0;
 /// Exit code when a playbook is invalid or a run failed.

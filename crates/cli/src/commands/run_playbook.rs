@@ -13,6 +13,7 @@ use runbook_store::{FencedStore, Heartbeat, SqlStore};
 use runbook_tanium::RequestObserver;
 use secrecy::SecretString;
 
+use crate::commands::OutputFormat;
 use crate::connect::{ConnectArgs, UsageError, connect};
 use crate::inputs::{InputArgs, bind, parse_playbook, read_playbook};
 use crate::render::{EventFormat, Renderer};
@@ -47,13 +48,25 @@ pub struct OutputArgs {
     #[arg(long = "secret", value_name = "NAME")]
     pub secrets: Vec<String>,
 
-    /// Print one JSON object per event on stdout instead of human lines.
+    /// How to print the run: human lines (a progress display on a terminal), or one JSON
+    /// object per event on stdout (json).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+
+    /// The same as --format json.
     #[arg(long)]
     pub json: bool,
 
     /// Also show each HTTP request and each step as it starts.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+}
+
+impl OutputArgs {
+    /// Whether events are printed as JSON (`--format json` or `--json`).
+    pub fn is_json(&self) -> bool {
+        self.json || self.format == OutputFormat::Json
+    }
 }
 
 /// Forwards the client's requests to the event stream.
@@ -99,7 +112,7 @@ pub fn execute(
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let format = if output.json {
+        let format = if output.is_json() {
             EventFormat::Json
         } else {
             EventFormat::Human {
@@ -171,7 +184,7 @@ pub fn execute(
         renderer.finish();
         let code = match outcome {
             Some(outcome) => {
-                if !output.json && outcome.status == RunStatus::Succeeded {
+                if !output.is_json() && outcome.status == RunStatus::Succeeded {
                     // The run's outputs are its data: stdout, as JSON.
                     println!("{}", serde_json::to_string_pretty(&outcome.outputs)?);
                 }

@@ -10,6 +10,7 @@ use runbook_serve::SecretInputs;
 use runbook_serve::claims::{DEFAULT_STALE_AFTER, is_interrupted};
 use runbook_store::{CancelOutcome, SqlStore};
 
+use crate::commands::OutputFormat;
 use crate::commands::run_playbook::{
     OutputArgs, SIM_IN_PROCESS, execute, read_secrets, server_without_credentials,
 };
@@ -50,15 +51,6 @@ pub enum RunsCommand {
     /// --older-than, with their steps, events and actions' records. Queued, running and
     /// interrupted runs are kept, however old.
     Prune(PruneArgs),
-}
-
-/// How `runs list` and `runs show` print.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RecordFormat {
-    /// A table (list) or a report (show), for people.
-    Human,
-    /// JSON.
-    Json,
 }
 
 /// A status `runs list --status` filters on: a recorded one, or `interrupted` (recorded
@@ -104,8 +96,8 @@ pub struct ListArgs {
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
     /// How to print: a table (human) or a JSON array (json).
-    #[arg(long, value_enum, default_value_t = RecordFormat::Human)]
-    pub format: RecordFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
     /// The same as --format json.
     #[arg(long)]
     pub json: bool,
@@ -118,8 +110,8 @@ pub struct ShowArgs {
     /// The run's id, or its first characters (at least 4).
     pub run_id: String,
     /// How to print: a report (human) or the whole record with its events (json).
-    #[arg(long, value_enum, default_value_t = RecordFormat::Human)]
-    pub format: RecordFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
     /// The same as --format json.
     #[arg(long)]
     pub json: bool,
@@ -133,6 +125,9 @@ pub struct PruneArgs {
     /// `12h`) or a time (`2026-09-01`, `2026-09-01T00:00:00Z`).
     #[arg(long, value_name = "DURATION|TIME", required = true)]
     pub older_than: String,
+    /// How to print what was removed: a sentence (human) or `{"removed": N, "before": TIME}`.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -321,7 +316,7 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
             .filter(|(state, _)| shown.is_none_or(|wanted| wanted == *state))
             .take(args.limit as usize)
             .collect();
-        if args.json || args.format == RecordFormat::Json {
+        if args.json || args.format == OutputFormat::Json {
             let mut listed = Vec::with_capacity(runs.len());
             for (state, run) in &runs {
                 listed.push(serde_json::json!({
@@ -406,7 +401,7 @@ fn show(args: ShowArgs) -> anyhow::Result<u8> {
             server,
             state,
         };
-        if args.json || args.format == RecordFormat::Json {
+        if args.json || args.format == OutputFormat::Json {
             println!("{}", serde_json::to_string_pretty(&shown_json(&shown)?)?);
         } else {
             anstream::print!("{}{}", shown_text(&shown), shown_history(&shown));
@@ -596,6 +591,11 @@ fn prune(args: PruneArgs) -> anyhow::Result<u8> {
             .map_err(|error| UsageError(error.to_string()));
         store.close().await;
         let removed = removed?;
+        if args.format == OutputFormat::Json {
+            let shown = serde_json::json!({ "removed": removed, "before": before });
+            println!("{shown}");
+            return Ok(0);
+        }
         let runs = if removed == 1 { "run" } else { "runs" };
         anstream::println!(
             "removed {removed} finished {runs} that ended before {before} (queued, running and \

@@ -14,6 +14,7 @@ use runbook_playbook::{
 use runbook_serve::files::{self, Kind, ReadError};
 
 use crate::cli::Format;
+use crate::commands::OutputFormat;
 
 /// `runbook schedules`.
 #[derive(Debug, Args)]
@@ -68,7 +69,10 @@ pub struct NextArgs {
     /// Only this entry (shown even when disabled).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Print JSON instead of text.
+    /// How to print the firing times: text (human) or JSON (json).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// The same as --format json.
     #[arg(long)]
     pub json: bool,
 }
@@ -195,7 +199,7 @@ fn next(args: &NextArgs) -> anyhow::Result<u8> {
         .into_iter()
         .map(|schedule| (schedule, schedule.next_firings(from, count)))
         .collect();
-    let text = if args.json {
+    let text = if args.json || args.format == OutputFormat::Json {
         next_json(&listed)?
     } else {
         next_human(&listed)
