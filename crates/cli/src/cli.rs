@@ -73,7 +73,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check playbooks offline: YAML, keys, types, durations, ids, templates and the names
-    /// they use. Exit status: 0 clean, 1 problems found, 2 usage error.
+    /// they use. In a folder, each YAML file is recognised by its top-level keys: playbooks
+    /// and schedules files are checked with their own rules, other YAML (inputs files,
+    /// simulator fleet files, ...) is skipped with a note. Exit status: 0 clean, 1 problems
+    /// found, 2 usage error or nothing to check.
     Validate(ValidateArgs),
     /// Print the JSON Schema (draft-07) of the playbook format.
     Schema(SchemaArgs),
@@ -117,15 +120,24 @@ pub enum Command {
 /// `runbook validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Playbook files, or folders searched recursively for `*.yaml` and `*.yml`.
+    /// Playbook or schedules files (a file named here is checked as a playbook unless it is
+    /// a schedules, triggers or test file), or folders searched recursively for `*.yaml`
+    /// and `*.yml`.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// How to print the problems found.
+    /// How to print the problems found (json: each file with its kind, the diagnostics and
+    /// the counts).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Leave out the files and folders that match GLOB (repeatable). A pattern without `/`
+    /// matches a name at any depth (`--exclude '*.fleet.yaml'`); one with `/` matches the
+    /// path relative to the folder given (`--exclude 'drafts/**'`). `*` stays within a
+    /// folder, `**` crosses folders.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
 }
 
 /// Output format of `runbook validate`.
@@ -133,7 +145,7 @@ pub struct ValidateArgs {
 pub enum Format {
     /// Compiler-style text with the source line and a caret; colour on a terminal.
     Human,
-    /// A JSON array of diagnostics.
+    /// JSON: the diagnostics (`validate`: with each file's kind and the counts).
     Json,
     /// GitHub Actions annotations (`::error file=..,line=..,col=..::message`).
     Github,
