@@ -11,8 +11,8 @@
 //! 2. A marker key decides: `steps` a playbook, `schedules` a schedules file, `triggers` a
 //!    triggers file, `cases` a test file, `endpoints` a simulator fleet file. With several,
 //!    the first in that order wins (its check then reports the others as unknown keys).
-//! 3. A misspelt marker holding a list or a mapping (`stpes:`, `schedule:`) counts as the
-//!    marker, so that the typo is checked and reported rather than the file skipped.
+//! 3. A misspelt marker holding a mapping or a list of them (`stpes:`, `schedule:`) counts as
+//!    the marker, so that the typo is checked and reported rather than the file skipped.
 //! 4. `version` together with a playbook key (`name`, `description`, `inputs`, `guard`,
 //!    `secrets`, `outputs`) is a playbook whose `steps` are missing; `version` with
 //!    `playbook` is a test file whose `cases` are missing.
@@ -156,7 +156,7 @@ fn by_keys(node: &Node) -> Option<FileKind> {
     }
     let misspelt = entries
         .iter()
-        .filter(|entry| matches!(entry.value.kind, NodeKind::Seq(_) | NodeKind::Map(_)))
+        .filter(|entry| holds_structure(&entry.value))
         .find_map(|entry| misspelt_marker(&entry.key));
     if misspelt.is_some() {
         return misspelt;
@@ -170,6 +170,16 @@ fn by_keys(node: &Node) -> Option<FileKind> {
         }
     }
     None
+}
+
+/// What a marker holds: a mapping, or a list of mappings (steps, schedules, cases, ...). An
+/// input's list of plain values does not count.
+fn holds_structure(node: &Node) -> bool {
+    match &node.kind {
+        NodeKind::Map(_) => true,
+        NodeKind::Seq(items) => items.iter().any(|item| !is_scalar(item)),
+        _ => false,
+    }
 }
 
 /// The kind whose marker `key` is a likely typo of.
@@ -269,8 +279,10 @@ mod tests {
 
     #[test]
     fn a_misspelt_marker_needs_a_list_or_mapping() {
-        // An input named `schedule` or `step` holds a plain value.
+        // An input named `schedule` or `step` holds a plain value, or a list of them.
         assert_kind("schedule: daily\nstep: 3\n", FileKind::Inputs);
+        assert_kind("schedule: [mon, tue]\nhost: a\n", FileKind::Inputs);
+        assert_kind("schedule:\n  - { day: mon }\n", FileKind::Schedules);
     }
 
     #[test]
