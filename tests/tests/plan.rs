@@ -66,6 +66,85 @@ fn a_false_assertion_for_these_inputs_makes_the_plan_fail() {
     );
 }
 
+/// A playbook whose later steps compute from values only a run can tell.
+const UNKNOWNS: &str = r#"version: 1
+name: unknowns
+inputs:
+  prefix: { type: string }
+steps:
+  - id: fleet
+    target:
+      all:
+        - { sensor: Computer Name, op: starts_with, value: "{{ inputs.prefix }}" }
+  - id: params
+    parameterize:
+      package: Custom Tagging - Add Tags
+      params: { $1: IR }
+  - id: tag
+    issue:
+      name: "tag {{ inputs.prefix }}"
+      action_group: All Computers
+      target: "{{ steps.fleet.group }}"
+      package: "{{ steps.params.package_spec }}"
+  - id: results
+    poll:
+      action: "{{ steps.tag.action_id }}"
+  - id: summary
+    set:
+      hosts: "{{ steps.results.rows | map(attribute='computer_name') | list }}"
+      count: "{{ steps.results.rows | length }}"
+      first: "{{ steps.results.rows | first }}"
+      label: "{{ inputs.prefix ~ steps.fleet.group_id }}"
+      group: "{{ steps.fleet.group }}"
+  - id: note
+    log: "{{ steps.results.failed }} failed: {{ steps.results.rows | selectattr('status', 'eq', 'Failed') | map(attribute='computer_name') | join(', ') }} (prefix {{ inputs.prefix | upper }})"
+  - id: again
+    log: "{% for row in steps.results.rows %}{{ row.computer_name }} {% endfor %}"
+  - id: label
+    log: "{{ steps.summary.label | upper }} on {{ steps.summary.label }}"
+outputs:
+  hosts: "{{ steps.results.rows | map(attribute='computer_name') | join(', ') }}"
+  failed: "{{ steps.results.failed }}"
+"#;
+
+/// A placeholder is an opaque unknown: what a template computes from one is a placeholder
+/// naming the expression, never the placeholder's characters iterated as if it were text.
+#[test]
+fn offline_plans_never_iterate_a_placeholder() {
+    let run = |format: &str| {
+        Test::new()
+            .env("NO_COLOR", "1")
+            .file("unknowns.yaml", UNKNOWNS)
+            .args([
+                "plan",
+                "unknowns.yaml",
+                "--input",
+                "prefix=web-",
+                "--format",
+                format,
+            ])
+            .run()
+    };
+    let human = run("human");
+    assert_eq!(human.code, 0, "{}{}", human.stdout, human.stderr);
+    assert!(!human.stdout.contains("null"), "{}", human.stdout);
+    insta::assert_snapshot!("plan_human_unknowns", human.stdout);
+    let json = run("json");
+    assert_eq!(json.code, 0, "{}{}", json.stdout, json.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(
+        plan["outputs"],
+        serde_json::json!({
+            "hosts": "<steps.results.rows | map(attribute='computer_name') | join(', ')>",
+            "failed": "<steps.results.failed>",
+        })
+    );
+    assert_eq!(
+        plan["steps"][4]["details"][0],
+        "set hosts = <steps.results.rows | map(attribute='computer_name') | list>"
+    );
+}
+
 /// Runs the binary off the async runtime so the simulator keeps serving meanwhile.
 async fn blocking(test: Test) -> runbook_tests::Outcome {
     tokio::task::spawn_blocking(move || test.run())

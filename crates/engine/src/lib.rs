@@ -29,6 +29,7 @@ pub mod lease;
 pub mod pace;
 pub mod pause_points;
 pub mod plan;
+mod plan_unknown;
 pub mod platform;
 pub mod redact;
 pub mod run;

@@ -1,8 +1,9 @@
 //! Plan mode: every step rendered in order with the exact requests a run would send, offline.
 //!
 //! Values that only the server can tell (group ids, action ids, counts) are shown as named
-//! placeholders such as `<steps.scope.group_id>`. A step whose `when` depends only on inputs is
-//! decided here; one that depends on earlier steps' outputs is marked "decided at run time".
+//! placeholders such as `<steps.scope.group_id>`, and what a template computes from one as a
+//! placeholder naming its expression (`plan_unknown`). A step whose `when` depends only on
+//! known values is decided here; one that depends on an unknown is "decided at run time".
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use runbook_playbook::{
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::plan_unknown::Unknowns;
 use crate::platform::{PackageSelector, PlannedRequest, Platform, TargetRequest};
 use crate::redact::{Redactor, mask, revealing};
 use crate::steps::{self, placeholders};
@@ -86,12 +88,13 @@ pub(crate) enum Rendered {
     Unknown(String),
 }
 
-/// What the templates of one step see, and the plan's secrets: the values of secret inputs
-/// and whatever templates compute from them (registered as they are rendered).
+/// What the templates of one step see, the plan's secrets (the values of secret inputs and
+/// whatever templates compute from them, registered as they are rendered) and its unknowns.
 pub(crate) struct Scope<'s> {
     context: TemplateContext,
     names: &'s Value,
     pub(crate) secrets: &'s Redactor,
+    pub(crate) unknowns: &'s Unknowns,
 }
 
 /// Builds plans; uses the platform's pure `plan_*` methods only, so it sends nothing.
@@ -128,6 +131,7 @@ impl<'a> Planner<'a> {
         inputs: &IndexMap<String, Value>,
     ) -> (Plan, Redactor) {
         let redactor = plan_redactor(playbook, inputs);
+        let unknowns = Unknowns::default();
         let mut input_taint = Taint::clean();
         for (name, declaration) in &playbook.inputs {
             if declaration.secret && inputs.get(name).is_some_and(|value| !value.is_null()) {
@@ -154,6 +158,7 @@ impl<'a> Planner<'a> {
                 context: TemplateContext::with_taint(&names, &taint),
                 names: &names,
                 secrets: &redactor,
+                unknowns: &unknowns,
             };
             let condition = match &step.when {
                 None => Condition::Always,
@@ -210,12 +215,12 @@ impl<'a> Planner<'a> {
             context: TemplateContext::with_taint(&names, &taint),
             names: &names,
             secrets: &redactor,
+            unknowns: &unknowns,
         };
         let mut outputs = Map::new();
         for (name, template) in &playbook.outputs {
             let value = match self.render_shown(template, &scope) {
-                Ok((Rendered::Known(value), taint)) => mask(&value, &taint),
-                Ok((Rendered::Unknown(text), _)) => Value::String(text),
+                Ok((value, taint)) => mask(&value, &taint),
                 Err(problem) => {
                     problems.push(format!("output `{name}`: {problem}"));
                     Value::Null
@@ -336,8 +341,8 @@ impl<'a> Planner<'a> {
         plan
     }
 
-    /// Evaluates a condition offline: one that uses an output only the server can tell is
-    /// decided at run time, whatever the placeholders would make of it.
+    /// Evaluates a condition offline: one that uses a value only a run can tell is decided at
+    /// run time, whatever the placeholders would make of it.
     pub(crate) fn condition(
         &self,
         template: &TemplateValue,
@@ -347,58 +352,29 @@ impl<'a> Planner<'a> {
             .templates
             .value_references(&template.value)
             .iter()
-            .any(|name| {
-                let mut parts = name.split('.');
-                match parts.next() {
-                    // Secrets are not read offline, and the run's id and start time do not
-                    // exist yet.
-                    Some("secrets") => return true,
-                    Some("run") => return name != "run.playbook",
-                    Some("steps") => {}
-                    _ => return false,
-                }
-                let mut value = scope.names.get("steps");
-                for part in parts {
-                    value = value.and_then(|value| value.get(part));
-                }
-                value.is_none_or(has_placeholder)
-            });
+            .any(|name| scope.unknowns.name_is_unknown(name, scope.names));
         if unknown {
             return Ok(Rendered::Unknown(value_text(&template.value)));
         }
         // Only its truth is used: nothing to register.
-        self.evaluate(template, scope).map(|(rendered, _)| rendered)
+        self.evaluate(template, scope)
+            .map(|(value, _)| Rendered::Known(value))
     }
 
-    /// Renders offline. A template that uses earlier steps' outputs or secrets and cannot be
-    /// evaluated with placeholders is `Unknown` (decided at run time), not an error. Says which
-    /// parts of the value were computed from a secret.
+    /// Renders offline: what computes from a value only a run can tell is a placeholder naming
+    /// it (see `plan_unknown`). Says which parts of the value were computed from a secret.
     fn evaluate(
         &self,
         template: &TemplateValue,
         scope: &Scope<'_>,
-    ) -> Result<(Rendered, Taint), String> {
-        // Earlier steps' outputs and secrets are placeholders offline: a template that
-        // cannot work on them (`{{ secrets.PIN | int }}`) is decided at run time.
-        let uses_steps = self
-            .templates
-            .value_references(&template.value)
-            .iter()
-            .any(|name| {
-                name.starts_with("steps.")
-                    || name == "steps"
-                    || name.starts_with("secrets.")
-                    || name == "secrets"
-            });
-        match self
-            .templates
-            .render_tracked(&template.value, &scope.context)
-        {
-            Ok(rendered) => Ok((Rendered::Known(rendered.value), rendered.taint)),
-            Err(_) if uses_steps => Ok((
-                Rendered::Unknown(value_text(&template.value)),
-                Taint::clean(),
-            )),
+    ) -> Result<(Value, Taint), String> {
+        match scope.unknowns.render(
+            &self.templates,
+            &template.value,
+            &scope.context,
+            scope.names,
+        ) {
+            Ok(rendered) => Ok((rendered.value, rendered.taint)),
             Err(error) => Err(format!(
                 "line {}, column {}: {}",
                 template.span.line, template.span.column, error.message
@@ -411,21 +387,30 @@ impl<'a> Planner<'a> {
         &self,
         template: &TemplateValue,
         scope: &Scope<'_>,
-    ) -> Result<(Rendered, Taint), String> {
-        let (rendered, taint) = self.evaluate(template, scope)?;
-        if let Rendered::Known(value) = &rendered {
-            scope.secrets.add_tainted(value, &taint);
-        }
-        Ok((rendered, taint))
+    ) -> Result<(Value, Taint), String> {
+        let (value, taint) = self.evaluate(template, scope)?;
+        scope.secrets.add_tainted(&value, &taint);
+        Ok((value, taint))
     }
 
+    /// A value, or `Unknown` (its placeholder, without the angle brackets) when it is a text
+    /// holding a placeholder: a name or an id that only a run can tell.
     pub(crate) fn render(
         &self,
         template: &TemplateValue,
         scope: &Scope<'_>,
     ) -> Result<Rendered, String> {
-        self.render_shown(template, scope)
-            .map(|(rendered, _)| rendered)
+        let (value, _) = self.render_shown(template, scope)?;
+        Ok(match value {
+            Value::String(text) if scope.unknowns.is_unknown(&Value::String(text.clone())) => {
+                let inner = text
+                    .strip_prefix('<')
+                    .and_then(|text| text.strip_suffix('>'))
+                    .unwrap_or(&text);
+                Rendered::Unknown(inner.to_owned())
+            }
+            value => Rendered::Known(value),
+        })
     }
 
     pub(crate) fn render_known(
@@ -437,18 +422,14 @@ impl<'a> Planner<'a> {
             .map(|(value, _)| value)
     }
 
-    /// A value for a request or a detail line, and whether it was computed from a secret.
+    /// A value for a request or a detail line (placeholders included), and whether it was
+    /// computed from a secret.
     pub(crate) fn render_known_shown(
         &self,
         template: &TemplateValue,
         scope: &Scope<'_>,
     ) -> Result<(Value, Taint), String> {
-        match self.render_shown(template, scope)? {
-            (Rendered::Known(value), taint) => Ok((value, taint)),
-            (Rendered::Unknown(text), _) => {
-                Ok((Value::String(format!("<{}>", text.trim())), Taint::clean()))
-            }
-        }
+        self.render_shown(template, scope)
     }
 
     /// Plans one step: one line per kind, each in its module under `steps/`.
@@ -526,14 +507,5 @@ fn redact_plan(plan: &mut Plan, redactor: &Redactor) {
         .collect();
     for step in &mut plan.steps {
         step.live = step.live.as_ref().map(|live| redactor.redact_json(live));
-    }
-}
-
-fn has_placeholder(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains("<steps.") || text.contains("<run."),
-        Value::Array(items) => items.iter().any(has_placeholder),
-        Value::Object(map) => map.values().any(has_placeholder),
-        _ => false,
     }
 }

@@ -261,6 +261,16 @@ impl TemplateContext {
         };
         TemplateContext { root, reads }
     }
+
+    /// This context with one more name, holding plain data (plan mode's placeholders). Reads
+    /// of the secret values of this context are still recorded.
+    pub(crate) fn with_name(&self, name: &str, value: &Value) -> Self {
+        let extra = minijinja::Value::from(Serde(serde_json::json!({ name: value })));
+        TemplateContext {
+            root: minijinja::value::merge_maps([self.root.clone(), extra]),
+            reads: self.reads.clone(),
+        }
+    }
 }
 
 /// A rendered value and which parts of it were computed from a secret.

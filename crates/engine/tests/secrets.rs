@@ -465,7 +465,7 @@ outputs:
     assert!(keep.contains(&"set host = WIN-DC01".to_owned()), "{keep:?}");
     assert_eq!(plan.steps[1].details, vec!["log: [REDACTED]".to_owned()]);
     assert!(
-        keep.contains(&"set number = <{{ secrets.API_KEY | int }}>".to_owned()),
+        keep.contains(&"set number = <secrets.API_KEY | int>".to_owned()),
         "a secret is only known at run time: {keep:?}"
     );
     assert_eq!(plan.steps[3].details, vec!["target: [REDACTED]".to_owned()]);
