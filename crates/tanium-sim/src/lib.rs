@@ -12,6 +12,9 @@
 //! - [`Simulator::start`] binds `127.0.0.1:0` and returns a [`RunningSim`] (URL, token,
 //!   credentials, [`Inspector`] snapshots, fault switches, shutdown);
 //! - [`Simulator::serve`] runs in the foreground for `runbook sim`;
+//! - [`Simulator::start_with_state`] keeps what clients changed (actions, approvals, stops,
+//!   groups, questions, sessions, ids) in a file across restarts (`runbook sim --state FILE`),
+//!   written before every change is answered; [`RunningSim::state`] says what it restored;
 //! - [`question`]: the targeting-text parser ([`question::parse`]) whose [`question::Filter`]
 //!   selects the machines a group or question covers.
 //!
@@ -61,8 +64,10 @@ mod inspect;
 pub mod question;
 mod server;
 mod state;
+mod state_file;
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
@@ -74,6 +79,7 @@ use tower::ServiceExt;
 
 pub use config::{Endpoint, Faults, GroupDef, PackageDef, SimConfig, UserDef};
 pub use inspect::{CreatedGroup, Inspector, IssuedAction, RequestCount};
+pub use state_file::StateStatus;
 
 /// Why the simulator could not start or load its configuration.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +101,10 @@ pub enum SimError {
     /// The configuration is inconsistent.
     #[error("invalid simulator configuration: {0}")]
     Config(String),
+    /// The state file cannot be read, is not a state file of this world, is in use, or cannot
+    /// be written; the message names the file.
+    #[error("{0}")]
+    State(String),
 }
 
 /// Entry points.
@@ -110,16 +120,51 @@ impl Simulator {
     /// Binds the given address and serves in a tokio task.
     pub async fn start_on(config: SimConfig, address: SocketAddr) -> Result<RunningSim, SimError> {
         let shared = Arc::new(state::Shared::new(config)?);
+        Simulator::launch(shared, None, address).await
+    }
+
+    /// Binds the given address and serves in a tokio task, with the state of `state_file`
+    /// (`runbook sim --state FILE`): what it holds is restored (a corrupt or foreign file, or
+    /// one written for another fleet, is an error naming it), and every change a client makes
+    /// is written to it before the answer leaves, so that a simulator killed and started
+    /// again with the same file (and the same fleet) goes on where it was. Its clock goes on
+    /// too: the real time the simulator was down has passed for the fleet, at the new time
+    /// scale. [`RunningSim::state`] says what was found.
+    pub async fn start_with_state(
+        config: SimConfig,
+        address: SocketAddr,
+        state_file: &Path,
+    ) -> Result<RunningSim, SimError> {
+        let state_file = state_file.to_owned();
+        let (shared, persistence, status) =
+            tokio::task::spawn_blocking(move || state_file::open(&state_file, config))
+                .await
+                .map_err(|error| SimError::State(format!("the state reader failed: {error}")))??;
+        Simulator::launch(shared, Some((persistence, status)), address).await
+    }
+
+    async fn launch(
+        shared: Arc<state::Shared>,
+        persistence: Option<(Arc<state_file::Persistence>, StateStatus)>,
+        address: SocketAddr,
+    ) -> Result<RunningSim, SimError> {
         let listener = TcpListener::bind(address)
             .await
             .map_err(|source| SimError::Bind { address, source })?;
         let local = listener.local_addr()?;
         let (stop_sender, stop_receiver) = watch::channel(false);
-        let router = server::router(shared.clone());
+        let mut router = server::router(shared.clone());
+        if let Some((persistence, _)) = &persistence {
+            router = router.layer(axum::middleware::from_fn_with_state(
+                persistence.clone(),
+                state_file::save_after_change,
+            ));
+        }
         let task = tokio::spawn(accept_loop(listener, router, stop_receiver));
         Ok(RunningSim {
             address: local,
             shared,
+            persistence,
             stop: stop_sender,
             task,
         })
@@ -191,6 +236,7 @@ async fn accept_loop(listener: TcpListener, router: axum::Router, mut stop: watc
 pub struct RunningSim {
     address: SocketAddr,
     shared: Arc<state::Shared>,
+    persistence: Option<(Arc<state_file::Persistence>, StateStatus)>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -236,15 +282,32 @@ impl RunningSim {
         self.shared.set_faults(faults);
     }
 
-    /// Stops an action as an operator would in the console; unknown ids are ignored.
+    /// Stops an action as an operator would in the console; unknown ids are ignored. With a
+    /// state file, the stop is written to it before this returns (a failed write is logged).
     pub fn stop_action(&self, id: u64) {
         self.shared.stop_action(id);
+        if let Some((persistence, _)) = &self.persistence
+            && let Err(error) = persistence.save()
+        {
+            tracing::error!(%error, "the simulator could not keep its state");
+        }
     }
 
-    /// Stops serving and waits for the server task to end.
+    /// The state file, when started with one, and what was found in it.
+    pub fn state(&self) -> Option<&StateStatus> {
+        self.persistence.as_ref().map(|(_, status)| status)
+    }
+
+    /// Stops serving and waits for the server task to end; with a state file, writes it a
+    /// last time.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        if let Some((persistence, _)) = &self.persistence
+            && let Err(error) = persistence.save_in_background().await
+        {
+            tracing::error!(%error, "the simulator could not keep its state");
+        }
     }
 }
 

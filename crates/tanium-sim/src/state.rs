@@ -28,20 +28,33 @@ pub(crate) type SimTime = f64;
 pub(crate) struct Clock {
     started: tokio::time::Instant,
     scale: f64,
+    /// The date of sim time 0.
     epoch: DateTime<Utc>,
+    /// Sim time at `started`: 0 for a new simulator, later for one restored from a state file.
+    offset: SimTime,
 }
 
 impl Clock {
     pub(crate) fn new(scale: f64) -> Clock {
+        Clock::resumed(scale, Utc::now(), 0.0)
+    }
+
+    /// A clock that reads `offset` now and dates sim time 0 at `epoch` (a restored simulator).
+    pub(crate) fn resumed(scale: f64, epoch: DateTime<Utc>, offset: SimTime) -> Clock {
         Clock {
             started: tokio::time::Instant::now(),
             scale,
-            epoch: Utc::now(),
+            epoch,
+            offset,
         }
     }
 
     pub(crate) fn now(&self) -> SimTime {
-        self.started.elapsed().as_secs_f64() * self.scale
+        self.offset + self.started.elapsed().as_secs_f64() * self.scale
+    }
+
+    pub(crate) fn epoch(&self) -> DateTime<Utc> {
+        self.epoch
     }
 
     pub(crate) fn date(&self, at: SimTime) -> DateTime<Utc> {
