@@ -94,7 +94,7 @@ pub enum Command {
     #[command(after_help = PLAN_ENVIRONMENT)]
     Plan(Box<crate::commands::plan::PlanArgs>),
     /// Serve the built-in Tanium simulator in the foreground (for demos and manual tests);
-    /// prints its URL and API token.
+    /// prints its URL and API token. With --state FILE it keeps its state across restarts.
     Sim(crate::commands::sim::SimArgs),
     /// Recorded runs: list, show, resume after a crash, cancel.
     Runs(crate::commands::runs::RunsArgs),

@@ -1,5 +1,6 @@
 //! Connecting to Tanium: from the environment, or to the built-in simulator (`--sim`).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +80,12 @@ pub struct ConnectArgs {
     /// token.
     #[arg(long, requires = "sim")]
     pub sim_refuse_token: bool,
+
+    /// With --sim: keep the simulator's state (actions, approvals, groups, ids) in FILE across
+    /// restarts, so that `serve --sim` started again finds the actions of its runs. A run of
+    /// `run --sim` still cannot be resumed; for that, use `runbook sim --state FILE`.
+    #[arg(long, requires = "sim", value_name = "FILE")]
+    pub sim_state: Option<PathBuf>,
 
     /// Tanium server URL, e.g. https://tanium.example.com (the API lives under /api/v2).
     /// Plain http:// is refused unless the host is loopback or --allow-http is given.
@@ -171,9 +178,12 @@ pub async fn connect(
         }
         config.faults = sim_faults(args);
         let faults = describe_faults(&config.faults);
-        let sim = Simulator::start(config)
-            .await
-            .map_err(|error| anyhow::anyhow!("could not start the built-in simulator: {error}"))?;
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let sim = match &args.sim_state {
+            Some(path) => Simulator::start_with_state(config, loopback, path).await,
+            None => Simulator::start_on(config, loopback).await,
+        }
+        .map_err(|error| anyhow::anyhow!("could not start the built-in simulator: {error}"))?;
         anstream::eprintln!(
             "runbook: using the built-in Tanium SIMULATOR at {} (nothing leaves this machine; its clock runs {}x)",
             sim.base_url(),
@@ -181,6 +191,13 @@ pub async fn connect(
         );
         if let Some(faults) = faults {
             anstream::eprintln!("runbook: the simulator injects faults: {faults}");
+        }
+        if let Some(state) = sim.state() {
+            anstream::eprintln!(
+                "runbook: the simulator keeps its state in {} ({} action(s) restored)",
+                state.path.display(),
+                state.actions
+            );
         }
         // The counting question is polled on the simulator's fast clock too.
         let tuning = Tuning {

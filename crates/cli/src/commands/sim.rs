@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 use runbook_serve::files::{self, Kind};
-use runbook_tanium_sim::{Faults, SimConfig, Simulator};
+use runbook_tanium_sim::{Faults, SimConfig, Simulator, StateStatus};
 
 use crate::connect::{UsageError, describe_faults, duration_arg, share_arg};
 
@@ -74,6 +74,13 @@ pub struct SimArgs {
     #[arg(long)]
     pub refuse_token: bool,
 
+    /// Keep the simulator's state (actions, approvals, stops, groups, sessions, ids) in FILE
+    /// across restarts: restored at start when FILE exists, written before every change is
+    /// answered, so that a run against it can be killed, the simulator killed and started
+    /// again with FILE, and the run resumed. Start it again with the same fleet.
+    #[arg(long, value_name = "FILE", conflicts_with = "describe")]
+    pub state: Option<PathBuf>,
+
     /// Print the simulator's world (fleet, sensors, packages with their parameters, groups,
     /// action groups, users and who approves, timing, faults) and exit without serving. A
     /// running simulator serves the same as JSON at /sim/fleet.
@@ -135,9 +142,11 @@ pub fn run(args: SimArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let sim = Simulator::start_on(config, args.listen)
-            .await
-            .map_err(|error| anyhow::anyhow!("simulator: {error}"))?;
+        let sim = match &args.state {
+            Some(path) => Simulator::start_with_state(config, args.listen, path).await,
+            None => Simulator::start_on(config, args.listen).await,
+        }
+        .map_err(|error| anyhow::anyhow!("simulator: {error}"))?;
         let (username, password) = sim.credentials();
         println!("Tanium simulator listening (Ctrl-C stops it). Point runbook at it with:");
         println!("  export TANIUM_URL={}", sim.base_url());
@@ -156,9 +165,54 @@ pub fn run(args: SimArgs) -> anyhow::Result<u8> {
         if let Some(faults) = &faults {
             println!("Injecting faults: {faults}");
         }
+        if let Some(state) = sim.state() {
+            println!("{}", describe_state(state));
+        }
         tokio::signal::ctrl_c().await?;
         sim.shutdown().await;
         anyhow::Ok(())
     })?;
     Ok(0)
+}
+
+/// What `runbook sim --state FILE` found in its file, in a line.
+fn describe_state(state: &StateStatus) -> String {
+    if !state.restored {
+        return format!(
+            "Keeping its state in {} (a new file; every change is written before it is answered)",
+            state.path.display()
+        );
+    }
+    let actions = match state.actions {
+        1 => "1 action".to_owned(),
+        count => format!("{count} actions"),
+    };
+    format!(
+        "Keeping its state in {}: restored {actions}; the simulated clock goes on at {:.0} s",
+        state.path.display(),
+        state.sim_seconds
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_line_says_what_was_restored() {
+        let mut state = StateStatus {
+            path: PathBuf::from("sim.json"),
+            restored: false,
+            actions: 0,
+            sim_seconds: 0.0,
+        };
+        assert!(describe_state(&state).contains("sim.json (a new file"));
+        state.restored = true;
+        state.actions = 1;
+        state.sim_seconds = 93.4;
+        assert_eq!(
+            describe_state(&state),
+            "Keeping its state in sim.json: restored 1 action; the simulated clock goes on at 93 s"
+        );
+    }
 }
