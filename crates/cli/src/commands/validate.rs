@@ -19,7 +19,6 @@ use runbook_playbook::{
     resolve_playbook_path,
 };
 use runbook_serve::files::{self, Kind, ReadError};
-use serde_json::json;
 
 use crate::cli::{Format, ValidateArgs};
 
@@ -76,8 +75,8 @@ fn action(kind: FileKind, explicit: bool) -> Action {
 /// What became of one file.
 #[derive(Debug)]
 enum Status {
-    /// Checked with the rules of this kind (a playbook or a schedules file).
-    Checked(FileKind),
+    /// Checked with the rules of its kind (a playbook or a schedules file).
+    Checked,
     Skipped,
     Unreadable(String),
 }
@@ -85,8 +84,6 @@ enum Status {
 #[derive(Debug)]
 struct FileReport {
     file: String,
-    /// What the file looks like; `None` when it could not be read.
-    kind: Option<FileKind>,
     status: Status,
     /// A line for people: why it was skipped, or how it was read.
     note: Option<String>,
@@ -197,14 +194,12 @@ fn check_files(found: &[Found], excluded: Vec<String>) -> Report {
                 sources.push((index, source, kind));
                 report.files.push(FileReport {
                     file: shown,
-                    kind: Some(kind),
                     status: Status::Skipped,
                     note: None,
                 });
             }
             Err(error) => report.files.push(FileReport {
                 file: shown,
-                kind: None,
                 status: Status::Unreadable(error.to_string()),
                 note: None,
             }),
@@ -226,7 +221,7 @@ fn check_files(found: &[Found], excluded: Vec<String>) -> Report {
         let explicit = found[index].explicit;
         match action(kind, explicit) {
             Action::Playbook => {
-                entry.status = Status::Checked(FileKind::Playbook);
+                entry.status = Status::Checked;
                 entry.note = match kind {
                     FileKind::Playbook => None,
                     FileKind::Other => Some(
@@ -245,7 +240,7 @@ fn check_files(found: &[Found], excluded: Vec<String>) -> Report {
                 }
             }
             Action::Schedules => {
-                entry.status = Status::Checked(FileKind::Schedules);
+                entry.status = Status::Checked;
                 entry.note = Some("checked as a schedules file".to_owned());
                 let diagnostics =
                     check_schedules(&found[index].path, &entry.file, &source, &shown_by_path);
@@ -302,7 +297,9 @@ fn dedup(diagnostics: &mut Vec<Diagnostic>) {
 fn print_report(report: &Report, format: Format) -> anyhow::Result<()> {
     let rendered = match format {
         Format::Human => render_human(&report.diagnostics, true),
-        Format::Json => render_json(report)?,
+        // The same array of diagnostics as ever (scripts read it); what was skipped, and why,
+        // is said on stderr in every format.
+        Format::Json => runbook_playbook::render_json(&report.diagnostics),
         Format::Github => render_github(&report.diagnostics),
     };
     // anstream strips the colour codes unless stdout is a terminal, and honours NO_COLOR.
@@ -318,53 +315,16 @@ fn print_report(report: &Report, format: Format) -> anyhow::Result<()> {
             (Status::Unreadable(reason), _) => {
                 let _ = writeln!(stderr, "runbook: cannot read {}: {reason}", file.file);
             }
-            // JSON carries the notes; on stderr they would only repeat it.
-            (_, Some(note)) if format != Format::Json => {
+            (_, Some(note)) => {
                 let _ = writeln!(stderr, "note: {}: {note}", file.file);
             }
             _ => {}
         }
     }
+    for path in &report.excluded {
+        let _ = writeln!(stderr, "note: {path}: excluded");
+    }
     Ok(())
-}
-
-/// The JSON document: each file with its kind and what was done with it, the excluded paths,
-/// the diagnostics and the counts.
-fn render_json(report: &Report) -> anyhow::Result<String> {
-    let files: Vec<serde_json::Value> = report
-        .files
-        .iter()
-        .map(|file| {
-            let (status, checked_as, note) = match &file.status {
-                Status::Checked(kind) => ("checked", Some(kind.name()), file.note.as_deref()),
-                Status::Skipped => ("skipped", None, file.note.as_deref()),
-                Status::Unreadable(reason) => ("unreadable", None, Some(reason.as_str())),
-            };
-            json!({
-                "file": file.file,
-                "kind": file.kind.map(FileKind::name),
-                "status": status,
-                "checked_as": checked_as,
-                "note": note,
-            })
-        })
-        .collect();
-    let counts = report.counts();
-    let document = json!({
-        "files": files,
-        "excluded": report.excluded,
-        "diagnostics": report.diagnostics,
-        "summary": {
-            "checked": counts.checked,
-            "skipped": counts.skipped,
-            "excluded": counts.excluded,
-            "errors": counts.errors,
-            "warnings": counts.warnings,
-        },
-    });
-    let mut text = serde_json::to_string_pretty(&document).context("serializing the report")?;
-    text.push('\n');
-    Ok(text)
 }
 
 /// A file to look at, and whether it was named on the command line.
