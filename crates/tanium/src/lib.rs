@@ -61,6 +61,7 @@ pub mod lenient;
 mod model;
 pub mod parameters;
 mod platform;
+pub mod question_results;
 mod request;
 pub mod results;
 pub mod targeting;
