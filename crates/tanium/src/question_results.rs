@@ -26,8 +26,8 @@
 //!   as no columns and no rows.
 //!
 //! Only the first `max_rows` data rows are kept; the counts cover every row of every page.
-//! Kept cells own their texts as boxed `str`s, so a kept row of two single-valued columns costs
-//! about 120 bytes beside its texts (docs/PERFORMANCE.md).
+//! Kept cells own their texts as boxed `str`s: a kept row of two short single-valued columns
+//! costs about 180 bytes, texts included (docs/PERFORMANCE.md).
 
 use std::collections::HashSet;
 
