@@ -286,7 +286,15 @@ async fn cancel_stops_the_issued_actions_when_asked() {
         .unwrap()
         .to_owned();
 
+    // `runs cancel` takes no simulator flag: it stops actions where the run ran.
     let output = runbook(&sim, &store)
+        .args(["runs", "cancel", &run_id, "--stop-actions", "--sim"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    // Without TANIUM_URL: the server the run recorded.
+    let output = runbook(&sim, &store)
+        .env_remove("TANIUM_URL")
         .args(["runs", "cancel", &run_id, "--stop-actions"])
         .output()
         .unwrap();

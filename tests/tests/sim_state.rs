@@ -414,6 +414,53 @@ fn serve_with_sim_state_keeps_its_actions_across_a_kill() {
     assert_eq!(actions.len(), 1, "{actions:?}");
 }
 
+/// `run --sim --sim-state FILE` records the file as its server: `runs resume` starts the
+/// simulator again on it, with no simulator flag, and finds the action the first one created.
+#[test]
+fn a_run_on_the_in_process_simulator_with_a_state_file_resumes_on_it() {
+    let folder = folder();
+    let mut command = runbook("", "", &folder.store);
+    command
+        .env_remove("TANIUM_URL")
+        .env_remove("TANIUM_TOKEN")
+        .arg("run")
+        .arg(&folder.playbook)
+        .args(["--input", "host=WIN-DC01", "--json", "--sim", "--sim-state"])
+        .arg(&folder.state)
+        .env("RUNBOOK_TEST_PAUSE_AT", "after_post")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let run = Killed(command.spawn().expect("runbook run started"));
+    wait_until(
+        Duration::from_secs(60),
+        "the run to stop after its post",
+        || is_stopped(&run.0),
+    );
+    drop(run); // SIGKILL: the run and its simulator die together
+    let actions = actions_in(&folder.state);
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    let action_id = actions[0]["id"].as_u64().expect("an action id");
+
+    let runs = json_of(runbook("", "", &folder.store).args(["runs", "list", "--json"]));
+    let run_id = runs[0]["run_id"].as_str().expect("a run id").to_owned();
+    let output = runbook("", "", &folder.store)
+        .env_remove("TANIUM_URL")
+        .env_remove("TANIUM_TOKEN")
+        .args(["runs", "resume", &run_id, "--json"])
+        .output()
+        .expect("runs resume ran");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let show = json_of(runbook("", "", &folder.store).args(["runs", "show", &run_id, "--json"]));
+    assert_eq!(show["status"], "succeeded", "{show}");
+    assert_eq!(id_of(&show["outputs"]["action"]), Some(action_id), "{show}");
+    assert_eq!(actions_in(&folder.state).len(), 1);
+}
+
 #[test]
 fn a_file_that_is_not_a_state_file_is_refused_naming_it() {
     let folder = folder();

@@ -82,8 +82,8 @@ pub struct ConnectArgs {
     pub sim_refuse_token: bool,
 
     /// With --sim: keep the simulator's state (actions, approvals, groups, ids) in FILE across
-    /// restarts, so that `serve --sim` started again finds the actions of its runs. A run of
-    /// `run --sim` still cannot be resumed; for that, use `runbook sim --state FILE`.
+    /// restarts, so that `serve --sim` started again finds the actions of its runs, and a run
+    /// of `run --sim` can be resumed (`runs resume` starts the simulator again on FILE).
     #[arg(long, requires = "sim", value_name = "FILE")]
     pub sim_state: Option<PathBuf>,
 
@@ -114,6 +114,63 @@ pub struct ConnectArgs {
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub request_timeout: u64,
+}
+
+/// Where a command that only reads or stops what a run did sends its requests: a real server
+/// (no simulator flags; `runs cancel`).
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Tanium server URL; by default the one the run recorded.
+    #[arg(long, env = "TANIUM_URL", value_name = "URL")]
+    pub url: Option<String>,
+
+    /// PEM file of a private certificate authority to trust for the server's TLS certificate.
+    #[arg(long, env = "TANIUM_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Do not verify the server's TLS certificate. Only for test servers; prefer --ca-cert.
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Allow a plain http:// URL to a host that is not loopback.
+    #[arg(
+        long,
+        env = "TANIUM_ALLOW_HTTP",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allow_http: bool,
+
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub request_timeout: u64,
+}
+
+impl ServerArgs {
+    /// The same connection as [`ConnectArgs`], without a simulator.
+    pub fn to_connect(&self) -> ConnectArgs {
+        ConnectArgs {
+            sim: false,
+            sim_approval: false,
+            sim_time_scale: SIM_TIME_SCALE,
+            sim_failure_share: 0.0,
+            sim_fleet: None,
+            sim_latency: None,
+            sim_503_share: None,
+            sim_429_share: None,
+            sim_drop_share: None,
+            sim_cut_after_create_share: None,
+            sim_create_latency: None,
+            sim_session_ttl: None,
+            sim_refuse_token: false,
+            sim_state: None,
+            url: self.url.clone(),
+            ca_cert: self.ca_cert.clone(),
+            insecure: self.insecure,
+            allow_http: self.allow_http,
+            request_timeout: self.request_timeout,
+        }
+    }
 }
 
 impl ConnectArgs {

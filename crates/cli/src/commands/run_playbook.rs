@@ -292,6 +292,11 @@ async fn fence(
 /// without credentials (no user information, query or fragment). Never a token.
 pub fn recorded_server(args: &ConnectArgs) -> Option<String> {
     if args.sim {
+        // A simulator that keeps its state in a file can be started again on that file.
+        if let Some(file) = &args.sim_state {
+            let file = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+            return Some(format!("{SIM_STATE_PREFIX}{}", file.display()));
+        }
         return Some(SIM_IN_PROCESS.to_owned());
     }
     args.url.as_deref().map(server_without_credentials)
@@ -299,6 +304,10 @@ pub fn recorded_server(args: &ConnectArgs) -> Option<String> {
 
 /// The server recorded for a run against the simulator `--sim` starts in its own process.
 pub const SIM_IN_PROCESS: &str = "sim:in-process";
+
+/// The server recorded for a run against `--sim --sim-state FILE`: this prefix, then the
+/// file's absolute path. A resume starts the simulator again on that file.
+pub const SIM_STATE_PREFIX: &str = "sim:state:";
 
 /// A URL without user information, query or fragment, and without a trailing slash.
 pub fn server_without_credentials(url: &str) -> String {

@@ -12,9 +12,9 @@ use runbook_store::{CancelOutcome, SqlStore};
 
 use crate::commands::OutputFormat;
 use crate::commands::run_playbook::{
-    OutputArgs, SIM_IN_PROCESS, execute, read_secrets, server_without_credentials,
+    OutputArgs, SIM_IN_PROCESS, SIM_STATE_PREFIX, execute, read_secrets, server_without_credentials,
 };
-use crate::connect::{ConnectArgs, UsageError, connect};
+use crate::connect::{ConnectArgs, ServerArgs, UsageError, connect};
 use crate::inputs::{InputArgs, bind_over, parse_playbook};
 use crate::store::StoreArgs;
 
@@ -154,11 +154,15 @@ pub struct ResumeArgs {
 pub struct CancelArgs {
     /// The run's id, or its first characters (at least 4).
     pub run_id: String,
-    /// Also stop the actions the run issued (through the Tanium API).
+    /// Also stop the actions the run issued, on the Tanium server the run recorded (or the
+    /// simulator state file it ran on).
     #[arg(long)]
     pub stop_actions: bool,
+    /// With --stop-actions: stop them on this server rather than the one the run recorded.
+    #[arg(long, value_name = "URL", requires = "stop_actions")]
+    pub server: Option<String>,
     #[command(flatten)]
-    pub connect: ConnectArgs,
+    pub connect: ServerArgs,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -426,7 +430,8 @@ fn resume(mut args: ResumeArgs) -> anyhow::Result<u8> {
         found
     })?;
     if !record.status.is_final() {
-        choose_server(&record.run_id, server.as_deref(), &mut args)?;
+        let given = args.server.take();
+        choose_server(&record.run_id, server.as_deref(), given, &mut args.connect)?;
     }
     match record.status {
         RecordedStatus::Running | RecordedStatus::Queued => {}
@@ -474,11 +479,12 @@ fn resume(mut args: ResumeArgs) -> anyhow::Result<u8> {
 fn choose_server(
     run_id: &str,
     recorded: Option<&str>,
-    args: &mut ResumeArgs,
+    server: Option<String>,
+    connect: &mut ConnectArgs,
 ) -> Result<(), UsageError> {
-    if let Some(server) = args.server.take() {
-        args.connect.sim = false;
-        args.connect.url = Some(server);
+    if let Some(server) = server {
+        connect.sim = false;
+        connect.url = Some(server);
         return Ok(());
     }
     let Some(recorded) = recorded else {
@@ -489,17 +495,31 @@ fn choose_server(
         return Err(UsageError(format!(
             "run {run_id} ran against the simulator that `--sim` starts inside its own process, \
              which ended with that process: it cannot be resumed. To try killing and resuming a \
-             run, start `runbook sim` in another terminal, set TANIUM_URL and TANIUM_TOKEN as it \
-             prints, and run the playbook without --sim"
+             run, give the simulator a state file (`--sim --sim-state FILE`), or start \
+             `runbook sim --state FILE` in another terminal, set TANIUM_URL and TANIUM_TOKEN as \
+             it prints, and run the playbook without --sim"
         )));
     }
-    if args.connect.sim {
+    if let Some(file) = recorded.strip_prefix(SIM_STATE_PREFIX) {
+        // The simulator's world is in its state file: start it again on that file.
+        if connect.url.is_some() && !connect.sim {
+            return Err(UsageError(format!(
+                "run {run_id} ran against the simulator kept in {file}, but TANIUM_URL is set: \
+                 unset it to resume against that simulator, or give --server URL"
+            )));
+        }
+        connect.sim = true;
+        connect.url = None;
+        connect.sim_state = Some(std::path::PathBuf::from(file));
+        return Ok(());
+    }
+    if connect.sim {
         return Err(UsageError(format!(
             "run {run_id} ran against {recorded}; --sim would resume it against a new simulator. \
              Leave out --sim, or give --server URL to resume it against another server"
         )));
     }
-    match args.connect.url.as_deref().map(server_without_credentials) {
+    match connect.url.as_deref().map(server_without_credentials) {
         Some(given) if given != recorded => Err(UsageError(format!(
             "run {run_id} ran against {recorded}, but TANIUM_URL is {given}: resuming it \
              elsewhere would issue its actions on another server. Unset TANIUM_URL to resume \
@@ -507,7 +527,7 @@ fn choose_server(
         ))),
         Some(_) => Ok(()),
         None => {
-            args.connect.url = Some(recorded.to_owned());
+            connect.url = Some(recorded.to_owned());
             Ok(())
         }
     }
@@ -518,6 +538,10 @@ fn cancel(args: CancelArgs) -> anyhow::Result<u8> {
         let store = args.store.open_required().await?;
         let record = load(&store, &args.run_id).await?;
         let run_id = record.run_id.as_str();
+        let recorded_server = store
+            .server_of(run_id)
+            .await
+            .map_err(|error| UsageError(error.to_string()))?;
         let outcome = store
             .cancel_run(run_id)
             .await
@@ -554,11 +578,24 @@ fn cancel(args: CancelArgs) -> anyhow::Result<u8> {
             }
             return Ok(0);
         }
-        let connection = connect(&args.connect, None).await?;
+        if recorded_server.as_deref() == Some(SIM_IN_PROCESS) && args.server.is_none() {
+            anstream::eprintln!(
+                "run {run_id} ran against the simulator inside its own process; its actions \
+                 ended with that process: nothing to stop"
+            );
+            return Ok(0);
+        }
+        let mut server = args.connect.to_connect();
+        choose_server(run_id, recorded_server.as_deref(), args.server, &mut server)?;
+        let connection = connect(&server, None).await?;
         let mut failed = false;
         // An intent without an action id: the request went out, the answer was not recorded.
         for name in unresolved {
-            match connection.platform.find_action(name).await {
+            match connection
+                .platform
+                .find_action(name, runbook_engine::Lookup::MayExist)
+                .await
+            {
                 Ok(Some(action)) => actions.push(action.action_id),
                 Ok(None) => anstream::eprintln!("no action named `{name}` exists: nothing to stop"),
                 Err(error) => {
