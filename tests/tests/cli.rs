@@ -62,10 +62,33 @@ fn sim_describe_json_shows_the_flags_and_a_fleet_file() {
     assert_eq!(world["users"][1]["name"], "approver");
 }
 
-#[test]
-fn format_needs_describe() {
-    let out = Test::new().args(["sim", "--format", "json"]).run();
-    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+/// `runbook sim --format json` prints one line a script can read (URL, token) once it listens.
+#[tokio::test]
+async fn a_serving_simulator_says_where_it_listens_in_one_json_line() {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(runbook_tests::runbook_binary())
+        .args(["sim", "--format", "json", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("runbook sim started");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("a line");
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    let url = ready["url"].as_str().expect("a URL").to_owned();
+    let token = ready["token"].as_str().expect("a token").to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{ready}");
+    let answer = reqwest::Client::new()
+        .get(format!("{url}/api/v2/packages"))
+        .header("session", token)
+        .send()
+        .await
+        .expect("GET /api/v2/packages");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answer.status().is_success(), "{}", answer.status());
 }
 
 #[tokio::test]

@@ -87,8 +87,10 @@ pub struct SimArgs {
     #[arg(long)]
     pub describe: bool,
 
-    /// With --describe: text for a person, or JSON.
-    #[arg(long, value_enum, default_value_t = DescribeFormat::Text, requires = "describe")]
+    /// Text for a person, or JSON: with --describe the world as one object; when serving,
+    /// one line `{"url", "token", "username", "password", "approver_token", "state_file"}`
+    /// on stdout once it listens (for scripts that start a simulator).
+    #[arg(long, value_enum, default_value_t = DescribeFormat::Text)]
     pub format: DescribeFormat,
 }
 
@@ -148,6 +150,20 @@ pub fn run(args: SimArgs) -> anyhow::Result<u8> {
         }
         .map_err(|error| anyhow::anyhow!("simulator: {error}"))?;
         let (username, password) = sim.credentials();
+        if args.format == DescribeFormat::Json {
+            let ready = serde_json::json!({
+                "url": sim.base_url(),
+                "token": sim.api_token(),
+                "username": username,
+                "password": password,
+                "approver_token": sim.approver_token(),
+                "state_file": args.state.as_ref().map(|path| path.display().to_string()),
+            });
+            println!("{ready}");
+            tokio::signal::ctrl_c().await?;
+            sim.shutdown().await;
+            return anyhow::Ok(());
+        }
         println!("Tanium simulator listening (Ctrl-C stops it). Point runbook at it with:");
         println!("  export TANIUM_URL={}", sim.base_url());
         println!("  export TANIUM_TOKEN={}", sim.api_token());
