@@ -27,7 +27,7 @@
 //! `actions/by-name/{name}`, `actions/{id}`; `saved_actions/{id}`; `saved_action_approvals`
 //! (GET pending, POST approve); `action_stops` (POST); `parse_question` (POST); `questions`
 //! (POST), `questions/{id}`; `result_info/question/{id}`; `result_data/question/{id}`;
-//! `result_data/action/{id}`. Routes not marked otherwise are GET.
+//! `result_data/action/{id}`; `system_status`. Routes not marked otherwise are GET.
 //! Collections end with a cache-info object; paging is `row_start`/`row_count`/`cache_id` in
 //! the `tanium-options` header or the query string; errors are `{"text": "<status>: why"}`.
 //!

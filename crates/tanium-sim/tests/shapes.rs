@@ -319,6 +319,50 @@ async fn collections_end_with_the_recorded_cache_object() {
 }
 
 #[tokio::test]
+async fn system_status_matches_the_recorded_answer_and_tells_offline_clients_apart() {
+    let config = SimConfig::default();
+    let fleet = config.fleet.clone();
+    let (sim, session) = Session::start(config).await;
+    let recorded =
+        fixture("demisto-content__TaniumThreatResponseV2__test_data__get_system_status.json");
+    let recorded = recorded["data"].as_array().unwrap();
+    let answer = session.get("/system_status").await;
+    let items = answer["data"].as_array().unwrap();
+    // Every endpoint is a registered client, then the statistics and cache-info objects.
+    assert_eq!(items.len(), fleet.len() + 2);
+    let (clients, trailers) = items.split_at(fleet.len());
+    for client in clients {
+        assert_shape(&recorded[0], client);
+    }
+    assert_shape(&recorded[recorded.len() - 2], &trailers[0]);
+    assert_shape(&recorded[recorded.len() - 1], &trailers[1]);
+    assert_eq!(trailers[1]["cache_row_count"], fleet.len());
+    // Online clients registered within the last 90 seconds, offline ones an hour ago or more.
+    let newest = clients.iter().map(registered).max().unwrap();
+    for (client, endpoint) in clients.iter().zip(&fleet) {
+        assert_eq!(client["host_name"], endpoint.computer_name.as_str());
+        let behind = newest - registered(client);
+        if endpoint.online {
+            assert!(behind < chrono::Duration::seconds(90), "{client}");
+        } else {
+            assert!(behind > chrono::Duration::minutes(55), "{client}");
+        }
+    }
+    // Paged like any collection.
+    let page = session.get("/system_status?row_start=30&row_count=4").await;
+    let page = page["data"].as_array().unwrap();
+    assert_eq!(page.len(), 4 + 2);
+    assert_eq!(page[0]["host_name"], fleet[30].computer_name.as_str());
+    sim.shutdown().await;
+}
+
+fn registered(client: &Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(client["last_registration"].as_str().unwrap())
+        .unwrap()
+        .into()
+}
+
+#[tokio::test]
 async fn parse_question_gives_one_candidate_with_the_xsoar_group_shape() {
     let (sim, session) = Session::start(SimConfig::default()).await;
     let text = "Get Computer Name from all machines with Computer Name contains \"equals\"";

@@ -11,6 +11,7 @@
 //! - `actions`: actions, saved actions, approvals and action stops;
 //! - `questions`: `parse_question` and `questions`;
 //! - `results`: `result_info` and `result_data` of questions and actions;
+//! - `status`: `system_status`, the registered clients and when each last registered;
 //! - `inspection`: `/sim/...`, what tests read and the operator's stop.
 
 mod actions;
@@ -21,6 +22,7 @@ mod packages;
 mod questions;
 mod results;
 mod sessions;
+mod status;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -140,6 +142,7 @@ pub(crate) fn router(shared: AppState) -> Router {
             get(results::question_result_data),
         )
         .route("/result_data/action/{id}", get(results::action_result_data))
+        .route("/system_status", get(status::system_status))
         .fallback(api_not_found)
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
