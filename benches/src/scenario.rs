@@ -13,7 +13,7 @@ use std::time::Duration;
 use runbook_engine::{
     ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Engine, NoEvents, Pace,
     PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform,
-    PlatformError, RunRequest, TargetOutcome, TargetRequest,
+    PlatformError, RunRequest, TargetOutcome, TargetRequest, TargetSurvey,
 };
 use runbook_playbook::Playbook;
 use runbook_tanium::targeting::{Clause, Combine, Operator, build_text};
@@ -353,13 +353,14 @@ impl Platform for LoadPlatform {
         let _slot = self.slot().await;
         self.inner.count_targets(group_id, wait).await
     }
-    async fn count_matching(
+    async fn survey_target(
         &self,
         request: &TargetRequest,
+        names: usize,
         wait: Duration,
-    ) -> Result<u64, PlatformError> {
+    ) -> Result<TargetSurvey, PlatformError> {
         let _slot = self.slot().await;
-        self.inner.count_matching(request, wait).await
+        self.inner.survey_target(request, names, wait).await
     }
     async fn issue_action(&self, spec: &ActionSpec) -> Result<ActionInfo, PlatformError> {
         let _slot = self.slot().await;

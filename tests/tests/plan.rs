@@ -253,3 +253,97 @@ async fn plan_live_only_reads_and_applies_the_guard() {
     assert_eq!(outcome.code, 1, "{}", outcome.stdout);
     assert!(outcome.stdout.contains("not found"), "{}", outcome.stdout);
 }
+
+/// A fleet of 23 online web servers, 2 offline ones and a database pair with one offline.
+fn web_fleet() -> String {
+    let mut fleet = String::from("endpoints:\n");
+    for index in 1..=25 {
+        fleet.push_str(&format!(
+            "  - {{ computer_name: web-{index:02}, ip_address: 10.0.1.{index}, operating_system: Ubuntu 22.04, online: {} }}\n",
+            index <= 23
+        ));
+    }
+    fleet.push_str(
+        "  - { computer_name: DB-01, ip_address: 10.0.2.1, operating_system: Debian 12 }\n",
+    );
+    fleet.push_str(
+        "  - { computer_name: db-02, ip_address: 10.0.2.2, operating_system: Debian 12, online: false }\n",
+    );
+    fleet.push_str("groups:\n  - { name: Databases, text: \" Computer Name contains db\" }\n");
+    fleet
+}
+
+const SURVEYED: &str = r#"version: 1
+name: surveyed
+steps:
+  - id: web
+    target:
+      all:
+        - { sensor: Computer Name, op: starts_with, value: web- }
+  - id: databases
+    target: { filter_group: Databases }
+  - id: params
+    parameterize:
+      package: Custom Tagging - Add Tags
+      params: { $1: IR }
+  - id: tag
+    issue:
+      name: tag web
+      action_group: All Computers
+      target: "{{ steps.web.group }}"
+      package: "{{ steps.params.package_spec }}"
+"#;
+
+/// `plan --live` names the endpoints a target matches (the first 20, sorted, and how many
+/// more) and counts the offline endpoints apart, in text and in JSON, for targeting text and
+/// for a filter group.
+#[test]
+fn plan_live_names_the_matching_endpoints_and_counts_offline_ones() {
+    let run = |format: &str| {
+        Test::new()
+            .env("NO_COLOR", "1")
+            .file("fleet.yaml", web_fleet())
+            .file("surveyed.yaml", SURVEYED)
+            .args([
+                "plan",
+                "surveyed.yaml",
+                "--live",
+                "--sim",
+                "--sim-fleet",
+                "fleet.yaml",
+                "--format",
+                format,
+            ])
+            .run()
+    };
+    let human = run("human");
+    assert_eq!(human.code, 0, "{}{}", human.stdout, human.stderr);
+    let first_twenty: Vec<String> = (1..=20).map(|index| format!("web-{index:02}")).collect();
+    for line in [
+        format!(
+            "live: 23 endpoint(s) match now: {} and 3 more",
+            first_twenty.join(", ")
+        ),
+        "live: 3 endpoint(s) offline, not asked: any of them that match are not counted, and an action reaches them if they come online before it expires".to_owned(),
+        "live: 1 endpoint(s) match now: DB-01".to_owned(),
+        "live: blast radius 23 endpoint(s)".to_owned(),
+    ] {
+        assert!(
+            human.stdout.lines().any(|shown| shown.trim() == line),
+            "no line {line:?} in\n{}",
+            human.stdout
+        );
+    }
+    let json = run("json");
+    assert_eq!(json.code, 0, "{}{}", json.stdout, json.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(
+        plan["steps"][0]["live"],
+        serde_json::json!({"endpoints": 23, "endpoint_names": first_twenty, "offline_endpoints": 3})
+    );
+    assert_eq!(
+        plan["steps"][1]["live"],
+        serde_json::json!({"endpoints": 1, "endpoint_names": ["DB-01"], "offline_endpoints": 3})
+    );
+    assert_eq!(plan["steps"][3]["live"]["targeted"], 23);
+}

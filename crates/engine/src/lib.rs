@@ -45,7 +45,7 @@ pub use plan::{Condition, Plan, PlanStep, Planner};
 pub use platform::{
     ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Combine, Operator, PackageOutcome,
     PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform, PlatformError,
-    PlatformErrorKind, ResultRow, TargetClause, TargetOutcome, TargetRequest,
+    PlatformErrorKind, ResultRow, TargetClause, TargetOutcome, TargetRequest, TargetSurvey,
 };
 pub use redact::Redactor;
 pub use run::{Engine, RunOutcome, RunRequest, StepError, StepErrorKind, unique_action_name};

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::plan_unknown::Unknowns;
-use crate::platform::{PackageSelector, PlannedRequest, Platform, TargetRequest};
+use crate::platform::{PackageSelector, PlannedRequest, Platform, TargetRequest, TargetSurvey};
 use crate::redact::{Redactor, mask, revealing};
 use crate::steps::{self, placeholders};
 use crate::template::{Taint, TemplateContext, Templates, condition_holds};
@@ -245,7 +245,8 @@ impl<'a> Planner<'a> {
     }
 
     /// The plan, completed with read-only calls to the server: packages and parameters
-    /// checked, action groups resolved, targeted endpoints counted and the guard applied.
+    /// checked, action groups resolved, the endpoints each target matches counted and named
+    /// (the first 20), offline endpoints counted apart, and the guard applied.
     /// Nothing is created but counting questions.
     pub async fn plan_live(
         &self,
@@ -267,12 +268,14 @@ impl<'a> Planner<'a> {
             let lookups = step.lookups.clone();
             let mut live = Map::new();
             if let Some(target) = &lookups.target {
-                match self.platform.count_matching(target, count_wait).await {
-                    Ok(count) => {
-                        step.details
-                            .push(format!("live: {count} endpoint(s) match now"));
-                        live.insert("endpoints".to_owned(), json!(count));
-                        counts.insert(step.id.clone(), count);
+                match self
+                    .platform
+                    .survey_target(target, SURVEY_NAMES, count_wait)
+                    .await
+                {
+                    Ok(survey) => {
+                        show_survey(&survey, &mut step.details, &mut live);
+                        counts.insert(step.id.clone(), survey.matching);
                     }
                     Err(error) => problems.push(format!("step `{}`: {error}", step.id)),
                 }
@@ -460,6 +463,41 @@ impl<'a> Planner<'a> {
     }
 }
 
+/// How many names of the endpoints a target matches a live plan shows.
+const SURVEY_NAMES: usize = 20;
+
+/// What `--live` found out about a target, as detail lines and in the step's `live` object:
+/// the endpoints that match now with the first of their names, and the offline ones apart
+/// (a question cannot ask them, so whether they match is not known).
+fn show_survey(survey: &TargetSurvey, details: &mut Vec<String>, live: &mut Map<String, Value>) {
+    let count = survey.matching;
+    let mut line = format!("live: {count} endpoint(s) match now");
+    if !survey.names.is_empty() {
+        line.push_str(": ");
+        line.push_str(&survey.names.join(", "));
+        let more = count.saturating_sub(survey.names.len() as u64);
+        if more > 0 {
+            line.push_str(&format!(" and {more} more"));
+        }
+    }
+    details.push(line);
+    live.insert("endpoints".to_owned(), json!(count));
+    live.insert("endpoint_names".to_owned(), json!(survey.names));
+    match &survey.offline {
+        Ok(offline) => {
+            details.push(format!(
+                "live: {offline} endpoint(s) offline, not asked: any of them that match are not counted, and an action reaches them if they come online before it expires"
+            ));
+            live.insert("offline_endpoints".to_owned(), json!(offline));
+        }
+        Err(why) => {
+            details.push(format!("live: offline endpoints not known ({why})"));
+            live.insert("offline_endpoints".to_owned(), Value::Null);
+            live.insert("offline_endpoints_unknown".to_owned(), json!(why));
+        }
+    }
+}
+
 /// What templates see as secret in a plan: secret inputs that were given, and what earlier
 /// steps computed from them.
 fn names_taint(inputs: &Taint, steps: &Taint) -> Taint {
@@ -507,5 +545,46 @@ fn redact_plan(plan: &mut Plan, redactor: &Redactor) {
         .collect();
     for step in &mut plan.steps {
         step.live = step.live.as_ref().map(|live| redactor.redact_json(live));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_survey_shows_the_first_names_and_the_offline_count_apart() {
+        let mut details = Vec::new();
+        let mut live = Map::new();
+        let survey = TargetSurvey {
+            matching: 5,
+            names: vec!["a".to_owned(), "B".to_owned()],
+            offline: Ok(4),
+        };
+        show_survey(&survey, &mut details, &mut live);
+        assert_eq!(details[0], "live: 5 endpoint(s) match now: a, B and 3 more");
+        assert!(details[1].starts_with("live: 4 endpoint(s) offline, not asked"));
+        assert_eq!(
+            Value::Object(live),
+            json!({"endpoints": 5, "endpoint_names": ["a", "B"], "offline_endpoints": 4})
+        );
+
+        let mut details = Vec::new();
+        let mut live = Map::new();
+        let survey = TargetSurvey {
+            matching: 0,
+            names: Vec::new(),
+            offline: Err("permission refused".to_owned()),
+        };
+        show_survey(&survey, &mut details, &mut live);
+        assert_eq!(
+            details,
+            [
+                "live: 0 endpoint(s) match now",
+                "live: offline endpoints not known (permission refused)"
+            ]
+        );
+        assert_eq!(live["offline_endpoints"], Value::Null);
+        assert_eq!(live["offline_endpoints_unknown"], "permission refused");
     }
 }

@@ -69,6 +69,18 @@ pub struct PackageOutcome {
     pub verify: bool,
 }
 
+/// What a live plan learns about the endpoints a target matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetSurvey {
+    /// Endpoints that match now: those that answered (a question reaches online ones only).
+    pub matching: u64,
+    /// The first of their names in alphabetical order, as many as were asked for.
+    pub names: Vec<String>,
+    /// Registered endpoints that are offline now (whether they match cannot be asked), or why
+    /// the platform cannot tell.
+    pub offline: Result<u64, String>,
+}
+
 /// An action group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActionGroupOutcome {
@@ -243,13 +255,15 @@ pub trait Platform: Send + Sync {
     /// Counts the endpoints a group matches now (answering endpoints only).
     async fn count_targets(&self, group_id: u64, wait: Duration) -> Result<u64, PlatformError>;
 
-    /// Counts the endpoints a target matches now without creating anything (plan --live):
-    /// a filter group is looked up, clauses and text are asked as a question.
-    async fn count_matching(
+    /// What a target matches now, without creating anything (plan --live): a filter group is
+    /// looked up, clauses and text are asked as a question. The matching endpoints are
+    /// counted and the first `names` of them named; offline endpoints are counted apart.
+    async fn survey_target(
         &self,
         request: &TargetRequest,
+        names: usize,
         wait: Duration,
-    ) -> Result<u64, PlatformError>;
+    ) -> Result<TargetSurvey, PlatformError>;
 
     /// Issues an action. Never retried blindly: an ambiguous failure comes back as
     /// `PlatformErrorKind::Ambiguous`, and the caller looks the action up by name.

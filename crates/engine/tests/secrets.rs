@@ -10,7 +10,7 @@ use runbook_engine::{
     ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, CollectEvents, Engine, Event,
     PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Planner,
     Platform, PlatformError, PlatformErrorKind, RunRequest, RunStatus, TargetOutcome,
-    TargetRequest,
+    TargetRequest, TargetSurvey,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -91,11 +91,12 @@ impl Platform for Echo {
     async fn count_targets(&self, _group_id: u64, _wait: Duration) -> Result<u64, PlatformError> {
         Err(unsupported())
     }
-    async fn count_matching(
+    async fn survey_target(
         &self,
         _request: &TargetRequest,
+        _names: usize,
         _wait: Duration,
-    ) -> Result<u64, PlatformError> {
+    ) -> Result<TargetSurvey, PlatformError> {
         Err(unsupported())
     }
     async fn issue_action(&self, _spec: &ActionSpec) -> Result<ActionInfo, PlatformError> {

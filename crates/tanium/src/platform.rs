@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use runbook_engine::{
     ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, PackageOutcome, PackageSelector,
     PlanValue, PlannedActionSpec, PlannedRequest, Platform, PlatformError, PlatformErrorKind,
-    ResultRow, TargetClause, TargetOutcome, TargetRequest,
+    ResultRow, TargetClause, TargetOutcome, TargetRequest, TargetSurvey,
 };
 
 use crate::client::TaniumClient;
@@ -220,32 +220,41 @@ impl Platform for TaniumPlatform {
             .map_err(platform_error)
     }
 
-    async fn count_matching(
+    async fn survey_target(
         &self,
         request: &TargetRequest,
+        names: usize,
         wait: Duration,
-    ) -> Result<u64, PlatformError> {
+    ) -> Result<TargetSurvey, PlatformError> {
         let client = self.client()?;
-        match (request, Self::text_of(request)?) {
+        let survey = match (request, Self::text_of(request)?) {
             (TargetRequest::FilterGroup { name_or_id }, _) => {
                 let group = client
                     .filter_group(name_or_id)
                     .await
                     .map_err(platform_error)?;
-                client
-                    .count_group_endpoints(group.id, wait)
-                    .await
-                    .map_err(platform_error)
+                client.survey_group(group.id, names, wait).await
             }
-            (_, Some(text)) => client
-                .count_text_endpoints(&text, wait)
-                .await
-                .map_err(platform_error),
-            (_, None) => Err(PlatformError::new(
-                PlatformErrorKind::Invalid,
-                "nothing to target",
-            )),
+            (_, Some(text)) => client.survey_text(&text, names, wait).await,
+            (_, None) => {
+                return Err(PlatformError::new(
+                    PlatformErrorKind::Invalid,
+                    "nothing to target",
+                ));
+            }
         }
+        .map_err(platform_error)?;
+        // Offline endpoints only round the picture off: a server that will not list its
+        // clients (the account may lack the permission) leaves them unknown, not the plan failed.
+        let offline = client
+            .offline_endpoints(survey.server_time)
+            .await
+            .map_err(|error| error.to_string());
+        Ok(TargetSurvey {
+            matching: survey.matching,
+            names: survey.names,
+            offline,
+        })
     }
 
     async fn issue_action(&self, spec: &ActionSpec) -> Result<ActionInfo, PlatformError> {

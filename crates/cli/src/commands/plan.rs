@@ -36,8 +36,9 @@ pub struct PlanArgs {
     pub format: PlanFormat,
 
     /// Also make the read-only calls against Tanium: resolve packages and check parameters,
-    /// resolve action groups, count the targeted endpoints and apply the guard. Nothing is
-    /// created but counting questions.
+    /// resolve action groups, count the endpoints each target matches now (naming the first
+    /// 20) and the offline ones, and apply the guard. Nothing is created but counting
+    /// questions.
     #[arg(long)]
     pub live: bool,
 

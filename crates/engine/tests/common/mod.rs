@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use runbook_engine::{
     ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, CollectEvents, Engine, Event,
     PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform,
-    PlatformError, PlatformErrorKind, RunRequest, TargetOutcome, TargetRequest,
+    PlatformError, PlatformErrorKind, RunRequest, TargetOutcome, TargetRequest, TargetSurvey,
 };
 use secrecy::SecretString;
 
@@ -104,12 +104,17 @@ impl Platform for Scripted {
     async fn count_targets(&self, _group_id: u64, _wait: Duration) -> Result<u64, PlatformError> {
         Ok(self.count)
     }
-    async fn count_matching(
+    async fn survey_target(
         &self,
         _request: &TargetRequest,
+        _names: usize,
         _wait: Duration,
-    ) -> Result<u64, PlatformError> {
-        Ok(self.count)
+    ) -> Result<TargetSurvey, PlatformError> {
+        Ok(TargetSurvey {
+            matching: self.count,
+            names: Vec::new(),
+            offline: Ok(0),
+        })
     }
     async fn issue_action(&self, spec: &ActionSpec) -> Result<ActionInfo, PlatformError> {
         let mut issued = self.issued.lock().unwrap();

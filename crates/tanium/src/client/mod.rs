@@ -12,6 +12,7 @@
 
 mod exchange;
 mod session;
+mod survey;
 
 use std::sync::Arc;
 use std::time::Duration;
