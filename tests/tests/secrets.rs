@@ -343,6 +343,20 @@ steps:
     );
     let ran = runbook(dir, &["run", "guarded.yaml", "--sim"], &[("HOOK_KEY", "")]);
     assert_eq!(ran.status.code(), Some(0), "{}", text(&ran.stderr));
+    // `plan` reads no secret, and warns of the one a run here would miss.
+    let planned = runbook(dir, &["plan", "guarded.yaml"], &[]);
+    assert_eq!(planned.status.code(), Some(0), "{}", text(&planned.stderr));
+    assert!(
+        text(&planned.stderr).contains("warning: secret(s) HOOK_KEY not set"),
+        "{}",
+        text(&planned.stderr)
+    );
+    let planned = runbook(dir, &["plan", "guarded.yaml"], &[("HOOK_KEY", "x")]);
+    assert!(
+        !text(&planned.stderr).contains("HOOK_KEY"),
+        "{}",
+        text(&planned.stderr)
+    );
 
     // `enqueue` and `schedules validate` refuse a secret input alike.
     let enqueued = runbook(

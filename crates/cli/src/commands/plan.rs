@@ -76,6 +76,21 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
         PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
         PlanFormat::Human => anstream::print!("{}", render_human(&plan)),
     }
+    // The secrets rule of `run`: a plan reads no secret, but says which ones a run here would
+    // miss (a warning: the run may well happen elsewhere).
+    let unset: Vec<&str> = playbook
+        .secrets
+        .iter()
+        .filter(|name| std::env::var_os(name.as_str()).is_none())
+        .map(String::as_str)
+        .collect();
+    if !unset.is_empty() {
+        anstream::eprintln!(
+            "warning: secret(s) {} not set in this environment: `runbook run` here would refuse \
+             to start",
+            unset.join(", ")
+        );
+    }
     if plan.problems.is_empty() {
         Ok(0)
     } else {
