@@ -6,20 +6,21 @@
 //! makes for each step, in the engine's order), so that the difference in CPU time between
 //! the two is what the engine itself costs.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use runbook_engine::{
-    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Engine, NoEvents, Pace,
-    PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform,
+    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Approval, Engine, Lookup, NoEvents,
+    Pace, PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform,
     PlatformError, RunRequest, TargetOutcome, TargetRequest, TargetSurvey,
 };
 use runbook_playbook::Playbook;
 use runbook_tanium::targeting::{Clause, Combine, Operator, build_text};
 use runbook_tanium::{
     Auth, ClientConfig, NewAction, Ref, RequestObserver, SecretString, TaniumClient,
-    TaniumPlatform, TargetGroupRef, Tuning, parameters, requests,
+    TaniumPlatform, TargetGroupRef, Tuning, parameters,
 };
 
 use crate::{BenchError, SimChild};
@@ -111,16 +112,23 @@ pub fn client(
     time_scale: f64,
     observer: Option<Arc<dyn RequestObserver>>,
 ) -> Result<TaniumClient, BenchError> {
+    client_for(sim.url(), sim.token(), time_scale, observer)
+}
+
+/// [`client`] for a simulator at `url` with the API token `token` (one in this process, say).
+pub fn client_for(
+    url: &str,
+    token: &str,
+    time_scale: f64,
+    observer: Option<Arc<dyn RequestObserver>>,
+) -> Result<TaniumClient, BenchError> {
     let tuning = Tuning {
         question_poll_interval: Tuning::default()
             .question_poll_interval
             .div_f64(time_scale.max(1.0)),
         ..Tuning::default()
     };
-    let config = ClientConfig::new(
-        sim.url(),
-        Auth::Token(SecretString::from(sim.token().to_owned())),
-    );
+    let config = ClientConfig::new(url, Auth::Token(SecretString::from(token.to_owned())));
     let client = TaniumClient::with_tuning(config, tuning)?;
     Ok(match observer {
         Some(observer) => client.with_observer(observer),
@@ -137,10 +145,11 @@ pub fn engine(client: &TaniumClient, time_scale: f64) -> Engine {
     .with_pace(Pace::scaled(time_scale))
 }
 
-/// Counts the HTTP exchanges a client makes.
+/// Counts the HTTP exchanges a client makes, in all and per route.
 #[derive(Debug, Default)]
 pub struct RequestCounter {
     exchanges: AtomicU64,
+    routes: Mutex<BTreeMap<String, u64>>,
 }
 
 impl RequestCounter {
@@ -148,12 +157,46 @@ impl RequestCounter {
     pub fn count(&self) -> u64 {
         self.exchanges.load(Ordering::Relaxed)
     }
+
+    /// Exchanges so far per route (see [`route`]), with their status, e.g.
+    /// `GET /api/v2/actions/{id} 200`.
+    pub fn routes(&self) -> BTreeMap<String, u64> {
+        self.routes
+            .lock()
+            .map(|routes| routes.clone())
+            .unwrap_or_default()
+    }
 }
 
 impl RequestObserver for RequestCounter {
-    fn exchange(&self, _method: &str, _path: &str, _status: Option<u16>, _elapsed: Duration) {
+    fn exchange(&self, method: &str, path: &str, status: Option<u16>, _elapsed: Duration) {
         self.exchanges.fetch_add(1, Ordering::Relaxed);
+        let status = status.map_or_else(|| "-".to_owned(), |status| status.to_string());
+        if let Ok(mut routes) = self.routes.lock() {
+            *routes
+                .entry(format!("{method} {} {status}", route(path)))
+                .or_default() += 1;
+        }
     }
+}
+
+/// A request path with its ids and names replaced by `{id}` and `{name}`, so that the
+/// requests of many runs add up per route: `/api/v2/actions/5001` is `/api/v2/actions/{id}`.
+pub fn route(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
+    let mut segments: Vec<&str> = Vec::new();
+    let mut after_by_name = false;
+    for segment in path.split('/') {
+        segments.push(if after_by_name {
+            "{name}"
+        } else if !segment.is_empty() && segment.bytes().all(|byte| byte.is_ascii_digit()) {
+            "{id}"
+        } else {
+            segment
+        });
+        after_by_name = segment == "by-name";
+    }
+    segments.join("/")
 }
 
 /// What one bare run ended with.
@@ -165,9 +208,10 @@ pub struct BareOutcome {
 
 /// The six steps' requests sent with the bare client, in the engine's order: create the
 /// group; read the package and resolve its parameter; read the action group, count the
-/// targets, look for an action of the same name, issue; read the action and its saved
-/// action's approval flag; then read the action and its results until both shares reach 90%,
-/// with the engine's growing interval; check that nothing failed.
+/// targets, look for an action of the same name (by name only, as before a first send),
+/// issue; read the saved action's approval flag; then read the results until both shares
+/// reach 90%, with the engine's growing interval, and the action's state when they stall or
+/// show endpoints cut short; check that nothing failed.
 pub async fn bare_flow(
     client: &TaniumClient,
     hostname: &str,
@@ -199,7 +243,11 @@ pub async fn bare_flow(
         .count_group_endpoints(group_id, pace.real_duration(COUNT_WAIT))
         .await?;
     let name = format!("bench tag {hostname} [bare {run_number}]");
-    if client.find_action_by_name(&name).await?.is_some() {
+    if client
+        .find_action_by_name(&name, Lookup::BeforeFirstSend)
+        .await?
+        .is_some()
+    {
         return Err(BenchError::Flow(format!("an action named {name} exists")));
     }
     let action = client
@@ -218,9 +266,15 @@ pub async fn bare_flow(
         })
         .await?;
 
-    let current = client.action(action.id).await?;
-    let saved_action_id = current.saved_action_id.unwrap_or(0);
-    if !client.saved_action_approved(saved_action_id).await? {
+    let saved_action_id = match action.saved_action_id {
+        Some(id) => id,
+        None => client.action(action.id).await?.saved_action_id.unwrap_or(0),
+    };
+    if !client
+        .saved_action_approval(saved_action_id)
+        .await?
+        .approved
+    {
         return Err(BenchError::Flow(format!(
             "action {} needs approval; the benchmark simulator runs without",
             action.id
@@ -231,13 +285,17 @@ pub async fn bare_flow(
     let mut last_seen = None;
     // Bounded: at the base interval this is far beyond any action's life in the simulator.
     for _ in 0..10_000 {
-        let current = client.action(action.id).await?;
-        if current.stopped_flag {
-            return Err(BenchError::Flow(format!("action {} stopped", action.id)));
-        }
         let results = client
             .action_results(action.id, package.verify, MAX_ROWS)
             .await?;
+        let seen = (results.mr_tested, results.statuses.clone());
+        let stalled = last_seen.as_ref() == Some(&seen);
+        let cut_short = ["Expired", "Stopped"]
+            .iter()
+            .any(|word| results.statuses.get(*word).is_some_and(|count| *count > 0));
+        if (stalled || cut_short) && client.action(action.id).await?.stopped_flag {
+            return Err(BenchError::Flow(format!("action {} stopped", action.id)));
+        }
         let finished = results.succeeded + results.failed;
         let finished_percent = if expected == 0 {
             100.0
@@ -258,8 +316,7 @@ pub async fn bare_flow(
                 completed: results.succeeded,
             });
         }
-        let seen = (results.mr_tested, results.statuses);
-        if last_seen.as_ref() == Some(&seen) {
+        if stalled {
             interval = interval.mul_f64(1.5).min(POLL_MAX_INTERVAL);
         } else {
             interval = POLL_INTERVAL;
@@ -276,10 +333,10 @@ pub async fn bare_flow(
 /// Options of [`LoadPlatform`] for load runs against the simulator.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoadOptions {
-    /// A miss of `GET /actions/by-name/{name}` (the lookup before every issue) is taken as
-    /// final, without the adapter's confirming `GET /actions` list with a name filter. The
-    /// simulator renders every action it holds to answer that list, so with thousands of
-    /// actions the confirmation, not the engine, sets the pace.
+    /// A miss of `GET /actions/by-name/{name}` is taken as final even where the action may
+    /// exist (after an ambiguous send), without the adapter's confirming `GET /actions` list
+    /// with a name filter. The lookup before each first send takes the by-name miss as final
+    /// anyway; this option matters only for the retries after a timed-out `POST /actions`.
     pub by_name_only: bool,
     /// At most this many platform calls at once (each is one or a few HTTP exchanges). The
     /// client opens one HTTP/1.1 connection per request in flight and keeps it, so without a
@@ -292,7 +349,6 @@ pub struct LoadOptions {
 #[derive(Debug, Clone)]
 pub struct LoadPlatform {
     inner: TaniumPlatform,
-    client: TaniumClient,
     options: LoadOptions,
     in_flight: Option<Arc<tokio::sync::Semaphore>>,
 }
@@ -300,8 +356,7 @@ pub struct LoadPlatform {
 impl LoadPlatform {
     pub fn new(client: TaniumClient, options: LoadOptions) -> Self {
         LoadPlatform {
-            inner: TaniumPlatform::new(client.clone()),
-            client,
+            inner: TaniumPlatform::new(client),
             options,
             in_flight: options
                 .max_in_flight
@@ -366,24 +421,26 @@ impl Platform for LoadPlatform {
         let _slot = self.slot().await;
         self.inner.issue_action(spec).await
     }
-    async fn find_action(&self, name: &str) -> Result<Option<ActionInfo>, PlatformError> {
+    async fn find_action(
+        &self,
+        name: &str,
+        lookup: Lookup,
+    ) -> Result<Option<ActionInfo>, PlatformError> {
         let _slot = self.slot().await;
-        if !self.options.by_name_only {
-            return self.inner.find_action(name).await;
-        }
-        match self.client.send(&requests::find_action_by_name(name)).await {
-            Err(runbook_tanium::Error::NotFound { .. }) => Ok(None),
-            // Found, or an error: the adapter's own lookup decides, as in a normal run.
-            _ => self.inner.find_action(name).await,
-        }
+        let lookup = if self.options.by_name_only {
+            Lookup::BeforeFirstSend
+        } else {
+            lookup
+        };
+        self.inner.find_action(name, lookup).await
     }
     async fn action(&self, action_id: u64) -> Result<ActionInfo, PlatformError> {
         let _slot = self.slot().await;
         self.inner.action(action_id).await
     }
-    async fn approved(&self, saved_action_id: u64) -> Result<bool, PlatformError> {
+    async fn approval(&self, saved_action_id: u64) -> Result<Approval, PlatformError> {
         let _slot = self.slot().await;
-        self.inner.approved(saved_action_id).await
+        self.inner.approval(saved_action_id).await
     }
     async fn action_results(
         &self,

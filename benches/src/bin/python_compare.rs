@@ -4,7 +4,8 @@
 //! `benches/python/seed_flow.py` for N runs in a row, then runbook for the same N runs in a
 //! row and N runs at once, and prints runs per second and CPU per run of each with the ratios.
 //! The Python script sends fewer requests per run (no endpoint count, no approval check, no
-//! duplicate-name lookup): the request counts are printed so the comparison stays honest.
+//! duplicate-name lookup, no stopped or expired check): the request counts are printed, with
+//! runbook's per route, so the comparison stays honest.
 //!
 //! `cargo run --release -p runbook-benches --bin python_compare -- [RUNS] [LATENCY_MS] [TIME_SCALE]`
 //! (defaults 200, 20, 100; needs `python3` with `requests`).
@@ -84,6 +85,7 @@ async fn measure(runs: u64, latency_ms: u64, time_scale: f64) -> Result<(), Benc
 
     let cpu_before = proc_stats::cpu_time()?;
     let sent_before = counter.count();
+    let routes_before = counter.routes();
     let started = Instant::now();
     let mut failures = 0;
     for _ in 0..runs {
@@ -100,6 +102,7 @@ async fn measure(runs: u64, latency_ms: u64, time_scale: f64) -> Result<(), Benc
         cpu: proc_stats::cpu_time()?.since(&cpu_before).total(),
         requests: counter.count() - sent_before,
     };
+    let routes_in_a_row = counter.routes();
 
     let cpu_before = proc_stats::cpu_time()?;
     let sent_before = counter.count();
@@ -136,6 +139,16 @@ async fn measure(runs: u64, latency_ms: u64, time_scale: f64) -> Result<(), Benc
             figures.runs_per_second() / python.runs_per_second().max(f64::EPSILON),
             figures.cpu_ms_per_run() / python.cpu_ms_per_run().max(f64::EPSILON)
         );
+    }
+    println!("  runbook's requests per run in a row, by route and status:");
+    for (route, count) in &routes_in_a_row {
+        let before = routes_before.get(route).copied().unwrap_or(0);
+        if *count > before {
+            println!(
+                "    {:>6.2}  {route}",
+                (*count - before) as f64 / runs.max(1) as f64
+            );
+        }
     }
     Ok(())
 }

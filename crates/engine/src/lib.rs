@@ -43,9 +43,10 @@ pub use lease::Lease;
 pub use pace::Pace;
 pub use plan::{Condition, Plan, PlanStep, Planner};
 pub use platform::{
-    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Combine, Operator, PackageOutcome,
-    PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform, PlatformError,
-    PlatformErrorKind, ResultRow, TargetClause, TargetOutcome, TargetRequest, TargetSurvey,
+    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Approval, Combine, Lookup,
+    Operator, PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest,
+    Platform, PlatformError, PlatformErrorKind, ResultRow, TargetClause, TargetOutcome,
+    TargetRequest, TargetSurvey,
 };
 pub use redact::Redactor;
 pub use run::{Engine, RunOutcome, RunRequest, StepError, StepErrorKind, unique_action_name};

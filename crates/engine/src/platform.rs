@@ -127,6 +127,27 @@ impl ActionInfo {
     }
 }
 
+/// A saved action's approval, as the platform reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Approval {
+    pub approved: bool,
+    /// Who approved it, when the platform names someone (nobody when no approval was needed).
+    pub approver: Option<String>,
+}
+
+/// How certain a miss of [`Platform::find_action`] must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lookup {
+    /// The action may exist (its intent was recorded before, or a send was ambiguous): a miss
+    /// must be certain, even on a server where the quick lookup may be missing, because a
+    /// wrong miss would issue the action twice.
+    MayExist,
+    /// The cross-check before a step's first send, when no intent of the step was recorded
+    /// before, so nothing of it can exist yet: the platform's quickest lookup will do.
+    BeforeFirstSend,
+}
+
 /// One row of an action's results.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ResultRow {
@@ -269,14 +290,18 @@ pub trait Platform: Send + Sync {
     /// `PlatformErrorKind::Ambiguous`, and the caller looks the action up by name.
     async fn issue_action(&self, spec: &ActionSpec) -> Result<ActionInfo, PlatformError>;
 
-    /// Finds an action by its exact name.
-    async fn find_action(&self, name: &str) -> Result<Option<ActionInfo>, PlatformError>;
+    /// Finds an action by its exact name; `lookup` says how certain a miss must be.
+    async fn find_action(
+        &self,
+        name: &str,
+        lookup: Lookup,
+    ) -> Result<Option<ActionInfo>, PlatformError>;
 
     /// Reads an action.
     async fn action(&self, action_id: u64) -> Result<ActionInfo, PlatformError>;
 
-    /// Whether the saved action behind an action is approved.
-    async fn approved(&self, saved_action_id: u64) -> Result<bool, PlatformError>;
+    /// Whether the saved action behind an action is approved, and by whom.
+    async fn approval(&self, saved_action_id: u64) -> Result<Approval, PlatformError>;
 
     /// Reads an action's results; `verify` decides whether `Completed` is final.
     async fn action_results(

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use runbook_engine::{
-    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, CollectEvents, Engine, Event,
-    PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Planner,
-    Platform, PlatformError, PlatformErrorKind, RunRequest, RunStatus, TargetOutcome,
+    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Approval, CollectEvents, Engine,
+    Event, Lookup, PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest,
+    Planner, Platform, PlatformError, PlatformErrorKind, RunRequest, RunStatus, TargetOutcome,
     TargetRequest, TargetSurvey,
 };
 use secrecy::SecretString;
@@ -102,13 +102,17 @@ impl Platform for Echo {
     async fn issue_action(&self, _spec: &ActionSpec) -> Result<ActionInfo, PlatformError> {
         Err(unsupported())
     }
-    async fn find_action(&self, _name: &str) -> Result<Option<ActionInfo>, PlatformError> {
+    async fn find_action(
+        &self,
+        _name: &str,
+        _lookup: Lookup,
+    ) -> Result<Option<ActionInfo>, PlatformError> {
         Err(unsupported())
     }
     async fn action(&self, _action_id: u64) -> Result<ActionInfo, PlatformError> {
         Err(unsupported())
     }
-    async fn approved(&self, _saved_action_id: u64) -> Result<bool, PlatformError> {
+    async fn approval(&self, _saved_action_id: u64) -> Result<Approval, PlatformError> {
         Err(unsupported())
     }
     async fn action_results(

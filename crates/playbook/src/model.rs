@@ -273,7 +273,7 @@ pub fn outputs_of_kind(kind_name: &str) -> &'static [&'static str] {
             "expires_at",
             "verify",
         ],
-        "await_approval" => &["required", "approved", "waited"],
+        "await_approval" => &["required", "approved", "approver", "waited"],
         "poll" => &[
             "percent",
             "finished_percent",

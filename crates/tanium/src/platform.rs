@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use runbook_engine::{
-    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, PackageOutcome, PackageSelector,
-    PlanValue, PlannedActionSpec, PlannedRequest, Platform, PlatformError, PlatformErrorKind,
-    ResultRow, TargetClause, TargetOutcome, TargetRequest, TargetSurvey,
+    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Approval, Lookup, PackageOutcome,
+    PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform, PlatformError,
+    PlatformErrorKind, ResultRow, TargetClause, TargetOutcome, TargetRequest, TargetSurvey,
 };
 
 use crate::client::TaniumClient;
@@ -279,10 +279,14 @@ impl Platform for TaniumPlatform {
         Ok(action_info(issued))
     }
 
-    async fn find_action(&self, name: &str) -> Result<Option<ActionInfo>, PlatformError> {
+    async fn find_action(
+        &self,
+        name: &str,
+        lookup: Lookup,
+    ) -> Result<Option<ActionInfo>, PlatformError> {
         let found = self
             .client()?
-            .find_action_by_name(name)
+            .find_action_by_name(name, lookup)
             .await
             .map_err(platform_error)?;
         Ok(found.map(action_info))
@@ -297,9 +301,9 @@ impl Platform for TaniumPlatform {
         Ok(action_info(action))
     }
 
-    async fn approved(&self, saved_action_id: u64) -> Result<bool, PlatformError> {
+    async fn approval(&self, saved_action_id: u64) -> Result<Approval, PlatformError> {
         self.client()?
-            .saved_action_approved(saved_action_id)
+            .saved_action_approval(saved_action_id)
             .await
             .map_err(platform_error)
     }
@@ -418,7 +422,9 @@ impl Platform for TaniumPlatform {
         vec![
             planned(
                 requests::find_action_by_name(&spec.name),
-                Some("first looks for an action this run already issued (exactly once)"),
+                Some(
+                    "first looks for an action this run already issued (exactly once); where it may exist (resume, ambiguous send) a 404 is confirmed with `GET /api/v2/actions` filtered by name",
+                ),
             ),
             planned(
                 requests::issue_action(&action),
@@ -429,10 +435,17 @@ impl Platform for TaniumPlatform {
 
     fn plan_approval(&self, action_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
         vec![
-            planned(requests::action(plan_ref(action_id)), None),
             planned(
                 requests::saved_action(Ref::Placeholder("action.saved_action.id".to_owned())),
-                Some("`approved_flag` says whether the action is approved"),
+                Some(
+                    "`approved_flag` says whether the action is approved, `approver` who approved it",
+                ),
+            ),
+            planned(
+                requests::action(plan_ref(action_id)),
+                Some(
+                    "only while it is not approved (and first, for an action this run did not issue): a stopped or expired action fails the step",
+                ),
             ),
         ]
     }
@@ -440,12 +453,14 @@ impl Platform for TaniumPlatform {
     fn plan_poll(&self, action_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
         vec![
             planned(
-                requests::action(plan_ref(action_id)),
-                Some("stopped or expired actions fail the step"),
-            ),
-            planned(
                 requests::action_results(plan_ref(action_id), None),
                 Some("read in pages when the result set is large"),
+            ),
+            planned(
+                requests::action(plan_ref(action_id)),
+                Some(
+                    "only when the results stall, show endpoints Stopped or Expired, or time out: a stopped or expired action fails the step",
+                ),
             ),
         ]
     }

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use runbook_engine::Lookup;
 use runbook_tanium::targeting::{Clause, Combine, Operator, build_text};
 use runbook_tanium::{
     ActionResults, ActionState, Auth, ClientConfig, Error, NewAction, Ref, RetryPolicy,
@@ -166,11 +167,18 @@ async fn token_client_runs_every_operation() {
     let saved_action_id = action
         .saved_action_id
         .unwrap_or_else(|| panic!("no saved action: {action:?}"));
-    assert!(must(client.saved_action_approved(saved_action_id).await));
+    assert!(must(client.saved_action_approval(saved_action_id).await).approved);
 
-    let found = must(client.find_action_by_name(name).await);
+    let found = must(client.find_action_by_name(name, Lookup::MayExist).await);
     assert_eq!(found.map(|a| a.id), Some(action.id));
-    assert_eq!(must(client.find_action_by_name("never issued").await), None);
+    assert_eq!(
+        must(
+            client
+                .find_action_by_name("never issued", Lookup::MayExist)
+                .await
+        ),
+        None
+    );
 
     let results = wait_for_results(&client, action.id, web_online, 100).await;
     assert_eq!(results.machines(), web_online);
@@ -346,7 +354,7 @@ async fn actions_are_never_sent_twice() {
         other => panic!("expected an ambiguous send, got {other:?}"),
     }
     assert_eq!(sim.inspect().request_count("POST", "/api/v2/actions"), 1);
-    let found = must(client.find_action_by_name(name).await);
+    let found = must(client.find_action_by_name(name, Lookup::MayExist).await);
     assert!(found.is_some());
 
     // Mixed faults: issue, and after an ambiguous failure look up by name before issuing again
@@ -376,7 +384,8 @@ async fn actions_are_never_sent_twice() {
                 Ok(_) => issued = true,
                 Err(Error::AmbiguousSend { .. }) => {
                     // The lookup is a read, retried through the faults.
-                    issued = must(client.find_action_by_name(&name).await).is_some();
+                    issued =
+                        must(client.find_action_by_name(&name, Lookup::MayExist).await).is_some();
                 }
                 Err(other) => panic!("unexpected error: {other}"),
             }

@@ -21,6 +21,8 @@ use crate::template::{Taint, TemplateContext};
 pub(crate) struct IssuedAction {
     pub(crate) targeted: u64,
     pub(crate) verify: Option<bool>,
+    /// The saved action behind it (0: not known), whose approval `await_approval` reads.
+    pub(crate) saved_action_id: u64,
 }
 
 /// The state of one run in progress.

@@ -1,5 +1,10 @@
 //! `await_approval`: waits until an action's saved action is approved in Tanium (the engine
 //! never approves its own actions), its deadline kept across resumes.
+//!
+//! An action this run issued names its saved action already, so a check is one read of the
+//! saved action. The action itself is read only while it is not approved (a stopped or
+//! expired action will never run, so waiting for it would be pointless), or when this run did
+//! not issue it and the saved action's id is not known yet.
 
 use std::time::Duration;
 
@@ -9,6 +14,7 @@ use serde_json::{Map, Value, json};
 use super::{action_id, dead_word, placeholders};
 use crate::events::Event;
 use crate::plan::{PlanStep, Planner, Scope};
+use crate::platform::{ActionInfo, Approval};
 use crate::run::{Engine, RunState, StepDone, StepError};
 use crate::values::{humanize, plan_id};
 
@@ -23,38 +29,36 @@ pub(crate) async fn run(
     let action_id = action_id(engine, state, &wait.action, &context)?;
     let timeout = engine.wait_left(state, wait.timeout);
     let stopwatch = engine.pace.start();
+    let mut saved_action_id = state
+        .issued
+        .get(&action_id)
+        .map(|issued| issued.saved_action_id)
+        .filter(|id| *id != 0);
     let mut first_check = true;
     let mut required = false;
     loop {
-        let action = engine.platform.action(action_id).await?;
-        if action.is_dead() {
-            return Err(StepError::new(format!(
-                "action {action_id} is {} and will not run",
-                dead_word(&action)
-            )));
+        let mut action_read = false;
+        let saved = match saved_action_id {
+            Some(id) => id,
+            None => {
+                let id = live_action(engine, action_id).await?.saved_action_id;
+                saved_action_id = Some(id);
+                action_read = true;
+                id
+            }
+        };
+        let approval = engine.platform.approval(saved).await?;
+        if approval.approved {
+            return Ok(approved(
+                action_id,
+                &approval,
+                required,
+                stopwatch.elapsed().as_secs(),
+            ));
         }
-        if action.saved_action_id == 0 {
-            return Err(StepError::new(format!(
-                "Tanium did not say which saved action stands behind action {action_id}, so its approval cannot be read"
-            )));
-        }
-        let approved = engine.platform.approved(action.saved_action_id).await?;
-        if approved {
-            let waited = stopwatch.elapsed().as_secs();
-            let summary = if required {
-                format!(
-                    "action {action_id} approved after {}",
-                    humanize(Duration::from_secs(waited))
-                )
-            } else {
-                format!("action {action_id} needs no approval (or was already approved)")
-            };
-            let outputs = Map::from_iter([
-                ("required".to_owned(), json!(required)),
-                ("approved".to_owned(), json!(true)),
-                ("waited".to_owned(), json!(waited)),
-            ]);
-            return Ok(StepDone { outputs, summary });
+        // Not approved (yet): an action that was stopped or expired meanwhile never will be.
+        if !action_read {
+            live_action(engine, action_id).await?;
         }
         if first_check {
             required = true;
@@ -74,9 +78,8 @@ pub(crate) async fn run(
         engine.flush(state).await?;
         if waited >= timeout {
             return Err(StepError::new(format!(
-                "action {action_id} was not approved within {}; it stays pending in Tanium (saved action {})",
-                humanize(wait.timeout),
-                action.saved_action_id
+                "action {action_id} was not approved within {}; it stays pending in Tanium (saved action {saved})",
+                humanize(wait.timeout)
             )));
         }
         let remaining = timeout.saturating_sub(waited);
@@ -84,6 +87,51 @@ pub(crate) async fn run(
             .pause(wait.interval.min(remaining).max(Duration::from_millis(1)))
             .await?;
     }
+}
+
+/// Reads the action: it fails the step when the action is stopped or expired, or when the
+/// platform does not say which saved action stands behind it.
+async fn live_action(engine: &Engine, action_id: u64) -> Result<ActionInfo, StepError> {
+    let action = engine.platform.action(action_id).await?;
+    if action.is_dead() {
+        return Err(StepError::new(format!(
+            "action {action_id} is {} and will not run",
+            dead_word(&action)
+        )));
+    }
+    if action.saved_action_id == 0 {
+        return Err(StepError::new(format!(
+            "Tanium did not say which saved action stands behind action {action_id}, so its approval cannot be read"
+        )));
+    }
+    Ok(action)
+}
+
+/// The outputs and summary of an approved action; `required` when an earlier check found it
+/// waiting. The approver is the name Tanium records on the saved action.
+fn approved(action_id: u64, approval: &Approval, required: bool, waited: u64) -> StepDone {
+    let by = approval
+        .approver
+        .as_deref()
+        .map(|name| format!(" by {name}"))
+        .unwrap_or_default();
+    let summary = if required {
+        format!(
+            "action {action_id} approved{by} after {}",
+            humanize(Duration::from_secs(waited))
+        )
+    } else if by.is_empty() {
+        format!("action {action_id} needs no approval (or was already approved)")
+    } else {
+        format!("action {action_id} was already approved{by}")
+    };
+    let outputs = Map::from_iter([
+        ("required".to_owned(), json!(required)),
+        ("approved".to_owned(), json!(true)),
+        ("approver".to_owned(), json!(approval.approver)),
+        ("waited".to_owned(), json!(waited)),
+    ]);
+    StepDone { outputs, summary }
 }
 
 /// Plans an `await_approval` step: the checks it would make.

@@ -18,8 +18,8 @@ use super::placeholders;
 use crate::events::Event;
 use crate::plan::{PlanStep, Planner, RUN_ID_PLACEHOLDER, Scope};
 use crate::platform::{
-    ActionGroupOutcome, ActionInfo, ActionSpec, PackageSelector, PlanValue, PlannedActionSpec,
-    PlatformErrorKind,
+    ActionGroupOutcome, ActionInfo, ActionSpec, Lookup, PackageSelector, PlanValue,
+    PlannedActionSpec, PlatformErrorKind,
 };
 use crate::run::{Engine, IssuedAction, RunState, StepDone, StepError, store_error};
 use crate::values::{
@@ -120,6 +120,7 @@ pub(crate) async fn run(
         IssuedAction {
             targeted,
             verify: Some(verify),
+            saved_action_id: action.saved_action_id,
         },
     );
     state.issued_order.push(action.action_id);
@@ -199,7 +200,7 @@ async fn recorded_action(
     }
     engine
         .platform
-        .find_action(unique_name)
+        .find_action(unique_name, Lookup::MayExist)
         .await
         .map_err(|error| may_have_been_issued(unique_name, &error.message))
 }
@@ -311,7 +312,15 @@ async fn send(
             .map_err(store_error)?;
     }
     crate::pause_points::reached("before_post");
-    issue_once(engine, state.run_id(), spec).await
+    // With no intent recorded before this one, nothing of this step can exist yet (an intent
+    // is durable before its action is sent): the lookup before the first send is a
+    // cross-check, and the quickest one will do. After a resume it must be certain.
+    let lookup = if state.prior_intents.contains_key(&step.id) {
+        Lookup::MayExist
+    } else {
+        Lookup::BeforeFirstSend
+    };
+    issue_once(engine, state.run_id(), spec, lookup).await
 }
 
 /// The step's outputs and summary once its action exists.
@@ -376,15 +385,21 @@ pub(crate) fn restored(state: &mut RunState<'_>, outputs: &Value) {
     };
     let targeted = outputs.get("targeted").and_then(as_u64).unwrap_or(0);
     let verify = outputs.get("verify").and_then(Value::as_bool);
-    state
-        .issued
-        .insert(action_id, IssuedAction { targeted, verify });
+    let saved_action_id = outputs.get("saved_action_id").and_then(as_u64).unwrap_or(0);
+    state.issued.insert(
+        action_id,
+        IssuedAction {
+            targeted,
+            verify,
+            saved_action_id,
+        },
+    );
     state.issued_order.push(action_id);
 }
 
 /// Issues the action exactly once: an existing action of this run with the same unique
-/// name is adopted, and after an ambiguous send the action is looked up before anything is
-/// sent again.
+/// name is adopted (looked up as `lookup` says), and after an ambiguous send the action is
+/// looked up, with a certain miss, before anything is sent again.
 ///
 /// A server that was unavailable (503, or a 502/504 from a proxy that may have passed the
 /// request on) is treated like an ambiguous send: the client never repeats a `POST
@@ -394,8 +409,9 @@ async fn issue_once(
     engine: &Engine,
     run_id: &str,
     spec: &ActionSpec,
+    lookup: Lookup,
 ) -> Result<(ActionInfo, bool), StepError> {
-    if let Some(existing) = engine.platform.find_action(&spec.name).await? {
+    if let Some(existing) = engine.platform.find_action(&spec.name, lookup).await? {
         return Ok((existing, true));
     }
     let mut failures: Vec<String> = Vec::new();
@@ -439,7 +455,7 @@ async fn issue_once(
                     })?;
                 let found = engine
                     .platform
-                    .find_action(&spec.name)
+                    .find_action(&spec.name, Lookup::MayExist)
                     .await
                     .map_err(|error| {
                         may_have_been_issued(

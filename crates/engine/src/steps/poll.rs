@@ -1,5 +1,7 @@
 //! `poll`: reads an action's results until enough endpoints reported (`mr_tested` of
 //! `estimated_total`) and enough of those expected finished, slower while nothing changes.
+//! The action's state (stopped, expired) is read only when it may have ended: when the
+//! results stall or show endpoints cut short, and before giving up.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,6 +15,9 @@ use crate::plan::{PlanStep, Planner, Scope};
 use crate::platform::ActionProgress;
 use crate::run::{Engine, RunState, StepDone, StepError};
 use crate::values::{as_u64, humanize, plan_id, poll_reached, round_tenth, share, value_text};
+
+/// Statuses of endpoints whose action ended before they finished it.
+const CUT_SHORT: [&str; 2] = ["Expired", "Stopped"];
 
 /// Runs a `poll` step: reads the action's results until enough endpoints reported and finished.
 pub(crate) async fn run(
@@ -43,7 +48,6 @@ pub(crate) async fn run(
     let mut interval = poll.interval;
     let mut last_seen: Option<(u64, BTreeMap<String, u64>)> = None;
     loop {
-        let action = engine.platform.action(action_id).await?;
         let progress = engine
             .platform
             .action_results(action_id, verify, poll.max_rows)
@@ -69,22 +73,36 @@ pub(crate) async fn run(
             poll.until_percent,
         );
         let (percent, finished_percent) = (round_tenth(percent), round_tenth(finished_percent));
-        // A stopped action fails the step. One that expired after enough endpoints had
-        // really finished (not merely been marked Expired or Stopped) is done.
-        let really_finished = progress.finished.saturating_sub(
-            ["Expired", "Stopped"]
-                .iter()
-                .filter_map(|word| progress.statuses.get(*word))
-                .sum::<u64>(),
-        );
-        let stopped = action.stopped || action.status.eq_ignore_ascii_case("stopped");
-        let done_before_expiry =
-            expected == 0 || (percent >= until && share(really_finished, expected) >= until);
-        if action.is_dead() && (stopped || !done_before_expiry) {
-            return Err(StepError::new(format!(
-                "action {action_id} was {} before it finished",
-                dead_word(&action)
-            )));
+        let stalled = last_seen.as_ref().is_some_and(|(mr_tested, statuses)| {
+            *mr_tested == progress.mr_tested && *statuses == progress.statuses
+        });
+        let timed_out = stopwatch.elapsed() >= timeout;
+        // The action's own state matters only when it may have ended: when its results stall,
+        // when endpoints report it cut short (`Expired`, `Stopped`), or when the step is about
+        // to end without its share. While results move, reading it every time would double
+        // the requests for nothing.
+        let cut_short = CUT_SHORT
+            .iter()
+            .any(|word| progress.statuses.get(*word).is_some_and(|count| *count > 0));
+        if stalled || cut_short || (timed_out && !reached) {
+            let action = engine.platform.action(action_id).await?;
+            // A stopped action fails the step. One that expired after enough endpoints had
+            // really finished (not merely been marked Expired or Stopped) is done.
+            let really_finished = progress.finished.saturating_sub(
+                CUT_SHORT
+                    .iter()
+                    .filter_map(|word| progress.statuses.get(*word))
+                    .sum::<u64>(),
+            );
+            let stopped = action.stopped || action.status.eq_ignore_ascii_case("stopped");
+            let done_before_expiry =
+                expected == 0 || (percent >= until && share(really_finished, expected) >= until);
+            if action.is_dead() && (stopped || !done_before_expiry) {
+                return Err(StepError::new(format!(
+                    "action {action_id} was {} before it finished",
+                    dead_word(&action)
+                )));
+            }
         }
         engine.emit(
             state,
@@ -103,7 +121,6 @@ pub(crate) async fn run(
             },
         );
         engine.flush(state).await?;
-        let timed_out = stopwatch.elapsed() >= timeout;
         if reached || timed_out {
             if !reached && !poll.allow_partial {
                 return Err(StepError::new(format!(
@@ -122,15 +139,14 @@ pub(crate) async fn run(
             ));
         }
         // Poll less often while nothing changes; go back to the base interval on news.
-        let seen = (progress.mr_tested, progress.statuses);
-        if last_seen.as_ref() == Some(&seen) {
+        if stalled {
             interval = interval
                 .mul_f64(1.5)
                 .min(poll.max_interval.max(poll.interval));
         } else {
             interval = poll.interval;
         }
-        last_seen = Some(seen);
+        last_seen = Some((progress.mr_tested, progress.statuses));
         let remaining = timeout.saturating_sub(stopwatch.elapsed());
         engine
             .pause(interval.min(remaining).max(Duration::from_millis(1)))

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use runbook_engine::{
-    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, CollectEvents, Engine, Event,
-    PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform,
-    PlatformError, PlatformErrorKind, RunRequest, TargetOutcome, TargetRequest, TargetSurvey,
+    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Approval, CollectEvents, Engine,
+    Event, Lookup, PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest,
+    Platform, PlatformError, PlatformErrorKind, RunRequest, TargetOutcome, TargetRequest,
+    TargetSurvey,
 };
 use secrecy::SecretString;
 
@@ -33,6 +34,10 @@ pub struct Scripted {
     pub progress: Vec<ActionProgress>,
     pub polls: Mutex<usize>,
     pub stopped_after_polls: Option<usize>,
+    /// Reads of the action (`Platform::action`).
+    pub action_reads: Mutex<u32>,
+    /// How certain each lookup by name had to be, in order.
+    pub lookup_kinds: Mutex<Vec<Lookup>>,
 }
 
 impl Scripted {
@@ -128,7 +133,12 @@ impl Platform for Scripted {
         drop(issued);
         Ok(self.action(1000))
     }
-    async fn find_action(&self, name: &str) -> Result<Option<ActionInfo>, PlatformError> {
+    async fn find_action(
+        &self,
+        name: &str,
+        lookup: Lookup,
+    ) -> Result<Option<ActionInfo>, PlatformError> {
+        self.lookup_kinds.lock().unwrap().push(lookup);
         let mut lookups = self.lookups.lock().unwrap();
         *lookups += 1;
         if self.lookups_fail && *lookups > 1 {
@@ -147,14 +157,20 @@ impl Platform for Scripted {
         Ok(found.then(|| self.action(1000)))
     }
     async fn action(&self, action_id: u64) -> Result<ActionInfo, PlatformError> {
+        *self.action_reads.lock().unwrap() += 1;
         Ok(self.action(action_id))
     }
-    async fn approved(&self, _saved_action_id: u64) -> Result<bool, PlatformError> {
+    async fn approval(&self, _saved_action_id: u64) -> Result<Approval, PlatformError> {
         let mut checks = self.approval_checks.lock().unwrap();
         *checks += 1;
-        Ok(self
+        let approved = self
             .approve_after_checks
-            .is_none_or(|after| *checks > after))
+            .is_none_or(|after| *checks > after);
+        Ok(Approval {
+            approved,
+            approver: (approved && self.approve_after_checks.is_some())
+                .then(|| "approver".to_owned()),
+        })
     }
     async fn action_results(
         &self,

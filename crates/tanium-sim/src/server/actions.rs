@@ -29,18 +29,29 @@ fn user_json(user: &UserDef, created: &str) -> Value {
     })
 }
 
+/// Who approved an action, as `approver` (`{id, name}`) on the action and its saved action:
+/// the user who posted the approval or, when the simulated colleague did
+/// (`auto_approve_after`), the second user, the approver. `{"id": 0, "name": ""}` while it
+/// waits, and when it needed no approval.
+fn approver_json(shared: &Shared, action: &Action, now: SimTime) -> Value {
+    let approved = shared.action_start(action, now).is_some();
+    let approver = match action.approver_id {
+        Some(id) => shared.user(id),
+        None if action.needs_approval && approved => shared.config.users.get(1),
+        None => None,
+    };
+    approver
+        .map(|user| json!({ "id": user.id, "name": user.name }))
+        .unwrap_or_else(|| json!({ "id": 0, "name": "" }))
+}
+
 fn action_json(shared: &Shared, inner: &Inner, action: &Action, now: SimTime) -> Value {
     let package = shared.package(action.package_index);
     let start = shared.action_start(action, now);
     let target = action.target_group_id.and_then(|id| inner.group(id));
     let action_group = inner.group(action.action_group_id);
     let issuer = shared.user(action.user_id);
-    let approver = action
-        .approver_id
-        .or_else(|| start.is_some().then_some(0))
-        .and_then(|id| shared.user(id))
-        .map(|user| json!({ "id": user.id, "name": user.name }))
-        .unwrap_or_else(|| json!({ "id": 0, "name": "" }));
+    let approver = approver_json(shared, action, now);
     json!({
         "id": action.id,
         "name": action.name,
@@ -73,11 +84,7 @@ fn saved_action_json(shared: &Shared, inner: &Inner, action: &Action, now: SimTi
     let package = shared.package(action.package_index);
     let start = shared.action_start(action, now);
     let start_text = start.map_or_else(|| "Never".to_owned(), |at| shared.clock.iso(at));
-    let approver = action
-        .approver_id
-        .and_then(|id| shared.user(id))
-        .map(|user| json!({ "id": user.id, "name": user.name }))
-        .unwrap_or_else(|| json!({ "id": 0, "name": "" }));
+    let approver = approver_json(shared, action, now);
     json!({
         "id": action.saved_action_id,
         "name": action.name,

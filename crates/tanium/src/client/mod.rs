@@ -15,10 +15,12 @@ mod session;
 mod survey;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use backon::Retryable;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use runbook_engine::{Approval, Lookup};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::sync::RwLock;
@@ -70,7 +72,16 @@ struct Inner {
     session: RwLock<Option<Session>>,
     /// Bounds the requests in flight (`Tuning::max_in_flight`).
     in_flight: tokio::sync::Semaphore,
+    /// What this server's `GET actions/by-name/{name}` route is known to do (`ROUTE_*`).
+    by_name_route: AtomicU8,
 }
+
+/// Not known yet whether `GET actions/by-name/{name}` exists on this server.
+const ROUTE_UNKNOWN: u8 = 0;
+/// The route answered an action by name: it exists, so its 404 is a real miss.
+const ROUTE_ANSWERS: u8 = 1;
+/// The route missed an action that the filtered list found: go to the list directly.
+const ROUTE_ABSENT: u8 = 2;
 
 impl TaniumClient {
     /// A client with default [`Tuning`].
@@ -123,6 +134,7 @@ impl TaniumClient {
                 },
                 session: RwLock::new(None),
                 in_flight: tokio::sync::Semaphore::new(tuning.max_in_flight.max(1)),
+                by_name_route: AtomicU8::new(ROUTE_UNKNOWN),
             }),
         })
     }
@@ -322,21 +334,21 @@ impl TaniumClient {
         let data = self.send(question).await?;
         let question_id = Node::root(&data, "data").req_u64("id")?;
         let started = tokio::time::Instant::now();
-        // Most endpoints answer within a second or two: look early, then back off to the
-        // configured interval, so a count costs little on a quiet server and little time.
-        let mut pause =
-            (self.inner.tuning.question_poll_interval / 16).max(Duration::from_millis(10));
+        let interval = self.inner.tuning.question_poll_interval;
+        // No endpoint has answered a question the instant it is asked; most answer within a
+        // second or two. The first look waits half the interval (a look at once would only
+        // cost a request), the next ones back off to the configured interval.
+        let mut pause = (interval / 2).max(Duration::from_millis(10));
         loop {
+            tokio::time::sleep(pause.min(wait.saturating_sub(started.elapsed()))).await;
             let data = self
                 .send(&requests::question_result_info(Ref::Id(question_id)))
                 .await?;
             let progress = QuestionProgress::from_data(&data)?;
-            let elapsed = started.elapsed();
-            if progress.is_complete() || elapsed >= wait {
+            if progress.is_complete() || started.elapsed() >= wait {
                 return Ok(progress.passed);
             }
-            tokio::time::sleep(pause.min(wait - elapsed)).await;
-            pause = (pause * 2).min(self.inner.tuning.question_poll_interval);
+            pause = (pause * 2).min(interval);
         }
     }
 
@@ -352,32 +364,57 @@ impl TaniumClient {
 
     /// The action with exactly this name, if any (the newest when several share it).
     ///
-    /// This is how a caller resolves [`Error::AmbiguousSend`], so a miss must be real: a 404
-    /// from the by-name route (which not every server version has) is confirmed with the
-    /// list form filtered by name before `None` is returned.
-    pub async fn find_action_by_name(&self, name: &str) -> Result<Option<Action>, Error> {
+    /// This is how a caller resolves [`Error::AmbiguousSend`], so with [`Lookup::MayExist`] a
+    /// miss must be real: a 404 from the by-name route (which not every server version has)
+    /// is confirmed with the list form filtered by name before `None` is returned, unless
+    /// that route has answered an action by name on this server before (then it exists, and
+    /// its 404 is a miss). With [`Lookup::BeforeFirstSend`] (nothing of the caller's can
+    /// exist yet) the by-name 404 is taken as it is. A server whose by-name route missed an
+    /// action the list found is asked with the list only from then on.
+    pub async fn find_action_by_name(
+        &self,
+        name: &str,
+        lookup: Lookup,
+    ) -> Result<Option<Action>, Error> {
+        let route = self.inner.by_name_route.load(Ordering::Relaxed);
+        if route == ROUTE_ABSENT {
+            return self.list_actions_named(name).await;
+        }
         let data = match self.send(&requests::find_action_by_name(name)).await {
             Ok(data) => data,
-            Err(Error::NotFound { .. }) => self.send(&requests::list_actions_named(name)).await?,
+            Err(Error::NotFound { .. })
+                if lookup == Lookup::BeforeFirstSend || route == ROUTE_ANSWERS =>
+            {
+                return Ok(None);
+            }
+            Err(Error::NotFound { .. }) => {
+                let found = self.list_actions_named(name).await?;
+                if found.is_some() {
+                    tracing::debug!(
+                        "GET actions/by-name missed an action the filtered list found; using the list from now on"
+                    );
+                    self.inner
+                        .by_name_route
+                        .store(ROUTE_ABSENT, Ordering::Relaxed);
+                }
+                return Ok(found);
+            }
             Err(err) => return Err(err),
         };
-        match &data {
-            Value::Array(items) => {
-                let mut best: Option<Action> = None;
-                for (index, item) in collection_items(items).iter().enumerate() {
-                    let path = format!("data[{index}]");
-                    let action = Action::from_node(Node::root(item, &path))?;
-                    // The name is compared here too: a server that ignores the filter
-                    // answers every action.
-                    if action.name == name && best.as_ref().is_none_or(|b| action.id > b.id) {
-                        best = Some(action);
-                    }
-                }
-                Ok(best)
-            }
-            Value::Null => Ok(None),
-            _ => Action::from_data(&data).map(|action| (action.name == name).then_some(action)),
+        let found = actions_named(&data, name)?;
+        if found.is_some() {
+            self.inner
+                .by_name_route
+                .store(ROUTE_ANSWERS, Ordering::Relaxed);
         }
+        Ok(found)
+    }
+
+    /// The action with exactly this name from `GET actions` filtered by name, the list form
+    /// every server has.
+    async fn list_actions_named(&self, name: &str) -> Result<Option<Action>, Error> {
+        let data = self.send(&requests::list_actions_named(name)).await?;
+        actions_named(&data, name)
     }
 
     /// An action by id.
@@ -386,13 +423,24 @@ impl TaniumClient {
         Action::from_data(&data)
     }
 
-    /// Whether the saved action behind an action is approved (`approved_flag`).
-    pub async fn saved_action_approved(&self, saved_action_id: u64) -> Result<bool, Error> {
+    /// Whether the saved action behind an action is approved (`approved_flag`), and the name
+    /// of the approver Tanium records on it (`approver.name`; none when it names nobody).
+    pub async fn saved_action_approval(&self, saved_action_id: u64) -> Result<Approval, Error> {
         let data = self
             .send(&requests::saved_action(Ref::Id(saved_action_id)))
             .await?;
         let node = crate::lenient::single_object(&data, "data")?;
-        node.flag_or_false("approved_flag")
+        let approver = node
+            .field("approver")
+            .node()
+            .and_then(|approver| approver.value().get("name").and_then(Value::as_str))
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned);
+        Ok(Approval {
+            approved: node.flag_or_false("approved_flag")?,
+            approver,
+        })
     }
 
     /// Stops an action (`POST /action_stops`).
@@ -434,6 +482,26 @@ impl TaniumClient {
             }
         }
         summarizer.finish()
+    }
+}
+
+/// The newest action named exactly `name` in a by-name or list answer. The name is compared
+/// here too: a server that ignores the list's filter answers every action.
+fn actions_named(data: &Value, name: &str) -> Result<Option<Action>, Error> {
+    match data {
+        Value::Array(items) => {
+            let mut best: Option<Action> = None;
+            for (index, item) in collection_items(items).iter().enumerate() {
+                let path = format!("data[{index}]");
+                let action = Action::from_node(Node::root(item, &path))?;
+                if action.name == name && best.as_ref().is_none_or(|b| action.id > b.id) {
+                    best = Some(action);
+                }
+            }
+            Ok(best)
+        }
+        Value::Null => Ok(None),
+        _ => Action::from_data(data).map(|action| (action.name == name).then_some(action)),
     }
 }
 
