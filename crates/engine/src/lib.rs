@@ -43,10 +43,11 @@ pub use lease::Lease;
 pub use pace::Pace;
 pub use plan::{Condition, Plan, PlanStep, Planner};
 pub use platform::{
-    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Approval, Combine, Lookup,
-    Operator, PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest,
-    Platform, PlatformError, PlatformErrorKind, ResultRow, TargetClause, TargetOutcome,
-    TargetRequest, TargetSurvey,
+    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Approval, ClauseValue, Combine,
+    Lookup, MAX_CLAUSE_VALUES, Operator, PackageOutcome, PackageSelector, PlanValue,
+    PlannedActionSpec, PlannedRequest, Platform, PlatformError, PlatformErrorKind, QuestionAnswer,
+    QuestionAsked, QuestionFilter, QuestionProgress, QuestionRequest, ResultRow, SensorSelect,
+    TargetClause, TargetOutcome, TargetRequest, TargetSurvey,
 };
 pub use redact::Redactor;
 pub use run::{Engine, RunOutcome, RunRequest, StepError, StepErrorKind, unique_action_name};

@@ -39,6 +39,81 @@ pub enum TargetRequest {
     Text { text: String },
 }
 
+/// The most values one `values:` clause may hold: the engine refuses more at run time, before
+/// anything is sent, so that no question grows without bound.
+pub const MAX_CLAUSE_VALUES: usize = 500;
+
+/// A clause's rendered value: one, or any of a list (`values:`).
+///
+/// The platform writes `AnyOf` as OR-ed clauses (for `not_equals`, AND-ed: none of them), each
+/// value quoted and escaped like a single one. An empty `AnyOf` matches nothing (for
+/// `not_equals`, everything). The engine enforces [`MAX_CLAUSE_VALUES`] before calling the
+/// platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ClauseValue {
+    One(String),
+    AnyOf(Vec<String>),
+}
+
+/// One sensor a `question` step reads, with its parameters (keys without the `||` wrapping).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SensorSelect {
+    pub sensor: String,
+    pub params: BTreeMap<String, String>,
+}
+
+/// What a `question` step asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum QuestionRequest {
+    /// Sensors by name, from the machines that match the filter (all machines without one).
+    Sensors {
+        get: Vec<SensorSelect>,
+        from: Option<QuestionFilter>,
+    },
+    /// A saved question, by name or by id.
+    Saved { name_or_id: String },
+}
+
+/// The `from` part of a question: clauses in the target clause grammar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuestionFilter {
+    pub combine: Combine,
+    pub clauses: Vec<TargetClause>,
+}
+
+/// A question asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuestionAsked {
+    pub question_id: u64,
+    /// The question text, or the saved question's name.
+    pub text: String,
+}
+
+/// How far a question's answers have come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct QuestionProgress {
+    pub mr_tested: u64,
+    pub estimated_total: u64,
+}
+
+/// A question's answer: rows keyed by column name, special texts (`[no results]`,
+/// `[current results unavailable]`, `TSE-Error: ...`) never among them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuestionAnswer {
+    pub columns: Vec<String>,
+    /// At most the `max_rows` asked for.
+    pub rows: Vec<serde_json::Value>,
+    /// Data rows in the whole answer, kept or not.
+    pub row_count: u64,
+    pub rows_truncated: bool,
+    /// Rows whose cells held only special texts: never data.
+    pub unavailable: u64,
+    pub mr_tested: u64,
+    pub estimated_total: u64,
+}
+
 /// The group a `target` step resolved to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TargetOutcome {
