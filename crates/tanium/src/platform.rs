@@ -76,7 +76,7 @@ fn clause(clause: &TargetClause) -> targeting::Clause {
     targeting::Clause {
         sensor: clause.sensor.clone(),
         op: clause.op,
-        value: clause.value.clone(),
+        value: clause.value.clone().into(),
     }
 }
 

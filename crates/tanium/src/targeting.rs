@@ -5,6 +5,11 @@
 //! target. `contains`, `starts with` and `ends with` values are regex-escaped because Tanium
 //! turns them into the regexes `.*V.*`, `V.*` and `.*V` (docs/tanium-api.md); `matches` passes the
 //! user's regex through. An empty clause list is refused: an empty group means every machine.
+//!
+//! A clause may hold several values ([`ClauseValue::AnyOf`], the playbook's `values:`): it is
+//! written as the clauses of each value, each quoted and escaped like a single one, OR-ed in
+//! parentheses (for `not equals`, AND-ed: none of them). An empty list matches nothing (for
+//! `not equals`, everything): see [`NEVER`].
 
 use serde::{Deserialize, Serialize};
 
@@ -42,9 +47,49 @@ pub struct Clause {
     pub sensor: String,
     /// The comparison.
     pub op: Operator,
-    /// The value as the user meant it (a literal, or a regex for `matches`).
-    pub value: String,
+    /// The value as the user meant it (a literal, or a regex for `matches`), or several.
+    pub value: ClauseValue,
 }
+
+/// A clause's value: one, or any of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ClauseValue {
+    /// One value.
+    One(String),
+    /// Any of these values (for `not equals`: none of them). Empty, it matches nothing (for
+    /// `not equals`, everything).
+    AnyOf(Vec<String>),
+}
+
+impl From<&str> for ClauseValue {
+    fn from(value: &str) -> Self {
+        ClauseValue::One(value.to_owned())
+    }
+}
+
+impl From<String> for ClauseValue {
+    fn from(value: String) -> Self {
+        ClauseValue::One(value)
+    }
+}
+
+impl From<Vec<String>> for ClauseValue {
+    fn from(values: Vec<String>) -> Self {
+        ClauseValue::AnyOf(values)
+    }
+}
+
+/// The most values one clause may hold. The engine refuses more before calling the adapter
+/// (`MAX_CLAUSE_VALUES`); the adapter refuses them again rather than build an unbounded text.
+pub const MAX_VALUES: usize = runbook_engine::MAX_CLAUSE_VALUES;
+
+/// A regular expression that matches no text at all: a position that is a word boundary and
+/// not one. Boost (Tanium's engine) and Rust's `regex` (the simulator's) both read it so.
+/// `S matches NEVER` is how an empty list of values matches nothing, and `S does not match
+/// NEVER` how an empty `not equals` list matches everything, including machines that have no
+/// value for the sensor (a negated `.*` would wrongly match those for "nothing").
+pub const NEVER: &str = r"\b\B";
 
 /// Why targeting text could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,6 +115,16 @@ pub enum TargetingError {
         index: usize,
         /// The clause's sensor.
         sensor: String,
+    },
+    /// A clause holds more values than [`MAX_VALUES`].
+    #[error("clause {index}: {count} values for {sensor:?}; at most {MAX_VALUES} are allowed")]
+    TooManyValues {
+        /// The clause's position, from 1.
+        index: usize,
+        /// The clause's sensor.
+        sensor: String,
+        /// How many values it held.
+        count: usize,
     },
 }
 
@@ -107,7 +162,10 @@ pub const RESERVED_WORDS: &[&str] = &[
 ];
 
 /// Builds the filter text for the clauses, e.g.
-/// `Computer Name equals "web-01" or Computer Name starts with "db\-"`.
+/// `Computer Name equals "web-01" or Computer Name starts with "db\-"`. A clause with several
+/// values becomes `(S equals "a" or S equals "b")`, with `not equals`
+/// `(S not equals "a" and S not equals "b")`; with none, `S matches "\b\B"` (nothing) or, for
+/// `not equals`, `S does not match "\b\B"` (everything).
 pub fn build_text(combine: Combine, clauses: &[Clause]) -> Result<String, TargetingError> {
     if clauses.is_empty() {
         return Err(TargetingError::NoClauses);
@@ -118,29 +176,97 @@ pub fn build_text(combine: Combine, clauses: &[Clause]) -> Result<String, Target
     };
     let mut parts = Vec::with_capacity(clauses.len());
     for (position, clause) in clauses.iter().enumerate() {
-        let index = position + 1;
-        let sensor = sensor_text(&clause.sensor).ok_or_else(|| TargetingError::BadSensor {
-            index,
-            sensor: clause.sensor.clone(),
-        })?;
-        if clause.value.chars().any(char::is_control) {
-            return Err(TargetingError::BadValue {
-                index,
-                sensor: clause.sensor.clone(),
-            });
-        }
-        let value = if escapes_value(clause.op) {
-            escape_regex(&clause.value)
-        } else {
-            clause.value.clone()
-        };
-        parts.push(format!(
-            "{sensor} {} {}",
-            operator_text(clause.op),
-            quote(&value)
-        ));
+        let checked = check_clause(position + 1, clause)?;
+        let one = |value: &str| one_text(&checked.sensor, clause.op, value);
+        parts.push(match checked.values {
+            Values::One(value) => one(value),
+            Values::Many(values) => {
+                let texts: Vec<String> = values.iter().map(|value| one(value)).collect();
+                let joiner = if clause.op == Operator::NotEquals {
+                    " and "
+                } else {
+                    " or "
+                };
+                format!("({})", texts.join(joiner))
+            }
+            Values::Empty => {
+                let op = if clause.op == Operator::NotEquals {
+                    "does not match"
+                } else {
+                    "matches"
+                };
+                format!("{} {op} {}", checked.sensor, quote(NEVER))
+            }
+        });
     }
     Ok(parts.join(joiner))
+}
+
+/// One value's clause text: the value escaped when Tanium builds a regex from it, then quoted.
+fn one_text(sensor: &str, op: Operator, value: &str) -> String {
+    let value = if escapes_value(op) {
+        escape_regex(value)
+    } else {
+        value.to_owned()
+    };
+    format!("{sensor} {} {}", operator_text(op), quote(&value))
+}
+
+/// A clause's values once checked: how many there are decides its shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Values<'a> {
+    /// One value (or a list of one).
+    One(&'a str),
+    /// Two values or more.
+    Many(&'a [String]),
+    /// An empty list.
+    Empty,
+}
+
+/// A clause checked for writing: its sensor as text (quoted when it holds a reserved word) and
+/// its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedClause<'a> {
+    /// The sensor name as question text writes it.
+    pub sensor: String,
+    /// The values.
+    pub values: Values<'a>,
+}
+
+/// Checks a clause the same way for question text and for a question's structured filter: the
+/// sensor name, no control characters in any value, at most [`MAX_VALUES`] values. `index`
+/// is the clause's position from 1, for messages.
+pub fn check_clause(index: usize, clause: &Clause) -> Result<CheckedClause<'_>, TargetingError> {
+    let sensor = sensor_text(&clause.sensor).ok_or_else(|| TargetingError::BadSensor {
+        index,
+        sensor: clause.sensor.clone(),
+    })?;
+    let values = match &clause.value {
+        ClauseValue::One(value) => Values::One(value),
+        ClauseValue::AnyOf(values) if values.len() > MAX_VALUES => {
+            return Err(TargetingError::TooManyValues {
+                index,
+                sensor: clause.sensor.clone(),
+                count: values.len(),
+            });
+        }
+        ClauseValue::AnyOf(values) => match values.as_slice() {
+            [] => Values::Empty,
+            [value] => Values::One(value),
+            values => Values::Many(values),
+        },
+    };
+    let all: &[String] = match &clause.value {
+        ClauseValue::One(value) => std::slice::from_ref(value),
+        ClauseValue::AnyOf(values) => values,
+    };
+    if all.iter().any(|value| value.chars().any(char::is_control)) {
+        return Err(TargetingError::BadValue {
+            index,
+            sensor: clause.sensor.clone(),
+        });
+    }
+    Ok(CheckedClause { sensor, values })
 }
 
 /// The value Tanium compares against for a clause: the regex it builds for `contains`,
@@ -205,7 +331,15 @@ mod tests {
         Clause {
             sensor: sensor.to_owned(),
             op,
-            value: value.to_owned(),
+            value: value.into(),
+        }
+    }
+
+    fn any_of(sensor: &str, op: Operator, values: &[&str]) -> Clause {
+        Clause {
+            sensor: sensor.to_owned(),
+            op,
+            value: ClauseValue::AnyOf(values.iter().map(|value| (*value).to_owned()).collect()),
         }
     }
 
@@ -264,6 +398,96 @@ mod tests {
             &[clause("Computer Name", Operator::Equals, "a\nb")],
         );
         assert!(matches!(text, Err(TargetingError::BadValue { .. })));
+    }
+
+    #[test]
+    fn several_values_are_each_quoted_and_escaped_in_parentheses() {
+        let text = build_text(
+            Combine::All,
+            &[
+                any_of(
+                    "Computer Name",
+                    Operator::StartsWith,
+                    &["db.(1)", "say \"hi\"", "a or b"],
+                ),
+                any_of("Custom Tags", Operator::NotEquals, &["quarantined", "x\"y"]),
+                any_of("Is Virtual", Operator::Equals, &["yes"]),
+            ],
+        );
+        assert_eq!(
+            text.as_deref(),
+            Ok(concat!(
+                r#"(Computer Name starts with "db\.\(1\)" or Computer Name starts with "say ""hi""" or "#,
+                r#"Computer Name starts with "a or b") and "#,
+                r#"(Custom Tags not equals "quarantined" and Custom Tags not equals "x""y") and "#,
+                r#""Is Virtual" equals "yes""#
+            ))
+        );
+    }
+
+    #[test]
+    fn an_empty_list_matches_nothing_and_an_empty_not_equals_everything() {
+        let nothing = build_text(
+            Combine::Any,
+            &[any_of("Computer Name", Operator::Equals, &[])],
+        );
+        assert_eq!(nothing.as_deref(), Ok(r#"Computer Name matches "\b\B""#));
+        let everything = build_text(
+            Combine::Any,
+            &[any_of("Computer Name", Operator::NotEquals, &[])],
+        );
+        assert_eq!(
+            everything.as_deref(),
+            Ok(r#"Computer Name does not match "\b\B""#)
+        );
+        // The regex matches no text, anchored as Tanium's regex_match is or not.
+        for pattern in [NEVER.to_owned(), format!("^(?:{NEVER})$")] {
+            let regex = regex::RegexBuilder::new(&pattern)
+                .case_insensitive(true)
+                .build()
+                .unwrap();
+            for text in [
+                "",
+                " ",
+                "a",
+                "ab",
+                "a b",
+                "web-01.corp",
+                "\n",
+                "日本",
+                "[no results]",
+            ] {
+                assert!(!regex.is_match(text), "{pattern} matched {text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn lists_are_bounded_and_checked_like_one_value() {
+        let values: Vec<String> = (0..=MAX_VALUES).map(|index| index.to_string()).collect();
+        let too_many = Clause {
+            sensor: "Computer Name".to_owned(),
+            op: Operator::Equals,
+            value: ClauseValue::AnyOf(values.clone()),
+        };
+        assert!(matches!(
+            build_text(Combine::All, &[too_many]),
+            Err(TargetingError::TooManyValues { index: 1, count, .. }) if count == MAX_VALUES + 1
+        ));
+        let most = Clause {
+            sensor: "Computer Name".to_owned(),
+            op: Operator::Equals,
+            value: ClauseValue::AnyOf(values[..MAX_VALUES].to_vec()),
+        };
+        assert!(build_text(Combine::All, &[most]).is_ok());
+        let control = any_of("Computer Name", Operator::Equals, &["fine", "bad\nline"]);
+        assert!(matches!(
+            build_text(
+                Combine::All,
+                &[clause("OS", Operator::Equals, "x"), control]
+            ),
+            Err(TargetingError::BadValue { index: 2, .. })
+        ));
     }
 
     #[test]

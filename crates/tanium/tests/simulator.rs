@@ -226,7 +226,7 @@ fn must_text(clauses: &[(&str, Operator, &str)]) -> String {
         .map(|(sensor, op, value)| Clause {
             sensor: (*sensor).to_owned(),
             op: *op,
-            value: (*value).to_owned(),
+            value: (*value).into(),
         })
         .collect();
     build_text(Combine::All, &clauses).unwrap_or_else(|err| panic!("{err}"))

@@ -1,9 +1,13 @@
 //! Property: whatever the values hold (quotes, `and`/`or`, parentheses, regex metacharacters,
 //! unicode, nothing at all), the simulator's parser reads back exactly the clauses that were
-//! built, so no value can add a clause or widen a target.
+//! built, so no value can add a clause or widen a target; a list of values reads back as the
+//! clause of each value, OR-ed (AND-ed for not equals), and an empty list as the regex that
+//! matches nothing.
 
 use proptest::prelude::*;
-use runbook_tanium::targeting::{Clause, Combine, Operator, build_text, escape_regex};
+use runbook_tanium::targeting::{
+    Clause, ClauseValue, Combine, NEVER, Operator, build_text, escape_regex,
+};
 use runbook_tanium_sim::question::{self, Filter};
 
 fn operator() -> impl Strategy<Value = Operator> {
@@ -57,37 +61,40 @@ fn sensor() -> impl Strategy<Value = String> {
 }
 
 fn clause() -> impl Strategy<Value = Clause> {
-    (sensor(), operator(), value()).prop_map(|(sensor, op, value)| Clause { sensor, op, value })
+    let one = value().prop_map(ClauseValue::One);
+    let several = prop::collection::vec(value(), 0..4).prop_map(ClauseValue::AnyOf);
+    let value = prop_oneof![3 => one, 1 => several];
+    (sensor(), operator(), value).prop_map(|(sensor, op, value)| Clause { sensor, op, value })
 }
 
-/// The filter Tanium would read for a clause: the wire operator and the value as Tanium
-/// uses it (the regex it builds for contains / starts with / ends with).
-fn expected(clause: &Clause) -> Filter {
+/// The filter Tanium would read for a clause of one value: the wire operator and the value as
+/// Tanium uses it (the regex it builds for contains / starts with / ends with).
+fn expected_one(sensor: &str, op: Operator, value: &str) -> Filter {
     use question::Operator as Wire;
-    let (operator, value, negated) = match clause.op {
-        Operator::Equals => (Wire::Equal, clause.value.clone(), false),
-        Operator::NotEquals => (Wire::Equal, clause.value.clone(), true),
+    let (operator, value, negated) = match op {
+        Operator::Equals => (Wire::Equal, value.to_owned(), false),
+        Operator::NotEquals => (Wire::Equal, value.to_owned(), true),
         Operator::Contains => (
             Wire::RegexMatch,
-            format!(".*{}.*", escape_regex(&clause.value)),
+            format!(".*{}.*", escape_regex(value)),
             false,
         ),
         Operator::StartsWith => (
             Wire::RegexMatch,
-            format!("{}.*", escape_regex(&clause.value)),
+            format!("{}.*", escape_regex(value)),
             false,
         ),
         Operator::EndsWith => (
             Wire::RegexMatch,
-            format!(".*{}", escape_regex(&clause.value)),
+            format!(".*{}", escape_regex(value)),
             false,
         ),
-        Operator::Matches => (Wire::RegexMatch, clause.value.clone(), false),
-        Operator::GreaterThan => (Wire::Greater, clause.value.clone(), false),
-        Operator::LessThan => (Wire::Less, clause.value.clone(), false),
+        Operator::Matches => (Wire::RegexMatch, value.to_owned(), false),
+        Operator::GreaterThan => (Wire::Greater, value.to_owned(), false),
+        Operator::LessThan => (Wire::Less, value.to_owned(), false),
     };
     let parsed = Filter::Clause(question::Clause {
-        sensor: clause.sensor.clone(),
+        sensor: sensor.to_owned(),
         params: Vec::new(),
         operator,
         value,
@@ -96,6 +103,41 @@ fn expected(clause: &Clause) -> Filter {
         Filter::Not(Box::new(parsed))
     } else {
         parsed
+    }
+}
+
+/// The filter Tanium would read for a clause: several values any of them (for not equals,
+/// none of them), an empty list the regex that matches nothing (negated for not equals).
+fn expected(clause: &Clause) -> Filter {
+    match &clause.value {
+        ClauseValue::One(value) => expected_one(&clause.sensor, clause.op, value),
+        ClauseValue::AnyOf(values) if values.is_empty() => {
+            let never = Filter::Clause(question::Clause {
+                sensor: clause.sensor.clone(),
+                params: Vec::new(),
+                operator: question::Operator::RegexMatch,
+                value: NEVER.to_owned(),
+            });
+            if clause.op == Operator::NotEquals {
+                Filter::Not(Box::new(never))
+            } else {
+                never
+            }
+        }
+        ClauseValue::AnyOf(values) if values.len() == 1 => {
+            expected_one(&clause.sensor, clause.op, &values[0])
+        }
+        ClauseValue::AnyOf(values) => {
+            let each = values
+                .iter()
+                .map(|value| expected_one(&clause.sensor, clause.op, value))
+                .collect();
+            if clause.op == Operator::NotEquals {
+                Filter::And(each)
+            } else {
+                Filter::Or(each)
+            }
+        }
     }
 }
 
