@@ -61,15 +61,18 @@ pub mod lenient;
 mod model;
 pub mod parameters;
 mod platform;
+pub mod question_requests;
 pub mod question_results;
 mod request;
 pub mod results;
 pub mod targeting;
 
-pub use client::{RequestObserver, TaniumClient};
+pub use client::{AskedQuestion, RequestObserver, TaniumClient};
 pub use config::{Auth, ClientConfig, RetryPolicy, Tuning};
 pub use error::Error;
-pub use model::{Action, ActionGroup, ActionState, Group, Package, QuestionProgress};
+pub use model::{
+    Action, ActionGroup, ActionState, Group, Package, QuestionProgress, SavedQuestion, Sensor,
+};
 pub use parameters::{ParameterDefinition, ParameterError, ParameterKind};
 pub use platform::TaniumPlatform;
 pub use request::{

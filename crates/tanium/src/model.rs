@@ -88,25 +88,7 @@ impl Package {
         // `_derive_verify_enabled`, py_tanrestapi).
         let verify = node.opt_u64("verify_group_id")?.unwrap_or(0) != 0
             || node.nested_id("verify_group")?.is_some();
-        let parameters = match node.field("parameter_definition").node() {
-            None => Vec::new(),
-            Some(definition) => match definition.value() {
-                Value::String(text) => parameters::decode(text).map_err(|err| match err {
-                    Error::Decode { path, message } => Error::Decode {
-                        path: format!(
-                            "{}{}",
-                            definition.path(),
-                            path.trim_start_matches("parameter_definition")
-                        ),
-                        message,
-                    },
-                    other => other,
-                })?,
-                // Some tools store it decoded; accept that too.
-                Value::Object(_) => parameters::decode(&definition.value().to_string())?,
-                _ => return Err(Error::decode(definition.path(), "expected a JSON string")),
-            },
-        };
+        let parameters = parameter_definitions(&node)?;
         Ok(Package {
             id: node.req_u64("id")?,
             name: node.opt_string("name")?.unwrap_or_default(),
@@ -201,6 +183,93 @@ impl Action {
             expiration_time,
             package_id: node.nested_id("package_spec")?,
             target_group_id: node.nested_id("target_group")?,
+        })
+    }
+}
+
+/// Reads an object's `parameter_definition`: a JSON string (decoded here), an object (some
+/// tools store it decoded), or nothing (no parameters).
+fn parameter_definitions(node: &Node<'_>) -> Result<Vec<ParameterDefinition>, Error> {
+    let child = node.field("parameter_definition");
+    let Some(definition) = child.node() else {
+        return Ok(Vec::new());
+    };
+    match definition.value() {
+        Value::Null => Ok(Vec::new()),
+        Value::String(text) => parameters::decode(text).map_err(|err| match err {
+            Error::Decode { path, message } => Error::Decode {
+                path: format!(
+                    "{}{}",
+                    definition.path(),
+                    path.trim_start_matches("parameter_definition")
+                ),
+                message,
+            },
+            other => other,
+        }),
+        Value::Object(_) => parameters::decode(&definition.value().to_string()),
+        _ => Err(Error::decode(definition.path(), "expected a JSON string")),
+    }
+}
+
+/// A sensor: what a question reads on each machine.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sensor {
+    /// The sensor id.
+    pub id: u64,
+    /// The sensor name.
+    pub name: String,
+    /// The sensor's hash, which names it in a question (above 2^31; a string in some answers).
+    pub hash: u64,
+    /// The parameters, separators skipped; keys are names (`dirname`), not `$N`.
+    pub parameters: Vec<ParameterDefinition>,
+}
+
+impl Sensor {
+    /// Reads a sensor from a `sensors/by-name/{name}` or `sensors/{id}` answer's `data`.
+    pub fn from_data(data: &Value) -> Result<Self, Error> {
+        let node = single_object(data, "data")?;
+        Ok(Sensor {
+            id: node.opt_u64("id")?.unwrap_or(0),
+            name: node.opt_string("name")?.unwrap_or_default(),
+            hash: node.req_u64("hash")?,
+            // Keys are names; should a server send them wrapped as questions carry them
+            // (`||dirname||`), they are unwrapped here and wrapped once when asked.
+            parameters: parameter_definitions(&node)?
+                .into_iter()
+                .map(|mut definition| {
+                    definition.key = crate::question_requests::bare_key(&definition.key).to_owned();
+                    definition
+                })
+                .collect(),
+        })
+    }
+}
+
+/// A saved question, and the question the server last asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SavedQuestion {
+    /// The saved question's id.
+    pub id: u64,
+    /// Its name.
+    pub name: String,
+    /// The newest question asked for it: `question.id` or `most_recent_question_id`, whichever
+    /// is newer (ids grow); none when it was never asked.
+    pub question_id: Option<u64>,
+}
+
+impl SavedQuestion {
+    /// Reads a saved question from a `saved_questions/...` answer's `data`.
+    pub fn from_data(data: &Value) -> Result<Self, Error> {
+        let node = single_object(data, "data")?;
+        let question = node.nested_id("question")?;
+        let most_recent = node
+            .opt_u64("most_recent_question_id")?
+            .filter(|id| *id != 0);
+        Ok(SavedQuestion {
+            id: node.req_u64("id")?,
+            name: node.opt_string("name")?.unwrap_or_default(),
+            question_id: question.max(most_recent),
         })
     }
 }

@@ -11,6 +11,7 @@
 //! connection) and what logs may show of it.
 
 mod exchange;
+mod questions;
 mod session;
 mod survey;
 
@@ -33,6 +34,8 @@ use crate::lenient::{Node, collection_items, lenient_u64};
 use crate::model::{Action, ActionGroup, Group, Package, QuestionProgress};
 use crate::request::{Method, NewAction, Page, Ref, Request, requests};
 use crate::results::{ActionResults, Summarizer};
+
+pub use self::questions::AskedQuestion;
 
 /// A Tanium REST client. Cheap to clone: clones share one connection pool and login session.
 #[derive(Debug, Clone)]
