@@ -17,7 +17,7 @@ use runbook_engine::{
     PlatformError, RunRequest, TargetOutcome, TargetRequest, TargetSurvey,
 };
 use runbook_playbook::Playbook;
-use runbook_tanium::targeting::{Clause, Combine, Operator, build_text};
+use runbook_tanium::targeting::{Clause, ClauseValue, Combine, Operator, build_text};
 use runbook_tanium::{
     Auth, ClientConfig, NewAction, Ref, RequestObserver, SecretString, TaniumClient,
     TaniumPlatform, TargetGroupRef, Tuning, parameters,
@@ -224,7 +224,7 @@ pub async fn bare_flow(
         &[Clause {
             sensor: "Computer Name".to_owned(),
             op: Operator::Equals,
-            value: hostname.to_owned(),
+            value: ClauseValue::One(hostname.to_owned()),
         }],
     )
     .map_err(|error| BenchError::Flow(error.to_string()))?;
