@@ -122,6 +122,7 @@ impl Shared {
     }
 
     pub(crate) fn created_groups(&self) -> Vec<CreatedGroup> {
+        let now = self.clock.now();
         let inner = self.lock();
         inner
             .groups
@@ -132,7 +133,7 @@ impl Shared {
                 name: group.name.clone(),
                 text: group.text.trim().to_owned(),
                 computer_names: self
-                    .select(&group.compiled)
+                    .select_at(&inner, &group.compiled, now)
                     .into_iter()
                     .filter_map(|machine| self.fleet().get(machine as usize))
                     .map(|endpoint| endpoint.computer_name.clone())

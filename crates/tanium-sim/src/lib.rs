@@ -62,9 +62,12 @@ pub mod config;
 mod describe;
 mod inspect;
 pub mod question;
+mod saved;
+mod sensors;
 mod server;
 mod state;
 mod state_file;
+mod world;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -77,7 +80,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-pub use config::{Endpoint, Faults, GroupDef, PackageDef, SimConfig, UserDef};
+pub use config::{
+    Endpoint, Faults, GroupDef, PackageDef, PackageEffect, SavedQuestionDef, SimConfig, UserDef,
+};
 pub use inspect::{CreatedGroup, Inspector, IssuedAction, RequestCount};
 pub use state_file::StateStatus;
 

@@ -13,8 +13,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::config::{Endpoint, Faults, PackageDef, SimConfig, UserDef, known_sensor};
+use crate::config::{Endpoint, Faults, PackageDef, SimConfig, UserDef};
 use crate::question::{self, CompiledFilter, Filter};
+use crate::sensors::{self, SensorDef};
 use crate::{mix, unit};
 
 /// About a thousand years: the furthest date the simulator writes.
@@ -120,17 +121,37 @@ pub(crate) struct Action {
     pub history_question_id: u64,
 }
 
-/// A question asked through `POST /questions`.
+/// A sensor a question selects, with its parameter values in the order of its definition.
+#[derive(Debug, Clone)]
+pub(crate) struct Select {
+    pub sensor: &'static SensorDef,
+    pub params: Vec<String>,
+}
+
+/// A question asked through `POST /questions`, or an issue of a saved question.
 #[derive(Debug, Clone)]
 pub(crate) struct QuestionRecord {
     pub id: u64,
     pub query_text: String,
-    pub selects: Vec<String>,
+    pub selects: Vec<Select>,
     pub context_group_id: Option<u64>,
-    /// Online machines that pass the filter.
+    /// Online machines that pass the filter (as the fleet was when it was asked).
     pub matching: Vec<u32>,
     pub created_at: SimTime,
     pub expire_seconds: u64,
+    /// The saved question it is an issue of.
+    pub saved_question_id: Option<u64>,
+}
+
+/// A saved question, its text read once.
+#[derive(Debug, Clone)]
+pub(crate) struct SavedQuestion {
+    pub id: u64,
+    pub name: String,
+    pub query_text: String,
+    pub issue_seconds: u64,
+    pub selects: Vec<Select>,
+    pub compiled: CompiledFilter,
 }
 
 #[derive(Debug, Clone)]
@@ -199,6 +220,8 @@ pub(crate) struct Shared {
     pub requests: RequestCounts,
     /// Online machines in the fleet (`estimated_total`).
     pub online_count: usize,
+    /// The saved questions.
+    pub saved: Vec<SavedQuestion>,
 }
 
 const MAX_CACHES: usize = 4096;
@@ -268,12 +291,14 @@ impl Shared {
             rng: StdRng::seed_from_u64(config.seed),
             faults: config.faults.clone(),
         };
+        let saved = crate::saved::compile(&config, &inner.groups)?;
         Ok(Shared {
             clock: Clock::new(config.time_scale),
             config,
             inner: Mutex::new(inner),
             requests: Mutex::new(BTreeMap::new()),
             online_count,
+            saved,
         })
     }
 
@@ -295,16 +320,6 @@ impl Shared {
 
     pub(crate) fn user(&self, id: u64) -> Option<&UserDef> {
         self.config.users.iter().find(|user| user.id == id)
-    }
-
-    /// Machines (online or not) that pass a compiled filter.
-    pub(crate) fn select(&self, filter: &CompiledFilter) -> Vec<u32> {
-        self.fleet()
-            .iter()
-            .enumerate()
-            .filter(|(_, endpoint)| filter.matches(*endpoint))
-            .map(|(index, _)| index as u32)
-            .collect()
     }
 
     /// When the action started running on the fleet, if it has.
@@ -331,13 +346,9 @@ impl Shared {
         self.package(action.package_index).verify_group_id != 0
     }
 
-    /// A machine's status at `now`, `None` when it has not reported (yet, or ever).
-    pub(crate) fn machine_status(
-        &self,
-        action: &Action,
-        machine: u32,
-        now: SimTime,
-    ) -> Option<MachineStatus> {
+    /// When each step of the action happens on a machine, if the action has started by `now`
+    /// and the machine is online; drawn from a hash of (seed, action id, machine).
+    fn timeline(&self, action: &Action, machine: u32, now: SimTime) -> Option<Timeline> {
         let endpoint = self.fleet().get(machine as usize)?;
         if !endpoint.online {
             return None;
@@ -356,41 +367,52 @@ impl Shared {
         let failed = unit(hash, 5) < self.config.failure_share;
         let verify = self.verifies(action) && !failed;
         let verified_at = finished_at + 3.0 + 15.0 * unit(hash, 6);
-
-        let natural = |at: SimTime| -> Option<MachineStatus> {
-            if at < waiting_at {
-                None
-            } else if at < downloading_at {
-                Some(MachineStatus::Waiting)
-            } else if at < running_at {
-                Some(MachineStatus::Downloading)
-            } else if at < finished_at {
-                Some(MachineStatus::Running)
-            } else if failed {
-                Some(MachineStatus::Failed)
-            } else if verify && at < verified_at {
-                Some(MachineStatus::Completed)
-            } else if verify {
-                Some(MachineStatus::Verified)
-            } else {
-                Some(MachineStatus::Completed)
-            }
-        };
         let expires_at = start + action.expire_seconds as f64;
         let cut = match action.stopped_at {
-            Some(stopped) if stopped < expires_at => Some((stopped, MachineStatus::Stopped)),
-            _ => Some((expires_at, MachineStatus::Expired)),
+            Some(stopped) if stopped < expires_at => (stopped, MachineStatus::Stopped),
+            _ => (expires_at, MachineStatus::Expired),
         };
-        if let Some((cut_at, cut_status)) = cut
-            && now >= cut_at
-        {
-            let at_cut = natural(cut_at);
-            return Some(match at_cut {
-                Some(status) if is_final(status, verify) => status,
+        Some(Timeline {
+            waiting_at,
+            downloading_at,
+            running_at,
+            finished_at,
+            verified_at,
+            failed,
+            verify,
+            cut,
+        })
+    }
+
+    /// A machine's status at `now`, `None` when it has not reported (yet, or ever).
+    pub(crate) fn machine_status(
+        &self,
+        action: &Action,
+        machine: u32,
+        now: SimTime,
+    ) -> Option<MachineStatus> {
+        let timeline = self.timeline(action, machine, now)?;
+        let (cut_at, cut_status) = timeline.cut;
+        if now >= cut_at {
+            return Some(match timeline.natural(cut_at) {
+                Some(status) if is_final(status, timeline.verify) => status,
                 _ => cut_status,
             });
         }
-        natural(now)
+        timeline.natural(now)
+    }
+
+    /// When the package's command finished successfully on the machine, if it did by `at`
+    /// (and before the action was stopped or expired): from then on its effect holds there.
+    pub(crate) fn completed_at(
+        &self,
+        action: &Action,
+        machine: u32,
+        at: SimTime,
+    ) -> Option<SimTime> {
+        let timeline = self.timeline(action, machine, at)?;
+        let finished = timeline.finished_at;
+        (!timeline.failed && finished <= at && finished < timeline.cut.0).then_some(finished)
     }
 
     /// The action's status word at `now`.
@@ -433,6 +455,43 @@ impl Shared {
     }
 }
 
+/// When each step of an action happens on one machine.
+#[derive(Debug, Clone, Copy)]
+struct Timeline {
+    waiting_at: SimTime,
+    downloading_at: SimTime,
+    running_at: SimTime,
+    finished_at: SimTime,
+    verified_at: SimTime,
+    failed: bool,
+    verify: bool,
+    /// When the action is stopped or expires, and what unfinished machines then say.
+    cut: (SimTime, MachineStatus),
+}
+
+impl Timeline {
+    /// The status at `at` had nothing cut the action short.
+    fn natural(&self, at: SimTime) -> Option<MachineStatus> {
+        if at < self.waiting_at {
+            None
+        } else if at < self.downloading_at {
+            Some(MachineStatus::Waiting)
+        } else if at < self.running_at {
+            Some(MachineStatus::Downloading)
+        } else if at < self.finished_at {
+            Some(MachineStatus::Running)
+        } else if self.failed {
+            Some(MachineStatus::Failed)
+        } else if self.verify && at < self.verified_at {
+            Some(MachineStatus::Completed)
+        } else if self.verify {
+            Some(MachineStatus::Verified)
+        } else {
+            Some(MachineStatus::Completed)
+        }
+    }
+}
+
 /// Final for the action: verification packages are not done at `Completed`.
 pub(crate) fn is_final(status: MachineStatus, verify: bool) -> bool {
     match status {
@@ -469,7 +528,7 @@ pub(crate) fn resolve_filter(groups: &[Group], filter: Filter) -> Result<Filter,
 
 pub(crate) fn check_sensors(filter: &Filter) -> Result<(), String> {
     for clause in filter.clauses() {
-        if known_sensor(&clause.sensor).is_none() {
+        if sensors::by_name(&clause.sensor).is_none() {
             return Err(format!("unknown sensor '{}'", clause.sensor));
         }
     }
@@ -530,172 +589,4 @@ impl Shared {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn shared(config: SimConfig) -> Shared {
-        Shared::new(config).unwrap()
-    }
-
-    fn action(shared: &Shared, needs_approval: bool, package_index: usize) -> Action {
-        Action {
-            id: 77,
-            name: "a".to_owned(),
-            comment: String::new(),
-            action_group_id: 1,
-            target_group_id: None,
-            package_index,
-            parameters: Vec::new(),
-            targeted: (0..shared.fleet().len() as u32).collect(),
-            created_at: 0.0,
-            approved_at: None,
-            approver_id: None,
-            needs_approval,
-            stopped_at: None,
-            expire_seconds: 600,
-            distribute_seconds: 0,
-            saved_action_id: 1,
-            user_id: 1,
-            history_question_id: 1,
-        }
-    }
-
-    #[test]
-    fn machines_move_through_statuses_to_a_final_one() {
-        let shared = shared(SimConfig::default());
-        let action = action(&shared, false, 0);
-        let online = shared.fleet().iter().position(|e| e.online).unwrap() as u32;
-        let offline = shared.fleet().iter().position(|e| !e.online).unwrap() as u32;
-        assert_eq!(shared.machine_status(&action, online, 0.0), None);
-        let mut seen = Vec::new();
-        for step in 0..400 {
-            if let Some(status) = shared.machine_status(&action, online, step as f64 * 0.1)
-                && seen.last() != Some(&status)
-            {
-                seen.push(status);
-            }
-        }
-        assert_eq!(
-            &seen[..3],
-            &[
-                MachineStatus::Waiting,
-                MachineStatus::Downloading,
-                MachineStatus::Running
-            ]
-        );
-        assert!(matches!(
-            seen[3],
-            MachineStatus::Completed | MachineStatus::Failed
-        ));
-        assert_eq!(shared.machine_status(&action, offline, 500.0), None);
-        assert_eq!(shared.action_status(&action, 100.0), "Active");
-        assert_eq!(shared.action_status(&action, 601.0), "Closed");
-    }
-
-    #[test]
-    fn verification_packages_go_completed_then_verified() {
-        let config = SimConfig {
-            failure_share: 0.0,
-            ..SimConfig::default()
-        };
-        let shared = shared(config);
-        let verify_index = shared
-            .config
-            .packages
-            .iter()
-            .position(|p| p.verify_group_id != 0)
-            .unwrap();
-        let action = action(&shared, false, verify_index);
-        let machine = shared.fleet().iter().position(|e| e.online).unwrap() as u32;
-        let statuses: Vec<_> = (0..600)
-            .filter_map(|step| shared.machine_status(&action, machine, step as f64 * 0.1))
-            .collect();
-        let completed = statuses
-            .iter()
-            .position(|s| *s == MachineStatus::Completed)
-            .unwrap();
-        let verified = statuses
-            .iter()
-            .position(|s| *s == MachineStatus::Verified)
-            .unwrap();
-        assert!(completed < verified);
-    }
-
-    #[test]
-    fn approval_gates_the_start_and_expiry_cuts_unfinished_machines() {
-        let config = SimConfig {
-            approval_required: true,
-            ..SimConfig::default()
-        };
-        let shared = shared(config);
-        let mut action = action(&shared, true, 0);
-        action.expire_seconds = 2;
-        assert_eq!(shared.action_status(&action, 50.0), "Pending");
-        assert!(shared.machine_status(&action, 0, 50.0).is_none());
-        let mut stopped_while_pending = action.clone();
-        stopped_while_pending.stopped_at = Some(5.0);
-        assert_eq!(
-            shared.action_status(&stopped_while_pending, 50.0),
-            "Stopped"
-        );
-        action.approved_at = Some(10.0);
-        assert_eq!(shared.action_status(&action, 11.0), "Active");
-        // Two seconds is too short for any machine to finish.
-        assert_eq!(
-            shared.machine_status(&action, 0, 13.0),
-            Some(MachineStatus::Expired)
-        );
-        assert_eq!(shared.action_status(&action, 13.0), "Expired");
-        action.expire_seconds = 600;
-        action.stopped_at = Some(10.5);
-        assert_eq!(
-            shared.machine_status(&action, 0, 11.0),
-            Some(MachineStatus::Stopped)
-        );
-        assert_eq!(shared.action_status(&action, 11.0), "Stopped");
-    }
-
-    #[test]
-    fn auto_approval_starts_pending_actions() {
-        let config = SimConfig {
-            approval_required: true,
-            auto_approve_after: Some(Duration::from_secs(30)),
-            ..SimConfig::default()
-        };
-        let shared = shared(config);
-        let action = action(&shared, true, 0);
-        assert_eq!(shared.action_start(&action, 29.0), None);
-        assert_eq!(shared.action_start(&action, 31.0), Some(30.0));
-    }
-
-    #[test]
-    fn built_in_groups_select_the_right_machines() {
-        let shared = shared(SimConfig::default());
-        let inner = shared.lock();
-        let by_name = |name: &str| {
-            inner
-                .groups
-                .iter()
-                .find(|g| g.name == name && !g.action_group)
-                .unwrap()
-        };
-        assert_eq!(
-            shared.select(&by_name("All Computers").compiled).len(),
-            shared.fleet().len()
-        );
-        assert!(shared.select(&by_name("No Computers").compiled).is_empty());
-        let default = inner
-            .groups
-            .iter()
-            .find(|g| g.name == "Default" && g.action_group)
-            .unwrap();
-        assert!(shared.select(&default.compiled).is_empty());
-        let windows = shared.select(&by_name("All Windows").compiled);
-        assert!(
-            windows
-                .iter()
-                .all(|&m| shared.fleet()[m as usize].os_platform == "Windows")
-        );
-        assert!(!windows.is_empty());
-    }
-}
+mod tests;

@@ -383,3 +383,96 @@ async fn parse_question_gives_one_candidate_with_the_xsoar_group_shape() {
     assert_eq!(filter["sensor"], recorded["filters"][0]["sensor"]);
     sim.shutdown().await;
 }
+
+/// The result set of `path` once every online endpoint has answered.
+async fn settled(session: &Session, path: &str) -> Value {
+    for _ in 0..500 {
+        let answer = session.get(path).await;
+        let set = &answer["data"]["result_sets"][0];
+        if set["mr_tested"] == set["estimated_total"]
+            && !answer.to_string().contains("[current results unavailable]")
+        {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{path} never settled");
+}
+
+#[tokio::test]
+async fn question_answers_match_the_recorded_result_sets() {
+    let config = SimConfig {
+        time_scale: 1000.0,
+        ..SimConfig::default()
+    };
+    let (sim, session) = Session::start(config).await;
+    let question = session
+        .post(
+            "/questions",
+            json!({ "query_text": "Get Computer Name and Running Processes from all machines" }),
+        )
+        .await;
+    let id = question["data"]["id"].as_u64().unwrap();
+    let answer = settled(&session, &format!("/result_data/question/{id}")).await;
+    // The envelope and result set of the seed's result data, and of a recorded result set.
+    assert_shape(&fixture("seed__result_data_action.json"), &answer);
+    let set = &answer["data"]["result_sets"][0];
+    assert_shape(&fixture("py_tanrestapi__result.json"), set);
+    assert!(set["cache_id"].is_string());
+    assert_eq!(
+        set["columns"][2],
+        json!({ "hash": 0, "name": "Count", "type": 3 })
+    );
+    // Several values in one cell, each a {"text"} object like the single ones.
+    let cells = set["rows"][0]["data"][1].as_array().unwrap();
+    assert!(cells.len() > 3, "{cells:?}");
+    let info = session.get(&format!("/result_info/question/{id}")).await;
+    assert_shape(
+        &fixture("py_tanrestapi__response.json")["data"]["result_sets"][0],
+        &info["data"]["result_infos"][0],
+    );
+    // A saved question answers in the same shape.
+    let saved = settled(&session, "/result_data/saved_question/1005").await;
+    assert_shape(&fixture("seed__result_data_action.json"), &saved);
+    assert_shape(
+        &fixture("py_tanrestapi__result.json"),
+        &saved["data"]["result_sets"][0],
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn counts_only_action_results_keep_the_recorded_shape() {
+    let config = SimConfig {
+        time_scale: 1000.0,
+        failure_share: 0.0,
+        ..SimConfig::default()
+    };
+    let (sim, session) = Session::start(config).await;
+    let all = session.get("/action_groups/by-name/All%20Computers").await["data"]["id"].clone();
+    let action = session
+        .post("/actions", json!({ "name": "counted", "action_group": { "id": all }, "package_spec": { "source_id": 243 } }))
+        .await;
+    let id = action["data"]["id"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let counts = session
+        .get(&format!("/result_data/action/{id}?row_counts_only_flag=1"))
+        .await;
+    assert_shape(&fixture("seed__result_data_action.json"), &counts);
+    let set = &counts["data"]["result_sets"][0];
+    let seen: u64 = set["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            row["data"][1][0]["text"]
+                .as_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(seen, set["filtered_row_count_machines"].as_u64().unwrap());
+    assert!(seen > 0);
+    sim.shutdown().await;
+}

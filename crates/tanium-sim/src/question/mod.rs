@@ -36,6 +36,15 @@ use std::fmt;
 pub use eval::{CompiledFilter, SensorSource};
 pub use parser::{parse, parse_question};
 
+#[cfg(test)]
+fn names(question: &Question) -> Vec<&str> {
+    question
+        .selects
+        .iter()
+        .map(|select| select.sensor.as_str())
+        .collect()
+}
+
 /// A parsed filter expression. Compare two of them with `==` to check that texts mean
 /// the same thing; evaluate one with [`Filter::compile`] then [`CompiledFilter::matches`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,11 +136,31 @@ pub struct ParseError {
 /// A whole question: `Get A and B from all machines with <filter>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Question {
-    /// The sensors of the get clause, in order (empty for `Get from all machines`? no:
-    /// Tanium needs at least one; a question posted as JSON may have none).
-    pub selects: Vec<String>,
+    /// The sensors of the get clause, in order (Tanium needs at least one in text; a
+    /// question posted as JSON may have none).
+    pub selects: Vec<SelectText>,
     /// The from-clause filter; [`Filter::All`] without `with`.
     pub filter: Filter,
+}
+
+/// One sensor of a get clause: `File Exists["C:\x.exe"]` is
+/// `SelectText { sensor: "File Exists", params: ["C:\x.exe"] }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectText {
+    /// The sensor name as written.
+    pub sensor: String,
+    /// Its parameters, positional.
+    pub params: Vec<String>,
+}
+
+impl SelectText {
+    /// A select without parameters.
+    pub fn plain(sensor: &str) -> SelectText {
+        SelectText {
+            sensor: sensor.to_owned(),
+            params: Vec::new(),
+        }
+    }
 }
 
 /// Quotes a literal for question text the way Tanium's docs ask: wrapped in double quotes,
@@ -492,7 +521,7 @@ mod tests {
             "Get Computer Name and IP Address from all machines with OS Platform equals Windows",
         )
         .unwrap();
-        assert_eq!(question.selects, vec!["Computer Name", "IP Address"]);
+        assert_eq!(names(&question), vec!["Computer Name", "IP Address"]);
         assert_eq!(
             question.filter,
             clause("OS Platform", Operator::Equal, "Windows")
@@ -504,15 +533,31 @@ mod tests {
             "Get Process Details[\"\",\"\"] from all machines with Computer Name contains localhost",
         )
         .unwrap();
-        assert_eq!(question.selects, vec!["Process Details"]);
+        assert_eq!(names(&question), vec!["Process Details"]);
+        assert_eq!(question.selects[0].params, vec!["", ""]);
         assert_eq!(
             question.filter,
             clause("Computer Name", Operator::RegexMatch, ".*localhost.*")
         );
         let question = parse_question("Get Trace Executed Processes[1 month,1522723342293|1522726941293,0,0,10,0,rar.exe,\"\",-hp,\"\",\"\",\"\"] from all machines").unwrap();
-        assert_eq!(question.selects, vec!["Trace Executed Processes"]);
+        assert_eq!(names(&question), vec!["Trace Executed Processes"]);
         let question = parse_question("Get Folder Contents[c:\\] from all machines").unwrap();
-        assert_eq!(question.selects, vec!["Folder Contents"]);
+        assert_eq!(names(&question), vec!["Folder Contents"]);
+        assert_eq!(question.selects[0].params, vec!["c:\\"]);
+        let question = parse_question(
+            "Get Computer Name and File Exists[\"C:\\Program Files\\x.exe\"] from all machines",
+        )
+        .unwrap();
+        assert_eq!(
+            question.selects,
+            vec![
+                SelectText::plain("Computer Name"),
+                SelectText {
+                    sensor: "File Exists".to_owned(),
+                    params: vec!["C:\\Program Files\\x.exe".to_owned()],
+                },
+            ]
+        );
         assert_eq!(
             parse("operating system contains linux").unwrap(),
             clause("operating system", Operator::RegexMatch, ".*linux.*")

@@ -3,7 +3,7 @@
 //! from clauses.
 
 use super::lexer::{SYMBOLS, Token, TokenKind, tokenize};
-use super::{Clause, Filter, Operator, ParseError, Question};
+use super::{Clause, Filter, Operator, ParseError, Question, SelectText};
 
 /// Parses filter text such as `Computer Name equals "web-01.corp.example"`. Empty or
 /// blank text is [`Filter::All`] (an empty group means all machines).
@@ -41,29 +41,7 @@ pub fn parse_question(text: &str) -> Result<Question, ParseError> {
             message: "expected \"from all machines\" after the sensors".to_owned(),
             offset: text.chars().count(),
         })?;
-    let mut selects = Vec::new();
-    let mut current: Vec<String> = Vec::new();
-    for token in &tokens[index..from_index] {
-        match &token.kind {
-            TokenKind::Word(word) if word.eq_ignore_ascii_case("and") => {
-                if current.is_empty() {
-                    return Err(ParseError {
-                        message: "expected a sensor name before \"and\"".to_owned(),
-                        offset: token.offset,
-                    });
-                }
-                selects.push(current.join(" "));
-                current.clear();
-            }
-            TokenKind::Word(word) | TokenKind::Quoted(word) => current.push(word.clone()),
-            // Sensor parameters and column filters in the get clause do not change which
-            // machines answer, so the simulator reads past them.
-            _ => {}
-        }
-    }
-    if !current.is_empty() {
-        selects.push(current.join(" "));
-    }
+    let selects = read_selects(&tokens[index..from_index])?;
     let rest = &tokens[from_index + 3..];
     let filter = match rest.first() {
         None => Filter::All,
@@ -88,6 +66,42 @@ pub fn parse_question(text: &str) -> Result<Question, ParseError> {
         }
     };
     Ok(Question { selects, filter })
+}
+
+/// The sensors of a get clause, separated by `and`, each with the parameters in brackets
+/// after its name. Column filters in the get clause (`Get Running Processes contains x`) are
+/// not understood: their words become part of the sensor name, which then names no sensor.
+fn read_selects(tokens: &[Token]) -> Result<Vec<SelectText>, ParseError> {
+    let mut selects = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut params: Vec<String> = Vec::new();
+    for token in tokens {
+        match &token.kind {
+            TokenKind::Word(word) if word.eq_ignore_ascii_case("and") => {
+                if current.is_empty() {
+                    return Err(ParseError {
+                        message: "expected a sensor name before \"and\"".to_owned(),
+                        offset: token.offset,
+                    });
+                }
+                selects.push(SelectText {
+                    sensor: current.join(" "),
+                    params: std::mem::take(&mut params),
+                });
+                current.clear();
+            }
+            TokenKind::Word(word) | TokenKind::Quoted(word) => current.push(word.clone()),
+            TokenKind::Params(values) => params = values.clone(),
+            TokenKind::Open | TokenKind::Close => {}
+        }
+    }
+    if !current.is_empty() {
+        selects.push(SelectText {
+            sensor: current.join(" "),
+            params,
+        });
+    }
+    Ok(selects)
 }
 
 /// Parses tokens that must hold one filter and nothing after it; `text_len` is the offset

@@ -210,19 +210,7 @@ pub(super) async fn create_action(
         let mut inner = shared.lock();
         let action_group_id = resolve_action_group(&inner, body.get("action_group"))?;
         let target_group_id = resolve_target_group(&mut inner, body.get("target_group"))?;
-        let mut targeted = inner
-            .group(action_group_id)
-            .map(|group| shared.select(&group.compiled))
-            .unwrap_or_default();
-        if let Some(target) = target_group_id.and_then(|id| inner.group(id)) {
-            let compiled = target.compiled.clone();
-            targeted.retain(|&machine| {
-                shared
-                    .fleet()
-                    .get(machine as usize)
-                    .is_some_and(|endpoint| compiled.matches(endpoint))
-            });
-        }
+        let targeted = shared.targets(&inner, action_group_id, target_group_id, now);
         let id = inner.next_action_id;
         inner.next_action_id += 1;
         let action = Action {

@@ -9,11 +9,26 @@ use super::{
     ApiError, ApiResult, AppState, ObjectId, Options, canonical_sensor, data, flag, id_of,
     list_with_cache, parse_body, text_of, unparsable,
 };
-use crate::config::sensor_hash;
 use crate::question::{Clause, Filter, Operator};
+use crate::sensors;
 use crate::state::{self, Group, Inner, Shared};
 
 fn filter_json(clause: &Clause, not_flag: bool) -> Value {
+    let mut sensor = json!({
+        "hash": sensors::name_hash(&clause.sensor),
+        "id": sensors::name_id(&clause.sensor),
+        "name": canonical_sensor(&clause.sensor),
+    });
+    if let Some(known) = sensors::by_name(&clause.sensor).filter(|_| !clause.params.is_empty()) {
+        sensor["source_hash"] = json!(known.hash());
+        sensor["hash"] = json!(known.hash_with(&clause.params));
+        sensor["parameters"] = known
+            .params
+            .iter()
+            .zip(&clause.params)
+            .map(|(param, value)| json!({ "key": format!("||{}||", param.key), "value": value }))
+            .collect();
+    }
     json!({
         "operator": clause.operator.wire_name(),
         "value": clause.value,
@@ -29,11 +44,7 @@ fn filter_json(clause: &Clause, not_flag: bool) -> Value {
         "delimiter": "",
         "delimiter_index": 0,
         "utf8_flag": false,
-        "sensor": {
-            "hash": sensor_hash(&clause.sensor),
-            "id": crate::config::sensor_id(&clause.sensor),
-            "name": canonical_sensor(&clause.sensor),
-        },
+        "sensor": sensor,
     })
 }
 
@@ -260,10 +271,7 @@ pub(super) fn filter_from_group_json(inner: &Inner, value: &Value) -> Result<Fil
     let mut members = Vec::new();
     if let Some(Value::Array(filters)) = value.get("filters") {
         for item in filters {
-            let sensor = item
-                .pointer("/sensor/name")
-                .and_then(Value::as_str)
-                .ok_or("a filter needs sensor.name")?;
+            let (sensor, params) = filter_sensor(item)?;
             let operator_name = item
                 .get("operator")
                 .and_then(Value::as_str)
@@ -272,8 +280,8 @@ pub(super) fn filter_from_group_json(inner: &Inner, value: &Value) -> Result<Fil
                 format!("filter operator '{operator_name}' is not supported by the simulator")
             })?;
             let clause = Filter::Clause(Clause {
-                sensor: sensor.to_owned(),
-                params: Vec::new(),
+                sensor,
+                params,
                 operator,
                 value: item.get("value").map(text_of).unwrap_or_default(),
             });
@@ -311,4 +319,49 @@ pub(super) fn filter_from_group_json(inner: &Inner, value: &Value) -> Result<Fil
     } else {
         combined
     })
+}
+
+/// The sensor of a wire filter: by `name`, else `hash`/`source_hash`, else `id`; with its
+/// parameter values from `parameters: [{"key": "||path||", "value"}]`.
+fn filter_sensor(item: &Value) -> Result<(String, Vec<String>), String> {
+    let sensor = item.get("sensor").ok_or("a filter needs a sensor")?;
+    let name = sensor
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty());
+    let known = match name {
+        Some(name) => sensors::by_name(name),
+        None => [sensor.get("hash"), sensor.get("source_hash")]
+            .into_iter()
+            .filter_map(id_of)
+            .find_map(sensors::by_hash)
+            .or_else(|| id_of(sensor.get("id")).and_then(sensors::by_id)),
+    };
+    let name = match (name, known) {
+        (Some(name), _) => name.to_owned(),
+        (None, Some(known)) => known.name.to_owned(),
+        (None, None) => {
+            return Err("a filter needs sensor.name (or the hash or id of a sensor)".to_owned());
+        }
+    };
+    let pairs: Vec<(String, String)> = sensor
+        .get("parameters")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|pair| {
+                    (
+                        pair.get("key").map(text_of).unwrap_or_default(),
+                        pair.get("value").map(text_of).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let params = match known {
+        Some(known) if !pairs.is_empty() => known.params_from_keys(&pairs)?,
+        _ => Vec::new(),
+    };
+    Ok((name, params))
 }

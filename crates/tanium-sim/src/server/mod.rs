@@ -10,7 +10,10 @@
 //! - `packages`: packages, plain and as an action's derived package spec;
 //! - `actions`: actions, saved actions, approvals and action stops;
 //! - `questions`: `parse_question` and `questions`;
-//! - `results`: `result_info` and `result_data` of questions and actions;
+//! - `question_results`: `result_info` and `result_data` of questions and saved questions;
+//! - `results`: `result_data` of actions, and the rows and envelope every result set shares;
+//! - `sensors`: the sensor catalogue by name and id;
+//! - `saved_questions`: saved questions by name and id;
 //! - `status`: `system_status`, the registered clients and when each last registered;
 //! - `inspection`: `/sim/...`, what tests read and the operator's stop.
 
@@ -19,8 +22,11 @@ mod groups;
 mod inspection;
 mod middleware;
 mod packages;
+mod question_results;
 mod questions;
 mod results;
+mod saved_questions;
+mod sensors;
 mod sessions;
 mod status;
 
@@ -36,7 +42,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::config::known_sensor;
 use crate::state::Shared;
 
 /// Marks a response whose connection must be cut instead of answered.
@@ -135,11 +140,34 @@ pub(crate) fn router(shared: AppState) -> Router {
         .route("/questions/{id}", get(questions::question_by_id))
         .route(
             "/result_info/question/{id}",
-            get(results::question_result_info),
+            get(question_results::question_result_info),
         )
         .route(
             "/result_data/question/{id}",
-            get(results::question_result_data),
+            get(question_results::question_result_data),
+        )
+        .route(
+            "/result_info/saved_question/{id}",
+            get(question_results::saved_question_result_info),
+        )
+        .route(
+            "/result_data/saved_question/{id}",
+            get(question_results::saved_question_result_data),
+        )
+        .route("/sensors", get(sensors::list_sensors))
+        .route("/sensors/by-name/{name}", get(sensors::sensor_by_name))
+        .route("/sensors/{id}", get(sensors::sensor_by_id))
+        .route(
+            "/saved_questions",
+            get(saved_questions::list_saved_questions),
+        )
+        .route(
+            "/saved_questions/by-name/{name}",
+            get(saved_questions::saved_question_by_name),
+        )
+        .route(
+            "/saved_questions/{id}",
+            get(saved_questions::saved_question_by_id),
         )
         .route("/result_data/action/{id}", get(results::action_result_data))
         .route("/system_status", get(status::system_status))
@@ -239,6 +267,8 @@ struct Options {
     row_count: Option<usize>,
     cache_id: Option<u64>,
     cache_filters: Vec<Value>,
+    /// `row_counts_only_flag`: action results as counts by status only.
+    row_counts_only: bool,
 }
 
 impl Options {
@@ -257,6 +287,7 @@ impl Options {
             if let Some(Value::Array(filters)) = value.get("cache_filters") {
                 options.cache_filters = filters.clone();
             }
+            options.row_counts_only = flag(value.get("row_counts_only_flag"));
         }
         let number = |key: &str| query.get(key).and_then(|v| v.trim().parse::<u64>().ok());
         if let Some(start) = number("row_start") {
@@ -267,6 +298,9 @@ impl Options {
         }
         if let Some(cache) = number("cache_id") {
             options.cache_id = Some(cache);
+        }
+        if let Some(only) = query.get("row_counts_only_flag") {
+            options.row_counts_only = flag(Some(&Value::String(only.clone())));
         }
         Ok(options)
     }
@@ -320,7 +354,7 @@ fn list_with_cache(shared: &Shared, items: Vec<Value>, options: &Options) -> Api
 
 /// The simulator's spelling of a sensor it knows, or the name as written.
 fn canonical_sensor(name: &str) -> &str {
-    known_sensor(name).unwrap_or(name)
+    crate::sensors::by_name(name).map_or(name, |sensor| sensor.name)
 }
 
 /// The 400 of text that does not parse or names what does not exist, in Tanium's words.

@@ -1,5 +1,11 @@
-//! What a state file holds (version 1), taken from a running simulator and put back into a
-//! new one.
+//! What a state file holds (version 2; version 1 files are read too), taken from a running
+//! simulator and put back into a new one.
+//!
+//! Version 2 (sensors and saved questions) writes a question's selects as
+//! `{"sensor": name, "params": [...]}` where version 1 wrote the sensor's name alone. A
+//! version 1 file records the fingerprint of the world as version 1 saw it: without the
+//! packages added since ([`ADDED_PACKAGES`]) and without the sensor values a fleet file may
+//! now give, so a file written before is still recognised as this world's.
 //!
 //! The file keeps what clients changed: the groups they created, the actions they issued
 //! (with approvals and stops), their questions and login sessions, and the id counters, so
@@ -15,12 +21,26 @@ use serde_json::Value;
 
 use crate::config::SimConfig;
 use crate::question::{Clause, Filter, Operator};
-use crate::state::{Action, Group, Inner, QuestionRecord, Session, Shared, SimTime};
+use crate::sensors;
+use crate::state::{Action, Group, Inner, QuestionRecord, Select, Session, Shared, SimTime};
 
 /// The `format` of every state file: what tells one from any other JSON file.
 pub(crate) const FORMAT: &str = "runbook-sim-state";
-/// The version this build writes and reads.
-pub(crate) const VERSION: u64 = 1;
+/// The version this build writes (it reads every version up to it).
+pub(crate) const VERSION: u64 = 2;
+
+/// Packages added to the built-in world after version 1: not in a version 1 fingerprint.
+const ADDED_PACKAGES: &[u64] = &[173_206];
+
+/// Keys of a fleet endpoint that version 1 knew (the fingerprint of a version 1 file).
+const V1_ENDPOINT_KEYS: &[&str] = &[
+    "computer_name",
+    "ip_address",
+    "operating_system",
+    "os_platform",
+    "custom_tags",
+    "online",
+];
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,11 +156,19 @@ pub(crate) struct ActionRecord {
 pub(crate) struct QuestionEntry {
     pub id: u64,
     pub query_text: String,
-    pub selects: Vec<String>,
+    pub selects: Vec<SelectRecord>,
     pub context_group_id: Option<u64>,
     pub matching: Vec<[u32; 2]>,
     pub created_at: SimTime,
     pub expire_seconds: u64,
+}
+
+/// A sensor a question selects: `{"sensor", "params"}`, or (version 1) its name alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum SelectRecord {
+    WithParams { sensor: String, params: Vec<String> },
+    Name(String),
 }
 
 /// A login session.
@@ -154,7 +182,36 @@ pub(crate) struct SessionRecord {
 
 /// The world a configuration makes, as the file records it.
 pub(crate) fn world_id(config: &SimConfig) -> WorldId {
-    let described = config.describe();
+    fingerprint(config, config.describe(), config.packages.len())
+}
+
+/// The world a configuration makes, as a version 1 file recorded it.
+pub(crate) fn world_id_v1(config: &SimConfig) -> WorldId {
+    let mut described = config.describe();
+    if let Some(endpoints) = described["fleet"]["endpoints"].as_array_mut() {
+        for endpoint in endpoints {
+            if let Some(fields) = endpoint.as_object_mut() {
+                fields.retain(|key, _| V1_ENDPOINT_KEYS.contains(&key.as_str()));
+            }
+        }
+    }
+    if let Some(packages) = described["packages"].as_array_mut() {
+        packages.retain(|package| {
+            !package["id"]
+                .as_u64()
+                .is_some_and(|id| ADDED_PACKAGES.contains(&id))
+        });
+        for package in packages.iter_mut() {
+            if let Some(fields) = package.as_object_mut() {
+                fields.remove("effect");
+            }
+        }
+    }
+    let packages = described["packages"].as_array().map_or(0, Vec::len);
+    fingerprint(config, described, packages)
+}
+
+fn fingerprint(config: &SimConfig, described: Value, packages: usize) -> WorldId {
     let parts: Vec<&Value> = [
         "fleet",
         "packages",
@@ -174,7 +231,7 @@ pub(crate) fn world_id(config: &SimConfig) -> WorldId {
     WorldId {
         fingerprint: format!("{hash:016x}"),
         endpoints: config.fleet.len(),
-        packages: config.packages.len(),
+        packages,
         seed: config.seed,
     }
 }
@@ -205,7 +262,14 @@ pub(crate) fn contents(shared: &Shared) -> Contents {
         .map(|question| QuestionEntry {
             id: question.id,
             query_text: question.query_text.clone(),
-            selects: question.selects.clone(),
+            selects: question
+                .selects
+                .iter()
+                .map(|select| SelectRecord::WithParams {
+                    sensor: select.sensor.name.to_owned(),
+                    params: select.params.clone(),
+                })
+                .collect(),
             context_group_id: question.context_group_id,
             matching: runs_of(&question.matching),
             created_at: question.created_at,
@@ -301,10 +365,16 @@ pub(crate) fn restore(shared: &Shared, contents: Contents) -> Result<(), String>
                 entry.id
             ));
         }
+        let selects = entry
+            .selects
+            .into_iter()
+            .map(|record| select_of(record, entry.id))
+            .collect::<Result<_, _>>()?;
         let record = QuestionRecord {
             id: entry.id,
             query_text: entry.query_text,
-            selects: entry.selects,
+            selects,
+            saved_question_id: None,
             context_group_id: entry.context_group_id,
             matching: expand_runs(&entry.matching, fleet)
                 .map_err(|error| format!("question {}: {error}", entry.id))?,
@@ -329,6 +399,18 @@ pub(crate) fn restore(shared: &Shared, contents: Contents) -> Result<(), String>
         );
     }
     restore_counters(&mut inner, &counters)
+}
+
+/// A select read back: a sensor of the catalogue, its parameters as the definition has them.
+fn select_of(record: SelectRecord, question: u64) -> Result<Select, String> {
+    let (name, mut params) = match record {
+        SelectRecord::WithParams { sensor, params } => (sensor, params),
+        SelectRecord::Name(sensor) => (sensor, Vec::new()),
+    };
+    let sensor = sensors::by_name(&name)
+        .ok_or_else(|| format!("question {question} selects '{name}', which is not a sensor"))?;
+    params.resize(sensor.params.len(), String::new());
+    Ok(Select { sensor, params })
 }
 
 /// The counters, never below an id already taken (a file edited by hand could say so).

@@ -216,22 +216,27 @@ fn read(path: &Path, config: &SimConfig) -> Result<Option<StateFile>, SimError> 
     if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
         return Err(not_state(&format!("it has no \"format\": \"{FORMAT}\"")));
     }
-    match value.get("version").and_then(Value::as_u64) {
-        Some(VERSION) => {}
+    let version = match value.get("version").and_then(Value::as_u64) {
+        Some(version @ 1..=VERSION) => version,
         Some(version) if version > VERSION => {
             return Err(invalid(
                 path,
                 &format!(
                     "simulator state version {version}, written by a newer runbook (this one \
-                     reads version {VERSION})"
+                     reads versions 1 to {VERSION})"
                 ),
             ));
         }
-        _ => return Err(not_state("its \"version\" is not 1")),
-    }
+        _ => return Err(not_state("its \"version\" is not a version from 1 to 2")),
+    };
     let file: StateFile = serde_json::from_value(value)
         .map_err(|error| invalid(path, &format!("invalid simulator state: {error}")))?;
-    let world = format::world_id(config);
+    // A version 1 file names the world as version 1 saw it.
+    let world = if version == 1 {
+        format::world_id_v1(config)
+    } else {
+        format::world_id(config)
+    };
     if file.world != world {
         let had = &file.world;
         return Err(invalid(

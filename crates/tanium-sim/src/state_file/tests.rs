@@ -4,7 +4,7 @@ use chrono::Utc;
 
 use super::format::{self, Contents, expand_runs, runs_of};
 use super::*;
-use crate::state::{Action, Group, QuestionRecord, Session};
+use crate::state::{Action, Group, QuestionRecord, Select, Session};
 
 fn folder() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary folder")
@@ -29,7 +29,7 @@ fn busy_simulator() -> Shared {
             created_by_client: true,
             action_group: false,
         });
-        let targeted = shared.select(&compiled);
+        let targeted = shared.select_at(&inner, &compiled, 0.0);
         assert!(targeted.len() > 2);
         for (offset, approved) in [(0, None), (1, Some(12.5))] {
             let id = inner.next_action_id;
@@ -65,11 +65,21 @@ fn busy_simulator() -> Shared {
             QuestionRecord {
                 id: question_id,
                 query_text: "Get Computer Name from all machines".to_owned(),
-                selects: vec!["Computer Name".to_owned()],
+                selects: vec![
+                    Select {
+                        sensor: crate::sensors::by_name("Computer Name").unwrap(),
+                        params: Vec::new(),
+                    },
+                    Select {
+                        sensor: crate::sensors::by_name("File Exists").unwrap(),
+                        params: vec!["C:\\Users\\Public\\evil.exe".to_owned()],
+                    },
+                ],
                 context_group_id: Some(group_id),
                 matching: vec![0, 1, 2, 7, 9],
                 created_at: 4.0,
                 expire_seconds: 600,
+                saved_question_id: None,
             },
         );
         for (number, user_id) in [(1, 1), (2, 2)] {
@@ -105,8 +115,8 @@ fn contents_survive_serialization_and_restoring() {
     let group = after.groups.last().unwrap();
     assert_eq!(group.filter, before.groups.last().unwrap().filter);
     assert_eq!(
-        restored.select(&group.compiled),
-        shared.select(&before.groups.last().unwrap().compiled)
+        restored.select_at(&after, &group.compiled, 0.0),
+        shared.select_at(&before, &before.groups.last().unwrap().compiled, 0.0)
     );
     assert_eq!(after.next_action_id, before.next_action_id);
     assert_eq!(after.next_cache_id, before.next_cache_id);
@@ -155,7 +165,7 @@ fn a_file_is_written_at_start_and_read_back_by_the_next_simulator() {
     persistence.save().unwrap();
     let written: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(written["format"], "runbook-sim-state");
-    assert_eq!(written["version"], 1);
+    assert_eq!(written["version"], 2);
     assert_eq!(written["state"]["actions"][0]["id"], action_id);
     drop((shared, persistence));
 
@@ -219,11 +229,15 @@ fn corrupt_and_foreign_files_are_refused_naming_the_file() {
     refused("[1, 2]", config(), "no \"format\"");
     refused("{\"actions\": []}", config(), "not a simulator state file");
     let mut newer = valid_file();
-    newer["version"] = json!(2);
+    newer["version"] = json!(3);
     refused(&newer.to_string(), config(), "written by a newer runbook");
     let mut older = valid_file();
     older["version"] = json!(0);
-    refused(&older.to_string(), config(), "\"version\" is not 1");
+    refused(
+        &older.to_string(),
+        config(),
+        "\"version\" is not a version from 1 to 2",
+    );
     let mut broken = valid_file();
     broken["state"]["actions"][0]["targeted"] = json!("all");
     refused(&broken.to_string(), config(), "invalid simulator state");
@@ -252,7 +266,7 @@ fn a_file_of_another_world_is_refused() {
     refused(
         &file,
         other_fleet,
-        "another world (36 endpoints, 6 packages, seed 7",
+        "another world (36 endpoints, 7 packages, seed 7",
     );
     let other_seed = SimConfig {
         seed: 8,
@@ -323,4 +337,59 @@ fn a_restored_simulator_goes_on_where_it_was() {
     );
     assert!(restored.clock.now() >= before);
     assert_eq!(restored.lock().next_stop_id, 9);
+}
+
+/// A state file written by the simulator before sensors and saved questions (format version
+/// 1, by the build before them, unchanged): a group, an action tagging WIN-DC01 "Legacy", a
+/// question selecting two sensors.
+const V1_FILE: &str = include_str!("state-v1.json");
+
+#[test]
+fn a_version_1_file_is_read_and_written_back_as_version_2() {
+    let folder = folder();
+    let path = folder.path().join("state.json");
+    std::fs::write(&path, V1_FILE).unwrap();
+    let (shared, persistence, status) = open(&path, SimConfig::default()).unwrap();
+    assert!(status.restored);
+    assert_eq!(status.actions, 1);
+    {
+        let inner = shared.lock();
+        let question = &inner.questions[&90_001];
+        let names: Vec<&str> = question.selects.iter().map(|s| s.sensor.name).collect();
+        assert_eq!(names, vec!["Computer Name", "Custom Tags"]);
+        // The action of the old file completed long ago: WIN-DC01 carries its tag now.
+        let world = shared.world(&inner, shared.clock.now());
+        let tags = crate::sensors::by_name("Custom Tags").unwrap();
+        let answer = world.machine(0).unwrap().answer(tags, &[]);
+        assert!(answer.iter().any(|tag| tag == "Legacy"), "{answer:?}");
+    }
+    persistence.save().unwrap();
+    let written: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(written["version"], 2);
+    assert_eq!(
+        written["state"]["questions"][0]["selects"][1],
+        json!({ "sensor": "Custom Tags", "params": [] })
+    );
+    drop((shared, persistence));
+    // Read again as version 2.
+    let (again, _persistence, _) = open(&path, SimConfig::default()).unwrap();
+    assert!(again.lock().actions.contains_key(&5001));
+}
+
+#[test]
+fn a_version_1_file_of_another_world_is_still_refused() {
+    let mut renamed = SimConfig::default();
+    renamed.fleet[0].computer_name = "SOMEONE-ELSE".to_owned();
+    refused(V1_FILE, renamed, "another world");
+    // What version 1 did not know does not make another world of it.
+    let mut processes = SimConfig::default();
+    processes.fleet[3].running_processes = Some(vec!["sqlservr.exe".to_owned()]);
+    assert_eq!(
+        format::world_id_v1(&processes),
+        format::world_id_v1(&SimConfig::default())
+    );
+    assert_ne!(
+        format::world_id(&processes),
+        format::world_id(&SimConfig::default())
+    );
 }

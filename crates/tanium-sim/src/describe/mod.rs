@@ -1,29 +1,20 @@
-//! What the simulator simulates, as data: its fleet, sensors, packages with their parameters,
-//! groups, action groups, users (who issues, who approves), timing and faults. `runbook sim
-//! --describe` prints it, and `GET /sim/fleet` serves it.
+//! What the simulator simulates, as data: its fleet, sensors (and what endpoints answer),
+//! saved questions, packages with their parameters and effects, groups, action groups, users
+//! (who issues, who approves), timing and faults. `runbook sim --describe` prints it, and
+//! `GET /sim/fleet` serves it. `sensors` describes the sensors, the answers and the saved
+//! questions.
+
+mod sensors;
 
 use serde_json::{Value, json};
 
-use crate::config::{PackageDef, SENSORS, SimConfig};
+use crate::config::{Endpoint, PackageDef, SimConfig};
 
 impl SimConfig {
     /// The simulator's world as JSON (the body of `GET /sim/fleet`).
     pub fn describe(&self) -> Value {
         let online = self.fleet.iter().filter(|endpoint| endpoint.online).count();
-        let fleet: Vec<Value> = self
-            .fleet
-            .iter()
-            .map(|endpoint| {
-                json!({
-                    "computer_name": endpoint.computer_name,
-                    "ip_address": endpoint.ip_address,
-                    "operating_system": endpoint.operating_system,
-                    "os_platform": endpoint.os_platform,
-                    "custom_tags": endpoint.custom_tags,
-                    "online": endpoint.online,
-                })
-            })
-            .collect();
+        let fleet: Vec<Value> = self.fleet.iter().map(describe_endpoint).collect();
         let group = |group: &crate::config::GroupDef| json!({ "name": group.name, "text": group.text.trim() });
         let users: Vec<Value> = self
             .users
@@ -51,7 +42,9 @@ impl SimConfig {
                 "offline": self.fleet.len() - online,
                 "endpoints": fleet,
             },
-            "sensors": SENSORS,
+            "sensors": sensors::describe_sensors(),
+            "answers": sensors::describe_answers(self),
+            "saved_questions": sensors::describe_saved_questions(self),
             "packages": self.packages.iter().map(describe_package).collect::<Vec<_>>(),
             "groups": self.groups.iter().map(group).collect::<Vec<_>>(),
             "action_groups": self.action_groups.iter().map(group).collect::<Vec<_>>(),
@@ -111,7 +104,7 @@ impl SimConfig {
                 tags.join(", "),
             ));
         }
-        out.push_str(&format!("\nSensors: {}\n", SENSORS.join(", ")));
+        out.push_str(&sensors::sensors_text(&world));
         out.push_str("\nPackages:\n");
         for package in world["packages"].as_array().cloned().unwrap_or_default() {
             out.push_str(&format!(
@@ -120,6 +113,9 @@ impl SimConfig {
                 package["id"],
                 text(&package["content_set"])
             ));
+            if let Some(effect) = package["effect"].as_str() {
+                out.push_str(&format!("    where it completes: {effect}\n"));
+            }
             let parameters = package["parameters"]
                 .as_array()
                 .cloned()
@@ -215,6 +211,36 @@ impl SimConfig {
     }
 }
 
+/// An endpoint as the fleet file gives it: the sensor values it may give appear only when
+/// given (the others are derived; `answers` shows them).
+fn describe_endpoint(endpoint: &Endpoint) -> Value {
+    let mut out = json!({
+        "computer_name": endpoint.computer_name,
+        "ip_address": endpoint.ip_address,
+        "operating_system": endpoint.operating_system,
+        "os_platform": endpoint.os_platform,
+        "custom_tags": endpoint.custom_tags,
+        "online": endpoint.online,
+    });
+    let given = [
+        ("running_processes", &endpoint.running_processes),
+        ("installed_applications", &endpoint.installed_applications),
+        ("logged_in_users", &endpoint.logged_in_users),
+    ];
+    for (key, values) in given {
+        if let Some(values) = values {
+            out[key] = json!(values);
+        }
+    }
+    if let Some(level) = endpoint.logging_level {
+        out["logging_level"] = json!(level);
+    }
+    if !endpoint.files.is_empty() {
+        out["files"] = json!(endpoint.files);
+    }
+    out
+}
+
 /// A package with its parameters decoded from Tanium's parameter definition string.
 fn describe_package(package: &PackageDef) -> Value {
     let definition: Value = if package.parameter_definition.is_empty() {
@@ -248,14 +274,18 @@ fn describe_package(package: &PackageDef) -> Value {
                 .collect()
         })
         .unwrap_or_default();
-    json!({
+    let mut out = json!({
         "id": package.id,
         "name": package.name,
         "command": package.command,
         "content_set": package.content_set,
         "verify_group_id": package.verify_group_id,
         "parameters": parameters,
-    })
+    });
+    if let Some(effect) = package.effect {
+        out["effect"] = json!(effect.describe());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -275,6 +305,21 @@ mod tests {
         assert_eq!(logging["parameters"][0]["type"], "NumericParameter");
         assert_eq!(world["users"][1]["name"], "approver");
         let text = config.describe_text();
+        for expected in [
+            "Sensors: Computer Name, IP Address",
+            "with a parameter: Custom Tag Exists[tag], File Exists[path]",
+            "Running Processes has evil.exe on: WIN-APP01, WIN-LAPTOP-0042, WIN-LAPTOP-0051 (offline)",
+            "Hosts Running Evil (id 1001, asked every 600 s)",
+            "where it completes: removes the tag $1 from Custom Tags",
+            "[no results]: Custom Tags on",
+        ] {
+            assert!(text.contains(expected), "{expected}\n{text}");
+        }
+        assert_eq!(world["sensors"][13]["parameters"][0], "path");
+        assert_eq!(
+            world["answers"]["endpoints"].as_array().unwrap().len(),
+            config.fleet.len()
+        );
         assert!(text.contains("WIN-DC01"), "{text}");
         assert!(text.contains("approver"), "{text}");
     }

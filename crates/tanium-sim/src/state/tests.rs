@@ -1,0 +1,175 @@
+//! The clock, statuses over time, approval and the built-in groups.
+
+use super::*;
+
+fn shared(config: SimConfig) -> Shared {
+    Shared::new(config).unwrap()
+}
+
+fn action(shared: &Shared, needs_approval: bool, package_index: usize) -> Action {
+    Action {
+        id: 77,
+        name: "a".to_owned(),
+        comment: String::new(),
+        action_group_id: 1,
+        target_group_id: None,
+        package_index,
+        parameters: Vec::new(),
+        targeted: (0..shared.fleet().len() as u32).collect(),
+        created_at: 0.0,
+        approved_at: None,
+        approver_id: None,
+        needs_approval,
+        stopped_at: None,
+        expire_seconds: 600,
+        distribute_seconds: 0,
+        saved_action_id: 1,
+        user_id: 1,
+        history_question_id: 1,
+    }
+}
+
+#[test]
+fn machines_move_through_statuses_to_a_final_one() {
+    let shared = shared(SimConfig::default());
+    let action = action(&shared, false, 0);
+    let online = shared.fleet().iter().position(|e| e.online).unwrap() as u32;
+    let offline = shared.fleet().iter().position(|e| !e.online).unwrap() as u32;
+    assert_eq!(shared.machine_status(&action, online, 0.0), None);
+    let mut seen = Vec::new();
+    for step in 0..400 {
+        if let Some(status) = shared.machine_status(&action, online, step as f64 * 0.1)
+            && seen.last() != Some(&status)
+        {
+            seen.push(status);
+        }
+    }
+    assert_eq!(
+        &seen[..3],
+        &[
+            MachineStatus::Waiting,
+            MachineStatus::Downloading,
+            MachineStatus::Running
+        ]
+    );
+    assert!(matches!(
+        seen[3],
+        MachineStatus::Completed | MachineStatus::Failed
+    ));
+    assert_eq!(shared.machine_status(&action, offline, 500.0), None);
+    assert_eq!(shared.action_status(&action, 100.0), "Active");
+    assert_eq!(shared.action_status(&action, 601.0), "Closed");
+}
+
+#[test]
+fn verification_packages_go_completed_then_verified() {
+    let config = SimConfig {
+        failure_share: 0.0,
+        ..SimConfig::default()
+    };
+    let shared = shared(config);
+    let verify_index = shared
+        .config
+        .packages
+        .iter()
+        .position(|p| p.verify_group_id != 0)
+        .unwrap();
+    let action = action(&shared, false, verify_index);
+    let machine = shared.fleet().iter().position(|e| e.online).unwrap() as u32;
+    let statuses: Vec<_> = (0..600)
+        .filter_map(|step| shared.machine_status(&action, machine, step as f64 * 0.1))
+        .collect();
+    let completed = statuses
+        .iter()
+        .position(|s| *s == MachineStatus::Completed)
+        .unwrap();
+    let verified = statuses
+        .iter()
+        .position(|s| *s == MachineStatus::Verified)
+        .unwrap();
+    assert!(completed < verified);
+}
+
+#[test]
+fn approval_gates_the_start_and_expiry_cuts_unfinished_machines() {
+    let config = SimConfig {
+        approval_required: true,
+        ..SimConfig::default()
+    };
+    let shared = shared(config);
+    let mut action = action(&shared, true, 0);
+    action.expire_seconds = 2;
+    assert_eq!(shared.action_status(&action, 50.0), "Pending");
+    assert!(shared.machine_status(&action, 0, 50.0).is_none());
+    let mut stopped_while_pending = action.clone();
+    stopped_while_pending.stopped_at = Some(5.0);
+    assert_eq!(
+        shared.action_status(&stopped_while_pending, 50.0),
+        "Stopped"
+    );
+    action.approved_at = Some(10.0);
+    assert_eq!(shared.action_status(&action, 11.0), "Active");
+    // Two seconds is too short for any machine to finish.
+    assert_eq!(
+        shared.machine_status(&action, 0, 13.0),
+        Some(MachineStatus::Expired)
+    );
+    assert_eq!(shared.action_status(&action, 13.0), "Expired");
+    action.expire_seconds = 600;
+    action.stopped_at = Some(10.5);
+    assert_eq!(
+        shared.machine_status(&action, 0, 11.0),
+        Some(MachineStatus::Stopped)
+    );
+    assert_eq!(shared.action_status(&action, 11.0), "Stopped");
+}
+
+#[test]
+fn auto_approval_starts_pending_actions() {
+    let config = SimConfig {
+        approval_required: true,
+        auto_approve_after: Some(Duration::from_secs(30)),
+        ..SimConfig::default()
+    };
+    let shared = shared(config);
+    let action = action(&shared, true, 0);
+    assert_eq!(shared.action_start(&action, 29.0), None);
+    assert_eq!(shared.action_start(&action, 31.0), Some(30.0));
+}
+
+#[test]
+fn built_in_groups_select_the_right_machines() {
+    let shared = shared(SimConfig::default());
+    let inner = shared.lock();
+    let by_name = |name: &str| {
+        inner
+            .groups
+            .iter()
+            .find(|g| g.name == name && !g.action_group)
+            .unwrap()
+    };
+    assert_eq!(
+        shared
+            .select_at(&inner, &by_name("All Computers").compiled, 0.0)
+            .len(),
+        shared.fleet().len()
+    );
+    assert!(
+        shared
+            .select_at(&inner, &by_name("No Computers").compiled, 0.0)
+            .is_empty()
+    );
+    let default = inner
+        .groups
+        .iter()
+        .find(|g| g.name == "Default" && g.action_group)
+        .unwrap();
+    assert!(shared.select_at(&inner, &default.compiled, 0.0).is_empty());
+    let windows = shared.select_at(&inner, &by_name("All Windows").compiled, 0.0);
+    assert!(
+        windows
+            .iter()
+            .all(|&m| shared.fleet()[m as usize].os_platform == "Windows")
+    );
+    assert!(!windows.is_empty());
+}
