@@ -14,7 +14,8 @@ use std::time::Duration;
 use runbook_engine::{
     ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Approval, Engine, Lookup, NoEvents,
     Pace, PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform,
-    PlatformError, RunRequest, TargetOutcome, TargetRequest, TargetSurvey,
+    PlatformError, QuestionAnswer, QuestionAsked, QuestionProgress, QuestionRequest, RunRequest,
+    TargetOutcome, TargetRequest, TargetSurvey,
 };
 use runbook_playbook::Playbook;
 use runbook_tanium::targeting::{Clause, ClauseValue, Combine, Operator, build_text};
@@ -459,6 +460,29 @@ impl Platform for LoadPlatform {
         let _slot = self.slot().await;
         self.inner.stop_action(action_id).await
     }
+    async fn ask_question(
+        &self,
+        request: &QuestionRequest,
+    ) -> Result<QuestionAsked, PlatformError> {
+        let _slot = self.slot().await;
+        self.inner.ask_question(request).await
+    }
+    async fn question_progress(&self, question_id: u64) -> Result<QuestionProgress, PlatformError> {
+        let _slot = self.slot().await;
+        self.inner.question_progress(question_id).await
+    }
+    async fn question_answer(
+        &self,
+        question_id: u64,
+        max_rows: usize,
+    ) -> Result<QuestionAnswer, PlatformError> {
+        let _slot = self.slot().await;
+        self.inner.question_answer(question_id, max_rows).await
+    }
+    async fn check_question(&self, request: &QuestionRequest) -> Result<(), PlatformError> {
+        let _slot = self.slot().await;
+        self.inner.check_question(request).await
+    }
     fn plan_target(&self, request: &TargetRequest) -> Result<Vec<PlannedRequest>, PlatformError> {
         self.inner.plan_target(request)
     }
@@ -479,5 +503,11 @@ impl Platform for LoadPlatform {
     }
     fn plan_poll(&self, action_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
         self.inner.plan_poll(action_id)
+    }
+    fn plan_stop_action(&self, action_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
+        self.inner.plan_stop_action(action_id)
+    }
+    fn plan_question(&self, request: &PlanValue<QuestionRequest>) -> Vec<PlannedRequest> {
+        self.inner.plan_question(request)
     }
 }

@@ -10,18 +10,20 @@
 //!   before. The reporting share and the per-status counts are text beside it.
 //! - `await_approval`: no bar (elapsed time against a timeout is not progress), a spinner with
 //!   the time waited and the time left before the deadline.
+//! - `question`: a bar of the endpoints that must answer (the step's `until_percent` of the
+//!   endpoints the question reached), filled with those that answered; full exactly when the
+//!   step has its share.
 //!
 //! Off a terminal the same text is printed as plain lines, one when the message changes: the
 //! clock (time waited, deadline) alone does not print a line, so a log file is not flooded.
-//! - Waits still to come get an arm in [`wait_display`]: a question fills with the answered
-//!   share against its `until_percent` (as a poll does with the finished share), loops and waves
-//!   with the items or waves done out of the total ([`Gauge::Bar`] with `done` and `total`).
+//! - Waits still to come get an arm in [`wait_display`]: loops and waves with the items or
+//!   waves done out of the total ([`Gauge::Bar`] with `done` and `total`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use runbook_engine::Event;
-use runbook_engine::values::{endpoints_needed, humanize, poll_reached, share};
+use runbook_engine::values::{endpoints_needed, humanize, poll_reached, question_reached, share};
 
 /// How a wait's progress is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +89,20 @@ pub fn wait_display(event: &Event) -> Option<WaitDisplay> {
             statuses,
             left_seconds: *left_seconds,
         })),
-        // Questions, loops and waves, when they land, show their progress here.
+        Event::QuestionProgress {
+            question_id,
+            mr_tested,
+            estimated_total,
+            until_percent,
+            left_seconds,
+            ..
+        } => Some(question(
+            *question_id,
+            (*mr_tested, *estimated_total),
+            *until_percent,
+            *left_seconds,
+        )),
+        // Loops and waves, when they land, show their progress here.
         _ => None,
     }
 }
@@ -148,6 +163,39 @@ pub fn poll(state: &PollState<'_>) -> WaitDisplay {
         message.push_str(&format!(" · {}", counts.join(", ")));
     }
     let clock = match (reached, state.left_seconds) {
+        (false, Some(left)) => Some(format!("deadline in {}", duration(left))),
+        _ => None,
+    };
+    WaitDisplay {
+        gauge: Gauge::Bar { position, length },
+        message,
+        clock,
+    }
+}
+
+/// A question's wait: the endpoints that answered against the number the step needs.
+pub fn question(
+    question_id: u64,
+    (mr_tested, estimated_total): (u64, u64),
+    until_percent: u8,
+    left_seconds: Option<u64>,
+) -> WaitDisplay {
+    let reached = question_reached(mr_tested, estimated_total, until_percent);
+    let needed = endpoints_needed(estimated_total, until_percent);
+    let length = needed.max(1);
+    let position = if reached {
+        length
+    } else {
+        mr_tested.min(length - 1)
+    };
+    let message = if estimated_total == 0 {
+        format!("question {question_id}: no endpoint reached yet ({until_percent}% must answer)")
+    } else {
+        format!(
+            "question {question_id}: {mr_tested}/{estimated_total} answered, {needed} needed ({until_percent}%)"
+        )
+    };
+    let clock = match (reached, left_seconds) {
         (false, Some(left)) => Some(format!("deadline in {}", duration(left))),
         _ => None,
     };
@@ -327,6 +375,28 @@ mod tests {
             display.text(),
             "waiting for approval of action 5001 · 0s waited · timeout 1m"
         );
+    }
+
+    #[test]
+    fn a_question_fills_with_the_endpoints_that_answered_until_its_share() {
+        let display = question(4001, (0, 0), 95, Some(600));
+        assert_eq!(bar(&display), (0, 1));
+        assert_eq!(
+            display.text(),
+            "question 4001: no endpoint reached yet (95% must answer) · deadline in 10m"
+        );
+        let display = question(4001, (10, 20), 95, Some(590));
+        assert_eq!(bar(&display), (10, 19));
+        assert_eq!(
+            display.text(),
+            "question 4001: 10/20 answered, 19 needed (95%) · deadline in 9m50s"
+        );
+        // Full exactly when the share is reached, never past full.
+        assert_eq!(bar(&question(4001, (18, 20), 95, Some(1))), (18, 19));
+        let display = question(4001, (19, 20), 95, Some(1));
+        assert_eq!(bar(&display), (19, 19));
+        assert_eq!(display.clock, None);
+        assert_eq!(bar(&question(4001, (57, 56), 100, None)), (56, 56));
     }
 
     #[test]

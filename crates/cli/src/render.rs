@@ -132,7 +132,9 @@ impl Renderer {
             | Event::StepFailed { .. }
             | Event::StepRestored { .. }
             | Event::StepRetrying { .. } => self.step_event(&mut state, event, verbose),
-            Event::ApprovalWaiting { .. } | Event::PollProgress { .. } => {
+            Event::ApprovalWaiting { .. }
+            | Event::PollProgress { .. }
+            | Event::QuestionProgress { .. } => {
                 self.wait_event(&mut state, event)
             }
             Event::RunStarted {

@@ -125,6 +125,21 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         left_seconds: Option<u64>,
     },
+    /// A `question` step's wait: how many endpoints answered, of those the question reached.
+    QuestionProgress {
+        step_id: String,
+        question_id: u64,
+        /// The answered share (`mr_tested` over `estimated_total`), rounded to a tenth, capped
+        /// at 100.
+        percent: f64,
+        mr_tested: u64,
+        estimated_total: u64,
+        /// The step's `until_percent`: the answered share it waits for.
+        until_percent: u8,
+        /// Time left before the wait's deadline (kept across resumes), on the playbook clock.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        left_seconds: Option<u64>,
+    },
     Warning {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         step_id: Option<String>,
@@ -165,6 +180,7 @@ impl Event {
             Event::ActionIssued { .. } => "action_issued",
             Event::ApprovalWaiting { .. } => "approval_waiting",
             Event::PollProgress { .. } => "poll_progress",
+            Event::QuestionProgress { .. } => "question_progress",
             Event::Warning { .. } => "warning",
             Event::Log { .. } => "log",
             Event::RunFinished { .. } => "run_finished",

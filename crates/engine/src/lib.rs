@@ -57,6 +57,7 @@ pub use runbook_playbook::{
     DEFAULT_ACTION_GROUP, DEFAULT_ACTION_GROUP_HELP, DEFAULT_ACTION_GROUP_REFUSED,
     is_default_action_group,
 };
+pub use steps::{StoppedAction, stop_action};
 pub use store::{
     Intent, NewRun, RecordedStatus, RunFilter, RunRecord, RunSummary, StepRecord, StepStatus,
     Store, StoreError, StoreErrorKind,

@@ -16,11 +16,13 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::plan_unknown::Unknowns;
-use crate::platform::{PackageSelector, PlannedRequest, Platform, TargetRequest, TargetSurvey};
+use crate::platform::{
+    PackageSelector, PlannedRequest, Platform, QuestionRequest, TargetRequest, TargetSurvey,
+};
 use crate::redact::{Redactor, mask, revealing};
 use crate::steps::{self, placeholders};
 use crate::template::{Taint, TemplateContext, Templates, condition_holds};
-use crate::values::value_text;
+use crate::values::{is_placeholder, value_text};
 
 /// The placeholder for the run id, which only exists once the run starts.
 pub(crate) const RUN_ID_PLACEHOLDER: &str = "<run.id>";
@@ -69,6 +71,8 @@ pub(crate) struct Lookups {
     pub(crate) target_step: Option<String>,
     /// An `issue` step's `min_endpoints`.
     pub(crate) min_endpoints: u64,
+    /// A `question` step's question: its sensors or saved question must exist.
+    pub(crate) question: Option<QuestionRequest>,
 }
 
 /// A whole plan.
@@ -334,6 +338,9 @@ impl<'a> Planner<'a> {
                     }
                 }
             }
+            if let Some(question) = &lookups.question {
+                check_question(self.platform, question, step, &mut live, &mut problems).await;
+            }
             if !live.is_empty() {
                 step.live = Some(Value::Object(live));
             }
@@ -456,6 +463,12 @@ impl<'a> Planner<'a> {
                 steps::approval::plan(self, step, wait, scope, planned)
             }
             StepKind::Poll(poll) => steps::poll::plan(self, step, poll, scope, planned),
+            StepKind::Question(question) => {
+                steps::question::plan(self, step, question, scope, planned)
+            }
+            StepKind::StopAction(stop) => {
+                steps::stop_action::plan(self, step, stop, scope, planned)
+            }
             StepKind::Assert(assertion) => steps::assert::plan(self, assertion, scope, planned),
             StepKind::Log(message) => steps::log::plan(self, message, scope, planned),
             StepKind::Set(values) => steps::set::plan(self, values, scope, planned, outputs_taint),
@@ -494,6 +507,45 @@ fn show_survey(survey: &TargetSurvey, details: &mut Vec<String>, live: &mut Map<
             details.push(format!("live: offline endpoints not known ({why})"));
             live.insert("offline_endpoints".to_owned(), Value::Null);
             live.insert("offline_endpoints_unknown".to_owned(), json!(why));
+        }
+    }
+}
+
+/// plan --live: whether a question's sensors (or its saved question) exist. A saved question
+/// named by a value only a run can tell is not looked up.
+async fn check_question(
+    platform: &dyn Platform,
+    question: &QuestionRequest,
+    step: &mut PlanStep,
+    live: &mut Map<String, Value>,
+    problems: &mut Vec<String>,
+) {
+    let what = match question {
+        QuestionRequest::Saved { name_or_id } if is_placeholder(name_or_id) => {
+            step.details.push(format!(
+                "live: the saved question {name_or_id} is only known at run time: not looked up"
+            ));
+            return;
+        }
+        QuestionRequest::Saved { name_or_id } => {
+            format!("the saved question `{name_or_id}` exists")
+        }
+        QuestionRequest::Sensors { get, .. } => {
+            let names: Vec<String> = get
+                .iter()
+                .map(|select| format!("`{}`", select.sensor))
+                .collect();
+            format!("sensor(s) {} exist", names.join(", "))
+        }
+    };
+    match platform.check_question(question).await {
+        Ok(()) => {
+            step.details.push(format!("live: {what}"));
+            live.insert("question_exists".to_owned(), Value::Bool(true));
+        }
+        Err(error) => {
+            live.insert("question_exists".to_owned(), Value::Bool(false));
+            problems.push(format!("step `{}`: {error}", step.id));
         }
     }
 }

@@ -21,7 +21,7 @@ pub use runbook_playbook::{Combine, Operator};
 pub struct TargetClause {
     pub sensor: String,
     pub op: Operator,
-    pub value: String,
+    pub value: ClauseValue,
 }
 
 /// What a `target` step asks for.
@@ -40,8 +40,9 @@ pub enum TargetRequest {
 }
 
 /// The most values one `values:` clause may hold: the engine refuses more at run time, before
-/// anything is sent, so that no question grows without bound.
-pub const MAX_CLAUSE_VALUES: usize = 500;
+/// anything is sent, so that no question grows without bound (the validator, when they are
+/// written out).
+pub use runbook_playbook::MAX_CLAUSE_VALUES;
 
 /// A clause's rendered value: one, or any of a list (`values:`).
 ///
@@ -389,8 +390,27 @@ pub trait Platform: Send + Sync {
     /// Whether an action's package verifies, for actions this run did not issue.
     async fn action_verifies(&self, action_id: u64) -> Result<bool, PlatformError>;
 
-    /// Stops an action.
+    /// Stops an action. May fail when the action already ended; the `stop_action` step then
+    /// reads the action and succeeds when it is stopped or expired.
     async fn stop_action(&self, action_id: u64) -> Result<(), PlatformError>;
+
+    /// Asks a question: sensors (from the machines a filter matches) or a saved question.
+    async fn ask_question(&self, request: &QuestionRequest)
+    -> Result<QuestionAsked, PlatformError>;
+
+    /// How many machines have answered a question, of those expected to.
+    async fn question_progress(&self, question_id: u64) -> Result<QuestionProgress, PlatformError>;
+
+    /// A question's answer, at most `max_rows` rows kept (the counts cover every row).
+    async fn question_answer(
+        &self,
+        question_id: u64,
+        max_rows: usize,
+    ) -> Result<QuestionAnswer, PlatformError>;
+
+    /// plan --live: every sensor (by name) or the saved question exists; `Err` names what is
+    /// missing.
+    async fn check_question(&self, request: &QuestionRequest) -> Result<(), PlatformError>;
 
     /// The requests `create_target` would send. Unknown server-side values are placeholders.
     fn plan_target(&self, request: &TargetRequest) -> Result<Vec<PlannedRequest>, PlatformError>;
@@ -412,4 +432,11 @@ pub trait Platform: Send + Sync {
 
     /// The requests one poll would send.
     fn plan_poll(&self, action_id: &PlanValue<u64>) -> Vec<PlannedRequest>;
+
+    /// The requests `stop_action` would send.
+    fn plan_stop_action(&self, action_id: &PlanValue<u64>) -> Vec<PlannedRequest>;
+
+    /// The requests a `question` step would send: the question, its progress (repeated) and
+    /// its answer. Values only a run can tell are placeholders inside the request's texts.
+    fn plan_question(&self, request: &PlanValue<QuestionRequest>) -> Vec<PlannedRequest>;
 }

@@ -102,6 +102,16 @@ pub fn poll_reached(
         || (share(mr_tested, estimated_total) >= until && share(finished, expected) >= until)
 }
 
+/// Whether a `question` has its answers: `until_percent` of the endpoints it reached answered
+/// (`mr_tested` of `estimated_total`), judged exactly. While no endpoint is expected to answer
+/// (`estimated_total` 0, as right after the question is asked) it waits. The question step and
+/// its progress bar both use this rule.
+pub fn question_reached(mr_tested: u64, estimated_total: u64, until_percent: u8) -> bool {
+    estimated_total > 0
+        && u128::from(mr_tested) * 100
+            >= u128::from(until_percent.min(100)) * u128::from(estimated_total)
+}
+
 /// How many of the `expected` endpoints must finish for a `poll` to reach `until_percent`:
 /// the smallest whole number that is at least that share.
 pub fn endpoints_needed(expected: u64, until_percent: u8) -> u64 {
@@ -197,6 +207,20 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_question_is_answered_once_its_share_answered_and_never_while_nobody_is_expected() {
+        assert!(question_reached(19, 20, 95));
+        assert!(!question_reached(18, 20, 95));
+        assert!(
+            question_reached(57, 56, 100),
+            "mr_tested may exceed estimated_total"
+        );
+        assert!(!question_reached(0, 0, 1));
+        assert!(!question_reached(3, 0, 50));
+        assert!(question_reached(1, 3, 33));
+        assert!(!question_reached(1, 3, 34));
+    }
 
     #[test]
     fn poll_targets_are_whole_endpoints() {

@@ -45,6 +45,15 @@ steps:
   - id: results
     poll:
       action: "{{ steps.tag.action_id }}"
+  - id: hits
+    question:
+      get: [Computer Name]
+      from:
+        any:
+          - { sensor: Computer Name, op: equals, values: ["{{ inputs.hostname }}", other] }
+  - id: stop
+    stop_action:
+      action: "{{ steps.tag.action_id }}"
   - id: check
     assert:
       that: "{{ steps.results.reached }}"
@@ -66,6 +75,8 @@ fn listed(kind: &StepKind) {
         | StepKind::Issue(_)
         | StepKind::AwaitApproval(_)
         | StepKind::Poll(_)
+        | StepKind::Question(_)
+        | StepKind::StopAction(_)
         | StepKind::Assert(_)
         | StepKind::Log(_)
         | StepKind::Set(_) => {}

@@ -7,7 +7,7 @@
 
 mod common;
 
-use runbook_engine::{Event, RunStatus, TargetRequest};
+use runbook_engine::{ClauseValue, Event, RunStatus, TargetRequest};
 use serde_json::json;
 
 use common::{Scripted, progress, run};
@@ -296,7 +296,7 @@ outputs:
     let TargetRequest::Clauses { clauses, .. } = &platform.targets.lock().unwrap()[0] else {
         panic!("expected clauses");
     };
-    assert_eq!(clauses[0].value, "{{ 7*7 }}");
+    assert_eq!(clauses[0].value, ClauseValue::One("{{ 7*7 }}".into()));
     let stream = serde_json::to_string(&events).unwrap();
     assert!(!stream.contains("s3cr3t-value"), "{stream}");
     assert!(

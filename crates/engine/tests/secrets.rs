@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use runbook_engine::{
     ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Approval, CollectEvents, Engine,
     Event, Lookup, PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest,
-    Planner, Platform, PlatformError, PlatformErrorKind, RunRequest, RunStatus, TargetOutcome,
+    Planner, Platform, PlatformError, PlatformErrorKind, QuestionAnswer, QuestionAsked,
+    QuestionProgress, QuestionRequest, RunRequest, RunStatus, TargetClause, TargetOutcome,
     TargetRequest, TargetSurvey,
 };
 use secrecy::SecretString;
@@ -20,23 +21,57 @@ use serde_json::{Value, json};
 struct Echo {
     targets: Mutex<Vec<TargetRequest>>,
     packages: Mutex<Vec<Vec<(String, String)>>>,
+    questions: Mutex<Vec<QuestionRequest>>,
 }
 
-/// The question text, quoted as Tanium does: inner quotes doubled.
+/// Clauses as question text, quoted as Tanium does: inner quotes doubled; `values` OR-ed.
+fn clauses_text(clauses: &[TargetClause]) -> String {
+    clauses
+        .iter()
+        .map(|clause| {
+            let values = match &clause.value {
+                runbook_engine::ClauseValue::One(value) => vec![value.clone()],
+                runbook_engine::ClauseValue::AnyOf(values) => values.clone(),
+            };
+            values
+                .iter()
+                .map(|value| {
+                    format!(
+                        "{} equals \"{}\"",
+                        clause.sensor,
+                        value.replace('"', "\"\"")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" or ")
+        })
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// The question text of a target.
 fn question_text(request: &TargetRequest) -> String {
     match request {
-        TargetRequest::Clauses { clauses, .. } => clauses
-            .iter()
-            .map(|clause| {
-                format!(
-                    "{} equals \"{}\"",
-                    clause.sensor,
-                    clause.value.replace('"', "\"\"")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" and "),
+        TargetRequest::Clauses { clauses, .. } => clauses_text(clauses),
         other => format!("{other:?}"),
+    }
+}
+
+/// The text of a question: its sensors and its filter.
+fn asked_text(request: &QuestionRequest) -> String {
+    match request {
+        QuestionRequest::Sensors { get, from } => {
+            let sensors: Vec<String> = get
+                .iter()
+                .map(|select| format!("{}{:?}", select.sensor, select.params))
+                .collect();
+            let filter = from
+                .as_ref()
+                .map(|from| format!(" with {}", clauses_text(&from.clauses)))
+                .unwrap_or_default();
+            format!("Get {} from all machines{filter}", sensors.join(" and "))
+        }
+        QuestionRequest::Saved { name_or_id } => format!("saved question {name_or_id}"),
     }
 }
 
@@ -129,6 +164,50 @@ impl Platform for Echo {
     async fn stop_action(&self, _action_id: u64) -> Result<(), PlatformError> {
         Err(unsupported())
     }
+    async fn ask_question(
+        &self,
+        request: &QuestionRequest,
+    ) -> Result<QuestionAsked, PlatformError> {
+        self.questions.lock().unwrap().push(request.clone());
+        let text = asked_text(request);
+        if text.contains("boom") {
+            return Err(PlatformError::new(
+                PlatformErrorKind::Invalid,
+                format!("the server could not parse {text}"),
+            ));
+        }
+        Ok(QuestionAsked {
+            question_id: 31,
+            text,
+        })
+    }
+    async fn question_progress(
+        &self,
+        _question_id: u64,
+    ) -> Result<QuestionProgress, PlatformError> {
+        Ok(QuestionProgress {
+            mr_tested: 4,
+            estimated_total: 4,
+        })
+    }
+    async fn question_answer(
+        &self,
+        _question_id: u64,
+        _max_rows: usize,
+    ) -> Result<QuestionAnswer, PlatformError> {
+        Ok(QuestionAnswer {
+            columns: vec!["Computer Name".into()],
+            rows: vec![json!({"Computer Name": "web-01", "Count": 1})],
+            row_count: 1,
+            rows_truncated: false,
+            unavailable: 0,
+            mr_tested: 4,
+            estimated_total: 4,
+        })
+    }
+    async fn check_question(&self, _request: &QuestionRequest) -> Result<(), PlatformError> {
+        Err(unsupported())
+    }
     fn plan_target(&self, request: &TargetRequest) -> Result<Vec<PlannedRequest>, PlatformError> {
         Ok(vec![PlannedRequest {
             method: "POST".into(),
@@ -173,6 +252,22 @@ impl Platform for Echo {
     }
     fn plan_poll(&self, _action_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
         Vec::new()
+    }
+    fn plan_stop_action(&self, _action_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
+        Vec::new()
+    }
+    fn plan_question(&self, request: &PlanValue<QuestionRequest>) -> Vec<PlannedRequest> {
+        let text = match request {
+            PlanValue::Known(request) => asked_text(request),
+            PlanValue::Placeholder(name) => format!("<{name}>"),
+        };
+        vec![PlannedRequest {
+            method: "POST".into(),
+            path: "/api/v2/questions".into(),
+            options: None,
+            body: Some(json!({"query_text": text})),
+            note: None,
+        }]
     }
 }
 
@@ -327,7 +422,7 @@ outputs:
     let TargetRequest::Clauses { clauses, .. } = &platform.targets.lock().unwrap()[0] else {
         panic!("expected clauses");
     };
-    assert_eq!(clauses[0].value, "CORRECT-HORSE-77", "sent as it is");
+    assert_eq!(clauses[0].value, runbook_engine::ClauseValue::One("CORRECT-HORSE-77".into()), "sent as it is");
     let reversed: String = key.chars().rev().collect();
     let stream = serde_json::to_string(&events).unwrap();
     let outputs = outcome.outputs.to_string();
@@ -520,5 +615,44 @@ steps:
     assert_absent(
         &format!("{error} {}", serde_json::to_string(&events).unwrap()),
         &["boom", "qx7z"],
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_question_asked_with_secret_values_keeps_them_secret() {
+    let source = r#"
+version: 1
+name: asked
+inputs:
+  key: { type: string, secret: true }
+steps:
+  - id: hits
+    question:
+      get: [{ sensor: File Exists, params: { path: "{{ inputs.key | upper }}" } }]
+      from:
+        any:
+          - { sensor: Computer Name, op: equals, values: ["web-01", "{{ inputs.key | lower }}"] }
+"#;
+    let (platform, events, outcome) = run(source, &[("key", "Say \"Hello\" 77")]).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    // The platform gets the real values.
+    let asked = serde_json::to_string(&*platform.questions.lock().unwrap()).unwrap();
+    assert!(asked.contains("say \\\"hello\\\" 77"), "{asked}");
+    assert!(asked.contains("SAY \\\"HELLO\\\" 77"), "{asked}");
+    // Nothing the run shows quotes them, in any escaping.
+    let stream = serde_json::to_string(&events).unwrap();
+    assert_absent(&stream, &["hello", "HELLO", "\"\"hello\"\""]);
+    assert!(
+        stream.contains("web-01"),
+        "the row's data is not secret: {stream}"
+    );
+
+    let (_, events, outcome) = run(source, &[("key", "Ka\"Boom\"-Qx7z")]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let error = outcome.error.unwrap();
+    assert!(error.contains("details withheld"), "{error}");
+    assert_absent(
+        &format!("{error} {}", serde_json::to_string(&events).unwrap()),
+        &["boom", "BOOM", "qx7z", "QX7Z"],
     );
 }

@@ -70,6 +70,14 @@ pub const REDUNDANT: &str = "RB033";
 pub const DUPLICATE_PLAYBOOK_NAME: &str = "RB034";
 /// An `issue` step's `min_endpoints` is above the guard's `max_endpoints`: it can never issue.
 pub const MIN_ABOVE_MAX_ENDPOINTS: &str = "RB035";
+/// `values:` in a clause whose operator compares with one value (`matches`, `greater_than`,
+/// `less_than`).
+pub const VALUES_NOT_ALLOWED: &str = "RB036";
+/// A `values:` list longer than the limit (500).
+pub const TOO_MANY_VALUES: &str = "RB037";
+/// A sensor parameter key of `question.get` that cannot be sent (empty, or holding `|`, `[`,
+/// `]` or a template).
+pub const INVALID_SENSOR_PARAMETER: &str = "RB038";
 
 // Schedules files (`runbook schedules validate`) use the codes above for YAML, keys, types,
 // names and allowed words, and these for what only a schedule has.
@@ -99,7 +107,7 @@ pub const SCHEDULES: [(&str, &str); 6] = [
 ];
 
 /// Every playbook code with a one-line summary, for `docs/playbooks.md` and tests.
-pub const ALL: [(&str, &str); 35] = [
+pub const ALL: [(&str, &str); 38] = [
     (YAML_SYNTAX, "invalid YAML"),
     (LIMIT, "document too large or too deeply nested"),
     (DUPLICATE_KEY, "duplicate key"),
@@ -150,4 +158,10 @@ pub const ALL: [(&str, &str); 35] = [
         MIN_ABOVE_MAX_ENDPOINTS,
         "`min_endpoints` above the guard's `max_endpoints`",
     ),
+    (
+        VALUES_NOT_ALLOWED,
+        "`values:` with an operator that compares with one value",
+    ),
+    (TOO_MANY_VALUES, "more than 500 values in a clause"),
+    (INVALID_SENSOR_PARAMETER, "invalid sensor parameter key"),
 ];

@@ -208,6 +208,10 @@ pub enum StepKind {
     AwaitApproval(AwaitApprovalStep),
     /// `poll:` wait for results.
     Poll(PollStep),
+    /// `question:` ask the endpoints and wait for their answers.
+    Question(QuestionStep),
+    /// `stop_action:` stop an action (stopping one that already ended succeeds).
+    StopAction(StopActionStep),
     /// `assert:` fail the run when false.
     Assert(AssertStep),
     /// `log:` write a line to the run's log.
@@ -217,12 +221,14 @@ pub enum StepKind {
 }
 
 /// Every step kind key, in the order the docs list them.
-pub const STEP_KINDS: [&str; 8] = [
+pub const STEP_KINDS: [&str; 10] = [
     "target",
     "parameterize",
     "issue",
     "await_approval",
     "poll",
+    "question",
+    "stop_action",
     "assert",
     "log",
     "set",
@@ -237,6 +243,8 @@ impl StepKind {
             StepKind::Issue(_) => "issue",
             StepKind::AwaitApproval(_) => "await_approval",
             StepKind::Poll(_) => "poll",
+            StepKind::Question(_) => "question",
+            StepKind::StopAction(_) => "stop_action",
             StepKind::Assert(_) => "assert",
             StepKind::Log(_) => "log",
             StepKind::Set(_) => "set",
@@ -287,6 +295,18 @@ pub fn outputs_of_kind(kind_name: &str) -> &'static [&'static str] {
             "rows",
             "rows_truncated",
         ],
+        "question" => &[
+            "rows",
+            "row_count",
+            "rows_truncated",
+            "columns",
+            "percent",
+            "mr_tested",
+            "estimated_total",
+            "question_id",
+            "unavailable",
+        ],
+        "stop_action" => &["stopped", "status"],
         _ => &[],
     }
 }
@@ -318,20 +338,34 @@ pub enum Combine {
     Any,
 }
 
-/// `{ sensor, op, value, when }`.
+/// `{ sensor, op, value | values, when }`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Clause {
     /// Sensor name, e.g. `Computer Name`.
     pub sensor: String,
     /// Comparison.
     pub op: Operator,
-    /// Value compared with (may be a template).
-    pub value: TemplateValue,
+    /// What the sensor is compared with: one value, or any of a list.
+    pub value: ClauseOperand,
     /// The clause is left out when this renders falsy.
     pub when: Option<TemplateValue>,
     /// Where the clause starts.
     pub span: Span,
 }
+
+/// What a clause compares with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClauseOperand {
+    /// `value:` one value (may be a template).
+    One(TemplateValue),
+    /// `values:` any of a list: a list of values (each may be a template), or one template
+    /// that gives a list. Only for the operators of [`Operator::takes_values`].
+    AnyOf(TemplateValue),
+}
+
+/// The most values a `values:` clause may hold (checked when written, and at run time on what
+/// a template gives).
+pub const MAX_CLAUSE_VALUES: usize = 500;
 
 /// Comparison operator of a target clause. The one definition: the engine's `Platform` and
 /// the Tanium adapter use this type too.
@@ -386,6 +420,19 @@ impl Operator {
     /// Parses the word used in playbooks.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|op| op.as_str() == name)
+    }
+
+    /// Whether a clause with this operator may compare with `values:` (any of a list; for
+    /// `not_equals`, none of them). A regex or an order has one value.
+    pub fn takes_values(self) -> bool {
+        matches!(
+            self,
+            Operator::Equals
+                | Operator::NotEquals
+                | Operator::Contains
+                | Operator::StartsWith
+                | Operator::EndsWith
+        )
     }
 }
 
@@ -479,6 +526,66 @@ pub struct PollStep {
     pub max_rows: usize,
 }
 
+/// `question:` ask the endpoints, and wait until enough of them answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuestionStep {
+    /// Sensors (with an optional filter), or a saved question.
+    pub ask: QuestionAsk,
+    /// 1..=100, default 95: the share of the endpoints asked that answered
+    /// (`mr_tested` over `estimated_total`).
+    pub until_percent: u8,
+    /// Default 10m.
+    pub timeout: Duration,
+    /// Default 5s.
+    pub interval: Duration,
+    /// Default 30s.
+    pub max_interval: Duration,
+    /// Default 1000.
+    pub max_rows: usize,
+}
+
+/// What a `question` step asks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QuestionAsk {
+    /// `get:` sensors, `from:` an optional filter.
+    Sensors {
+        /// The sensors read, in order (at least one).
+        get: Vec<SensorGet>,
+        /// `from: { all|any: [clauses] }`; all machines without it.
+        from: Option<QuestionFrom>,
+    },
+    /// `saved: NAME_OR_ID` (may be a template).
+    Saved(TemplateValue),
+}
+
+/// One sensor of `question.get`: a name, or `{ sensor, params }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SensorGet {
+    /// The sensor's name, never a template.
+    pub sensor: String,
+    /// Sensor parameters by key (written `path` or `||path||`, kept without the bars), each
+    /// value a template or a scalar.
+    pub params: IndexMap<String, TemplateValue>,
+    /// Where the sensor was written.
+    pub span: Span,
+}
+
+/// `question.from`: clauses in the target grammar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuestionFrom {
+    /// Whether every clause or one clause must hold.
+    pub combine: Combine,
+    /// The clauses, in order.
+    pub clauses: Vec<Clause>,
+}
+
+/// `stop_action:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopActionStep {
+    /// Action id.
+    pub action: TemplateValue,
+}
+
 /// `assert:`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssertStep {
@@ -512,4 +619,14 @@ pub mod defaults {
     pub const POLL_MAX_INTERVAL: Duration = Duration::from_secs(120);
     /// `poll.max_rows`.
     pub const POLL_MAX_ROWS: usize = 1000;
+    /// `question.until_percent`.
+    pub const QUESTION_UNTIL_PERCENT: u8 = 95;
+    /// `question.timeout`.
+    pub const QUESTION_TIMEOUT: Duration = Duration::from_secs(600);
+    /// `question.interval`.
+    pub const QUESTION_INTERVAL: Duration = Duration::from_secs(5);
+    /// `question.max_interval`.
+    pub const QUESTION_MAX_INTERVAL: Duration = Duration::from_secs(30);
+    /// `question.max_rows`.
+    pub const QUESTION_MAX_ROWS: usize = 1000;
 }

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::model::{DEFAULT_ACTION_GROUP, InputType, Operator, STEP_KINDS};
+use crate::model::{DEFAULT_ACTION_GROUP, InputType, MAX_CLAUSE_VALUES, Operator, STEP_KINDS};
 
 fn duration() -> Value {
     json!({
@@ -123,19 +123,40 @@ fn input_definition() -> Value {
     })
 }
 
-/// The clauses of `target.all` and `target.any`.
+/// The clauses of `target.all` and `target.any` (and of `question.from`): one `value`, or
+/// `values` (a list, or one template giving a list) with the operators that take a list.
 fn clauses_definition() -> Value {
+    let takes_values: Vec<&str> = Operator::ALL
+        .into_iter()
+        .filter(|op| op.takes_values())
+        .map(Operator::as_str)
+        .collect();
     json!({
         "type": "array",
         "minItems": 1,
         "items": {
             "type": "object",
             "additionalProperties": false,
-            "required": ["sensor", "op", "value"],
+            "required": ["sensor", "op"],
+            "oneOf": [
+                { "required": ["value"], "not": { "required": ["values"] } },
+                {
+                    "required": ["values"],
+                    "not": { "required": ["value"] },
+                    "properties": { "op": { "enum": takes_values } }
+                }
+            ],
             "properties": {
-                "sensor": { "type": "string" },
+                "sensor": { "type": "string", "not": { "pattern": "\\{[{%#]" } },
                 "op": { "enum": Operator::ALL.map(Operator::as_str) },
                 "value": scalar(),
+                "values": {
+                    "description": "Any of these values (for not_equals: none of them); at most 500. A list, or one template that gives a list.",
+                    "anyOf": [
+                        { "type": "array", "maxItems": MAX_CLAUSE_VALUES, "items": scalar() },
+                        template()
+                    ]
+                },
                 "when": condition()
             }
         }
@@ -171,13 +192,15 @@ fn step_properties() -> Value {
 }
 
 /// The value of each step kind's key, in the order of `STEP_KINDS`.
-fn step_kind_bodies() -> [(&'static str, Value); 8] {
+fn step_kind_bodies() -> [(&'static str, Value); 10] {
     [
         ("target", target_step()),
         ("parameterize", parameterize_step()),
         ("issue", issue_step()),
         ("await_approval", await_approval_step()),
         ("poll", poll_step()),
+        ("question", question_step()),
+        ("stop_action", stop_action_step()),
         ("assert", assert_step()),
         ("log", scalar()),
         ("set", set_step()),
@@ -259,6 +282,72 @@ fn poll_step() -> Value {
             "allow_partial": { "type": "boolean" },
             "max_rows": { "type": "integer", "minimum": 1, "maximum": 1_000_000 }
         }
+    })
+}
+
+/// `question`: sensors (`get`, with an optional `from` filter) or a saved question, and how
+/// long to wait for the answers.
+fn question_step() -> Value {
+    let sensor_name = json!({ "type": "string", "minLength": 1, "not": { "pattern": "\\{[{%#]" } });
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "oneOf": [
+            { "required": ["get"], "not": { "required": ["saved"] } },
+            { "required": ["saved"], "not": { "anyOf": [ { "required": ["get"] }, { "required": ["from"] } ] } }
+        ],
+        "properties": {
+            "get": {
+                "type": "array",
+                "minItems": 1,
+                "description": "Sensors by name, or { sensor, params } for a parameterized sensor.",
+                "items": {
+                    "anyOf": [
+                        sensor_name,
+                        {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "required": ["sensor"],
+                            "properties": {
+                                "sensor": sensor_name,
+                                "params": {
+                                    "type": ["object", "null"],
+                                    "description": "Sensor parameters by key (`path` or `||path||`).",
+                                    "propertyNames": { "pattern": "^(\\|\\|)?[^|\\[\\]{}]+(\\|\\|)?$" },
+                                    "additionalProperties": scalar()
+                                }
+                            }
+                        }
+                    ]
+                }
+            },
+            "from": {
+                "type": "object",
+                "additionalProperties": false,
+                "minProperties": 1,
+                "maxProperties": 1,
+                "properties": {
+                    "all": { "$ref": "#/definitions/clauses" },
+                    "any": { "$ref": "#/definitions/clauses" }
+                }
+            },
+            "saved": { "type": ["string", "integer"], "description": "A saved question's name or id." },
+            "until_percent": { "type": "integer", "minimum": 1, "maximum": 100, "default": 95 },
+            "timeout": duration(),
+            "interval": duration(),
+            "max_interval": duration(),
+            "max_rows": { "type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1000 }
+        }
+    })
+}
+
+/// `stop_action`: the action to stop.
+fn stop_action_step() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["action"],
+        "properties": { "action": scalar() }
     })
 }
 

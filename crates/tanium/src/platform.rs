@@ -8,15 +8,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use runbook_engine::{
-    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Approval, Lookup, PackageOutcome,
-    PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform, PlatformError,
-    PlatformErrorKind, ResultRow, TargetClause, TargetOutcome, TargetRequest, TargetSurvey,
+    ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Approval, ClauseValue, Lookup,
+    PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest, Platform,
+    PlatformError, PlatformErrorKind, QuestionAnswer, QuestionAsked, QuestionFilter,
+    QuestionProgress, QuestionRequest, ResultRow, SensorSelect, TargetClause, TargetOutcome,
+    TargetRequest, TargetSurvey,
 };
 
 use crate::client::TaniumClient;
 use crate::error::Error;
 use crate::model::{Action, ActionState};
 use crate::parameters;
+use crate::question_requests::{self as questions, Select, SensorChoice, SensorRef};
 use crate::request::{NewAction, Ref, Request, TargetGroupRef, requests};
 use crate::targeting;
 
@@ -76,8 +79,100 @@ fn clause(clause: &TargetClause) -> targeting::Clause {
     targeting::Clause {
         sensor: clause.sensor.clone(),
         op: clause.op,
-        value: clause.value.clone().into(),
+        value: match &clause.value {
+            ClauseValue::One(value) => targeting::ClauseValue::One(value.clone()),
+            ClauseValue::AnyOf(values) => targeting::ClauseValue::AnyOf(values.clone()),
+        },
     }
+}
+
+/// The engine's sensors as the client names them.
+fn sensor_choices(get: &[SensorSelect]) -> Vec<SensorChoice> {
+    get.iter()
+        .map(|select| SensorChoice {
+            name: select.sensor.clone(),
+            params: select
+                .params
+                .iter()
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+        })
+        .collect()
+}
+
+/// The engine's `from` as the client reads it.
+fn question_filter(from: Option<&QuestionFilter>) -> Option<questions::QuestionFilter> {
+    from.map(|from| questions::QuestionFilter {
+        combine: from.combine,
+        clauses: from.clauses.iter().map(clause).collect(),
+    })
+}
+
+/// The requests of a question step in plan mode: each sensor read (its hash is a placeholder
+/// until then), the question, its progress and its answers; for a saved question, the saved
+/// question and its newest question's progress and answers.
+fn plan_question_requests(request: &QuestionRequest) -> Vec<PlannedRequest> {
+    let question = Ref::Placeholder("question.id".to_owned());
+    let mut planned_requests = Vec::new();
+    match request {
+        QuestionRequest::Sensors { get, from } => {
+            let mut names: Vec<&str> = get.iter().map(|select| select.sensor.as_str()).collect();
+            if let Some(from) = from {
+                names.extend(from.clauses.iter().map(|clause| clause.sensor.as_str()));
+            }
+            let mut seen: Vec<String> = Vec::new();
+            for name in names {
+                if seen.contains(&name.to_lowercase()) {
+                    continue;
+                }
+                seen.push(name.to_lowercase());
+                planned_requests.push(planned(
+                    questions::sensor_by_name(name),
+                    Some("the sensor's hash and parameter definition"),
+                ));
+            }
+            let selects: Vec<Select> = get
+                .iter()
+                .map(|select| Select {
+                    sensor: SensorRef::planned(&select.sensor),
+                    parameters: (!select.params.is_empty()).then(|| {
+                        select
+                            .params
+                            .iter()
+                            .map(|(key, value)| (key.clone(), value.clone()))
+                            .collect()
+                    }),
+                })
+                .collect();
+            let group = question_filter(from.as_ref()).and_then(|filter| {
+                let hash_of = |name: &str| Ref::Placeholder(format!("{name}.hash"));
+                questions::filter_group(filter.combine, &filter.clauses, &hash_of).ok()
+            });
+            planned_requests.push(planned(
+                questions::ask_question(&selects, group),
+                Some("parameters checked against each sensor's definition, defaults filled in"),
+            ));
+        }
+        QuestionRequest::Saved { name_or_id } => {
+            let lookup = match name_or_id.trim().parse::<u64>() {
+                Ok(id) => questions::saved_question_by_id(Ref::Id(id)),
+                Err(_) => questions::saved_question_by_name(name_or_id),
+            };
+            planned_requests.push(planned(
+                lookup,
+                Some("its newest question is the one whose answers are read"),
+            ));
+        }
+    }
+    planned_requests.push(planned(
+        questions::question_result_info(question.clone()),
+        Some("repeated until enough endpoints answered (`mr_tested` of `estimated_total`)"),
+    ));
+    planned_requests.push(planned(
+        questions::question_result_data(question, None),
+        Some("read in pages"),
+    ));
+    planned_requests
 }
 
 /// Maps the adapter's errors onto the engine's kinds; the message never holds a secret.
@@ -359,6 +454,77 @@ impl Platform for TaniumPlatform {
             .map_err(platform_error)
     }
 
+    async fn ask_question(
+        &self,
+        request: &QuestionRequest,
+    ) -> Result<QuestionAsked, PlatformError> {
+        let client = self.client()?;
+        let asked = match request {
+            QuestionRequest::Sensors { get, from } => {
+                let filter = question_filter(from.as_ref());
+                client
+                    .ask_question(&sensor_choices(get), filter.as_ref())
+                    .await
+            }
+            QuestionRequest::Saved { name_or_id } => client.saved_question_latest(name_or_id).await,
+        }
+        .map_err(platform_error)?;
+        Ok(QuestionAsked {
+            question_id: asked.id,
+            text: asked.text,
+        })
+    }
+
+    async fn question_progress(&self, question_id: u64) -> Result<QuestionProgress, PlatformError> {
+        let progress = self
+            .client()?
+            .question_progress(question_id)
+            .await
+            .map_err(platform_error)?;
+        Ok(QuestionProgress {
+            mr_tested: progress.mr_tested,
+            estimated_total: progress.estimated_total,
+        })
+    }
+
+    async fn question_answer(
+        &self,
+        question_id: u64,
+        max_rows: usize,
+    ) -> Result<QuestionAnswer, PlatformError> {
+        let results = self
+            .client()?
+            .question_answer(question_id, max_rows)
+            .await
+            .map_err(platform_error)?;
+        Ok(QuestionAnswer {
+            columns: results.column_names(),
+            rows: results.json_rows(),
+            row_count: results.row_count,
+            rows_truncated: results.rows_truncated,
+            unavailable: results.unavailable,
+            mr_tested: results.mr_tested,
+            estimated_total: results.estimated_total,
+        })
+    }
+
+    async fn check_question(&self, request: &QuestionRequest) -> Result<(), PlatformError> {
+        let client = self.client()?;
+        match request {
+            QuestionRequest::Sensors { get, from } => {
+                let filter = question_filter(from.as_ref());
+                client
+                    .check_question(&sensor_choices(get), filter.as_ref())
+                    .await
+                    .map(|_| ())
+            }
+            QuestionRequest::Saved { name_or_id } => {
+                client.saved_question(name_or_id).await.map(|_| ())
+            }
+        }
+        .map_err(platform_error)
+    }
+
     fn plan_target(&self, request: &TargetRequest) -> Result<Vec<PlannedRequest>, PlatformError> {
         match (request, Self::text_of(request)?) {
             (TargetRequest::FilterGroup { name_or_id }, _) => {
@@ -463,5 +629,27 @@ impl Platform for TaniumPlatform {
                 ),
             ),
         ]
+    }
+
+    fn plan_stop_action(&self, action_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
+        vec![
+            planned(
+                requests::stop_action(plan_ref(action_id)),
+                Some("refused for an action that already ended, which counts as stopped"),
+            ),
+            planned(
+                requests::action(plan_ref(action_id)),
+                Some("read back: its status, and whether it had already ended"),
+            ),
+        ]
+    }
+
+    fn plan_question(&self, request: &PlanValue<QuestionRequest>) -> Vec<PlannedRequest> {
+        match request {
+            PlanValue::Known(request) => plan_question_requests(request),
+            PlanValue::Placeholder(name) => plan_question_requests(&QuestionRequest::Saved {
+                name_or_id: format!("<{name}>"),
+            }),
+        }
     }
 }

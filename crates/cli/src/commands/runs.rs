@@ -604,9 +604,19 @@ fn cancel(args: CancelArgs) -> anyhow::Result<u8> {
                 }
             }
         }
+        // The `stop_action` step's call: an action that already ended counts as stopped.
         for action_id in actions {
-            match connection.platform.stop_action(action_id).await {
-                Ok(()) => anstream::eprintln!("action {action_id} stopped"),
+            match runbook_engine::stop_action(connection.platform.as_ref(), action_id).await {
+                Ok(outcome) if !outcome.already_ended => {
+                    anstream::eprintln!("action {action_id} stopped")
+                }
+                Ok(outcome) if outcome.stopped => {
+                    anstream::eprintln!("action {action_id} was already stopped")
+                }
+                Ok(outcome) => anstream::eprintln!(
+                    "action {action_id} had already ended ({}): nothing to stop",
+                    outcome.status
+                ),
                 Err(error) => {
                     failed = true;
                     anstream::eprintln!("action {action_id} could not be stopped: {error}");

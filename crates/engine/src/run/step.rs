@@ -170,9 +170,9 @@ impl Engine {
                     state,
                     Event::Warning {
                         step_id: Some(step.id.clone()),
-                        message:
-                            "`retry` is ignored on an issue step: an action is never issued twice"
-                                .to_owned(),
+                        message: format!(
+                            "`retry` is ignored on a `{kind}` step: a step that sends is never sent twice"
+                        ),
                     },
                 );
                 1
@@ -227,13 +227,15 @@ impl Engine {
     /// Runs the step's kind: one line per kind, each in its module under `steps/`.
     async fn execute(&self, state: &mut RunState<'_>, step: &Step) -> Result<StepDone, StepError> {
         match &step.kind {
-            StepKind::Target(target) => steps::target::run(self, state, target).await,
+            StepKind::Target(target) => steps::target::run(self, state, step, target).await,
             StepKind::Parameterize(parameterize) => {
                 steps::parameterize::run(self, state, parameterize).await
             }
             StepKind::Issue(issue) => steps::issue::run(self, state, step, issue).await,
             StepKind::AwaitApproval(wait) => steps::approval::run(self, state, step, wait).await,
             StepKind::Poll(poll) => steps::poll::run(self, state, step, poll).await,
+            StepKind::Question(question) => steps::question::run(self, state, step, question).await,
+            StepKind::StopAction(stop) => steps::stop_action::run(self, state, stop).await,
             StepKind::Assert(assertion) => steps::assert::run(self, state, assertion),
             StepKind::Log(message) => steps::log::run(self, state, step, message),
             StepKind::Set(values) => steps::set::run(self, state, values),

@@ -9,11 +9,14 @@
 
 pub(crate) mod approval;
 pub(crate) mod assert;
+pub(crate) mod clauses;
 pub(crate) mod issue;
 pub(crate) mod log;
 pub(crate) mod parameterize;
 pub(crate) mod poll;
+pub(crate) mod question;
 pub(crate) mod set;
+pub(crate) mod stop_action;
 pub(crate) mod target;
 
 use std::time::Duration;
@@ -22,6 +25,7 @@ use runbook_playbook::{Step, StepKind, TemplateValue};
 use serde_json::{Map, Value};
 
 pub use self::issue::unique_action_name;
+pub use self::stop_action::{StoppedAction, stop_action};
 use crate::platform::{ActionInfo, PlatformErrorKind};
 use crate::redact::REDACTED;
 use crate::run::{Engine, RunState, StepError};
@@ -29,16 +33,20 @@ use crate::template::{Taint, TemplateContext};
 use crate::values::as_u64;
 
 /// Whether a finished step of this kind may run again, unrecorded, on resume when its
-/// recorded outputs hold redacted secrets (worthless as data): only kinds that read, or
-/// create a harmless group, may.
+/// recorded outputs hold redacted secrets (worthless as data): only kinds that read (a
+/// question asks again), or create a harmless group, may.
 pub(crate) fn replayable(kind: &StepKind) -> bool {
     match kind {
         StepKind::Target(_)
         | StepKind::Parameterize(_)
+        | StepKind::Question(_)
         | StepKind::Set(_)
         | StepKind::Log(_)
         | StepKind::Assert(_) => true,
-        StepKind::Issue(_) | StepKind::AwaitApproval(_) | StepKind::Poll(_) => false,
+        StepKind::Issue(_)
+        | StepKind::AwaitApproval(_)
+        | StepKind::Poll(_)
+        | StepKind::StopAction(_) => false,
     }
 }
 
@@ -48,9 +56,11 @@ pub(crate) fn wait(kind: &StepKind) -> Option<Duration> {
     match kind {
         StepKind::AwaitApproval(wait) => Some(wait.timeout),
         StepKind::Poll(poll) => Some(poll.timeout),
+        StepKind::Question(question) => Some(question.timeout),
         StepKind::Target(_)
         | StepKind::Parameterize(_)
         | StepKind::Issue(_)
+        | StepKind::StopAction(_)
         | StepKind::Assert(_)
         | StepKind::Log(_)
         | StepKind::Set(_) => None,
@@ -59,14 +69,15 @@ pub(crate) fn wait(kind: &StepKind) -> Option<Duration> {
 
 /// Whether a step of this kind sends a side effect: it is never retried (a second attempt
 /// could send it twice) nor cut off by its timeout (that could drop the answer to a request
-/// that did its work).
+/// that did its work). A stop is harmless to repeat, but is sent once all the same.
 pub(crate) fn sends(kind: &StepKind) -> bool {
     match kind {
-        StepKind::Issue(_) => true,
+        StepKind::Issue(_) | StepKind::StopAction(_) => true,
         StepKind::Target(_)
         | StepKind::Parameterize(_)
         | StepKind::AwaitApproval(_)
         | StepKind::Poll(_)
+        | StepKind::Question(_)
         | StepKind::Assert(_)
         | StepKind::Log(_)
         | StepKind::Set(_) => false,

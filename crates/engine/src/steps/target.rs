@@ -4,17 +4,17 @@
 use runbook_playbook::{Step, TargetStep};
 use serde_json::{Map, Value, json};
 
-use super::platform_error_kind;
-use crate::plan::{PlanStep, Planner, Rendered, Scope};
-use crate::platform::{TargetClause, TargetRequest};
+use super::{clauses, platform_error_kind};
+use crate::plan::{PlanStep, Planner, Scope};
+use crate::platform::TargetRequest;
 use crate::run::{Engine, RunState, StepDone, StepError};
-use crate::template::condition_holds;
 use crate::values::value_text;
 
 /// Runs a `target` step: renders its clauses (or filter group) and creates the group.
 pub(crate) async fn run(
     engine: &Engine,
     state: &mut RunState<'_>,
+    step: &Step,
     target: &TargetStep,
 ) -> Result<StepDone, StepError> {
     let context = state.context();
@@ -23,30 +23,16 @@ pub(crate) async fn run(
     let mut secret = false;
     let request = match target {
         TargetStep::Clauses { combine, clauses } => {
-            let mut rendered = Vec::with_capacity(clauses.len());
-            for clause in clauses {
-                if let Some(condition) = &clause.when
-                    && !engine.holds(condition, &context)?
-                {
-                    continue;
-                }
-                let value = engine.render_tracked(state, &clause.value, &context)?;
-                secret |= !value.taint.is_clean();
-                let value = value_text(&value.value);
-                rendered.push(TargetClause {
-                    sensor: clause.sensor.clone(),
-                    op: clause.op,
-                    value,
-                });
-            }
-            if rendered.is_empty() {
+            let rendered = clauses::render(engine, state, &step.id, clauses, &context)?;
+            secret = rendered.secret;
+            if rendered.clauses.is_empty() {
                 return Err(StepError::new(
                     "every clause of this target was skipped by its `when`; refusing to target every machine",
                 ));
             }
             TargetRequest::Clauses {
                 combine: *combine,
-                clauses: rendered,
+                clauses: rendered.clauses,
             }
         }
         TargetStep::FilterGroup(name) => TargetRequest::FilterGroup {
@@ -103,36 +89,9 @@ pub(crate) fn plan(
     let mut secret = false;
     let (request, filter_flag) = match target {
         TargetStep::Clauses { combine, clauses } => {
-            let mut rendered = Vec::new();
-            for clause in clauses {
-                if let Some(when) = &clause.when {
-                    match planner.condition(when, scope)? {
-                        Rendered::Known(value) if !condition_holds(&when.value, &value) => {
-                            planned.details.push(format!(
-                                "clause `{} {}` left out: its `when` is false",
-                                clause.sensor,
-                                clause.op.as_str()
-                            ));
-                            continue;
-                        }
-                        Rendered::Known(_) => {}
-                        Rendered::Unknown(expression) => planned.details.push(format!(
-                            "clause `{} {}` is kept only if {expression}",
-                            clause.sensor,
-                            clause.op.as_str()
-                        )),
-                    }
-                }
-                let (value, taint) = planner.render_known_shown(&clause.value, scope)?;
-                secret |= !taint.is_clean();
-                let value = value_text(&value);
-                rendered.push(TargetClause {
-                    sensor: clause.sensor.clone(),
-                    op: clause.op,
-                    value,
-                });
-            }
-            if rendered.is_empty() {
+            let rendered = clauses::plan(planner, clauses, scope, &mut planned.details)?;
+            secret = rendered.secret;
+            if rendered.clauses.is_empty() {
                 return Err(
                     "every clause of this target is skipped by its `when`; the run would refuse to target every machine"
                         .to_owned(),
@@ -141,7 +100,7 @@ pub(crate) fn plan(
             (
                 TargetRequest::Clauses {
                     combine: *combine,
-                    clauses: rendered,
+                    clauses: rendered.clauses,
                 },
                 false,
             )

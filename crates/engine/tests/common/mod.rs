@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use runbook_engine::{
     ActionGroupOutcome, ActionInfo, ActionProgress, ActionSpec, Approval, CollectEvents, Engine,
     Event, Lookup, PackageOutcome, PackageSelector, PlanValue, PlannedActionSpec, PlannedRequest,
-    Platform, PlatformError, PlatformErrorKind, RunRequest, TargetOutcome, TargetRequest,
-    TargetSurvey,
+    Platform, PlatformError, PlatformErrorKind, QuestionAnswer, QuestionAsked, QuestionProgress,
+    QuestionRequest, RunRequest, TargetOutcome, TargetRequest, TargetSurvey,
 };
 use secrecy::SecretString;
 
@@ -38,6 +38,24 @@ pub struct Scripted {
     pub action_reads: Mutex<u32>,
     /// How certain each lookup by name had to be, in order.
     pub lookup_kinds: Mutex<Vec<Lookup>>,
+    /// Questions asked, in order.
+    pub questions: Mutex<Vec<QuestionRequest>>,
+    /// Answers to `question_progress` in order; the last one repeats (all answered by default).
+    pub question_progress: Vec<QuestionProgress>,
+    pub progress_reads: Mutex<usize>,
+    /// When each `question_progress` was read (on tokio's clock).
+    pub progress_times: Mutex<Vec<tokio::time::Instant>>,
+    /// The answer `question_answer` gives (no rows by default).
+    pub answer: Option<QuestionAnswer>,
+    /// The `max_rows` each `question_answer` asked for.
+    pub answer_max_rows: Mutex<Vec<usize>>,
+    /// Sensors (or saved questions) that `check_question` does not find.
+    pub missing_sensors: Vec<String>,
+    /// Actions the platform was asked to stop, in order.
+    pub stops: Mutex<Vec<u64>>,
+    /// The action's status when read (`Active` by default); `Stopped` makes it stopped. With
+    /// it, `stop_action` fails as a server does for an action that already ended.
+    pub action_status: Option<String>,
 }
 
 impl Scripted {
@@ -48,16 +66,18 @@ impl Scripted {
             .map(|spec| spec.name.clone())
             .unwrap_or_default();
         let polls = *self.polls.lock().unwrap();
-        let stopped = self.stopped_after_polls.is_some_and(|after| polls >= after);
+        let stopped = self.stopped_after_polls.is_some_and(|after| polls >= after)
+            || self.action_status.as_deref() == Some("Stopped");
+        let status = match &self.action_status {
+            Some(status) => status.clone(),
+            None if stopped => "Stopped".into(),
+            None => "Active".into(),
+        };
         ActionInfo {
             action_id: id,
             saved_action_id: 500,
             name,
-            status: if stopped {
-                "Stopped".into()
-            } else {
-                "Active".into()
-            },
+            status,
             stopped,
             expires_at: None,
             package_name: Some("Custom Tagging - Add Tags".into()),
@@ -186,8 +206,83 @@ impl Platform for Scripted {
     async fn action_verifies(&self, _action_id: u64) -> Result<bool, PlatformError> {
         Ok(false)
     }
-    async fn stop_action(&self, _action_id: u64) -> Result<(), PlatformError> {
-        Ok(())
+    async fn stop_action(&self, action_id: u64) -> Result<(), PlatformError> {
+        self.stops.lock().unwrap().push(action_id);
+        match &self.action_status {
+            Some(status) => Err(PlatformError::new(
+                PlatformErrorKind::Invalid,
+                format!("action {action_id} cannot be stopped: it is {status}"),
+            )),
+            None => Ok(()),
+        }
+    }
+    async fn ask_question(
+        &self,
+        request: &QuestionRequest,
+    ) -> Result<QuestionAsked, PlatformError> {
+        let mut questions = self.questions.lock().unwrap();
+        questions.push(request.clone());
+        Ok(QuestionAsked {
+            question_id: 4000 + questions.len() as u64,
+            text: format!("question {}", questions.len()),
+        })
+    }
+    async fn question_progress(
+        &self,
+        _question_id: u64,
+    ) -> Result<QuestionProgress, PlatformError> {
+        self.progress_times
+            .lock()
+            .unwrap()
+            .push(tokio::time::Instant::now());
+        let mut reads = self.progress_reads.lock().unwrap();
+        let answer = match self.question_progress.as_slice() {
+            [] => QuestionProgress {
+                mr_tested: 10,
+                estimated_total: 10,
+            },
+            answers => answers[(*reads).min(answers.len() - 1)],
+        };
+        *reads += 1;
+        Ok(answer)
+    }
+    async fn question_answer(
+        &self,
+        _question_id: u64,
+        max_rows: usize,
+    ) -> Result<QuestionAnswer, PlatformError> {
+        self.answer_max_rows.lock().unwrap().push(max_rows);
+        let last = *self.question_progress.last().unwrap_or(&QuestionProgress {
+            mr_tested: 10,
+            estimated_total: 10,
+        });
+        Ok(self.answer.clone().unwrap_or(QuestionAnswer {
+            columns: vec!["Computer Name".into()],
+            rows: Vec::new(),
+            row_count: 0,
+            rows_truncated: false,
+            unavailable: 0,
+            mr_tested: last.mr_tested,
+            estimated_total: last.estimated_total,
+        }))
+    }
+    async fn check_question(&self, request: &QuestionRequest) -> Result<(), PlatformError> {
+        let names: Vec<String> = match request {
+            QuestionRequest::Sensors { get, .. } => {
+                get.iter().map(|select| select.sensor.clone()).collect()
+            }
+            QuestionRequest::Saved { name_or_id } => vec![name_or_id.clone()],
+        };
+        match names
+            .iter()
+            .find(|name| self.missing_sensors.contains(name))
+        {
+            Some(missing) => Err(PlatformError::new(
+                PlatformErrorKind::NotFound,
+                format!("no sensor named `{missing}`"),
+            )),
+            None => Ok(()),
+        }
     }
     fn plan_target(&self, _request: &TargetRequest) -> Result<Vec<PlannedRequest>, PlatformError> {
         Ok(Vec::new())
@@ -209,6 +304,32 @@ impl Platform for Scripted {
     }
     fn plan_poll(&self, _action_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
         Vec::new()
+    }
+    fn plan_stop_action(&self, action_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
+        vec![PlannedRequest {
+            method: "POST".into(),
+            path: "/api/v2/action_stops".into(),
+            options: None,
+            body: Some(serde_json::json!({ "action": { "id": action_id } })),
+            note: None,
+        }]
+    }
+    fn plan_question(&self, request: &PlanValue<QuestionRequest>) -> Vec<PlannedRequest> {
+        vec![PlannedRequest {
+            method: "POST".into(),
+            path: "/api/v2/questions".into(),
+            options: None,
+            body: Some(serde_json::to_value(request).unwrap()),
+            note: None,
+        }]
+    }
+}
+
+/// A question's progress: `mr_tested` of `estimated_total` answered.
+pub fn answered(mr_tested: u64, estimated_total: u64) -> QuestionProgress {
+    QuestionProgress {
+        mr_tested,
+        estimated_total,
     }
 }
 

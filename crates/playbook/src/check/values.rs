@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::codes;
-use crate::duration::parse_duration;
+use crate::duration::{format_duration, parse_duration};
 use crate::model::TemplateValue;
 use crate::suggest::did_you_mean;
 use crate::templates::{Scope, Site, looks_like_template};
@@ -170,6 +170,37 @@ impl Checker<'_> {
             return None;
         }
         Some(())
+    }
+
+    /// A waiting step's `interval` (longer than zero) and `max_interval` (not shorter than
+    /// `interval`), with their defaults. `None` when either is bad (each reported).
+    pub(super) fn intervals(
+        &mut self,
+        fields: &Fields<'_>,
+        default_interval: Duration,
+        default_max: Duration,
+    ) -> Option<(Duration, Duration)> {
+        let interval = self.duration_or(fields, "interval", default_interval);
+        self.positive(fields, "interval", interval)?;
+        let max_interval = self.duration_or(fields, "max_interval", default_max);
+        let (interval, max_interval) = (interval?, max_interval?);
+        if interval > max_interval {
+            let at = fields.get("max_interval").or(fields.get("interval"));
+            if let Some(entry) = at {
+                self.error(
+                    codes::OUT_OF_RANGE,
+                    entry.value.span,
+                    entry.value.length,
+                    format!(
+                        "`interval` is longer than `max_interval` (default {})",
+                        format_duration(default_max)
+                    ),
+                )
+                .help = Some("raise `max_interval` or lower `interval`".into());
+            }
+            return None;
+        }
+        Some((interval, max_interval))
     }
 
     /// A value that may hold templates: any scalar, list or map (strings are templates).

@@ -147,16 +147,25 @@ impl Checker<'_> {
     }
 
     /// `retry` on an issue step: refused, because an action is never issued twice.
-    pub(super) fn retry_on_issue(&mut self, retry: &Entry) {
+    /// `retry` on a step that sends (`issue`, `stop_action`): never retried by the engine.
+    pub(super) fn retry_not_allowed(&mut self, retry: &Entry, kind: &str) {
+        let (message, help) = if kind == "issue" {
+            (
+                "`retry` is not allowed on an `issue` step: an action is never issued twice",
+                "retry the read-only steps around it instead (target, parameterize, await_approval, poll)",
+            )
+        } else {
+            (
+                "`retry` is not allowed on a `stop_action` step: a step that sends is never retried",
+                "send the stop again from a later run: stopping an action that already ended succeeds",
+            )
+        };
         self.error(
             codes::RETRY_NOT_ALLOWED,
             retry.key_span,
             retry.key_length,
-            "`retry` is not allowed on an `issue` step: an action is never issued twice",
+            message,
         )
-        .help = Some(
-            "retry the read-only steps around it instead (target, parameterize, await_approval, poll)"
-                .into(),
-        );
+        .help = Some(help.into());
     }
 }

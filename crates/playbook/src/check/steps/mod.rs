@@ -8,7 +8,9 @@ mod issue;
 mod log;
 mod parameterize;
 mod poll;
+mod question;
 mod set;
+mod stop_action;
 mod target;
 
 use std::collections::HashMap;
@@ -31,12 +33,19 @@ const COMMON_STEP_KEYS: [&str; 6] = [
     "continue_on_error",
 ];
 /// Keys of a step kind written on the step itself, and where they belong.
-const STEP_ALIASES: [(&str, &str); 4] = [
+const STEP_ALIASES: [(&str, &str); 5] = [
     ("package", "it inside a `parameterize:` step"),
     ("params", "it inside a `parameterize:` step"),
-    ("action", "it inside an `await_approval:` or `poll:` step"),
+    (
+        "action",
+        "it inside an `await_approval:`, `poll:` or `stop_action:` step",
+    ),
+    ("get", "it inside a `question:` step"),
     ("condition", "`when`"),
 ];
+
+/// Kinds whose steps send a side effect: the engine never retries them, so `retry` is refused.
+const SENDING_KINDS: [&str; 2] = ["issue", "stop_action"];
 
 impl Checker<'_> {
     /// The `steps:` entry and its items: empty when it is missing, empty or not a list (each
@@ -121,9 +130,9 @@ impl Checker<'_> {
             .unwrap_or(false);
         let retry = self.optional(&fields, "retry", &mut ok, Self::retry);
         if let (Some(retry_entry), Some(kind)) = (fields.get("retry"), kinds.first())
-            && kind.key == "issue"
+            && SENDING_KINDS.contains(&kind.key.as_str())
         {
-            self.retry_on_issue(retry_entry);
+            self.retry_not_allowed(retry_entry, &kind.key);
             ok = false;
         }
 
@@ -212,8 +221,8 @@ impl Checker<'_> {
         })
     }
 
-    /// The `action` an `await_approval` or `poll` step waits for.
-    fn action_to_wait_for(
+    /// The `action` an `await_approval`, `poll` or `stop_action` step reads.
+    fn required_action(
         &mut self,
         fields: &Fields<'_>,
         scope: &Scope,
@@ -242,6 +251,12 @@ impl Checker<'_> {
                 .await_approval(entry, owner, scope, site)
                 .map(StepKind::AwaitApproval),
             "poll" => self.poll(entry, owner, scope, site).map(StepKind::Poll),
+            "question" => self
+                .question(entry, owner, scope, site)
+                .map(StepKind::Question),
+            "stop_action" => self
+                .stop_action(entry, owner, scope, site)
+                .map(StepKind::StopAction),
             "assert" => self.assert(entry, owner, scope, site).map(StepKind::Assert),
             "log" => self.log(entry, scope, site).map(StepKind::Log),
             "set" => self.set(entry, scope, site).map(StepKind::Set),

@@ -1,13 +1,20 @@
 //! `target:` steps: exactly one of `all`/`any` clauses, `filter_group` or raw `text`; each
-//! clause's sensor (no templates), operator, value (a valid regex for `matches`) and `when`.
+//! clause's sensor (no templates), operator, `value` (a valid regex for `matches`) or `values`
+//! (any of a list, for the operators that take one) and `when`. `question.from` reads its
+//! clauses here too.
 
 use crate::codes;
-use crate::model::{Clause, Combine, Operator, Spanned, TargetStep};
+use crate::model::{
+    Clause, ClauseOperand, Combine, MAX_CLAUSE_VALUES, Operator, Spanned, TargetStep, TemplateValue,
+};
 use crate::templates::{Scope, Site, looks_like_template};
 use crate::yaml::{Entry, Node, NodeKind};
 
 use crate::check::values::regex_reason;
-use crate::check::{Checker, Owner};
+use crate::check::{Checker, Fields, Owner};
+
+/// Why a sensor name may not hold templates, and what may.
+pub(super) const SENSOR_NAME_HELP: &str = "sensor names are part of the question's structure; only values may be dynamic (a clause's `value` or `values`, a sensor's `params`)";
 
 impl Checker<'_> {
     pub(super) fn target(
@@ -84,7 +91,12 @@ impl Checker<'_> {
         }))
     }
 
-    fn clauses(&mut self, entry: &Entry, scope: &Scope, site: Site<'_>) -> Option<Vec<Clause>> {
+    pub(super) fn clauses(
+        &mut self,
+        entry: &Entry,
+        scope: &Scope,
+        site: Site<'_>,
+    ) -> Option<Vec<Clause>> {
         let NodeKind::Seq(items) = &entry.value.kind else {
             self.wrong_type(
                 &entry.key,
@@ -118,7 +130,7 @@ impl Checker<'_> {
         let fields = self.fields(
             item,
             Owner::node("a clause", item),
-            &["sensor", "op", "value", "when"],
+            &["sensor", "op", "value", "values", "when"],
             &[("operator", "`op`")],
         )?;
         let mut ok = true;
@@ -142,14 +154,8 @@ impl Checker<'_> {
                     Operator::from_name,
                 )
             });
-        let value = self.required_scalar(
-            &fields,
-            "value",
-            "e.g. `value: \"{{ inputs.hostname }}\"`",
-            scope,
-            site,
-        );
-        if let (Some(Operator::Matches), Some(value), Some(entry)) =
+        let value = self.clause_operand(&fields, op, scope, site);
+        if let (Some(Operator::Matches), Some(ClauseOperand::One(value)), Some(entry)) =
             (op, &value, fields.get("value"))
             && let Some(pattern) = value.as_str()
             && !looks_like_template(pattern)
@@ -177,8 +183,121 @@ impl Checker<'_> {
         ok.then_some(clause)
     }
 
+    /// Exactly one of `value` (one value) and `values` (any of a list, for the operators that
+    /// take one).
+    fn clause_operand(
+        &mut self,
+        fields: &Fields<'_>,
+        op: Option<Operator>,
+        scope: &Scope,
+        site: Site<'_>,
+    ) -> Option<ClauseOperand> {
+        match (fields.get("value"), fields.get("values")) {
+            (Some(value), Some(values)) => {
+                self.error(
+                    codes::CONFLICTING_KEYS,
+                    values.key_span,
+                    values.key_length,
+                    "this clause already has `value`; use `value` for one value or `values` for any of a list",
+                )
+                .help = Some(format!(
+                    "`value` is at line {}; remove one of the two",
+                    value.key_span.line
+                ));
+                None
+            }
+            (None, Some(values)) => {
+                if let Some(op) = op.filter(|op| !op.takes_values()) {
+                    self.error(
+                        codes::VALUES_NOT_ALLOWED,
+                        values.key_span,
+                        values.key_length,
+                        format!("`{}` compares with one value; `values` is for `equals`, `not_equals`, `contains`, `starts_with` and `ends_with`", op.as_str()),
+                    )
+                    .help = Some(match op {
+                        Operator::Matches => "write one regular expression with alternatives, e.g. `value: \"^(web|db)-\"`".into(),
+                        _ => "write one `value`, or one clause per value under `any:`".into(),
+                    });
+                    return None;
+                }
+                self.clause_values(values, scope, site)
+                    .map(ClauseOperand::AnyOf)
+            }
+            (Some(_), None) | (None, None) => self
+                .required_scalar(
+                    fields,
+                    "value",
+                    "e.g. `value: \"{{ inputs.hostname }}\"`, or `values: [a, b]` for any of a list",
+                    scope,
+                    site,
+                )
+                .map(ClauseOperand::One),
+        }
+    }
+
+    /// `values`: a list of values (each a scalar, which may be a template), at most
+    /// [`MAX_CLAUSE_VALUES`], or one template that gives a list.
+    fn clause_values(
+        &mut self,
+        entry: &Entry,
+        scope: &Scope,
+        site: Site<'_>,
+    ) -> Option<TemplateValue> {
+        match &entry.value.kind {
+            NodeKind::Str(text) if looks_like_template(text) => {
+                Some(self.template_value(entry, scope, site))
+            }
+            NodeKind::Seq(items) => {
+                let mut ok = true;
+                for item in items {
+                    if matches!(
+                        item.kind,
+                        NodeKind::Seq(_) | NodeKind::Map(_) | NodeKind::Null
+                    ) {
+                        self.error(
+                            codes::WRONG_TYPE,
+                            item.span,
+                            item.length,
+                            format!(
+                                "each of `values` must be a single value, not {}",
+                                item.type_name()
+                            ),
+                        );
+                        ok = false;
+                    }
+                }
+                if items.len() > MAX_CLAUSE_VALUES {
+                    self.error(
+                        codes::TOO_MANY_VALUES,
+                        entry.key_span,
+                        entry.key_length,
+                        format!(
+                            "`values` has {} values; a clause takes at most {MAX_CLAUSE_VALUES}",
+                            items.len()
+                        ),
+                    )
+                    .help = Some(
+                        "target a filter group instead, or split the list over several steps"
+                            .into(),
+                    );
+                    ok = false;
+                }
+                let value = self.template_value(entry, scope, site);
+                ok.then_some(value)
+            }
+            _ => {
+                self.wrong_type(
+                    "values",
+                    "a list of values or one template that gives a list, e.g. \"{{ steps.hits.rows | map(attribute='Computer Name') | list }}\"",
+                    &entry.value,
+                );
+                None
+            }
+        }
+    }
+
     /// A sensor name is part of the question's structure and may not hold templates.
-    fn sensor(&mut self, entry: &Entry) -> Option<String> {
+    pub(super) fn sensor(&mut self, entry: &Entry) -> Option<String> {
         let sensor = self.string(entry)?;
         if looks_like_template(&sensor) {
             self.error(
@@ -187,10 +306,7 @@ impl Checker<'_> {
                 entry.value.length,
                 "a sensor name may not hold templates",
             )
-            .help = Some(
-                "sensor names are part of the question's structure; only `value` may be dynamic"
-                    .into(),
-            );
+            .help = Some(SENSOR_NAME_HELP.into());
             return None;
         }
         Some(sensor)
