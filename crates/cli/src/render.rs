@@ -134,9 +134,7 @@ impl Renderer {
             | Event::StepRetrying { .. } => self.step_event(&mut state, event, verbose),
             Event::ApprovalWaiting { .. }
             | Event::PollProgress { .. }
-            | Event::QuestionProgress { .. } => {
-                self.wait_event(&mut state, event)
-            }
+            | Event::QuestionProgress { .. } => self.wait_event(&mut state, event),
             Event::RunStarted {
                 run_id, playbook, ..
             } => {

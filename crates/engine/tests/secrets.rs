@@ -422,7 +422,11 @@ outputs:
     let TargetRequest::Clauses { clauses, .. } = &platform.targets.lock().unwrap()[0] else {
         panic!("expected clauses");
     };
-    assert_eq!(clauses[0].value, runbook_engine::ClauseValue::One("CORRECT-HORSE-77".into()), "sent as it is");
+    assert_eq!(
+        clauses[0].value,
+        runbook_engine::ClauseValue::One("CORRECT-HORSE-77".into()),
+        "sent as it is"
+    );
     let reversed: String = key.chars().rev().collect();
     let stream = serde_json::to_string(&events).unwrap();
     let outputs = outcome.outputs.to_string();

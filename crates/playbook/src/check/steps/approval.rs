@@ -21,7 +21,7 @@ impl Checker<'_> {
             &["action", "timeout", "interval"],
             &[("action_id", "`action`")],
         )?;
-        let action = self.action_to_wait_for(&fields, scope, site);
+        let action = self.required_action(&fields, scope, site);
         let timeout = self.duration_or(&fields, "timeout", defaults::APPROVAL_TIMEOUT);
         let interval = self.duration_or(&fields, "interval", defaults::APPROVAL_INTERVAL);
         self.positive(&fields, "interval", interval)?;

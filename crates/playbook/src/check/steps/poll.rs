@@ -34,7 +34,7 @@ impl Checker<'_> {
             &POLL_KEYS,
             &[("action_id", "`action`"), ("percent", "`until_percent`")],
         )?;
-        let action = self.action_to_wait_for(&fields, scope, site);
+        let action = self.required_action(&fields, scope, site);
         let expected = match fields.get("expected") {
             Some(entry) => self.expected(entry, scope, site).map(Some),
             None => Some(None),
@@ -46,24 +46,11 @@ impl Checker<'_> {
             None => Some(defaults::POLL_UNTIL_PERCENT),
         };
         let timeout = self.duration_or(&fields, "timeout", defaults::POLL_TIMEOUT);
-        let interval = self.duration_or(&fields, "interval", defaults::POLL_INTERVAL);
-        self.positive(&fields, "interval", interval)?;
-        let max_interval = self.duration_or(&fields, "max_interval", defaults::POLL_MAX_INTERVAL);
-        if let (Some(interval), Some(max_interval)) = (interval, max_interval)
-            && interval > max_interval
-        {
-            let at = fields.get("max_interval").or(fields.get("interval"));
-            if let Some(entry) = at {
-                self.error(
-                    codes::OUT_OF_RANGE,
-                    entry.value.span,
-                    entry.value.length,
-                    "`interval` is longer than `max_interval` (default 2m)",
-                )
-                .help = Some("raise `max_interval` or lower `interval`".into());
-            }
-            return None;
-        }
+        let intervals = self.intervals(
+            &fields,
+            defaults::POLL_INTERVAL,
+            defaults::POLL_MAX_INTERVAL,
+        );
         let allow_partial = match fields.get("allow_partial") {
             Some(entry) => self.boolean(entry),
             None => Some(false),
@@ -79,8 +66,8 @@ impl Checker<'_> {
             expected: expected?,
             until_percent: until_percent?,
             timeout: timeout?,
-            interval: interval?,
-            max_interval: max_interval?,
+            interval: intervals?.0,
+            max_interval: intervals?.1,
             allow_partial: allow_partial?,
             max_rows: max_rows?,
         })
