@@ -18,6 +18,13 @@
 //! - [`question`]: the targeting-text parser ([`question::parse`]) whose [`question::Filter`]
 //!   selects the machines a group or question covers.
 //!
+//! Every endpoint answers every sensor of the catalogue (`Running Processes`, `File
+//! Exists[path]`, ...) with values derived from the seed or given by the fleet file; completed
+//! actions of the tagging and logging packages ([`PackageEffect`]) change tags and logging
+//! levels from the moment they complete, derived from the kept actions; saved questions
+//! ([`SavedQuestionDef`]) are asked again every `issue_seconds`. `docs/simulator.md` describes
+//! the values, special texts and timing.
+//!
 //! Endpoints under `/api/v2` (all need the `session` header except the `session/*` ones;
 //! `docs/tanium-api.md` in the repository describes each):
 //! `session/login|validate|logout` (POST); `groups` (GET list, POST from `text` or inline
@@ -26,8 +33,13 @@
 //! `packages/by-name/{name}`, `packages/{id}`; `actions` (POST; GET with `cache_filters`),
 //! `actions/by-name/{name}`, `actions/{id}`; `saved_actions/{id}`; `saved_action_approvals`
 //! (GET pending, POST approve); `action_stops` (POST); `parse_question` (POST); `questions`
-//! (POST), `questions/{id}`; `result_info/question/{id}`; `result_data/question/{id}`;
-//! `result_data/action/{id}`; `system_status`. Routes not marked otherwise are GET.
+//! (POST: `query_text`, a parsed candidate, or hand-built `selects` with `||key||`
+//! parameters and a `group`), `questions/{id}`; `result_info/question/{id}`,
+//! `result_data/question/{id}`; `sensors`, `sensors/by-name/{name}`, `sensors/{id}`;
+//! `saved_questions`, `saved_questions/by-name/{name}`, `saved_questions/{id}`,
+//! `result_info/saved_question/{id}`, `result_data/saved_question/{id}`;
+//! `result_data/action/{id}` (with `row_counts_only_flag`); `system_status`. Routes not
+//! marked otherwise are GET.
 //! Collections end with a cache-info object; paging is `row_start`/`row_count`/`cache_id` in
 //! the `tanium-options` header or the query string; errors are `{"text": "<status>: why"}`.
 //!
