@@ -394,6 +394,28 @@ mod tests {
     }
 
     #[test]
+    fn fleet_yaml_gives_sensor_values_and_checks_the_logging_level() {
+        let config = SimConfig::from_yaml_fleet(
+            "endpoints:\n  - computer_name: lab-01\n    ip_address: 10.9.0.1\n    operating_system: Debian 12\n    running_processes: [systemd, evil.exe]\n    logged_in_users: []\n    logging_level: 41\n    files: [/opt/x]\n",
+        )
+        .unwrap();
+        let endpoint = &config.fleet[0];
+        assert_eq!(
+            endpoint.running_processes.as_deref(),
+            Some(&["systemd".to_owned(), "evil.exe".to_owned()][..])
+        );
+        assert_eq!(endpoint.logged_in_users.as_deref(), Some(&[][..]));
+        assert_eq!(endpoint.installed_applications, None);
+        assert_eq!(endpoint.logging_level, Some(41));
+        assert_eq!(endpoint.files, vec!["/opt/x"]);
+        let error = SimConfig::from_yaml_fleet(
+            "endpoints:\n  - computer_name: a\n    ip_address: 10.0.0.1\n    operating_system: Debian 12\n    logging_level: 100\n",
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("logging_level"), "{error}");
+    }
+
+    #[test]
     fn generated_fleet_is_reproducible() {
         let first = generated_fleet(1000, 3);
         assert_eq!(first, generated_fleet(1000, 3));

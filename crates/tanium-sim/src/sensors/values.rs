@@ -451,6 +451,31 @@ mod tests {
     }
 
     #[test]
+    fn values_a_fleet_file_gives_are_the_answers() {
+        let mut endpoint = SimConfig::default().fleet[0].clone();
+        endpoint.running_processes = Some(vec!["only.exe".to_owned()]);
+        endpoint.logged_in_users = Some(Vec::new());
+        endpoint.logging_level = Some(7);
+        let now = initial(7, &endpoint);
+        let answer = |name: &str| answer(7, &endpoint, &now, by_name(name).unwrap(), &[]);
+        assert_eq!(answer("Running Processes"), vec!["only.exe"]);
+        assert!(answer("Logged In Users").is_empty());
+        assert_eq!(answer("Tanium Client Logging Level"), vec!["7"]);
+        assert_eq!(answer("Computer Name"), vec!["WIN-DC01"]);
+        assert!(tse_error(7, &endpoint, by_name("Running Processes").unwrap()).is_none());
+        let exists = by_name("File Exists").unwrap();
+        let path = ["C:\\Windows\\notepad.exe".to_owned()];
+        assert_eq!(
+            super::answer(7, &endpoint, &now, exists, &path),
+            vec!["File Exists: C:\\Windows\\notepad.exe"]
+        );
+        assert_eq!(
+            super::answer(7, &endpoint, &now, exists, &["/etc/hosts".to_owned()]),
+            vec!["File does not exist"]
+        );
+    }
+
+    #[test]
     fn files_exist_by_list_platform_and_temporary_folder() {
         let config = SimConfig::default();
         let windows = config
