@@ -9,9 +9,10 @@
 //! `cargo run --release -p runbook-benches --bin concurrency -- [--by-name-only]
 //! [--max-in-flight N] [RUNS] [LATENCY_MS] [TIME_SCALE]` (defaults 10000, 20, 100).
 //!
-//! The two options apply `scenario::LoadOptions`: `--by-name-only` stops the lookup before
-//! each issue at the by-name miss (the simulator answers the adapter's confirming list in time
-//! proportional to the actions it holds, so 10,000 runs would measure the simulator), and
+//! The two options apply `scenario::LoadOptions`: `--by-name-only` takes a by-name miss as
+//! final even where the action may exist, after a timed-out `POST /actions` (the lookup before
+//! each first send does so anyway; the simulator once answered the confirming list in time
+//! proportional to the actions it held, so 10,000 runs measured the simulator), and
 //! `--max-in-flight N` caps the platform calls in flight (the client keeps one HTTP/1.1
 //! connection per request in flight, so without a cap the sockets dominate the memory).
 
