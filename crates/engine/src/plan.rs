@@ -65,6 +65,8 @@ pub struct PlanStep {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Lookups {
     pub(crate) target: Option<TargetRequest>,
+    /// A target whose clauses hold a value only a run can tell: not asked what it matches.
+    pub(crate) target_unknown: bool,
     pub(crate) package: Option<(PackageSelector, Vec<(String, String)>)>,
     pub(crate) action_group: Option<String>,
     /// The `target` step whose group an `issue` step uses.
@@ -271,6 +273,12 @@ impl<'a> Planner<'a> {
             }
             let lookups = step.lookups.clone();
             let mut live = Map::new();
+            if lookups.target_unknown {
+                step.details.push(
+                    "live: not asked which endpoints match: a clause value is only known at run time"
+                        .to_owned(),
+                );
+            }
             if let Some(target) = &lookups.target {
                 match self
                     .platform

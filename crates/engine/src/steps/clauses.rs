@@ -18,6 +18,9 @@ use crate::values::value_text;
 pub(crate) struct Clauses {
     pub(crate) clauses: Vec<TargetClause>,
     pub(crate) secret: bool,
+    /// In a plan: whether a value is only known at run time (it holds a placeholder), so that
+    /// asking the server what the clauses match now would answer for the placeholder's text.
+    pub(crate) unknown: bool,
 }
 
 /// How a clause is named in messages: `Computer Name equals`.
@@ -72,6 +75,7 @@ pub(crate) fn render(
     Ok(Clauses {
         clauses: rendered,
         secret,
+        unknown: false,
     })
 }
 
@@ -85,6 +89,7 @@ pub(crate) fn plan(
 ) -> Result<Clauses, String> {
     let mut rendered = Vec::new();
     let mut secret = false;
+    let mut unknown = false;
     for clause in clauses {
         if let Some(when) = &clause.when {
             match planner.condition(when, scope)? {
@@ -106,12 +111,16 @@ pub(crate) fn plan(
             ClauseOperand::One(template) => {
                 let (value, taint) = planner.render_known_shown(template, scope)?;
                 secret |= !taint.is_clean();
+                unknown |= scope.unknowns.is_unknown(&value);
                 ClauseValue::One(value_text(&value))
             }
             ClauseOperand::AnyOf(template) => {
                 let (value, taint) = planner.render_known_shown(template, scope)?;
                 secret |= !taint.is_clean();
-                if scope.unknowns.is_unknown(&value) {
+                unknown |= scope.unknowns.is_unknown(&value);
+                // The whole list only a run can tell: one placeholder. A written list keeps
+                // its items, placeholders among them.
+                if value.is_string() && scope.unknowns.is_unknown(&value) {
                     let placeholder = value_text(&value);
                     details.push(format!(
                         "clause `{}` takes any of {placeholder}, known at run time (at most {MAX_CLAUSE_VALUES} values)",
@@ -136,6 +145,7 @@ pub(crate) fn plan(
     Ok(Clauses {
         clauses: rendered,
         secret,
+        unknown,
     })
 }
 

@@ -87,10 +87,13 @@ pub(crate) fn plan(
     // A clause value computed from a secret makes the question text a secret
     // (the platform quotes and escapes the value into it).
     let mut secret = false;
+    // A clause value only a run can tell: what the clauses match cannot be asked now.
+    let mut unknown = false;
     let (request, filter_flag) = match target {
         TargetStep::Clauses { combine, clauses } => {
             let rendered = clauses::plan(planner, clauses, scope, &mut planned.details)?;
             secret = rendered.secret;
+            unknown = rendered.unknown;
             if rendered.clauses.is_empty() {
                 return Err(
                     "every clause of this target is skipped by its `when`; the run would refuse to target every machine"
@@ -122,7 +125,11 @@ pub(crate) fn plan(
         .platform
         .plan_target(&request)
         .map_err(|error| error.message)?;
-    planned.lookups.target = Some(request.clone());
+    if unknown {
+        planned.lookups.target_unknown = true;
+    } else {
+        planned.lookups.target = Some(request.clone());
+    }
     let text = match &request {
         TargetRequest::FilterGroup { name_or_id } => {
             planned
