@@ -144,13 +144,26 @@ fn plan_question_requests(request: &QuestionRequest) -> Vec<PlannedRequest> {
                     }),
                 })
                 .collect();
-            let group = question_filter(from.as_ref()).and_then(|filter| {
-                let hash_of = |name: &str| Ref::Placeholder(format!("{name}.hash"));
-                questions::filter_group(filter.combine, &filter.clauses, &hash_of).ok()
-            });
+            let hash_of = |name: &str| Ref::Placeholder(format!("{name}.hash"));
+            let group = question_filter(from.as_ref())
+                .map(|filter| questions::filter_group(filter.combine, &filter.clauses, &hash_of));
+            let mut note = "each sensor named by its hash; one that defines parameters by \
+                source_hash, with every parameter (defaults filled in, values checked against \
+                its definition)"
+                .to_owned();
+            let group = match group {
+                Some(Ok(group)) => Some(group),
+                // A run refuses such clauses before asking: say so rather than show a question
+                // without its filter, which would read every machine.
+                Some(Err(error)) => {
+                    note = format!("not sent: the from clauses cannot be written ({error})");
+                    None
+                }
+                None => None,
+            };
             planned_requests.push(planned(
                 questions::ask_question(&selects, group),
-                Some("parameters checked against each sensor's definition, defaults filled in"),
+                Some(&note),
             ));
         }
         QuestionRequest::Saved { name_or_id } => {
@@ -492,14 +505,20 @@ impl Platform for TaniumPlatform {
         question_id: u64,
         max_rows: usize,
     ) -> Result<QuestionAnswer, PlatformError> {
-        let results = self
+        let mut results = self
             .client()?
             .question_answer(question_id, max_rows)
             .await
             .map_err(platform_error)?;
+        // Each kept row's texts are freed once it is JSON, so the rows are not held twice over.
+        let kept = std::mem::take(&mut results.rows);
+        let rows = kept
+            .into_iter()
+            .map(|row| serde_json::Value::Object(results.row_json(&row)))
+            .collect();
         Ok(QuestionAnswer {
             columns: results.column_names(),
-            rows: results.json_rows(),
+            rows,
             row_count: results.row_count,
             rows_truncated: results.rows_truncated,
             unavailable: results.unavailable,
@@ -518,8 +537,9 @@ impl Platform for TaniumPlatform {
                     .await
                     .map(|_| ())
             }
+            // A saved question the server never asked has no answers to read: a run fails on it.
             QuestionRequest::Saved { name_or_id } => {
-                client.saved_question(name_or_id).await.map(|_| ())
+                client.saved_question_latest(name_or_id).await.map(|_| ())
             }
         }
         .map_err(platform_error)

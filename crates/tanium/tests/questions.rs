@@ -638,3 +638,104 @@ async fn recorded_question_answers_are_read() {
     // Each answer was one short page.
     assert_eq!(served.lock().unwrap().len(), 3);
 }
+
+mod plans {
+    use std::collections::BTreeMap;
+
+    use runbook_engine::{
+        ClauseValue, Combine, Operator, PlanValue, Platform, QuestionFilter, QuestionRequest,
+        SensorSelect, TargetClause,
+    };
+    use runbook_tanium::TaniumPlatform;
+    use serde_json::json;
+
+    fn sensors_request(value: &str) -> QuestionRequest {
+        QuestionRequest::Sensors {
+            get: vec![
+                SensorSelect {
+                    sensor: "Computer Name".to_owned(),
+                    params: BTreeMap::new(),
+                },
+                SensorSelect {
+                    sensor: "File Exists".to_owned(),
+                    params: BTreeMap::from([("path".to_owned(), "C:\\evil.exe".to_owned())]),
+                },
+            ],
+            from: Some(QuestionFilter {
+                combine: Combine::All,
+                clauses: vec![TargetClause {
+                    sensor: "computer name".to_owned(),
+                    op: Operator::Contains,
+                    value: ClauseValue::AnyOf(vec![value.to_owned(), "b".to_owned()]),
+                }],
+            }),
+        }
+    }
+
+    #[test]
+    fn a_plan_shows_the_sensors_read_the_question_and_its_reads() {
+        let planned =
+            TaniumPlatform::offline().plan_question(&PlanValue::Known(sensors_request("a.b")));
+        let lines: Vec<String> = planned
+            .iter()
+            .map(|request| format!("{} {}", request.method, request.path))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "GET /api/v2/sensors/by-name/Computer%20Name",
+                "GET /api/v2/sensors/by-name/File%20Exists",
+                "POST /api/v2/questions",
+                "GET /api/v2/result_info/question/<question.id>",
+                "GET /api/v2/result_data/question/<question.id>",
+            ]
+        );
+        let body = planned[2].body.clone().unwrap_or_default();
+        assert_eq!(
+            body["selects"][1],
+            json!({"sensor": {"name": "File Exists", "source_hash": "<File Exists.hash>",
+                   "parameters": [{"key": "||path||", "value": "C:\\evil.exe"}]}})
+        );
+        assert_eq!(
+            body["group"]["sub_groups"][0]["filters"][0]["value"],
+            json!(".*a\\.b.*")
+        );
+        assert_eq!(
+            body["group"]["sub_groups"][0]["filters"][0]["sensor"]["hash"],
+            json!("<computer name.hash>")
+        );
+    }
+
+    #[test]
+    fn a_plan_never_shows_a_question_without_the_filter_it_could_not_write() {
+        let planned =
+            TaniumPlatform::offline().plan_question(&PlanValue::Known(sensors_request("a\nb")));
+        let ask = &planned[2];
+        assert_eq!(ask.path, "/api/v2/questions");
+        assert!(
+            ask.body
+                .as_ref()
+                .is_some_and(|body| body.get("group").is_none())
+        );
+        let note = ask.note.clone().unwrap_or_default();
+        assert!(
+            note.starts_with("not sent: the from clauses cannot be written (clause 1:"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn a_plan_of_a_saved_question_reads_it_then_its_newest_question() {
+        let platform = TaniumPlatform::offline();
+        let by_id = platform.plan_question(&PlanValue::Known(QuestionRequest::Saved {
+            name_or_id: "195532".to_owned(),
+        }));
+        assert_eq!(by_id[0].path, "/api/v2/saved_questions/195532");
+        let unknown = platform.plan_question(&PlanValue::Placeholder("inputs.saved".to_owned()));
+        assert_eq!(
+            unknown[0].path,
+            "/api/v2/saved_questions/by-name/%3Cinputs.saved%3E"
+        );
+        assert_eq!(unknown.len(), 3);
+    }
+}
