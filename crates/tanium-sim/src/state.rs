@@ -6,7 +6,7 @@
 //! 100,000-machine action costs a pass over its targets per poll and no memory per machine.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -143,6 +143,43 @@ pub(crate) struct QuestionRecord {
     pub saved_question_id: Option<u64>,
 }
 
+/// One row of a question's answers: its cells (each a list of texts), how many machines gave
+/// them, the first of them.
+#[derive(Debug, Clone)]
+pub(crate) struct AnswerRow {
+    pub cells: Vec<Vec<String>>,
+    pub count: u64,
+    pub first_machine: u32,
+}
+
+/// Reads whose grouped answers are kept for their next pages.
+const KEPT_ANSWERS: usize = 16;
+
+impl Shared {
+    /// The answers of the read with this cache id, worked out by `compute` on its first page.
+    pub(crate) fn answers_of(
+        &self,
+        cache_id: u64,
+        compute: impl FnOnce() -> Vec<AnswerRow>,
+    ) -> Arc<Vec<AnswerRow>> {
+        let kept = || {
+            self.answers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some((_, rows)) = kept().iter().find(|(id, _)| *id == cache_id) {
+            return rows.clone();
+        }
+        let rows = Arc::new(compute());
+        let mut answers = kept();
+        answers.push_back((cache_id, rows.clone()));
+        while answers.len() > KEPT_ANSWERS {
+            answers.pop_front();
+        }
+        rows
+    }
+}
+
 /// A saved question, its text read once.
 #[derive(Debug, Clone)]
 pub(crate) struct SavedQuestion {
@@ -218,6 +255,9 @@ pub(crate) struct Shared {
     pub clock: Clock,
     pub inner: Mutex<Inner>,
     pub requests: RequestCounts,
+    /// The grouped answers of the latest reads, by cache id: the pages of one read (one
+    /// cache id) group the answers once.
+    pub answers: Mutex<VecDeque<(u64, Arc<Vec<AnswerRow>>)>>,
     /// Online machines in the fleet (`estimated_total`).
     pub online_count: usize,
     /// The saved questions.
@@ -297,6 +337,7 @@ impl Shared {
             config,
             inner: Mutex::new(inner),
             requests: Mutex::new(BTreeMap::new()),
+            answers: Mutex::new(VecDeque::new()),
             online_count,
             saved,
         })

@@ -13,6 +13,32 @@ use crate::config::{Endpoint, PackageDef, SimConfig};
 impl SimConfig {
     /// The simulator's world as JSON (the body of `GET /sim/fleet`).
     pub fn describe(&self) -> Value {
+        let mut world = self.describe_identity();
+        world["sensors"] = sensors::describe_sensors();
+        world["answers"] = sensors::describe_answers(self);
+        world["saved_questions"] = sensors::describe_saved_questions(self);
+        world["approval"] = json!({
+            "required": self.approval_required,
+            "auto_approve_after_seconds": self.auto_approve_after.map(|after| after.as_secs()),
+        });
+        world["time_scale"] = json!(self.time_scale);
+        world["failure_share"] = json!(self.failure_share);
+        world["faults"] = json!({
+            "latency_ms": self.faults.latency.as_millis() as u64,
+            "error_503_share": self.faults.error_share,
+            "rate_limit_429_share": self.faults.rate_limit_share,
+            "drop_share": self.faults.drop_share,
+            "cut_after_create_share": self.faults.drop_after_create_share,
+            "create_latency_ms": self.faults.create_latency.as_millis() as u64,
+            "session_ttl_seconds": self.faults.login_session_ttl.map(|ttl| ttl.as_secs()),
+            "refuse_token": self.faults.refuse_token,
+        });
+        world
+    }
+
+    /// What makes this world this world (the state file's fingerprint): its fleet, packages,
+    /// groups, action groups, users and seed.
+    pub(crate) fn describe_identity(&self) -> Value {
         let online = self.fleet.iter().filter(|endpoint| endpoint.online).count();
         let fleet: Vec<Value> = self.fleet.iter().map(describe_endpoint).collect();
         let group = |group: &crate::config::GroupDef| json!({ "name": group.name, "text": group.text.trim() });
@@ -42,29 +68,10 @@ impl SimConfig {
                 "offline": self.fleet.len() - online,
                 "endpoints": fleet,
             },
-            "sensors": sensors::describe_sensors(),
-            "answers": sensors::describe_answers(self),
-            "saved_questions": sensors::describe_saved_questions(self),
             "packages": self.packages.iter().map(describe_package).collect::<Vec<_>>(),
             "groups": self.groups.iter().map(group).collect::<Vec<_>>(),
             "action_groups": self.action_groups.iter().map(group).collect::<Vec<_>>(),
             "users": users,
-            "approval": {
-                "required": self.approval_required,
-                "auto_approve_after_seconds": self.auto_approve_after.map(|after| after.as_secs()),
-            },
-            "time_scale": self.time_scale,
-            "failure_share": self.failure_share,
-            "faults": {
-                "latency_ms": self.faults.latency.as_millis() as u64,
-                "error_503_share": self.faults.error_share,
-                "rate_limit_429_share": self.faults.rate_limit_share,
-                "drop_share": self.faults.drop_share,
-                "cut_after_create_share": self.faults.drop_after_create_share,
-                "create_latency_ms": self.faults.create_latency.as_millis() as u64,
-                "session_ttl_seconds": self.faults.login_session_ttl.map(|ttl| ttl.as_secs()),
-                "refuse_token": self.faults.refuse_token,
-            },
             "seed": self.seed,
         })
     }

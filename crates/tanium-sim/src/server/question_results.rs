@@ -18,7 +18,7 @@ use super::results::{read_time, result_data, row_json};
 use super::{ApiError, ApiResult, AppState, ObjectId, Options, data, page};
 use crate::sensors::fnv;
 use crate::sensors::values::{UNAVAILABLE, ready_after};
-use crate::state::{QuestionRecord, Shared, SimTime};
+use crate::state::{AnswerRow, QuestionRecord, Shared, SimTime};
 use crate::{mix, unit};
 
 /// When an online machine answers: within two sim seconds of the question.
@@ -49,23 +49,16 @@ fn question_counts(shared: &Shared, question: &QuestionRecord, at: SimTime) -> Q
     QuestionCounts { tested, passed }
 }
 
-/// One row of answers: its cells, how many machines gave them, the first of them.
-struct Row {
-    cells: Vec<Vec<String>>,
-    count: u64,
-    first_machine: u32,
-}
-
 /// The grouped answers of the machines that have answered by `at`, in fleet order of each
 /// row's first machine.
-fn answer_rows(shared: &Shared, question: &QuestionRecord, at: SimTime) -> Vec<Row> {
+fn answer_rows(shared: &Shared, question: &QuestionRecord, at: SimTime) -> Vec<AnswerRow> {
     let world = {
         let inner = shared.lock();
         shared.world(&inner, question.created_at)
     };
     let seed = shared.config.seed;
     let mut index: HashMap<Vec<Vec<String>>, usize> = HashMap::new();
-    let mut rows: Vec<Row> = Vec::new();
+    let mut rows: Vec<AnswerRow> = Vec::new();
     for &machine in &question.matching {
         let answered = answered_at(shared, question, machine);
         if answered > at {
@@ -89,7 +82,7 @@ fn answer_rows(shared: &Shared, question: &QuestionRecord, at: SimTime) -> Vec<R
             Some(&position) => rows[position].count += 1,
             None => {
                 index.insert(cells.clone(), rows.len());
-                rows.push(Row {
+                rows.push(AnswerRow {
                     cells,
                     count: 1,
                     first_machine: machine,
@@ -185,13 +178,14 @@ fn result_set(
         // Recorded shape: a question without selects has no columns or rows keys at all.
         result_set = question_base(shared, question, &counts, at, 0);
     } else {
-        let rows = answer_rows(shared, question, at);
-        let total = rows.len();
-        let rows: Vec<Value> = page(rows, options)
+        // Every page of one read (one cache id) shows the same answers: group them once.
+        let all = shared.answers_of(cache_id, || answer_rows(shared, question, at));
+        let total = all.len();
+        let rows: Vec<Value> = page(all.iter().collect(), options)
             .into_iter()
             .map(|row| {
                 let row_id = mix(question.id, fnv(&format!("{:?}", row.cells)));
-                let mut cells = row.cells;
+                let mut cells = row.cells.clone();
                 cells.push(vec![row.count.to_string()]);
                 row_json(shared, row_id, row.first_machine, cells)
             })

@@ -182,12 +182,12 @@ pub(crate) struct SessionRecord {
 
 /// The world a configuration makes, as the file records it.
 pub(crate) fn world_id(config: &SimConfig) -> WorldId {
-    fingerprint(config, config.describe(), config.packages.len())
+    fingerprint(config, config.describe_identity(), config.packages.len())
 }
 
 /// The world a configuration makes, as a version 1 file recorded it.
 pub(crate) fn world_id_v1(config: &SimConfig) -> WorldId {
-    let mut described = config.describe();
+    let mut described = config.describe_identity();
     if let Some(endpoints) = described["fleet"]["endpoints"].as_array_mut() {
         for endpoint in endpoints {
             if let Some(fields) = endpoint.as_object_mut() {

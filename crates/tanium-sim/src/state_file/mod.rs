@@ -62,6 +62,8 @@ pub(crate) struct Persistence {
     /// The contents last written, serialized; a write of the same is skipped. The mutex
     /// also serializes writes, so a later write never lands before an earlier one.
     last: Mutex<Vec<u8>>,
+    /// The world's fingerprint, worked out once.
+    world: format::WorldId,
 }
 
 /// Opens `path` for a simulator of `config`: takes its lock, restores what it holds, and
@@ -94,6 +96,7 @@ pub(crate) fn open(
         shared: shared.clone(),
         _lock: lock,
         last: Mutex::new(Vec::new()),
+        world: format::world_id(&shared.config),
     });
     persistence.save()?;
     Ok((shared, persistence, status))
@@ -117,7 +120,7 @@ impl Persistence {
         let file = StateFile {
             format: FORMAT.to_owned(),
             version: VERSION,
-            world: format::world_id(&self.shared.config),
+            world: self.world.clone(),
             clock: ClockRecord {
                 epoch: clock.epoch(),
                 sim_seconds: clock.now(),
