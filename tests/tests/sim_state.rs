@@ -461,6 +461,88 @@ fn a_run_on_the_in_process_simulator_with_a_state_file_resumes_on_it() {
     assert_eq!(actions_in(&folder.state).len(), 1);
 }
 
+/// A wait reports its time across an interruption: killed while it waits for an approval
+/// (the simulated colleague approves two simulated minutes after the action is created) and
+/// resumed, the approval step says how long it waited in all, not since the resume.
+#[test]
+fn a_resumed_approval_wait_reports_the_time_waited_before_the_interruption() {
+    let folder = folder();
+    let playbook = PLAYBOOK.replace(
+        "  - id: results\n",
+        "  - id: approved\n    await_approval:\n      action: \"{{ steps.tag.action_id }}\"\n      interval: 5s\n  - id: results\n",
+    );
+    std::fs::write(&folder.playbook, playbook).expect("the playbook written");
+    let mut command = runbook("", "", &folder.store);
+    command
+        .env_remove("TANIUM_URL")
+        .env_remove("TANIUM_TOKEN")
+        .arg("run")
+        .arg(&folder.playbook)
+        .args([
+            "--input",
+            "host=WIN-DC01",
+            "--json",
+            "--sim",
+            "--sim-approval",
+        ])
+        .args(["--sim-time-scale", "60", "--sim-state"])
+        .arg(&folder.state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let run = Killed(command.spawn().expect("runbook run started"));
+    let show = || {
+        let runs = json_of(runbook("", "", &folder.store).args(["runs", "list", "--json"]));
+        let run_id = runs[0]["run_id"].as_str().unwrap_or_default().to_owned();
+        json_of(runbook("", "", &folder.store).args(["runs", "show", &run_id, "--json"]))
+    };
+    wait_until(Duration::from_secs(60), "the approval wait", || {
+        let Ok(output) = runbook("", "", &folder.store)
+            .args(["runs", "list", "--json"])
+            .output()
+        else {
+            return false;
+        };
+        let runs: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+        runs[0]["run_id"].is_string() && show().to_string().contains("approval_waiting")
+    });
+    // About a simulated minute of waiting (one real second), then the kill.
+    std::thread::sleep(Duration::from_secs(1));
+    drop(run);
+    let run_id = show()["run_id"].as_str().expect("a run id").to_owned();
+    let output = runbook("", "", &folder.store)
+        .env_remove("TANIUM_URL")
+        .env_remove("TANIUM_TOKEN")
+        // The simulator's flags are given again: they are not part of its state file.
+        .args([
+            "runs",
+            "resume",
+            &run_id,
+            "--json",
+            "--sim",
+            "--sim-approval",
+        ])
+        .args(["--sim-time-scale", "60"])
+        .output()
+        .expect("runs resume ran");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown = show();
+    assert_eq!(shown["status"], "succeeded", "{shown}");
+    let step = shown["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|step| step["step_id"] == "approved")
+        .cloned()
+        .expect("the approval step");
+    let waited = step["outputs"]["waited"].as_u64().expect("waited");
+    assert!(waited >= 60, "the wait before the kill is counted: {step}");
+}
+
 #[test]
 fn a_file_that_is_not_a_state_file_is_refused_naming_it() {
     let folder = folder();

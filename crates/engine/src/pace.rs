@@ -74,6 +74,49 @@ impl Stopwatch {
     }
 }
 
+/// The clock of one wait (an approval, a poll): how long it has waited, counting what it
+/// waited before an interruption (a resumed wait keeps the deadline recorded when the step
+/// first started), and how long it has left.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitClock {
+    stopwatch: Stopwatch,
+    /// Playbook time waited before this process took the wait over (zero on a first start).
+    before: Duration,
+    /// Playbook time left when this process took the wait over.
+    left: Duration,
+}
+
+impl WaitClock {
+    /// A wait with `left` of playbook time to go, which had already waited `before`.
+    pub fn new(pace: &Pace, before: Duration, left: Duration) -> Self {
+        Self {
+            stopwatch: pace.start(),
+            before,
+            left,
+        }
+    }
+
+    /// Playbook time waited in all, across interruptions.
+    pub fn waited(&self) -> Duration {
+        self.before + self.stopwatch.elapsed()
+    }
+
+    /// Playbook time waited before an interruption (zero when the wait never was interrupted).
+    pub fn waited_before(&self) -> Duration {
+        self.before
+    }
+
+    /// Playbook time left before the deadline.
+    pub fn left(&self) -> Duration {
+        self.left.saturating_sub(self.stopwatch.elapsed())
+    }
+
+    /// Whether the deadline has passed.
+    pub fn expired(&self) -> bool {
+        self.stopwatch.elapsed() >= self.left
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +142,19 @@ mod tests {
             elapsed >= Duration::from_secs(30) && elapsed < Duration::from_secs(31),
             "{elapsed:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resumed_wait_counts_what_it_waited_before() {
+        let pace = Pace::scaled(1.0);
+        let clock = WaitClock::new(&pace, Duration::from_secs(40), Duration::from_secs(20));
+        assert_eq!(clock.waited_before(), Duration::from_secs(40));
+        pace.sleep(Duration::from_secs(15)).await;
+        assert_eq!(clock.waited().as_secs(), 55);
+        assert_eq!(clock.left().as_secs(), 5);
+        assert!(!clock.expired());
+        pace.sleep(Duration::from_secs(5)).await;
+        assert!(clock.expired());
+        assert_eq!(clock.left(), Duration::ZERO);
     }
 }

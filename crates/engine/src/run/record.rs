@@ -11,6 +11,7 @@ use super::error::{StepError, lost_claim_error, store_error};
 use super::state::RunState;
 use super::{Engine, RunOutcome, RunRequest, RunSource, elapsed_ms, now_rfc3339, playbook_hash};
 use crate::events::{Event, RunStatus};
+use crate::pace::WaitClock;
 use crate::redact::Redactor;
 use crate::steps;
 use crate::store::{NewRun, StepRecord, StepStatus};
@@ -292,6 +293,14 @@ impl Engine {
             .step_finished(state.run_id(), &record)
             .await
             .map_err(store_error)
+    }
+
+    /// The clock of a wait of `timeout`: on a first start, all of it is left; on a resumed
+    /// wait, what remains of the deadline recorded when the step first started, and the rest of
+    /// `timeout` counted as already waited (the interruption included).
+    pub(crate) fn wait_clock(&self, state: &RunState<'_>, timeout: Duration) -> WaitClock {
+        let left = self.wait_left(state, timeout);
+        WaitClock::new(&self.pace, timeout.saturating_sub(left), left)
     }
 
     /// How much playbook time a wait has left: its own timeout, or what remains of the

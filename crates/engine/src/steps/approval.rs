@@ -27,8 +27,9 @@ pub(crate) async fn run(
 ) -> Result<StepDone, StepError> {
     let context = state.context();
     let action_id = action_id(engine, state, &wait.action, &context)?;
-    let timeout = engine.wait_left(state, wait.timeout);
-    let stopwatch = engine.pace.start();
+    // Waited and left count across an interruption: a resumed wait goes on to the deadline
+    // recorded when the step first started, and reports the time waited before it too.
+    let clock = engine.wait_clock(state, wait.timeout);
     let mut saved_action_id = state
         .issued
         .get(&action_id)
@@ -53,7 +54,7 @@ pub(crate) async fn run(
                 action_id,
                 &approval,
                 required,
-                stopwatch.elapsed().as_secs(),
+                clock.waited().as_secs(),
             ));
         }
         // Not approved (yet): an action that was stopped or expired meanwhile never will be.
@@ -64,7 +65,7 @@ pub(crate) async fn run(
             required = true;
             first_check = false;
         }
-        let waited = stopwatch.elapsed();
+        let waited = clock.waited();
         engine.emit(
             state,
             Event::ApprovalWaiting {
@@ -72,19 +73,22 @@ pub(crate) async fn run(
                 action_id,
                 waited_seconds: waited.as_secs(),
                 timeout_seconds: wait.timeout.as_secs(),
-                left_seconds: Some(timeout.saturating_sub(waited).as_secs()),
+                left_seconds: Some(clock.left().as_secs()),
             },
         );
         engine.flush(state).await?;
-        if waited >= timeout {
+        if clock.expired() {
             return Err(StepError::new(format!(
                 "action {action_id} was not approved within {}; it stays pending in Tanium (saved action {saved})",
                 humanize(wait.timeout)
             )));
         }
-        let remaining = timeout.saturating_sub(waited);
         engine
-            .pause(wait.interval.min(remaining).max(Duration::from_millis(1)))
+            .pause(
+                wait.interval
+                    .min(clock.left())
+                    .max(Duration::from_millis(1)),
+            )
             .await?;
     }
 }

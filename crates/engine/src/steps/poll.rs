@@ -43,8 +43,8 @@ pub(crate) async fn run(
         None => engine.platform.action_verifies(action_id).await?,
     };
     let until = f64::from(poll.until_percent);
-    let timeout = engine.wait_left(state, poll.timeout);
-    let stopwatch = engine.pace.start();
+    // A resumed poll goes on to the deadline recorded when the step first started.
+    let clock = engine.wait_clock(state, poll.timeout);
     let mut interval = poll.interval;
     let mut last_seen: Option<(u64, BTreeMap<String, u64>)> = None;
     loop {
@@ -76,7 +76,7 @@ pub(crate) async fn run(
         let stalled = last_seen.as_ref().is_some_and(|(mr_tested, statuses)| {
             *mr_tested == progress.mr_tested && *statuses == progress.statuses
         });
-        let timed_out = stopwatch.elapsed() >= timeout;
+        let timed_out = clock.expired();
         // The action's own state matters only when it may have ended: when its results stall,
         // when endpoints report it cut short (`Expired`, `Stopped`), or when the step is about
         // to end without its share. While results move, reading it every time would double
@@ -117,7 +117,7 @@ pub(crate) async fn run(
                 expected,
                 statuses: progress.statuses.clone(),
                 until_percent: poll.until_percent,
-                left_seconds: Some(timeout.saturating_sub(stopwatch.elapsed()).as_secs()),
+                left_seconds: Some(clock.left().as_secs()),
             },
         );
         engine.flush(state).await?;
@@ -147,9 +147,8 @@ pub(crate) async fn run(
             interval = poll.interval;
         }
         last_seen = Some((progress.mr_tested, progress.statuses));
-        let remaining = timeout.saturating_sub(stopwatch.elapsed());
         engine
-            .pause(interval.min(remaining).max(Duration::from_millis(1)))
+            .pause(interval.min(clock.left()).max(Duration::from_millis(1)))
             .await?;
     }
 }
