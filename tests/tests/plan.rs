@@ -12,6 +12,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
     ("client-log-level", &[]),
     ("tag-by-label", &["--input", "prefix=web-"]),
     ("guarded-log-level", &["--input", "name_contains=DC0"]),
+    ("hunt-and-tag", &[]),
 ];
 
 fn plan(example: &str, inputs: &[&str], extra: &[&str]) -> runbook_tests::Outcome {

@@ -164,6 +164,7 @@ async fn every_example_playbook_runs_with_sim() {
             "playbooks/guarded-log-level.yaml",
             &["--input", "name_contains=DC0"],
         ),
+        ("playbooks/hunt-and-tag.yaml", &[]),
     ];
     for (path, inputs) in examples {
         assert!(repo_root().join(path).exists(), "{path} is missing");
