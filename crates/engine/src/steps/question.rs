@@ -109,8 +109,7 @@ async fn wait(
     question: &QuestionStep,
     question_id: u64,
 ) -> Result<QuestionProgress, StepError> {
-    let timeout = engine.wait_left(state, question.timeout);
-    let stopwatch = engine.pace.start();
+    let clock = engine.wait_clock(state, question.timeout);
     let mut interval = question.interval;
     let mut last: Option<QuestionProgress> = None;
     loop {
@@ -130,14 +129,14 @@ async fn wait(
                 mr_tested: progress.mr_tested,
                 estimated_total: progress.estimated_total,
                 until_percent: question.until_percent,
-                left_seconds: Some(timeout.saturating_sub(stopwatch.elapsed()).as_secs()),
+                left_seconds: Some(clock.left().as_secs()),
             },
         );
         engine.flush(state).await?;
         if reached {
             return Ok(progress);
         }
-        if stopwatch.elapsed() >= timeout {
+        if clock.expired() {
             return Err(StepError::new(format!(
                 "question {question_id} did not reach {}% answered within {}: {percent}% answered ({} of {} endpoints){}",
                 question.until_percent,
@@ -158,9 +157,8 @@ async fn wait(
             question.interval
         };
         last = Some(progress);
-        let remaining = timeout.saturating_sub(stopwatch.elapsed());
         engine
-            .pause(interval.min(remaining).max(Duration::from_millis(1)))
+            .pause(interval.min(clock.left()).max(Duration::from_millis(1)))
             .await?;
     }
 }
