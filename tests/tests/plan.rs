@@ -13,6 +13,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
     ("tag-by-label", &["--input", "prefix=web-"]),
     ("guarded-log-level", &["--input", "name_contains=DC0"]),
     ("hunt-and-tag", &[]),
+    ("contain-process", &[]),
 ];
 
 fn plan(example: &str, inputs: &[&str], extra: &[&str]) -> runbook_tests::Outcome {

@@ -379,3 +379,174 @@ async fn a_sensor_that_does_not_exist_fails_the_run_and_the_live_plan() {
     );
     sim.shutdown().await;
 }
+
+/// The issue's example, end to end: ask who runs the process, tag exactly those, then ask
+/// again and find the tag on every one of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn contain_process_tags_the_machines_found_and_asking_again_shows_the_tag() {
+    let sim = simulator().await;
+    let output = run_against(
+        &sim,
+        &[
+            "run",
+            "playbooks/contain-process.yaml",
+            "--store",
+            "none",
+            "--json",
+        ],
+    )
+    .await;
+    let event = finished(&output);
+    assert_eq!(
+        event["status"],
+        "succeeded",
+        "{event}\n{}",
+        text(&output.stderr)
+    );
+    assert_eq!(sorted_names(&event["outputs"]["contained"]), EVIL_ONLINE);
+    let confirm = step_outputs(&output, "confirm");
+    let rows = confirm["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2, "{confirm}");
+    for row in rows {
+        let tags = row["Custom Tags"].to_string();
+        assert!(tags.contains("IR-contain"), "{row}");
+    }
+    let actions = sim.inspect().actions;
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    let mut targeted = actions[0].targeted_computer_names.clone();
+    targeted.sort();
+    assert_eq!(targeted, EVIL_ONLINE);
+    sim.shutdown().await;
+}
+
+/// Machines whose names are full of quotes and regex characters: a `from` value matches only
+/// the one it names, never one that a regex read of it would match; and special texts never
+/// reach `rows`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_from_value_full_of_quotes_and_regex_characters_matches_only_what_it_says() {
+    let fleet = r#"
+endpoints:
+  - { computer_name: 'lab "one".(a+b)*', ip_address: 10.1.0.1, operating_system: Debian 12 }
+  - { computer_name: 'lab "one"X(aab)', ip_address: 10.1.0.2, operating_system: Debian 12 }
+  - { computer_name: 'lab one.(a+b)*', ip_address: 10.1.0.3, operating_system: Debian 12 }
+  - { computer_name: 'lab "one".(a+b)* tail', ip_address: 10.1.0.4, operating_system: Debian 12 }
+"#;
+    let mut config = SimConfig::from_yaml_fleet(fleet).expect("a fleet");
+    config.time_scale = FAST;
+    let sim = Simulator::start(config)
+        .await
+        .expect("the simulator starts");
+    let dir = tempfile::tempdir().expect("a folder");
+    let playbook = write(
+        &dir,
+        "weird.yaml",
+        r#"version: 1
+name: weird
+inputs:
+  name: { type: string }
+steps:
+  - id: exact
+    question:
+      get: [Computer Name, IP Address]
+      from:
+        all:
+          - { sensor: Computer Name, op: equals, value: "{{ inputs.name }}" }
+  - id: prefix
+    question:
+      get: [Computer Name, Logged In Users]
+      from:
+        all:
+          - { sensor: Computer Name, op: contains, value: "{{ inputs.name }}" }
+"#,
+    );
+    let output = run_against(
+        &sim,
+        &[
+            "run",
+            &playbook,
+            "--store",
+            "none",
+            "--json",
+            "--input",
+            r#"name=lab "one".(a+b)*"#,
+        ],
+    )
+    .await;
+    let event = finished(&output);
+    assert_eq!(
+        event["status"],
+        "succeeded",
+        "{event}\n{}",
+        text(&output.stderr)
+    );
+    let exact = step_outputs(&output, "exact");
+    assert_eq!(exact["row_count"], json!(1), "{exact}");
+    assert_eq!(
+        exact["rows"][0]["Computer Name"], r#"lab "one".(a+b)*"#,
+        "{exact}"
+    );
+    let contains = step_outputs(&output, "prefix");
+    let mut names: Vec<String> = contains["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| row["Computer Name"].as_str().expect("a name").to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [r#"lab "one".(a+b)*"#, r#"lab "one".(a+b)* tail"#],
+        "contains is literal text, not a regex: {contains}"
+    );
+    for row in contains["rows"].as_array().expect("rows") {
+        let shown = row.to_string();
+        for special in ["[no results]", "unavailable]", "TSE-Error"] {
+            assert!(
+                !shown.contains(special),
+                "a special text reached rows: {row}"
+            );
+        }
+    }
+    sim.shutdown().await;
+}
+
+/// A question that cannot reach its share in time fails and says the share it reached.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_question_that_never_reaches_its_share_times_out_with_the_share_it_reached() {
+    // A real-time clock: endpoints take up to two seconds to answer, the step waits one.
+    let sim = Simulator::start(SimConfig {
+        time_scale: 1.0,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("the simulator starts");
+    let dir = tempfile::tempdir().expect("a folder");
+    let playbook = write(
+        &dir,
+        "slow.yaml",
+        r#"version: 1
+name: slow
+steps:
+  - id: everyone
+    question:
+      get: [Computer Name]
+      until_percent: 100
+      timeout: 1s
+      interval: 200ms
+      max_interval: 200ms
+"#,
+    );
+    let output = run_against(&sim, &["run", &playbook, "--store", "none", "--json"]).await;
+    let event = finished(&output);
+    assert_eq!(event["status"], "failed", "{event}");
+    let shown = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(
+        shown.contains("did not reach 100% answered within 1s"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("% answered ("),
+        "the share it reached is said: {shown}"
+    );
+    sim.shutdown().await;
+}

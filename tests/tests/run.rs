@@ -165,6 +165,7 @@ async fn every_example_playbook_runs_with_sim() {
             &["--input", "name_contains=DC0"],
         ),
         ("playbooks/hunt-and-tag.yaml", &[]),
+        ("playbooks/contain-process.yaml", &[]),
     ];
     for (path, inputs) in examples {
         assert!(repo_root().join(path).exists(), "{path} is missing");
