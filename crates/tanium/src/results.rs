@@ -438,14 +438,14 @@ impl<'de> Visitor<'de> for LevelSeed<'_> {
     }
 }
 
-fn set(target: &mut u64, value: Lenient) {
+pub(crate) fn set(target: &mut u64, value: Lenient) {
     if let Some(value) = value.0 {
         *target = value;
     }
 }
 
-/// A number sent as a number, a numeric string, or null.
-struct Lenient(Option<u64>);
+/// A number sent as a number, a numeric string, or null (action and question answers alike).
+pub(crate) struct Lenient(pub(crate) Option<u64>);
 
 impl<'de> Deserialize<'de> for Lenient {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

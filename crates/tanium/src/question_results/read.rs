@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{Cell, QuestionReader, SpecialTexts};
-use crate::results::CellText;
+use crate::results::{CellText, Lenient, set};
 
 /// The data texts of a cell while its page is read, borrowed from the page where they hold no
 /// escapes.
@@ -171,44 +171,6 @@ impl<'de> Visitor<'de> for LevelSeed<'_, '_, 'de> {
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         Ok(())
-    }
-}
-
-fn set(target: &mut u64, value: Lenient) {
-    if let Some(value) = value.0 {
-        *target = value;
-    }
-}
-
-/// A whole number sent as a number, a numeric string, or null.
-struct Lenient(Option<u64>);
-
-impl<'de> Deserialize<'de> for Lenient {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct LenientVisitor;
-        impl<'de> Visitor<'de> for LenientVisitor {
-            type Value = Lenient;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a whole number or a numeric string")
-            }
-            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Lenient, E> {
-                Ok(Lenient(Some(value)))
-            }
-            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Lenient, E> {
-                Ok(Lenient(u64::try_from(value).ok()))
-            }
-            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Lenient, E> {
-                let whole = value >= 0.0 && value.fract() == 0.0 && value <= u64::MAX as f64;
-                Ok(Lenient(whole.then_some(value as u64)))
-            }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<Lenient, E> {
-                Ok(Lenient(value.trim().parse().ok()))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Lenient, E> {
-                Ok(Lenient(None))
-            }
-        }
-        deserializer.deserialize_any(LenientVisitor)
     }
 }
 
