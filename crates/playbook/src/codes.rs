@@ -106,6 +106,42 @@ pub const SCHEDULES: [(&str, &str); 6] = [
     (SCHEDULE_INPUTS, "inputs do not fit the playbook"),
 ];
 
+// Triggers files (`runbook triggers validate`) use the codes above for YAML, keys, types,
+// names, durations, ranges, templates and allowed words, and these for what only a trigger has.
+
+/// Two triggers share a name or a path.
+pub const DUPLICATE_TRIGGER: &str = "RB039";
+/// A hook path that does not start with `/hooks/` or holds unsafe characters.
+pub const INVALID_HOOK_PATH: &str = "RB046";
+/// A trigger's `auth`: none or both of `hmac` and `bearer`, or a secret written in the file.
+pub const TRIGGER_AUTH: &str = "RB047";
+/// An environment variable name that is not `[A-Z_][A-Z0-9_]*`.
+pub const INVALID_ENV_NAME: &str = "RB048";
+/// A trigger names a playbook that is not in the playbooks folder.
+pub const UNKNOWN_PLAYBOOK: &str = "RB049";
+/// A trigger's inputs do not fit the playbook's declarations.
+pub const TRIGGER_INPUTS: &str = "RB050";
+
+/// The codes only triggers files report, with a one-line summary, for `docs/triggers.md` and
+/// tests.
+pub const TRIGGERS: [(&str, &str); 6] = [
+    (DUPLICATE_TRIGGER, "two triggers share a name or a path"),
+    (
+        INVALID_HOOK_PATH,
+        "path outside `/hooks/` or with unsafe characters",
+    ),
+    (
+        TRIGGER_AUTH,
+        "no or two kinds of auth, or a secret in the file",
+    ),
+    (INVALID_ENV_NAME, "invalid environment variable name"),
+    (
+        UNKNOWN_PLAYBOOK,
+        "no playbook of that name in the playbooks folder",
+    ),
+    (TRIGGER_INPUTS, "inputs do not fit the playbook"),
+];
+
 /// Every playbook code with a one-line summary, for `docs/playbooks.md` and tests.
 pub const ALL: [(&str, &str); 38] = [
     (YAML_SYNTAX, "invalid YAML"),

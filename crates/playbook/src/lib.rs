@@ -61,6 +61,7 @@ mod schedules;
 mod schema;
 mod suggest;
 mod templates;
+mod triggers;
 mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity, count, render_github, render_human, render_json};
@@ -75,6 +76,10 @@ pub use schedules::{
 pub use schema::json_schema;
 pub use templates::{
     BUILTIN_FILTERS, BUILTIN_TESTS, GLOBAL_FUNCTIONS, RUN_FIELDS, looks_like_template,
+};
+pub use triggers::{
+    Encoding, LoadedTriggers, SignedTimestamp, TRIGGER_NAMES, Trigger, TriggerAuth, TriggerFile,
+    TriggerMarks, load_triggers, load_triggers_with_playbooks, triggers_json_schema,
 };
 pub use yaml::{MAX_DEPTH, MAX_NODES, MAX_SOURCE_BYTES};
 

@@ -160,6 +160,7 @@ fn span_of(span: &YamlSpan) -> (Span, u32) {
 pub(crate) enum FileKind {
     Playbook,
     Schedules,
+    Triggers,
 }
 
 impl FileKind {
@@ -168,6 +169,7 @@ impl FileKind {
         match self {
             FileKind::Playbook => "a playbook file",
             FileKind::Schedules => "a schedules file",
+            FileKind::Triggers => "a triggers file",
         }
     }
 
@@ -176,6 +178,7 @@ impl FileKind {
         match self {
             FileKind::Playbook => "playbooks",
             FileKind::Schedules => "schedules files",
+            FileKind::Triggers => "triggers files",
         }
     }
 }
@@ -199,7 +202,9 @@ pub(crate) fn parse(source: &str, kind: FileKind) -> Tree {
                 )
                 .help(match kind {
                     FileKind::Playbook => "split the playbook into smaller ones",
-                    FileKind::Schedules => "check for a large value pasted in by mistake",
+                    FileKind::Schedules | FileKind::Triggers => {
+                        "check for a large value pasted in by mistake"
+                    }
                 }),
             ],
         };
@@ -408,6 +413,7 @@ where
                             .help(match self.kind {
                                 FileKind::Playbook => "remove the `---` line, or move the second playbook to a file of its own",
                                 FileKind::Schedules => "remove the `---` line: one file holds all the schedules",
+                                FileKind::Triggers => "remove the `---` line: one file holds all the triggers",
                             }),
                         );
                         return Ok(root);
