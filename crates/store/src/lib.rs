@@ -29,6 +29,14 @@
 //! one worker each (`FOR UPDATE SKIP LOCKED` on PostgreSQL), kept alive by heartbeats, and
 //! taken over by another worker once their heartbeat is stale.
 //!
+//! API tokens and the audit log (`runbook tokens`, `runbook audit`, and the HTTP API's bearer
+//! check): [`SqlStore::create_token`] returns a token once and keeps only its SHA-256,
+//! [`SqlStore::verify_token`] accepts a presented token that is neither unknown nor revoked,
+//! [`SqlStore::revoke_token`]; creating and revoking append to the audit log in the same
+//! transaction. [`SqlStore::append_audit`] and [`SqlStore::list_audit`] keep and read who
+//! changed what, when, from where. [`auth`] holds the token format and the roles
+//! ([`auth::Role::allows`]).
+//!
 //! Architecture invariants: a write either lands whole or fails with a
 //! [`StoreError`](runbook_engine::StoreError) (single statements, no partly written run); a
 //! step that succeeded is never marked running again; an intent never changes its action name
@@ -63,17 +71,22 @@
 
 #[macro_use]
 mod macros;
+mod audit;
+pub mod auth;
 mod error;
 mod fence;
 mod open;
 mod queue;
 mod records;
 mod store;
+mod tokens;
 mod writes;
 
+pub use audit::{Actor, AuditEntry, AuditFilter, NewAuditEntry};
 pub use fence::{FencedStore, Heartbeat, lease_term};
 pub use open::StoreOptions;
 pub use queue::{ClaimedRun, Enqueued, QueueEntry, QueueState};
 pub use records::{Resume, RunListing, StoredEvent};
 pub use store::{CancelOutcome, SqlStore};
+pub use tokens::{TokenCreated, TokenListing, TokenRevoked, VerifiedToken};
 pub use writes::Fence;
