@@ -109,6 +109,13 @@ pub enum Command {
     /// PostgreSQL store. SIGTERM or SIGINT: runs stop at a checkpoint and go back to the queue.
     #[command(after_help = SERVE_ENVIRONMENT)]
     Serve(Box<crate::commands::serve::ServeArgs>),
+    /// API tokens for the HTTP API of `runbook serve`: create (printed once; the store keeps
+    /// only a hash), list, revoke. Roles: viewer reads; operator starts and cancels runs;
+    /// approver decides approvals; admin all.
+    Tokens(crate::commands::tokens::TokensArgs),
+    /// The audit log, newest first: who (a token name or `cli:<user>`) changed what, when,
+    /// from which address.
+    Audit(crate::commands::audit::AuditArgs),
     /// Print a shell completion script for bash, zsh, fish or powershell, e.g.
     /// `runbook completions bash > ~/.local/share/bash-completion/completions/runbook`.
     Completions(CompletionsArgs),

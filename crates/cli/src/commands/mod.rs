@@ -2,6 +2,7 @@
 //! whose arguments are in `cli.rs`) its clap arguments. [`run`] parses the arguments and
 //! dispatches; each command returns its exit code.
 
+pub mod audit;
 mod completions;
 pub mod enqueue;
 pub mod plan;
@@ -11,6 +12,7 @@ pub mod schedules;
 mod schema;
 pub mod serve;
 pub mod sim;
+pub mod tokens;
 mod validate;
 
 use std::ffi::OsString;
@@ -66,6 +68,8 @@ where
         Command::Schedules(args) => schedules::run(args),
         Command::Enqueue(args) => enqueue::run(args),
         Command::Serve(args) => serve::run(*args),
+        Command::Tokens(args) => tokens::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     };

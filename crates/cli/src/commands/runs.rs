@@ -253,7 +253,10 @@ fn shown_state(
 }
 
 /// A time back from now (`90d`) or a time (`2026-12-01`, RFC 3339), in the store's form.
-fn time_before_now(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<String, UsageError> {
+pub(crate) fn time_before_now(
+    text: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, UsageError> {
     let text = text.trim();
     let time = if let Ok(duration) = runbook_playbook::parse_duration(text) {
         chrono::TimeDelta::from_std(duration)
