@@ -89,12 +89,12 @@ fn json_is_the_array_of_diagnostics_and_the_notes_stay_on_stderr() {
     for note in [
         "note: book/docker-compose.yml: skipped: not a runbook file",
         "note: book/fleet.yaml: skipped: looks like a simulator fleet file",
-        "note: book/hooks.yaml: a triggers file: not checked yet",
+        "note: book/hooks.yaml: checked as a triggers file",
         "note: book/inputs.yaml: skipped: looks like an inputs file",
         "note: book/schedules.yaml: checked as a schedules file",
         "note: book/tag-host.test.yaml: a test file: not checked yet",
         "note: book/drafts: excluded",
-        "checked 3 files (5 skipped, 1 excluded): 5 errors, 0 warnings",
+        "checked 4 files (4 skipped, 1 excluded): 5 errors, 0 warnings",
     ] {
         assert!(outcome.stderr.contains(note), "{note}\n{}", outcome.stderr);
     }
@@ -115,7 +115,7 @@ fn without_the_exclude_the_draft_is_checked() {
     assert!(
         outcome
             .stderr
-            .ends_with("checked 4 files (5 skipped): 6 errors, 0 warnings\n"),
+            .ends_with("checked 5 files (4 skipped): 6 errors, 0 warnings\n"),
         "{}",
         outcome.stderr
     );
@@ -141,7 +141,7 @@ fn playbooks_next_to_inputs_and_fleet_files_are_all_valid() {
     assert!(
         outcome
             .stderr
-            .ends_with("checked 1 file (5 skipped, 3 excluded): all valid\n"),
+            .ends_with("checked 2 files (4 skipped, 3 excluded): all valid\n"),
         "{}",
         outcome.stderr
     );
@@ -193,16 +193,36 @@ fn a_named_file_is_checked_as_a_playbook_unless_another_runbook_kind() {
         schedules.stdout
     );
 
-    // A triggers file is recognised and not checked yet: nothing was checked, exit 2.
+    // A triggers file named alone is checked with its own rules; with no playbooks next to
+    // it, its `playbook` is not checked, and the note says so.
     let hooks = with_fixture("book")
         .args(["validate", "book/hooks.yaml"])
         .run();
-    assert_eq!(hooks.code, 2, "{}", hooks.stderr);
+    assert_eq!(hooks.code, 0, "{}", hooks.stderr);
     assert_eq!(hooks.stdout, "");
     assert_eq!(
         hooks.stderr,
-        "note: book/hooks.yaml: a triggers file: not checked yet\n\
-         runbook: no playbooks or schedules files to check (1 skipped)\n"
+        "note: book/hooks.yaml: checked as a triggers file; no valid playbooks here, so each \
+         trigger's `playbook` and `inputs` were not checked\n\
+         checked 1 file: all valid\n"
+    );
+    // Named with its playbook, a trigger naming another playbook is reported.
+    let wrong = with_fixture("book")
+        .file(
+            "book/hooks.yaml",
+            std::fs::read_to_string(workspace_root().join("tests/data/validate-folder/hooks.yaml"))
+                .expect("fixture")
+                .replace("playbook: tag-host", "playbook: tag-hosts"),
+        )
+        .args(["validate", "book/hooks.yaml", "book/tag-host.yaml"])
+        .run();
+    assert_eq!(wrong.code, 1, "{}", wrong.stderr);
+    assert!(
+        wrong
+            .stdout
+            .contains("error[RB049]: there is no playbook named `tag-hosts`"),
+        "{}",
+        wrong.stdout
     );
 }
 

@@ -13,6 +13,7 @@ mod schema;
 pub mod serve;
 pub mod sim;
 pub mod tokens;
+pub mod triggers;
 mod validate;
 
 use std::ffi::OsString;
@@ -66,6 +67,7 @@ where
         Command::Sim(args) => sim::run(args),
         Command::Runs(args) => runs::run(args),
         Command::Schedules(args) => schedules::run(args),
+        Command::Triggers(args) => triggers::run(args),
         Command::Enqueue(args) => enqueue::run(args),
         Command::Serve(args) => serve::run(*args),
         Command::Tokens(args) => tokens::run(args),

@@ -4,7 +4,8 @@
 //! Each YAML file found in a folder is recognised by its top-level keys
 //! ([`runbook_playbook::classify`]) and checked with its own rules ([`action`]): playbooks as
 //! playbooks, schedules files as `runbook schedules validate` checks them (each schedule's
-//! playbook read relative to the file). Other YAML is skipped with a note. A file named on the
+//! playbook read relative to the file), triggers files as `runbook triggers validate` checks
+//! them (with the valid playbooks found, when there are any). Other YAML is skipped with a note. A file named on the
 //! command line is checked as a playbook unless it is recognisably a runbook file of another
 //! kind.
 
@@ -54,6 +55,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
 enum Action {
     Playbook,
     Schedules,
+    Triggers,
     Skip(String),
 }
 
@@ -61,9 +63,8 @@ fn action(kind: FileKind, explicit: bool) -> Action {
     match kind {
         FileKind::Playbook => Action::Playbook,
         FileKind::Schedules => Action::Schedules,
-        FileKind::Triggers | FileKind::Tests => {
-            Action::Skip(format!("{}: not checked yet", kind.describe()))
-        }
+        FileKind::Triggers => Action::Triggers,
+        FileKind::Tests => Action::Skip(format!("{}: not checked yet", kind.describe())),
         FileKind::Inputs | FileKind::SimFleet | FileKind::Other if explicit => Action::Playbook,
         FileKind::Inputs | FileKind::SimFleet => {
             Action::Skip(format!("skipped: looks like {}", kind.describe()))
@@ -216,6 +217,7 @@ fn check_files(found: &[Found], excluded: Vec<String>) -> Report {
         })
         .collect();
     let mut valid: Vec<(String, String, Playbook)> = Vec::new();
+    let mut triggers: Vec<(usize, String)> = Vec::new();
     for (index, source, kind) in sources {
         let entry = &mut report.files[index];
         let explicit = found[index].explicit;
@@ -246,8 +248,27 @@ fn check_files(found: &[Found], excluded: Vec<String>) -> Report {
                     check_schedules(&found[index].path, &entry.file, &source, &shown_by_path);
                 report.diagnostics.extend(diagnostics);
             }
+            // Checked below, once the valid playbooks they may name are known.
+            Action::Triggers => triggers.push((index, source)),
             Action::Skip(note) => entry.note = Some(note),
         }
+    }
+    let playbooks: Vec<Playbook> = valid.iter().map(|(_, _, p)| p.clone()).collect();
+    for (index, source) in triggers {
+        let entry = &mut report.files[index];
+        entry.status = Status::Checked;
+        let loaded = if playbooks.is_empty() {
+            entry.note = Some(
+                "checked as a triggers file; no valid playbooks here, so each trigger's \
+                 `playbook` and `inputs` were not checked"
+                    .to_owned(),
+            );
+            runbook_playbook::load_triggers(&entry.file, &source)
+        } else {
+            entry.note = Some("checked as a triggers file".to_owned());
+            runbook_playbook::load_triggers_with_playbooks(&entry.file, &source, &playbooks)
+        };
+        report.diagnostics.extend(loaded.diagnostics);
     }
     report.diagnostics.extend(runbook_playbook::duplicate_names(
         valid
@@ -498,7 +519,10 @@ mod tests {
                 FileKind::Schedules => {
                     assert_eq!((named, found), (Action::Schedules, Action::Schedules));
                 }
-                FileKind::Triggers | FileKind::Tests => {
+                FileKind::Triggers => {
+                    assert_eq!((named, found), (Action::Triggers, Action::Triggers));
+                }
+                FileKind::Tests => {
                     assert!(
                         matches!(named, Action::Skip(ref note) if note.ends_with("not checked yet"))
                     );

@@ -271,10 +271,15 @@ impl Walker<'_> {
             None => Some(DEFAULT_DEDUP_WINDOW),
         };
 
-        if let (Some(playbook), Some(inputs)) = (&playbook, &inputs) {
+        // A bad template leaves the input's name readable: the playbook is checked all the same.
+        let inputs_named = inputs.is_some()
+            || fields
+                .get("inputs")
+                .is_some_and(|entry| matches!(entry.value.kind, NodeKind::Map(_)));
+        if let Some(playbook) = playbook.as_ref().filter(|_| inputs_named) {
             playbook_uses.push(PlaybookUse {
                 playbook: playbook.clone(),
-                inputs: inputs.keys().cloned().collect(),
+                inputs: marks.input_keys.keys().cloned().collect(),
                 marks: marks.clone(),
             });
         }
@@ -467,14 +472,16 @@ impl Walker<'_> {
             )
             .help = Some(format!(
             "never write the {key} itself here: put it in an environment variable of \
-             `runbook serve` and name it with `{env_key}: HOOK_SECRET`"
+             `runbook serve` and name it with `{env_key}: {}`",
+            example_env(env_key)
         ));
         true
     }
 
     fn env_name(&mut self, fields: &Fields<'_>, key: &str) -> Option<String> {
         let help = Some(format!(
-            "add `{key}: HOOK_SECRET`, the environment variable holding it"
+            "add `{key}: {}`, the environment variable holding it",
+            example_env(key)
         ));
         let entry = self.checker.required(fields, key, help)?;
         let name = self.checker.string(entry)?;
@@ -680,6 +687,15 @@ fn template_only(checker: &mut Checker<'_>, entry: &Entry) -> Option<String> {
         entry.key
     ));
     None
+}
+
+/// The example variable name in helps: `HOOK_TOKEN` for a bearer token, else `HOOK_SECRET`.
+fn example_env(key: &str) -> &'static str {
+    if key == "token_env" {
+        "HOOK_TOKEN"
+    } else {
+        "HOOK_SECRET"
+    }
 }
 
 /// `secret-key` -> `SECRET_KEY`.
