@@ -196,6 +196,25 @@ fn a_secret_written_in_the_file_is_refused_with_its_remedy() {
     );
 }
 
+#[test]
+fn a_secret_input_comes_from_the_request_never_from_the_file() {
+    let loaded = load_fixture("err", &data().join("err/rb050_inputs_do_not_fit.yaml"));
+    let secret = loaded
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("is secret"))
+        .expect("the secret input given in clear");
+    assert_eq!(secret.source_line, "    inputs: { api_key: [REDACTED] }");
+    assert!(
+        loaded
+            .diagnostics
+            .iter()
+            .all(|d| !d.source_line.contains("hunter2")),
+        "{:?}",
+        loaded.diagnostics
+    );
+}
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()

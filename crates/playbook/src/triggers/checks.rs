@@ -92,6 +92,8 @@ pub(super) struct ReadFile {
 pub(super) struct PlaybookUse {
     pub playbook: String,
     pub inputs: Vec<String>,
+    /// The inputs given a constant rather than a template.
+    pub constants: Vec<String>,
     pub marks: TriggerMarks,
 }
 
@@ -280,6 +282,7 @@ impl Walker<'_> {
             playbook_uses.push(PlaybookUse {
                 playbook: playbook.clone(),
                 inputs: marks.input_keys.keys().cloned().collect(),
+                constants: constant_inputs(fields.get("inputs")),
                 marks: marks.clone(),
             });
         }
@@ -399,6 +402,9 @@ impl Walker<'_> {
             marks
                 .input_keys
                 .insert(input.key.clone(), mark_of_key(input));
+            marks
+                .input_values
+                .insert(input.key.clone(), mark_of_value(&input.value));
             let value = input.value.to_json();
             match &value {
                 Value::String(text) => {
@@ -687,6 +693,21 @@ fn template_only(checker: &mut Checker<'_>, entry: &Entry) -> Option<String> {
         entry.key
     ));
     None
+}
+
+/// The names of the inputs written as constants (not templates).
+fn constant_inputs(entry: Option<&Entry>) -> Vec<String> {
+    let Some(NodeKind::Map(entries)) = entry.map(|entry| &entry.value.kind) else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter(|input| match &input.value.kind {
+            NodeKind::Str(text) => !crate::templates::looks_like_template(text),
+            _ => true,
+        })
+        .map(|input| input.key.clone())
+        .collect()
 }
 
 /// The example variable name in helps: `HOOK_TOKEN` for a bearer token, else `HOOK_SECRET`.

@@ -33,7 +33,19 @@ pub fn load_triggers_with_playbooks(
             .iter()
             .find(|playbook| playbook.name == used.playbook)
         {
-            Some(playbook) => read.problems.extend(input_problems(used, playbook)),
+            Some(playbook) => {
+                read.problems.extend(input_problems(used, playbook));
+                // A secret written in clear is pointed at, never shown.
+                read.secret_values.extend(
+                    playbook
+                        .inputs
+                        .iter()
+                        .filter(|(name, declaration)| {
+                            declaration.secret && used.constants.contains(name)
+                        })
+                        .filter_map(|(name, _)| used.marks.input_values.get(name).copied()),
+                );
+            }
             None => read.problems.push(unknown_playbook(used, playbooks)),
         }
     }
@@ -57,9 +69,9 @@ fn unknown_playbook(used: &PlaybookUse, playbooks: &[Playbook]) -> Problem {
     .help(help)
 }
 
-/// The trigger's inputs against the playbook's declarations: each given one declared and not
-/// secret (a hook's inputs come from a request and are stored with its run), each required one
-/// without a default given.
+/// The trigger's inputs against the playbook's declarations: each given one declared (a secret
+/// one by a template, never a constant written in the file), each required one without a
+/// default given.
 fn input_problems(used: &PlaybookUse, playbook: &Playbook) -> Vec<Problem> {
     let marks = &used.marks;
     let declared: Vec<&str> = playbook.inputs.keys().map(String::as_str).collect();
@@ -72,18 +84,23 @@ fn input_problems(used: &PlaybookUse, playbook: &Playbook) -> Vec<Problem> {
             .copied()
             .unwrap_or(marks.playbook);
         match playbook.inputs.get(name) {
-            Some(declaration) if declaration.secret => problems.push(
-                Problem::error(
-                    codes::TRIGGER_INPUTS,
-                    mark.span,
-                    mark.length,
-                    format!(
-                        "input `{name}` of playbook `{}` is secret: a hook cannot give it",
-                        playbook.name
+            Some(declaration) if declaration.secret && used.constants.contains(name) => problems
+                .push(
+                    Problem::error(
+                        codes::TRIGGER_INPUTS,
+                        mark.span,
+                        mark.length,
+                        format!(
+                            "input `{name}` of playbook `{}` is secret: the triggers file would \
+                             hold it in clear",
+                            playbook.name
+                        ),
+                    )
+                    .help(
+                        "take it from the request with a template (`{{ body.key }}`), or read it \
+                         from the environment with the playbook's `secrets:` list",
                     ),
-                )
-                .help("a run started by a hook keeps its inputs in the store, where a secret is never written; read it with the playbook's `secrets:` list"),
-            ),
+                ),
             Some(_) => {}
             None => {
                 let close = did_you_mean(name, declared.iter().copied());
@@ -108,7 +125,7 @@ fn input_problems(used: &PlaybookUse, playbook: &Playbook) -> Vec<Problem> {
         }
     }
     for (name, declaration) in &playbook.inputs {
-        let needed = declaration.required && declaration.default.is_none() && !declaration.secret;
+        let needed = declaration.required && declaration.default.is_none();
         if !needed || used.inputs.contains(name) || suggested.contains(name) {
             continue;
         }

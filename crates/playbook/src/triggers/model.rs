@@ -105,6 +105,8 @@ pub struct TriggerMarks {
     pub inputs: Option<Mark>,
     /// Each input's key.
     pub input_keys: IndexMap<String, Mark>,
+    /// Each input's value.
+    pub input_values: IndexMap<String, Mark>,
 }
 
 /// One entry of `triggers:`: a hook that starts a playbook.
