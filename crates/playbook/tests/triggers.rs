@@ -231,6 +231,29 @@ fn schema_text() -> String {
 }
 
 #[test]
+fn the_docs_list_every_code_and_their_example_is_valid() {
+    let docs = std::fs::read_to_string(workspace_root().join("docs/triggers.md")).expect("docs");
+    for (code, summary) in codes::TRIGGERS {
+        assert!(
+            docs.contains(&format!("| {code} |")),
+            "docs/triggers.md does not list {code} ({summary})"
+        );
+    }
+    let example = docs
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a YAML example");
+    let loaded = load_triggers_with_playbooks("docs/triggers.md", example, &playbooks());
+    assert!(
+        loaded.diagnostics.is_empty(),
+        "{}",
+        render_human(&loaded.diagnostics, false)
+    );
+    assert_eq!(loaded.file.expect("valid").triggers.len(), 2);
+}
+
+#[test]
 fn committed_schema_is_current() {
     let path = workspace_root().join("schema/triggers.schema.json");
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
