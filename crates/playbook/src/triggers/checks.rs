@@ -15,7 +15,7 @@ use crate::schedules::Mark;
 use crate::suggest::did_you_mean;
 use crate::yaml::{self, Entry, Node, NodeKind, Problem};
 
-use super::templates::check_template;
+use super::templates::{TemplateCheck, check_template};
 use super::{Encoding, SignedTimestamp, Trigger, TriggerAuth, TriggerMarks};
 
 const TOP_LEVEL_KEYS: [&str; 2] = ["version", "triggers"];
@@ -101,7 +101,7 @@ pub(super) fn read_file(source: &str) -> ReadFile {
     let tree = yaml::parse(source, yaml::FileKind::Triggers);
     let mut walker = Walker {
         checker: Checker::new(source),
-        source,
+        templates: TemplateCheck::new(source),
         first_line_by_name: IndexMap::new(),
         first_line_by_path: IndexMap::new(),
         secret_values: Vec::new(),
@@ -132,7 +132,7 @@ pub(super) fn read_file(source: &str) -> ReadFile {
 
 struct Walker<'s> {
     checker: Checker<'s>,
-    source: &'s str,
+    templates: TemplateCheck<'s>,
     first_line_by_name: IndexMap<String, u32>,
     first_line_by_path: IndexMap<String, u32>,
     secret_values: Vec<Mark>,
@@ -310,7 +310,12 @@ impl Walker<'_> {
         ok: &mut bool,
     ) -> Option<String> {
         let (text, entry) = (text?, entry?);
-        if check_template(self.source, &text, &entry.value, &mut self.checker.problems) {
+        if check_template(
+            &self.templates,
+            &text,
+            &entry.value,
+            &mut self.checker.problems,
+        ) {
             Some(text)
         } else {
             *ok = false;
@@ -408,8 +413,12 @@ impl Walker<'_> {
             let value = input.value.to_json();
             match &value {
                 Value::String(text) => {
-                    ok &=
-                        check_template(self.source, text, &input.value, &mut self.checker.problems);
+                    ok &= check_template(
+                        &self.templates,
+                        text,
+                        &input.value,
+                        &mut self.checker.problems,
+                    );
                 }
                 Value::Number(_) | Value::Bool(_) => {}
                 _ => {

@@ -14,9 +14,33 @@ use crate::yaml::{Node, Problem};
 /// The names a hook's templates read.
 pub const TRIGGER_NAMES: [&str; 2] = ["body", "headers"];
 
+/// What checking a file's templates needs, built once per file (the source split in lines).
+pub(super) struct TemplateCheck<'s> {
+    source: &'s str,
+    checker: TemplateChecker<'s>,
+    scope: Scope,
+    environment: Environment<'static>,
+}
+
+impl<'s> TemplateCheck<'s> {
+    pub(super) fn new(source: &'s str) -> Self {
+        Self {
+            source,
+            checker: TemplateChecker::new(source),
+            scope: Scope {
+                inputs: Vec::new(),
+                secrets: Vec::new(),
+                steps: HashMap::new(),
+                step_order: Vec::new(),
+            },
+            environment: Environment::new(),
+        }
+    }
+}
+
 /// Checks `text`, written at `node`, adding its problems. True when it is good.
 pub(super) fn check_template(
-    source: &str,
+    check: &TemplateCheck<'_>,
     text: &str,
     node: &Node,
     problems: &mut Vec<Problem>,
@@ -24,18 +48,14 @@ pub(super) fn check_template(
     if !looks_like_template(text) {
         return true;
     }
-    let scope = Scope {
-        inputs: Vec::new(),
-        secrets: Vec::new(),
-        steps: HashMap::new(),
-        step_order: Vec::new(),
-    };
     let site = Site {
         step_index: None,
         step_when: None,
     };
     let mut found = Vec::new();
-    TemplateChecker::new(source).check_text(text, node.span, &scope, site, &mut found);
+    check
+        .checker
+        .check_text(text, node.span, &check.scope, site, &mut found);
     // The playbook checker knows playbook names only; names are checked below instead.
     found.retain(|problem| {
         ![
@@ -53,8 +73,7 @@ pub(super) fn check_template(
     if syntax_error {
         return false;
     }
-    let environment = Environment::new();
-    let Ok(template) = environment.template_from_str(text) else {
+    let Ok(template) = check.environment.template_from_str(text) else {
         return false;
     };
     let names: BTreeSet<String> = template.undeclared_variables(false).into_iter().collect();
@@ -68,7 +87,7 @@ pub(super) fn check_template(
                      (lowercase names), e.g. `{{ body.result.host }}`"
                 .to_owned(),
         };
-        let (span, length) = locate(source, node, &name);
+        let (span, length) = locate(check.source, node, &name);
         problems.push(
             Problem::error(
                 codes::UNKNOWN_NAME,
