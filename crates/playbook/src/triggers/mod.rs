@@ -20,10 +20,12 @@
 //! playbook's declarations. Both collect every problem in one pass. The hooks are not served
 //! yet: this is the file format, its checks and its JSON Schema.
 //!
-//! Modules: `model` (the file as read), `checks` (keys, names, paths, auth, durations),
+//! Modules: `model` (the file as read), `checks` (keys, names, paths, durations), `auth`
+//! (`hmac` or `bearer`, secrets named never written),
 //! `templates` (what a hook's templates may read), `loading` (the entry points and the
 //! playbook checks) and `schema` (the JSON Schema).
 
+mod auth;
 mod checks;
 mod loading;
 mod model;
