@@ -14,7 +14,10 @@
 //! The crate also reads schedules files for `runbook serve` ([`load_schedules`],
 //! [`load_schedules_with_playbooks`]): [`ScheduleFile`] and [`Schedule`], whose
 //! [`Schedule::next_firings`] gives the firing times of its cron line in its time zone, with
-//! daylight-saving changes handled (see `docs/schedules.md`).
+//! daylight-saving changes handled (see `docs/schedules.md`); and triggers files, the hooks
+//! that will start playbooks ([`load_triggers`], [`load_triggers_with_playbooks`]):
+//! [`TriggerFile`] and [`Trigger`], with their auth, templates over `body` and `headers`, and
+//! dedup (see `docs/triggers.md`).
 //!
 //! [`classify`] tells what a YAML file is by its top-level keys ([`FileKind`]: a playbook, a
 //! schedules, triggers, test, inputs or simulator fleet file, or other YAML), so that
@@ -48,6 +51,13 @@
 //! );
 //! assert_eq!(schedules.diagnostics[0].code, "RB041");
 //! assert_eq!(schedules.diagnostics[0].message, "`cron`: hour field `25`: 25 is outside 0-23");
+//!
+//! let triggers = runbook_playbook::load_triggers(
+//!     "triggers.yaml",
+//!     "version: 1\ntriggers:\n  - { name: a, path: /a, playbook: hello, auth: { bearer: { token_env: T } } }\n",
+//! );
+//! assert_eq!(triggers.diagnostics[0].code, "RB046");
+//! assert_eq!((triggers.diagnostics[0].line, triggers.diagnostics[0].column), (3, 22));
 //! ```
 
 mod check;
