@@ -286,7 +286,7 @@ fn excludes_match_names_at_any_depth_and_paths_from_the_folder() {
     assert_eq!(everything.code, 2, "{}", everything.stderr);
     assert_eq!(
         everything.stderr,
-        "note: book/a.yaml: excluded\nrunbook: no playbooks or schedules files to check (1 excluded)\n"
+        "note: book/a.yaml: excluded\nrunbook: no playbooks, schedules or triggers files to check (1 excluded)\n"
     );
 
     let bad = Test::new()

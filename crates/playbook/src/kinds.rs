@@ -36,7 +36,7 @@ pub enum FileKind {
     Playbook,
     /// A schedules file (`runbook serve --schedules`, `runbook schedules validate`).
     Schedules,
-    /// A triggers file (`runbook serve --triggers`).
+    /// A triggers file (`runbook triggers validate`; its hooks are not served yet).
     Triggers,
     /// A test file of `runbook test` (`*.test.yaml`).
     Tests,

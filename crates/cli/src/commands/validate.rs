@@ -34,7 +34,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     if counts.checked == 0 {
         let _ = writeln!(
             stderr,
-            "runbook: no playbooks or schedules files to check{}",
+            "runbook: no playbooks, schedules or triggers files to check{}",
             counts.left_out()
         );
         return Ok(super::EXIT_USAGE);
