@@ -18,6 +18,8 @@ pub enum Kind {
     Playbook,
     /// A schedules file.
     Schedules,
+    /// A triggers file (`runbook triggers validate`, `serve --triggers`).
+    Triggers,
     /// An `--inputs` file of input values.
     Inputs,
     /// A simulator fleet file.
@@ -33,7 +35,9 @@ impl Kind {
         match self {
             // The playbook parser's own limit, so that a file the parser would refuse is not
             // read whole first.
-            Kind::Playbook | Kind::Schedules => runbook_playbook::MAX_SOURCE_BYTES as u64,
+            Kind::Playbook | Kind::Schedules | Kind::Triggers => {
+                runbook_playbook::MAX_SOURCE_BYTES as u64
+            }
             Kind::Inputs | Kind::CaCertificate => MIB,
             Kind::Fleet => 16 * MIB,
         }
@@ -43,6 +47,7 @@ impl Kind {
         match self {
             Kind::Playbook => "playbooks",
             Kind::Schedules => "schedules files",
+            Kind::Triggers => "triggers files",
             Kind::Inputs => "inputs files",
             Kind::Fleet => "fleet files",
             Kind::CaCertificate => "CA certificate files",
@@ -220,5 +225,15 @@ mod tests {
             error.to_string(),
             "not UTF-8 text (invalid byte on line 2, at byte offset 15)"
         );
+    }
+
+    #[test]
+    fn a_triggers_file_too_large_is_named_as_one() {
+        let folder = tempfile::tempdir().expect("folder");
+        let path = folder.path().join("triggers.yaml");
+        let limit = usize::try_from(Kind::Triggers.limit()).expect("fits");
+        std::fs::write(&path, "#".repeat(limit + 1)).expect("write");
+        let error = read_text(&path, Kind::Triggers).expect_err("too large");
+        assert!(error.to_string().contains("triggers files"), "{error}");
     }
 }

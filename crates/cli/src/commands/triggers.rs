@@ -145,7 +145,7 @@ fn validate(args: &ValidateTriggersArgs) -> anyhow::Result<u8> {
     let mut unreadable = Vec::new();
     for file in &args.files {
         let shown = file.display().to_string();
-        let source = match files::read_text(file, Kind::Schedules) {
+        let source = match files::read_text(file, Kind::Triggers) {
             Ok(source) => source,
             Err(ReadError::NotFound) => {
                 unreadable.push(format!("{shown}: no such file `{shown}`"));
