@@ -6,24 +6,15 @@ use std::path::{Path, PathBuf};
 
 use runbook_playbook::{codes, load, render_human, render_json};
 
-fn fixtures(kind: &str) -> Vec<PathBuf> {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(kind);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
-        .expect("fixture folder")
-        .map(|entry| entry.expect("fixture entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-        .collect();
-    files.sort();
-    files
+mod common;
+use common::stem;
+
+fn data() -> PathBuf {
+    common::data("")
 }
 
-fn stem(path: &Path) -> String {
-    path.file_stem()
-        .and_then(|stem| stem.to_str())
-        .expect("utf-8 file name")
-        .to_owned()
+fn fixtures(kind: &str) -> Vec<PathBuf> {
+    common::yaml_files(&data().join(kind))
 }
 
 fn load_fixture(kind: &str, path: &Path) -> runbook_playbook::Loaded {

@@ -13,25 +13,15 @@ use runbook_playbook::{
     schedules_json_schema,
 };
 
+mod common;
+use common::stem;
+
 fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/schedules")
+    common::data("schedules")
 }
 
 fn fixtures(kind: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(data().join(kind))
-        .expect("fixture folder")
-        .map(|entry| entry.expect("fixture entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn stem(path: &Path) -> String {
-    path.file_stem()
-        .and_then(|stem| stem.to_str())
-        .expect("utf-8 file name")
-        .to_owned()
+    common::yaml_files(&data().join(kind))
 }
 
 /// Loads a fixture the way the CLI does: playbook paths resolved against the fixture's
