@@ -1,0 +1,2 @@
+//! Webhook triggers: who may call a hook ([`verify`]) and what a request makes of the
+//! trigger's templates ([`evaluate`]).
