@@ -48,7 +48,7 @@
 pub mod claims;
 mod clock;
 pub mod files;
-mod metrics;
+pub mod metrics;
 mod record;
 mod scheduler;
 mod service;

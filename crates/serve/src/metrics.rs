@@ -238,11 +238,21 @@ struct Endpoint {
 }
 
 async fn metrics_page(State(endpoint): State<Endpoint>) -> impl IntoResponse {
-    let counts = endpoint.store.run_counts().await;
+    page(&endpoint.metrics, &endpoint.store).await
+}
+
+async fn health(State(endpoint): State<Endpoint>) -> impl IntoResponse {
+    health_answer(&endpoint.store).await
+}
+
+/// The `/metrics` answer: this process's counters and the store's run counts (for the metrics
+/// server, and for `serve --http`, which answers it behind a token).
+pub async fn page(metrics: &Metrics, store: &SqlStore) -> impl IntoResponse + use<> {
+    let counts = store.run_counts().await;
     if let Err(error) = &counts {
         tracing::warn!(%error, "the store did not answer a metrics scrape");
     }
-    let body = endpoint.metrics.render(counts.as_ref().ok());
+    let body = metrics.render(counts.as_ref().ok());
     (
         [(
             header::CONTENT_TYPE,
@@ -252,8 +262,10 @@ async fn metrics_page(State(endpoint): State<Endpoint>) -> impl IntoResponse {
     )
 }
 
-async fn health(State(endpoint): State<Endpoint>) -> impl IntoResponse {
-    match endpoint.store.queue_depth().await {
+/// The `/healthz` answer: 200 while the store answers, else 503 without the reason (which names
+/// the database: it goes to the log).
+pub async fn health_answer(store: &SqlStore) -> (StatusCode, String) {
+    match store.queue_depth().await {
         Ok(depth) => (StatusCode::OK, format!("ok: queue depth {depth}\n")),
         Err(error) => {
             // The error names the database (host, port, name, file): it goes to the log, and

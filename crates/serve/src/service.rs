@@ -82,6 +82,7 @@ pub struct Service {
     stop_heartbeat: watch::Sender<bool>,
     heartbeat: JoinHandle<()>,
     metrics_server: Option<(JoinHandle<()>, oneshot::Sender<()>)>,
+    wake: Arc<Notify>,
 }
 
 impl Service {
@@ -142,7 +143,7 @@ impl Service {
             send_grace: config.send_grace,
             leases,
             idle_poll: config.poll_interval,
-            wake,
+            wake: wake.clone(),
             shutdown: stopping,
         });
         let mut workers = JoinSet::new();
@@ -165,12 +166,20 @@ impl Service {
             stop_heartbeat,
             heartbeat,
             metrics_server,
+            wake,
         })
     }
 
     /// This process's id in the store's claim columns.
     pub fn worker_id(&self) -> &str {
         &self.worker_id
+    }
+
+    /// What wakes an idle worker of this process at once (`notify_one`), for whatever queues
+    /// runs in this process (the HTTP API, a trigger), instead of at its next look at the
+    /// queue.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
     }
 
     /// Stops claiming and firing, and waits for running runs to stop at their next
