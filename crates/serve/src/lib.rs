@@ -51,6 +51,7 @@ pub mod files;
 pub mod metrics;
 mod record;
 mod scheduler;
+pub mod seal;
 mod service;
 mod worker;
 
