@@ -1,6 +1,8 @@
 //! Webhook triggers: who may call a hook ([`verify`]) and what a request makes of the
 //! trigger's templates ([`evaluate`]).
 
+mod evaluate;
 mod verify;
 
+pub use evaluate::{Outcome, Request, TemplateProblem, Unfit, evaluate};
 pub use verify::{Refused, verify};
