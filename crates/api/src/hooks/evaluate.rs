@@ -90,6 +90,9 @@ fn list(problems: &[TemplateProblem]) -> String {
 /// - `when` (when there is one) holds as a playbook step's `when` does: a single
 ///   `{{ expression }}` by Jinja's truth of its value, mixed text by the rendered text
 ///   ("false", "no", "0", "none" and blank are false). False gives [`Outcome::Ignored`].
+///   Names are strict here too: a `when` that reads a field the request lacks is an error
+///   ([`Unfit`]), not false; a hook that receives several kinds of events guards the reads
+///   (`{{ body.action is defined and body.action == 'opened' }}`, or `| default('')`).
 /// - Each input is rendered (a constant stays as written). A template input that renders to
 ///   `""` or `null` is left out so that the playbook's default applies: write
 ///   `{{ body.x | default('') }}` for an optional field. A name that is not in the request
@@ -348,6 +351,23 @@ mod tests {
         let unfit = run(&splunk(), &body, &HeaderMap::new()).unwrap_err();
         assert_eq!(unfit.problems.len(), 1, "{unfit}");
         assert_eq!(unfit.problems[0].at, "when");
+    }
+
+    #[test]
+    fn a_when_reading_a_missing_field_is_unfit_unless_it_is_guarded() {
+        let ping = headers(&[("x-github-event", b"ping")]);
+        let body = json!({"zen": "Keep it logically awesome."});
+        let strict = trigger(Some("{{ body.action == 'opened' }}"), json!({}), None);
+        let unfit = run(&strict, &body, &ping).unwrap_err();
+        assert_eq!(unfit.problems[0].at, "when", "{unfit}");
+        for guarded in [
+            "{{ body.action is defined and body.action == 'opened' }}",
+            "{{ body.action | default('') == 'opened' }}",
+            "{{ headers['x-github-event'] == 'pull_request' and body.action == 'opened' }}",
+        ] {
+            let guarded = trigger(Some(guarded), json!({}), None);
+            assert_eq!(run(&guarded, &body, &ping), Ok(Outcome::Ignored));
+        }
     }
 
     #[test]

@@ -438,6 +438,22 @@ mod tests {
     }
 
     #[test]
+    fn a_configured_name_that_is_no_header_name_is_never_found() {
+        let auth = TriggerAuth::Hmac {
+            secret_env: "HOOK_SECRET".into(),
+            header: "Bad Header:".into(),
+            prefix: String::new(),
+            encoding: Encoding::Hex,
+            timestamp: None,
+        };
+        let request = headers(&[("x-signature", RFC4231_HEX)]);
+        assert_eq!(
+            verify(&auth, &secret("Jefe"), &request, b"", 0),
+            Err(Refused::MissingHeader("Bad Header:".into()))
+        );
+    }
+
+    #[test]
     fn a_timestamp_is_signed_with_the_body() {
         // Computed with Python's hmac module: HMAC-SHA256("whsec-test", '1700000000.{"sid":"42"}').
         let signature = "25201d2c71e60fe818538728badbbf4391b008de3e01112f8def04a405439c8f";
