@@ -136,7 +136,12 @@ pub fn looks_like_token(text: &str) -> bool {
 
 /// The SHA-256 of the token's text, as lowercase hex: what the store keeps.
 pub fn token_hash(token: &str) -> String {
-    to_hex(&Sha256::digest(token.as_bytes()))
+    sha256_hex(token)
+}
+
+/// The SHA-256 of `text`, as lowercase hex (tokens, and the keys of keyed enqueues).
+pub(crate) fn sha256_hex(text: &str) -> String {
+    to_hex(&Sha256::digest(text.as_bytes()))
 }
 
 /// Compares two hashes in constant time (for equal lengths; lengths are not secret).

@@ -37,6 +37,13 @@
 //! changed what, when, from where. [`auth`] holds the token format and the roles
 //! ([`auth::Role::allows`]).
 //!
+//! The HTTP API's needs ([`SqlStore::enqueue_keyed`] for `Idempotency-Key` and webhook dedup
+//! keys, [`QueueEntry::sealed_inputs`] for secret inputs sealed outside the store,
+//! [`SqlStore::page_runs`] for cursor paging, [`SqlStore::events_after`] for Server-Sent
+//! Events polled across processes) and runbook's own approvals ([`SqlStore::request_approval`],
+//! [`SqlStore::pending_approvals`], [`SqlStore::decide_approval`], audited in the same
+//! transaction).
+//!
 //! Architecture invariants: a write either lands whole or fails with a
 //! [`StoreError`](runbook_engine::StoreError) (single statements, no partly written run); a
 //! step that succeeded is never marked running again; an intent never changes its action name
@@ -71,10 +78,12 @@
 
 #[macro_use]
 mod macros;
+mod approvals;
 mod audit;
 pub mod auth;
 mod error;
 mod fence;
+mod keys;
 mod open;
 mod queue;
 mod records;
@@ -82,11 +91,17 @@ mod store;
 mod tokens;
 mod writes;
 
+pub use approvals::{
+    Approval, ApprovalDecision, ApprovalStatus, Decided, Decider, Decision, NewApproval,
+    is_self_approval,
+};
 pub use audit::{Actor, AuditEntry, AuditFilter, NewAuditEntry};
+pub use auth::{Action, Role};
 pub use fence::{FencedStore, Heartbeat, lease_term};
+pub use keys::RunKey;
 pub use open::StoreOptions;
 pub use queue::{ClaimedRun, Enqueued, QueueEntry, QueueState};
-pub use records::{Resume, RunListing, StoredEvent};
+pub use records::{Resume, RunListing, RunPage, StoredEvent};
 pub use store::{CancelOutcome, SqlStore};
 pub use tokens::{TokenCreated, TokenListing, TokenRevoked, VerifiedToken};
 pub use writes::Fence;

@@ -31,6 +31,10 @@ pub enum Enqueued {
     /// A run with this firing key exists already: another `serve` process (or an earlier
     /// pass of this one) fired it first. Not an error.
     AlreadyFired,
+    /// Nothing was queued: a keyed enqueue ([`SqlStore::enqueue_keyed`]) found its key still
+    /// held, by the run with this id. A repeated request answers with the run it made first
+    /// instead of starting the same work twice.
+    Duplicate(String),
 }
 
 /// Where a queued run comes from, besides its record.
@@ -42,6 +46,10 @@ pub struct QueueEntry<'a> {
     pub firing_key: Option<&'a str>,
     /// Not to be claimed while another run of the same schedule is running (`overlap: queue`).
     pub waits_for_previous: bool,
+    /// The run's secret inputs as ciphertext, sealed by the caller with a key the store never
+    /// sees: a queued run's secrets must reach the worker that claims it without being kept
+    /// in clear. The worker gets them back in [`ClaimedRun::sealed_inputs`].
+    pub sealed_inputs: Option<&'a str>,
 }
 
 /// A run a worker claimed, with where it came from.
@@ -64,6 +72,9 @@ pub struct ClaimedRun {
     /// How long that holder's requests may take (its request timeout plus a margin), as it
     /// recorded when it claimed the run.
     pub previous_grace: Option<Duration>,
+    /// The secret inputs it was queued with, still sealed ([`QueueEntry::sealed_inputs`]):
+    /// the claimer opens them with its own key, or refuses the run when it has none.
+    pub sealed_inputs: Option<String>,
 }
 
 /// The queue columns of one run (for tests, `runs show` and metrics).
@@ -78,10 +89,10 @@ pub struct QueueState {
     pub claim_epoch: i64,
 }
 
-const ENQUEUE: &str = "INSERT INTO runs (run_id, playbook_name, playbook_source, \
+pub(crate) const ENQUEUE: &str = "INSERT INTO runs (run_id, playbook_name, playbook_source, \
      playbook_hash, playbook_path, inputs, started_by, status, started_at, queued_at, \
-     schedule_name, firing_key, waits_for_previous) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8, $9, $10, $11) \
+     schedule_name, firing_key, waits_for_previous, sealed_inputs) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8, $9, $10, $11, $12) \
      ON CONFLICT (firing_key) DO NOTHING";
 
 /// Which runs may be claimed: queued ones (unless they wait for a previous run of their
@@ -131,8 +142,8 @@ const CLAIM_COLUMNS: &str = "status = 'running', claimed_by = $1, heartbeat_at =
      previous_grace_ms = CASE WHEN status = 'running' THEN send_grace_ms ELSE NULL END, \
      send_grace_ms = $2";
 
-const CLAIM_RETURNING: &str = "RETURNING run_id, queued_at, schedule_name, firing_key, claim_epoch, previous_holder, \
-     previous_grace_ms";
+const CLAIM_RETURNING: &str = "RETURNING run_id, queued_at, schedule_name, firing_key, \
+     claim_epoch, previous_holder, previous_grace_ms, sealed_inputs";
 
 fn claim_sql(postgres: bool) -> String {
     let lock = if postgres {
@@ -171,13 +182,14 @@ fn claim_run_sql(postgres: bool) -> String {
 /// (`$5`: the run, `$6` and `$7`: the dead holder's claim.)
 fn take_over_sql(postgres: bool) -> String {
     clocked(
-        "UPDATE runs SET status = 'running', claimed_by = $1, heartbeat_at = {now}, \
+        &format!(
+            "UPDATE runs SET status = 'running', claimed_by = $1, heartbeat_at = {{now}}, \
          claim_epoch = claim_epoch + 1, previous_holder = NULL, previous_grace_ms = NULL, \
          send_grace_ms = $2 \
          WHERE run_id = $5 AND status IN ('queued', 'running') AND claimed_by = $6 \
            AND claim_epoch = $7 \
-         RETURNING run_id, queued_at, schedule_name, firing_key, claim_epoch, previous_holder, \
-         previous_grace_ms",
+         {CLAIM_RETURNING}"
+        ),
         postgres,
     )
 }
@@ -237,6 +249,7 @@ struct ClaimRow {
     claim_epoch: i64,
     previous_holder: Option<String>,
     previous_grace_ms: Option<i64>,
+    sealed_inputs: Option<String>,
 }
 
 /// What a claim statement is bound with (see `clocked_claim`).
@@ -254,7 +267,7 @@ fn millis(duration: Duration) -> i64 {
 }
 
 /// A time in the fixed-width text form of the time columns.
-fn time_text(time: DateTime<Utc>) -> String {
+pub(crate) fn time_text(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
@@ -280,7 +293,7 @@ impl SqlStore {
         let entry = QueueEntry {
             schedule_name,
             firing_key,
-            waits_for_previous: false,
+            ..QueueEntry::default()
         };
         self.enqueue_entry(run, &entry).await
     }
@@ -306,6 +319,7 @@ impl SqlStore {
             .bind(entry.schedule_name)
             .bind(entry.firing_key)
             .bind(i32::from(entry.waits_for_previous))
+            .bind(entry.sealed_inputs)
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))
@@ -372,6 +386,7 @@ impl SqlStore {
                 .previous_grace_ms
                 .and_then(|ms| u64::try_from(ms).ok())
                 .map(Duration::from_millis),
+            sealed_inputs: row.sealed_inputs,
         })
     }
 

@@ -23,6 +23,30 @@ pub struct RunListing {
     pub claimed_by: Option<String>,
     /// Its last heartbeat, RFC 3339.
     pub heartbeat_at: Option<String>,
+    /// Who started it (`cli:<user>`, `enqueue:<user>`, `api:<token>`, ...): a listing says
+    /// who to ask about a run without reading the whole record.
+    pub started_by: String,
+    /// The schedule that fired it, if a schedule did: tells scheduled runs from others.
+    pub schedule_name: Option<String>,
+}
+
+/// One page of runs for the HTTP API's `GET /api/v1/runs` ([`SqlStore::page_runs`]). Paging
+/// is by cursor rather than offset, so that runs queued while a client pages neither shift
+/// nor repeat what it reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunPage {
+    /// Runs with this status only (the schema's names: `queued`, `running`, `succeeded`,
+    /// `failed`, `cancelled`).
+    pub status: Option<String>,
+    /// Runs of this playbook only.
+    pub playbook: Option<String>,
+    /// Runs started at or after this time only (RFC 3339 in the time columns' form).
+    pub since: Option<String>,
+    /// The cursor: runs strictly older than this run id only, that is, the page after the
+    /// one that ended with it. Run ids are UUIDv7, so id order is creation order.
+    pub before: Option<String>,
+    /// At most this many runs (the caller bounds it; 0 gives an empty page).
+    pub limit: u32,
 }
 
 /// An event as stored: when it was recorded and by which claim.
@@ -60,6 +84,39 @@ struct ListingRow {
     error: Option<String>,
     claimed_by: Option<String>,
     heartbeat_at: Option<String>,
+    started_by: String,
+    schedule_name: Option<String>,
+}
+
+impl ListingRow {
+    fn into_listing(self) -> Result<RunListing, StoreError> {
+        let status = RecordedStatus::parse(&self.status).ok_or_else(|| {
+            StoreError::new(format!(
+                "run {} has an unknown status `{}` in the store",
+                self.run_id, self.status
+            ))
+        })?;
+        Ok(RunListing {
+            run_id: self.run_id,
+            playbook_name: self.playbook_name,
+            status,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            error: self.error,
+            claimed_by: self.claimed_by,
+            heartbeat_at: self.heartbeat_at,
+            started_by: self.started_by,
+            schedule_name: self.schedule_name,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct SequencedEventRow {
+    sequence: i64,
+    payload: String,
+    recorded_at: String,
+    claim_epoch: Option<i64>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -69,11 +126,29 @@ struct EventRow {
     claim_epoch: Option<i64>,
 }
 
-const LIST_LISTINGS: &str = "SELECT run_id, playbook_name, status, started_at, finished_at, \
-     error, claimed_by, heartbeat_at FROM runs \
-     WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR playbook_name = $2) \
-       AND ($3 IS NULL OR started_at >= $3) \
-     ORDER BY started_at DESC, run_id DESC LIMIT $4";
+const LISTING_COLUMNS: &str = "run_id, playbook_name, status, started_at, finished_at, \
+     error, claimed_by, heartbeat_at, started_by, schedule_name";
+
+static LIST_LISTINGS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {LISTING_COLUMNS} FROM runs \
+         WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR playbook_name = $2) \
+           AND ($3 IS NULL OR started_at >= $3) \
+         ORDER BY started_at DESC, run_id DESC LIMIT $4"
+    )
+});
+
+static PAGE_RUNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {LISTING_COLUMNS} FROM runs \
+         WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR playbook_name = $2) \
+           AND ($3 IS NULL OR started_at >= $3) AND ($4 IS NULL OR run_id < $4) \
+         ORDER BY run_id DESC LIMIT $5"
+    )
+});
+
+const SELECT_EVENTS_AFTER: &str = "SELECT sequence, payload, recorded_at, claim_epoch \
+     FROM events WHERE run_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3";
 
 const RUNS_WITH_PREFIX: &str =
     "SELECT run_id FROM runs WHERE run_id LIKE $1 ORDER BY run_id LIMIT $2";
@@ -109,7 +184,8 @@ impl SqlStore {
         since: Option<&str>,
     ) -> Result<Vec<RunListing>, StoreError> {
         let limit = filter.limit.map_or(i64::MAX, i64::from);
-        let rows = on_pool!(self, pool => sqlx::query_as::<_, ListingRow>(LIST_LISTINGS)
+        let sql = sqlx::AssertSqlSafe(LIST_LISTINGS.as_str());
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, ListingRow>(sql)
             .bind(filter.status.map(|status| status.as_str()))
             .bind(&filter.playbook)
             .bind(since)
@@ -117,24 +193,67 @@ impl SqlStore {
             .fetch_all(pool)
             .await)
         .map_err(|error| self.fail("listing runs", error))?;
+        rows.into_iter().map(ListingRow::into_listing).collect()
+    }
+
+    /// One page of runs, newest first (by run id, which is creation order for UUIDv7 ids),
+    /// for `GET /api/v1/runs`. The filters combine; the next page is asked for with
+    /// `before` set to the last run id of this one, and a page shorter than `limit` is the
+    /// last.
+    pub async fn page_runs(&self, page: &RunPage) -> Result<Vec<RunListing>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(PAGE_RUNS.as_str());
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, ListingRow>(sql)
+            .bind(&page.status)
+            .bind(&page.playbook)
+            .bind(&page.since)
+            .bind(&page.before)
+            .bind(i64::from(page.limit))
+            .fetch_all(pool)
+            .await)
+        .map_err(|error| self.fail("listing a page of runs", error))?;
+        rows.into_iter().map(ListingRow::into_listing).collect()
+    }
+
+    /// The run's events with a sequence number above `after_sequence`, in order, at most
+    /// `limit`, each with its sequence number: what a Server-Sent Events stream polls for,
+    /// from any process sharing the store (start at 0, then pass the last number seen).
+    ///
+    /// Sequence numbers are per run, not global: a run's first event is 1, each next event
+    /// the run's highest number plus one, taken in the statement that inserts it (see
+    /// writes.rs). They have no gaps (nothing deletes an event but the pruning of its whole
+    /// run), and they become visible in order: a writer can only take `n + 1` once the event
+    /// `n` is committed (a writer that raced for `n` fails on the primary key and tries
+    /// again), so a reader that saw `n` never misses an earlier event later.
+    pub async fn events_after(
+        &self,
+        run_id: &str,
+        after_sequence: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, StoredEvent)>, StoreError> {
+        let rows =
+            on_pool!(self, pool => sqlx::query_as::<_, SequencedEventRow>(SELECT_EVENTS_AFTER)
+            .bind(run_id)
+            .bind(after_sequence)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)
+            .map_err(|error| self.fail(&format!("reading the events of run {run_id}"), error))?;
         rows.into_iter()
             .map(|row| {
-                let status = RecordedStatus::parse(&row.status).ok_or_else(|| {
+                let event = serde_json::from_str::<Event>(&row.payload).map_err(|error| {
                     StoreError::new(format!(
-                        "run {} has an unknown status `{}` in the store",
-                        row.run_id, row.status
+                        "event {} of run {run_id} cannot be read by this build: {error}",
+                        row.sequence
                     ))
                 })?;
-                Ok(RunListing {
-                    run_id: row.run_id,
-                    playbook_name: row.playbook_name,
-                    status,
-                    started_at: row.started_at,
-                    finished_at: row.finished_at,
-                    error: row.error,
-                    claimed_by: row.claimed_by,
-                    heartbeat_at: row.heartbeat_at,
-                })
+                Ok((
+                    row.sequence,
+                    StoredEvent {
+                        recorded_at: row.recorded_at,
+                        claim_epoch: row.claim_epoch,
+                        event,
+                    },
+                ))
             })
             .collect()
     }

@@ -351,6 +351,7 @@ async fn a_queued_run_of_a_serial_schedule_waits_for_the_previous_one(url: &str)
         schedule_name: Some("serial"),
         firing_key: Some(key),
         waits_for_previous: true,
+        ..QueueEntry::default()
     };
     let first = new_run_id();
     let second = new_run_id();
@@ -507,6 +508,7 @@ async fn racing_claimers_start_one_run_of_a_serial_schedule_at_a_time(url: &str)
                 schedule_name: Some("serial"),
                 firing_key: Some(&key),
                 waits_for_previous: true,
+                ..QueueEntry::default()
             };
             store
                 .enqueue_entry(&new_run(&new_run_id(), "serial"), &entry)
