@@ -551,6 +551,25 @@ mod tests {
     }
 
     #[test]
+    fn a_body_as_deep_as_serde_json_parses_renders() {
+        // serde_json refuses bodies nested deeper than 128 levels; the deepest it parses must
+        // not exhaust a thread's stack here.
+        let text = format!("{}1{}", "[".repeat(127), "]".repeat(127));
+        let body: Value = serde_json::from_str(&text).unwrap();
+        let trigger = trigger(
+            Some("{{ body | length == 1 }}"),
+            json!({"whole": "{{ body }}", "json": "{{ body | tojson }}"}),
+            Some("{{ body }}"),
+        );
+        let Ok(Outcome::Start { inputs, dedup_key }) = run(&trigger, &body, &HeaderMap::new())
+        else {
+            panic!("a deep body starts");
+        };
+        assert_eq!(inputs["whole"], body);
+        assert_eq!(dedup_key.as_deref(), Some(text.as_str()));
+    }
+
+    #[test]
     fn problems_never_echo_a_large_body() {
         let large = "A".repeat(10_000);
         let body = json!({"blob": large, "map": {"k": large}});
