@@ -9,7 +9,8 @@
 //! - [`Scheduler`] fires one schedules file ([`load_schedules`]) into a [`FiringQueue`] at the
 //!   times of a [`Clock`] (the wall clock, or tokio's paused clock in tests).
 //! - [`request_from_record`] rebuilds the request of a recorded run, for the workers and for
-//!   `runbook runs resume`; [`queued_run`] is the record a queued run starts as.
+//!   `runbook runs resume`; [`queued_run`] is the record a queued run starts as, its secret
+//!   inputs sealed by [`seal`] with `RUNBOOK_SECRET_KEY`.
 //! - [`claims`] names holders and tells a holder whose process is gone; [`files`] reads the
 //!   files runbook is pointed at, bounded.
 //!
@@ -36,6 +37,7 @@
 //!     poll_interval: Duration::from_millis(250),
 //!     send_grace: runbook_serve::send_grace(Duration::from_secs(60)),
 //!     pace: runbook_engine::Pace::real(),
+//!     secret_key: runbook_serve::seal::secret_key_from_env()?,
 //! };
 //! let service = Service::start(config, store.clone(), platform, Arc::new(Metrics::default())).await?;
 //! tokio::signal::ctrl_c().await?;
@@ -58,6 +60,8 @@ mod worker;
 pub use claims::{holder_is_gone, host_name, send_grace};
 pub use clock::Clock;
 pub use metrics::Metrics;
-pub use record::{RebuildError, SecretInputs, new_run_id, queued_run, request_from_record};
+pub use record::{
+    QueuedRun, RebuildError, SecretInputs, new_run_id, queued_run, request_from_record,
+};
 pub use scheduler::{FiringQueue, Scheduler, load_schedules, unset_schedule_secrets};
 pub use service::{Config, Schedules, Service, open_store};

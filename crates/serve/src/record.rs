@@ -6,49 +6,79 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
+use runbook_engine::redact::REDACTED;
 use runbook_engine::run::{RunSource, playbook_hash};
 use runbook_engine::{NewRun, RunRecord, RunRequest};
 use runbook_playbook::Playbook;
 use secrecy::SecretString;
 use serde_json::Value;
 
-/// The record of a run to queue. A playbook with secret inputs cannot be queued: the store
-/// keeps inputs redacted, so the worker that claims the run could not read them back (secrets
-/// a worker reads from its own environment, the playbook's `secrets:`, are fine).
+use crate::seal::{KEY_HINT, OpenedInputs, SECRET_KEY_ENV, SecretKey, seal};
+
+/// A run to queue: its record, and its secret inputs sealed for the store
+/// ([`QueueEntry::sealed_inputs`](runbook_store::QueueEntry::sealed_inputs)).
+#[derive(Debug, Clone)]
+pub struct QueuedRun {
+    /// The record, with secret inputs as `[REDACTED]` like every run's record.
+    pub run: NewRun,
+    /// The secret inputs given, sealed with the key for this run id; `None` when none was
+    /// given.
+    pub sealed_inputs: Option<String>,
+}
+
+/// The record of a run to queue. Secret inputs are recorded as `[REDACTED]` (as `runbook run`
+/// records them) and returned sealed with `key` (`RUNBOOK_SECRET_KEY`), for the store to keep
+/// beside the record; a playbook that declares secret inputs cannot be queued without a key:
+/// they would have to be kept in clear.
 pub fn queued_run(
     playbook: &Playbook,
     source: &str,
     path: Option<String>,
     inputs: &IndexMap<String, Value>,
     started_by: String,
-) -> Result<NewRun, String> {
+    key: Option<&SecretKey>,
+) -> Result<QueuedRun, String> {
     let secret: Vec<&str> = playbook
         .inputs
         .iter()
         .filter(|(_, declaration)| declaration.secret)
         .map(|(name, _)| name.as_str())
         .collect();
-    if !secret.is_empty() {
+    if !secret.is_empty() && key.is_none() {
         return Err(format!(
-            "playbook {} has secret input(s) {}: a queued run keeps its inputs in the store, \
-             where secrets are never written, so a worker could not read them back; read the \
-             value from the worker's environment with `secrets:` instead, or use `runbook run`",
+            "playbook {} has secret input(s) {}: a queued run keeps them encrypted in the store, \
+             and {SECRET_KEY_ENV} is not set; set {SECRET_KEY_ENV} ({KEY_HINT}) in every serve \
+             process of this store and here",
             playbook.name,
             secret.join(", ")
         ));
     }
-    let inputs = serde_json::to_value(inputs)
-        .map_err(|error| format!("the inputs cannot be recorded: {error}"))?;
-    Ok(NewRun {
-        run_id: new_run_id(),
+    let run_id = new_run_id();
+    let mut recorded = serde_json::Map::new();
+    let mut sealed = IndexMap::new();
+    for (name, value) in inputs {
+        if secret.contains(&name.as_str()) && !value.is_null() {
+            recorded.insert(name.clone(), Value::String(REDACTED.to_owned()));
+            sealed.insert(name.clone(), value.clone());
+        } else {
+            recorded.insert(name.clone(), value.clone());
+        }
+    }
+    let sealed_inputs = match key {
+        Some(key) if !sealed.is_empty() => Some(seal(key, &run_id, &sealed)),
+        _ => None,
+    };
+    let run = NewRun {
+        run_id,
         playbook_name: playbook.name.clone(),
         playbook_source: source.to_owned(),
         playbook_hash: playbook_hash(source),
         playbook_path: path,
-        inputs,
+        inputs: Value::Object(recorded),
         started_by,
         claimed_by: None,
-    })
+    };
+    Ok(QueuedRun { run, sealed_inputs })
 }
 
 /// A fresh run id: a UUIDv7, as every run id (time-ordered, so queue order is id order).
@@ -59,9 +89,12 @@ pub fn new_run_id() -> String {
 /// What becomes of a recorded run's secret inputs, which the store keeps redacted.
 #[derive(Debug, Clone, Copy)]
 pub enum SecretInputs<'a> {
-    /// Nobody is there to give them again (a serve worker): a run with a secret input cannot
-    /// be rebuilt.
+    /// Nobody is there to give them again (a serve worker) and none were sealed with the run:
+    /// a run with a secret input cannot be rebuilt.
     Refused,
+    /// Opened from what the run was queued with ([`crate::seal`]): a serve worker, or
+    /// `runbook runs resume` with `RUNBOOK_SECRET_KEY` set.
+    Sealed(&'a OpenedInputs),
     /// Given again (`runbook runs resume`): by name (`--input NAME=...`), or any of them in an
     /// inputs file. An input recorded in clear cannot be given again by name: the steps done
     /// already used the recorded value, and a new one would mix two runs.
@@ -82,6 +115,10 @@ pub enum RebuildError {
          from the queue (use `secrets:` for values from the worker's environment)"
     )]
     SecretInput(String),
+    /// A secret input recorded with the run but absent from its sealed inputs, under
+    /// [`SecretInputs::Sealed`].
+    #[error("input `{0}` is secret and its value is not among the run's sealed inputs")]
+    NotSealed(String),
     /// Inputs recorded in clear and given again, under [`SecretInputs::GivenAgain`].
     #[error(
         "input(s) {} were recorded with the run and cannot change on resume; only secret inputs are given again",
@@ -128,7 +165,8 @@ pub fn request_from_record(
     Ok(request)
 }
 
-/// The recorded inputs that are read back as they were: not secret, not null.
+/// The recorded inputs that are read back as they were (not secret, not null), and the
+/// secret ones opened from the run's sealed inputs.
 fn recorded_inputs(
     record: &RunRecord,
     playbook: &Playbook,
@@ -150,6 +188,14 @@ fn recorded_inputs(
                 return Err(RebuildError::SecretInput(name.clone()));
             }
             SecretInputs::Refused => {}
+            SecretInputs::Sealed(opened) if secret && !value.is_null() => {
+                let value = opened
+                    .get(name)
+                    .ok_or_else(|| RebuildError::NotSealed(name.clone()))?;
+                known.insert(name.clone(), value.clone());
+                continue;
+            }
+            SecretInputs::Sealed(_) => {}
             SecretInputs::GivenAgain { names, file } => {
                 let given = names.contains(&name.as_str());
                 if secret && !value.is_null() {
@@ -276,17 +322,100 @@ mod tests {
         );
     }
 
+    fn key() -> SecretKey {
+        SecretKey::parse(&"42".repeat(32)).expect("a key")
+    }
+
     #[test]
-    fn a_queued_run_keeps_no_secret_inputs() {
+    fn a_queued_run_with_secret_inputs_needs_the_key() {
         let playbook = parse("p.yaml", WITH_SECRET).expect("valid");
+        let inputs = IndexMap::from([
+            ("host".to_owned(), json!("WIN-DC01")),
+            ("password".to_owned(), json!("Swordfish-4417")),
+        ]);
         let error = queued_run(
             &playbook,
             WITH_SECRET,
             None,
-            &IndexMap::new(),
+            &inputs,
             "enqueue".into(),
+            None,
         )
         .expect_err("refused");
         assert!(error.contains("secret input(s) password"), "{error}");
+        assert!(error.contains("set RUNBOOK_SECRET_KEY"), "{error}");
+        assert!(error.contains("openssl rand -hex 32"), "{error}");
+        assert!(!error.contains("Swordfish"), "{error}");
+    }
+
+    #[test]
+    fn a_queued_run_records_secret_inputs_redacted_and_seals_them() {
+        let playbook = parse("p.yaml", WITH_SECRET).expect("valid");
+        let inputs = IndexMap::from([
+            ("host".to_owned(), json!("WIN-DC01")),
+            ("password".to_owned(), json!("Swordfish-4417")),
+        ]);
+        let queued = queued_run(
+            &playbook,
+            WITH_SECRET,
+            None,
+            &inputs,
+            "enqueue".into(),
+            Some(&key()),
+        )
+        .expect("queued");
+        assert_eq!(
+            queued.run.inputs,
+            json!({"host": "WIN-DC01", "password": "[REDACTED]"})
+        );
+        let sealed = queued.sealed_inputs.expect("sealed");
+        assert!(!sealed.contains("Swordfish"), "{sealed}");
+        let opened = crate::seal::unseal(&key(), &queued.run.run_id, &sealed).expect("opens");
+        assert_eq!(opened.names().collect::<Vec<_>>(), ["password"]);
+
+        // The worker's rebuild takes the secret from the sealed inputs.
+        let mut record = record(WITH_SECRET, queued.run.inputs.clone());
+        record.run_id = queued.run.run_id.clone();
+        let mut seen = None;
+        request_from_record(
+            &record,
+            SecretInputs::Sealed(&opened),
+            parse,
+            |_, known| {
+                seen = Some(known.clone());
+                Ok(known)
+            },
+            |_| Ok(BTreeMap::new()),
+        )
+        .expect("rebuilt");
+        assert_eq!(seen.expect("bound"), inputs);
+
+        // Without secret inputs, nothing is sealed, key or not.
+        let plain = "version: 1\nname: plain\nsteps:\n  - id: hello\n    log: hi\n";
+        let playbook = parse("p.yaml", plain).expect("valid");
+        for key in [None, Some(&key())] {
+            let queued = queued_run(&playbook, plain, None, &IndexMap::new(), "e".into(), key)
+                .expect("queued");
+            assert_eq!(queued.sealed_inputs, None);
+        }
+    }
+
+    #[test]
+    fn a_secret_input_missing_from_the_sealed_ones_is_named() {
+        let opened = crate::seal::unseal(
+            &key(),
+            "0193a1b2-0000-7000-8000-000000000001",
+            &crate::seal::seal(
+                &key(),
+                "0193a1b2-0000-7000-8000-000000000001",
+                &IndexMap::new(),
+            ),
+        )
+        .expect("opens");
+        let missing = recorded(SecretInputs::Sealed(&opened)).expect_err("missing");
+        assert_eq!(
+            missing.downcast_ref::<RebuildError>(),
+            Some(&RebuildError::NotSealed("password".into()))
+        );
     }
 }

@@ -383,13 +383,30 @@ impl Scheduler {
                     errors.join("; ")
                 )
             })?;
+        // A schedule's inputs are written in the schedules file: a secret one would be kept
+        // in clear there (RB045), key or not.
+        let secret: Vec<&str> = playbook
+            .inputs
+            .iter()
+            .filter(|(_, declaration)| declaration.secret)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !secret.is_empty() {
+            return Err(format!(
+                "playbook {shown} has secret input(s) {}: a schedule cannot give them (RB045); \
+                 read the value from serve's environment with `secrets:` instead",
+                secret.join(", ")
+            ));
+        }
         queued_run(
             &playbook,
             &source,
             Some(shown),
             &inputs,
             format!("schedule:{}", schedule.name),
+            None,
         )
+        .map(|queued| queued.run)
     }
 
     async fn fire(&self, schedule: &Schedule, at: DateTime<Utc>) -> Firing {
@@ -438,6 +455,7 @@ impl Scheduler {
             schedule_name: Some(&schedule.name),
             firing_key: Some(&key),
             waits_for_previous: schedule.overlap == Overlap::Queue,
+            ..QueueEntry::default()
         };
         match self.store.enqueue_entry(&run, &entry).await {
             Ok(Enqueued::Queued(run_id)) => {
@@ -451,7 +469,9 @@ impl Scheduler {
                 );
                 Firing::Settled
             }
-            Ok(Enqueued::AlreadyFired) => {
+            // A firing is not a keyed enqueue: a duplicate is only ever another process's
+            // firing of the same key.
+            Ok(Enqueued::AlreadyFired | Enqueued::Duplicate(_)) => {
                 self.metrics.firing("already_fired");
                 tracing::debug!(schedule = %schedule.name, firing_key = %key, "already fired by another process");
                 Firing::Settled

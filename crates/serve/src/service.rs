@@ -22,6 +22,7 @@ use crate::claims::worker_id;
 use crate::clock::Clock;
 use crate::metrics::{self, Metrics};
 use crate::scheduler::{FiringQueue, Scheduler};
+use crate::seal::SecretKey;
 use crate::worker::{self, WorkerContext};
 
 /// A schedules file to fire, read and checked before the service starts (see
@@ -53,6 +54,10 @@ pub struct Config {
     pub send_grace: Duration,
     /// The playbook clock of the platform (faster against the simulator).
     pub pace: Pace,
+    /// The key that opens the secret inputs runs were queued with (`RUNBOOK_SECRET_KEY`,
+    /// [`secret_key_from_env`](crate::seal::secret_key_from_env)); without it, a claimed run
+    /// with sealed inputs fails.
+    pub secret_key: Option<SecretKey>,
 }
 
 /// Opens the store for a serve process of `workers` workers: a connection for each worker,
@@ -145,6 +150,7 @@ impl Service {
             idle_poll: config.poll_interval,
             wake: wake.clone(),
             shutdown: stopping,
+            secret_key: config.secret_key.clone(),
         });
         let mut workers = JoinSet::new();
         for index in 0..config.workers {

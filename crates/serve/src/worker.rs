@@ -19,6 +19,7 @@ use tokio::sync::{Notify, watch};
 use crate::claims::holder_is_gone;
 use crate::metrics::Metrics;
 use crate::record::{SecretInputs, request_from_record};
+use crate::seal::{KEY_HINT, SECRET_KEY_ENV, SecretKey, unseal};
 
 /// What every worker task of one process shares.
 pub struct WorkerContext {
@@ -37,6 +38,8 @@ pub struct WorkerContext {
     pub idle_poll: Duration,
     pub wake: Arc<Notify>,
     pub shutdown: watch::Receiver<bool>,
+    /// Opens the secret inputs runs were queued with (`RUNBOOK_SECRET_KEY`).
+    pub secret_key: Option<SecretKey>,
 }
 
 impl std::fmt::Debug for WorkerContext {
@@ -126,7 +129,8 @@ async fn run_claimed(context: &WorkerContext, claimed: ClaimedRun, store: &Arc<F
         taken_from = claimed.previous_holder.as_deref().unwrap_or(""),
         "claimed run"
     );
-    let request = match request_for(&record) {
+    let sealed = claimed.sealed_inputs.as_deref();
+    let request = match request_for(&record, sealed, context.secret_key.as_ref()) {
         Ok(request) => request,
         Err(message) => {
             tracing::error!(run_id = %run_id, error = %message, "the run cannot start");
@@ -213,12 +217,35 @@ pub fn firing_time(key: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Rebuilds the run's request from its record: the recorded playbook text, the recorded
-/// inputs (a secret one, kept redacted, makes the run one a worker cannot run), and the
-/// secrets the playbook allows, from this process's environment.
-pub fn request_for(record: &RunRecord) -> Result<RunRequest, String> {
+/// inputs with the secret ones opened from the inputs it was queued with (`sealed`, with this
+/// process's `key`; a secret input kept neither way makes the run one a worker cannot run),
+/// and the secrets the playbook allows, from this process's environment.
+pub fn request_for(
+    record: &RunRecord,
+    sealed: Option<&str>,
+    key: Option<&SecretKey>,
+) -> Result<RunRequest, String> {
+    let opened = match (sealed, key) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(format!(
+                "run {} was queued with secret inputs, sealed with {SECRET_KEY_ENV}, and this \
+                 serve process has no {SECRET_KEY_ENV}: set the key the run was queued with \
+                 ({KEY_HINT}) in every serve process of this store",
+                record.run_id
+            ));
+        }
+        (Some(sealed), Some(key)) => {
+            Some(unseal(key, &record.run_id, sealed).map_err(|error| error.to_string())?)
+        }
+    };
+    let secret_inputs = match &opened {
+        Some(opened) => SecretInputs::Sealed(opened),
+        None => SecretInputs::Refused,
+    };
     request_from_record(
         record,
-        SecretInputs::Refused,
+        secret_inputs,
         recorded_playbook,
         |playbook, known| {
             runbook_playbook::bind_inputs(playbook, &[], &known).map_err(|errors| {
@@ -389,7 +416,8 @@ mod tests {
     #[test]
     fn a_request_is_rebuilt_from_the_record() {
         let source = "version: 1\nname: queued\ninputs:\n  count: { type: integer }\nsteps:\n  - id: hello\n    log: \"{{ inputs.count }}\"\n";
-        let request = request_for(&record(source, json!({"count": 3}))).expect("a request");
+        let request =
+            request_for(&record(source, json!({"count": 3})), None, None).expect("a request");
         assert_eq!(request.run_id, "0193a1b2-0000-7000-8000-000000000001");
         assert_eq!(request.inputs["count"], json!(3));
         assert_eq!(request.started_by, "enqueue:analyst");
@@ -397,20 +425,49 @@ mod tests {
 
     #[test]
     fn records_that_cannot_run_say_why() {
-        let invalid = request_for(&record("name: [", json!({}))).expect_err("invalid");
+        let invalid = request_for(&record("name: [", json!({})), None, None).expect_err("invalid");
         assert!(
             invalid.contains("recorded playbook is invalid"),
             "{invalid}"
         );
         let secret = "version: 1\nname: queued\ninputs:\n  password: { type: string, secret: true }\nsteps:\n  - id: hello\n    log: hi\n";
-        let refused = request_for(&record(secret, json!({"password": "[REDACTED]"})))
-            .expect_err("secret inputs are not in the store");
+        let refused = request_for(
+            &record(secret, json!({"password": "[REDACTED]"})),
+            None,
+            None,
+        )
+        .expect_err("secret inputs are not in the store");
         assert!(refused.contains("secret"), "{refused}");
         let secrets = "version: 1\nname: queued\nsecrets: [RUNBOOK_TEST_SURELY_UNSET_SECRET]\nsteps:\n  - id: hello\n    log: hi\n";
-        let missing = request_for(&record(secrets, json!({}))).expect_err("missing secret");
+        let missing =
+            request_for(&record(secrets, json!({})), None, None).expect_err("missing secret");
         assert!(
             missing.contains("RUNBOOK_TEST_SURELY_UNSET_SECRET"),
             "{missing}"
         );
+    }
+
+    #[test]
+    fn sealed_inputs_are_opened_with_this_process_key_or_the_run_fails() {
+        let secret = "version: 1\nname: queued\ninputs:\n  password: { type: string, secret: true }\nsteps:\n  - id: hello\n    log: hi\n";
+        let record = record(secret, json!({"password": "[REDACTED]"}));
+        let key = SecretKey::parse(&"17".repeat(32)).expect("a key");
+        let inputs = indexmap::IndexMap::from([("password".to_owned(), json!("Swordfish-4417"))]);
+        let sealed = crate::seal::seal(&key, &record.run_id, &inputs);
+
+        let request = request_for(&record, Some(&sealed), Some(&key)).expect("opened");
+        assert_eq!(request.inputs["password"], json!("Swordfish-4417"));
+
+        let no_key = request_for(&record, Some(&sealed), None).expect_err("no key");
+        assert!(no_key.contains("has no RUNBOOK_SECRET_KEY"), "{no_key}");
+        let other = SecretKey::parse(&"18".repeat(32)).expect("a key");
+        let wrong = request_for(&record, Some(&sealed), Some(&other)).expect_err("wrong key");
+        assert!(
+            wrong.contains("wrong RUNBOOK_SECRET_KEY or a damaged record"),
+            "{wrong}"
+        );
+        for message in [no_key, wrong] {
+            assert!(!message.contains("Swordfish"), "{message}");
+        }
     }
 }

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use runbook_serve::queued_run;
-use runbook_store::{Enqueued, SqlStore, StoreOptions};
+use runbook_serve::seal::secret_key_from_env;
+use runbook_serve::{QueuedRun, queued_run};
+use runbook_store::{Enqueued, QueueEntry, SqlStore, StoreOptions};
 
 use crate::commands::OutputFormat;
 use crate::connect::UsageError;
@@ -34,12 +35,16 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
     let path = args.playbook.display().to_string();
     let playbook = parse_playbook(&path, &source)?;
     let inputs = bind(&playbook, &args.inputs)?;
-    let run = queued_run(
+    // Secret inputs are sealed with the key every serve process of the store has; a key that
+    // is set but is not one is refused, whether or not this playbook needs it.
+    let key = secret_key_from_env().map_err(|error| UsageError(error.to_string()))?;
+    let QueuedRun { run, sealed_inputs } = queued_run(
         &playbook,
         &source,
         Some(path),
         &inputs,
         started_by("enqueue"),
+        key.as_ref(),
     )
     .map_err(UsageError)?;
     let Some(url) = args.store.url() else {
@@ -55,7 +60,11 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
         let store = SqlStore::open_with(&url, &StoreOptions::default())
             .await
             .map_err(|error| UsageError(error.to_string()))?;
-        let queued = store.enqueue(&run, None, None).await;
+        let entry = QueueEntry {
+            sealed_inputs: sealed_inputs.as_deref(),
+            ..QueueEntry::default()
+        };
+        let queued = store.enqueue_entry(&run, &entry).await;
         store.close().await;
         match queued.map_err(|error| UsageError(error.to_string()))? {
             Enqueued::Queued(run_id) => {
@@ -77,7 +86,7 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
                 );
                 Ok(0)
             }
-            Enqueued::AlreadyFired => Err(UsageError(format!(
+            Enqueued::AlreadyFired | Enqueued::Duplicate(_) => Err(UsageError(format!(
                 "run {} was not queued: the store refused it as a duplicate",
                 run.run_id
             ))

@@ -6,8 +6,9 @@ use anstyle::{AnsiColor, Style};
 use clap::{Args, Subcommand};
 use runbook_engine::RecordedStatus;
 use runbook_engine::{Platform, RunFilter, RunRecord, Store};
-use runbook_serve::SecretInputs;
 use runbook_serve::claims::{DEFAULT_STALE_AFTER, is_interrupted};
+use runbook_serve::seal::{SECRET_KEY_ENV, secret_key_from_env, unseal};
+use runbook_serve::{RebuildError, SecretInputs};
 use runbook_store::{CancelOutcome, SqlStore};
 
 use crate::commands::OutputFormat;
@@ -418,7 +419,7 @@ fn show(args: ShowArgs) -> anyhow::Result<u8> {
 }
 
 fn resume(mut args: ResumeArgs) -> anyhow::Result<u8> {
-    let (record, server) = runtime()?.block_on(async {
+    let (record, server, sealed) = runtime()?.block_on(async {
         let store = args.store.open_required().await?;
         let found = async {
             let record = load(&store, &args.run_id).await?;
@@ -426,7 +427,11 @@ fn resume(mut args: ResumeArgs) -> anyhow::Result<u8> {
                 .server_of(&record.run_id)
                 .await
                 .map_err(|error| UsageError(error.to_string()))?;
-            Ok::<_, anyhow::Error>((record, server))
+            let sealed = store
+                .sealed_inputs(&record.run_id)
+                .await
+                .map_err(|error| UsageError(error.to_string()))?;
+            Ok::<_, anyhow::Error>((record, server, sealed))
         }
         .await;
         store.close().await;
@@ -450,23 +455,49 @@ fn resume(mut args: ResumeArgs) -> anyhow::Result<u8> {
             return Ok(1);
         }
     }
-    // Recorded inputs, less the secret ones (stored redacted): those must be given again.
+    // Recorded inputs, less the secret ones (stored redacted): those must be given again,
+    // unless they were sealed with the run.
     let given: Vec<&str> = args
         .inputs
         .input
         .iter()
         .filter_map(|pair| pair.split_once('=').map(|(name, _)| name.trim()))
         .collect();
+    // A run queued with secret inputs kept them sealed: opened with RUNBOOK_SECRET_KEY when it
+    // is set and nothing is given again.
+    let file = args.inputs.inputs_file.is_some();
+    let opened = match &sealed {
+        Some(sealed) if given.is_empty() && !file => {
+            match secret_key_from_env().map_err(|error| UsageError(error.to_string()))? {
+                Some(key) => Some(
+                    unseal(&key, &record.run_id, sealed)
+                        .map_err(|error| UsageError(error.to_string()))?,
+                ),
+                None => None,
+            }
+        }
+        _ => None,
+    };
+    let secret_inputs = match &opened {
+        Some(opened) => SecretInputs::Sealed(opened),
+        None => SecretInputs::GivenAgain {
+            names: &given,
+            file,
+        },
+    };
     let request = runbook_serve::request_from_record(
         &record,
-        SecretInputs::GivenAgain {
-            names: &given,
-            file: args.inputs.inputs_file.is_some(),
-        },
+        secret_inputs,
         parse_playbook,
         |playbook, known| bind_over(playbook, &args.inputs, known),
         |playbook| read_secrets(&playbook.secrets, &args.output.secrets),
-    )?;
+    )
+    .map_err(|error| match error.downcast_ref::<RebuildError>() {
+        Some(RebuildError::SecretsNotGiven(_)) if sealed.is_some() => {
+            anyhow::anyhow!("{error}, or set {SECRET_KEY_ENV} to the key the run was queued with")
+        }
+        _ => error,
+    })?;
     execute(
         request,
         Some(record),

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use runbook_serve::seal::SecretKey;
 use runbook_serve::{Config, Metrics, Schedules, Service};
 use runbook_tanium::RequestObserver;
 use tracing_subscriber::EnvFilter;
@@ -130,7 +131,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         }),
         None => None,
     };
+    // A key that is set but is not one stops serve at start: runs queued with secret inputs
+    // would fail one by one otherwise.
+    let secret_key = runbook_serve::seal::secret_key_from_env()
+        .map_err(|error| UsageError(error.to_string()))?;
     init_logs(args.log_format);
+    if secret_key.is_some() {
+        tracing::info!(
+            "RUNBOOK_SECRET_KEY is set: the sealed secret inputs of queued runs can be opened"
+        );
+    } else {
+        tracing::info!(
+            "RUNBOOK_SECRET_KEY is not set: a queued run with secret inputs will fail here"
+        );
+    }
     if let Some(schedules) = &schedules {
         // The same rule as `runbook run`: a playbook's `secrets:` must all be set where its
         // steps run. Said at start, where the operator is looking, not only at each firing.
@@ -149,10 +163,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(args, url, schedules))
+    runtime.block_on(serve(args, url, schedules, secret_key))
 }
 
-async fn serve(args: ServeArgs, url: String, schedules: Option<Schedules>) -> anyhow::Result<u8> {
+async fn serve(
+    args: ServeArgs,
+    url: String,
+    schedules: Option<Schedules>,
+    secret_key: Option<SecretKey>,
+) -> anyhow::Result<u8> {
     let store = Arc::new(
         runbook_serve::open_store(&url, args.workers)
             .await
@@ -170,6 +189,7 @@ async fn serve(args: ServeArgs, url: String, schedules: Option<Schedules>) -> an
         poll_interval: args.poll_interval,
         send_grace: args.connect.send_grace(),
         pace: connection.pace,
+        secret_key,
     };
     let service =
         Service::start(config, store.clone(), connection.platform.clone(), metrics).await?;
