@@ -3,6 +3,9 @@
 //! Every write is one SQL statement, so it lands whole or not at all without an explicit
 //! transaction (and SQLite's writer lock is taken at the statement's start, where the busy
 //! timeout applies, rather than upgraded half-way through a transaction, where it does not).
+//! The few writes that must land together with another (a token and its audit entry, a keyed
+//! run and its key, an approval decision with its status and audit entry) are transactions
+//! whose first statement is a write, for the same reason.
 
 use async_trait::async_trait;
 use runbook_engine::{

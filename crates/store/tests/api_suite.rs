@@ -19,6 +19,7 @@ backend_tests!(
     sealed_inputs_travel_with_a_queued_run_to_whoever_claims_it,
     runs_are_paged_newest_first_by_cursor_and_filters_combine,
     events_after_a_sequence_number_come_in_order_per_run,
+    a_pruned_run_frees_its_key,
 );
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -497,5 +498,22 @@ async fn events_after_a_sequence_number_come_in_order_per_run(url: &str) {
         after = sequence;
     }
     assert_eq!(seen, (1..=10).collect::<BTreeSet<i64>>());
+    store.close().await;
+}
+
+async fn a_pruned_run_frees_its_key(url: &str) {
+    let store = open(url).await;
+    let (first, queued) = keyed(&store, "hook:splunk", "sid-42", HOUR).await;
+    assert_eq!(queued, Enqueued::Queued(first.clone()));
+    store.cancel_run(&first).await.expect("cancel");
+    // The key goes with its run: a repeat cannot be answered with a run that is gone.
+    let pruned = store
+        .prune_finished("2999-01-01T00:00:00.000000Z")
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 1);
+    assert!(key_rows(url).await.is_empty());
+    let (second, queued) = keyed(&store, "hook:splunk", "sid-42", HOUR).await;
+    assert_eq!(queued, Enqueued::Queued(second));
     store.close().await;
 }
