@@ -185,7 +185,7 @@ fn man_prints_a_page_or_writes_one_per_command() {
 }
 
 #[test]
-fn run_plan_and_serve_help_list_the_environment_they_read() {
+fn run_plan_serve_and_enqueue_help_list_the_environment_they_read() {
     let common = [
         "TANIUM_URL",
         "TANIUM_TOKEN",
@@ -197,7 +197,10 @@ fn run_plan_and_serve_help_list_the_environment_they_read() {
     for (command, extra) in [
         ("run", &["RUNBOOK_DATABASE_URL", "NO_COLOR"][..]),
         ("plan", &["--live"][..]),
-        ("serve", &["RUNBOOK_DATABASE_URL", "RUST_LOG"][..]),
+        (
+            "serve",
+            &["RUNBOOK_DATABASE_URL", "RUNBOOK_SECRET_KEY", "RUST_LOG"][..],
+        ),
     ] {
         let out = Test::new().args([command, "--help"]).run();
         assert_eq!(out.code, 0, "{command}: {}", out.stderr);
@@ -209,6 +212,16 @@ fn run_plan_and_serve_help_list_the_environment_they_read() {
         for name in common.iter().chain(extra) {
             assert!(environment.contains(name), "{command} --help lacks {name}");
         }
+    }
+    // `enqueue` talks to the store only, and seals secret inputs.
+    let out = Test::new().args(["enqueue", "--help"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (_, environment) = out
+        .stdout
+        .split_once("\nEnvironment:\n")
+        .expect("enqueue --help has an Environment section");
+    for name in ["RUNBOOK_DATABASE_URL", "RUNBOOK_SECRET_KEY"] {
+        assert!(environment.contains(name), "enqueue --help lacks {name}");
     }
 }
 

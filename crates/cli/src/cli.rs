@@ -54,10 +54,20 @@ pub const PLAN_ENVIRONMENT: &str = concat!(
 pub const SERVE_ENVIRONMENT: &str = concat!(
     tanium_environment!(),
     "  RUNBOOK_DATABASE_URL  the store the processes share (as --store)\n",
+    "  RUNBOOK_SECRET_KEY    opens the secret inputs runs were queued with (the same\n",
+    "                        key in every serve process of the store and in enqueue)\n",
     "  <secret names>        the secrets the queued runs' playbooks list, by name\n",
     "  RUST_LOG              which log lines are written (default info)\n",
     "  HOSTNAME              the host part of this process's worker id, when\n",
     "                        /proc/sys/kernel/hostname cannot be read",
+);
+
+/// `runbook enqueue --help`: the environment it reads.
+pub const ENQUEUE_ENVIRONMENT: &str = concat!(
+    "Environment:\n",
+    "  RUNBOOK_DATABASE_URL  the store serve works (as --store)\n",
+    "  RUNBOOK_SECRET_KEY    seals the playbook's secret inputs (32 bytes, hex or base64;\n",
+    "                        `openssl rand -hex 32`), the key of the serve processes",
 );
 
 /// Validate, plan and run Tanium playbooks.
@@ -105,7 +115,8 @@ pub enum Command {
     /// their JSON Schema.
     Triggers(crate::commands::triggers::TriggersArgs),
     /// Queue a run of a playbook for the workers of `runbook serve` (validates it and binds its
-    /// inputs first); prints the run's id.
+    /// inputs first); prints the run's id. Secret inputs are sealed with RUNBOOK_SECRET_KEY.
+    #[command(after_help = ENQUEUE_ENVIRONMENT)]
     Enqueue(crate::commands::enqueue::EnqueueArgs),
     /// Run schedules and queued runs as a service: a scheduler fires the schedules file into
     /// the store's queue, workers claim queued runs and run them. Several processes share one
