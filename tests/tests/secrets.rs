@@ -31,6 +31,7 @@ fn runbook(folder: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
         "TANIUM_PASSWORD",
         "TANIUM_CA_CERT",
         "RUNBOOK_DATABASE_URL",
+        "RUNBOOK_SECRET_KEY",
     ] {
         command.env_remove(variable);
     }
@@ -296,9 +297,10 @@ outputs:
 
 /// The one rule for secrets, applied the same by every command (docs/playbooks.md, Secrets):
 /// a playbook's `secrets:` must all be set where its steps run, even those only a `when`
-/// reads; secret inputs are given by a person to `runbook run` and never travel through the
-/// queue, so `enqueue` and a schedule refuse them alike, and `schedules validate` (in CI)
-/// refuses what `serve` would refuse at each firing, without printing the value.
+/// reads; secret inputs travel through the queue only sealed with `RUNBOOK_SECRET_KEY`
+/// (tests/tests/sealed_inputs.rs), so `enqueue` without the key and a schedule refuse them
+/// alike, and `schedules validate` (in CI) refuses what `serve` would refuse at each firing,
+/// without printing the value.
 #[test]
 fn every_command_applies_the_same_secrets_rule() {
     let folder = tempfile::tempdir().unwrap();
@@ -358,7 +360,8 @@ steps:
         text(&planned.stderr)
     );
 
-    // `enqueue` and `schedules validate` refuse a secret input alike.
+    // `enqueue` (without RUNBOOK_SECRET_KEY) and `schedules validate` refuse a secret input
+    // alike.
     let enqueued = runbook(
         dir,
         &[
