@@ -77,6 +77,7 @@ fn runbook(sim: &RunningSim, store: &str) -> Command {
         .env("RUNBOOK_DATABASE_URL", store)
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "info")
+        .env_remove("RUNBOOK_SECRET_KEY")
         .env_remove("RUNBOOK_TEST_ABORT_AFTER_REQUESTS")
         .stdin(Stdio::null());
     command
