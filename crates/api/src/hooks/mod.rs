@@ -2,6 +2,7 @@
 //! trigger's templates ([`evaluate`]).
 
 mod evaluate;
+pub mod handler;
 mod verify;
 
 pub use evaluate::{Outcome, Request, TemplateProblem, Unfit, evaluate};
