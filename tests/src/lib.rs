@@ -19,6 +19,7 @@
 //! assert_eq!(outcome.code, 0, "{}", outcome.stderr);
 //! ```
 
+pub mod http_serve;
 pub mod postgres;
 
 use std::collections::BTreeMap;

@@ -102,7 +102,10 @@ mod tests {
     #[test]
     fn problems_are_placed_and_values_are_not_echoed() {
         let error = parse_json::<Shape>(br#"{"playbook": "hunter2-secret"#).expect_err("eof");
-        assert_eq!(error.message(), "the body is not complete JSON (line 1 column 28)");
+        assert_eq!(
+            error.message(),
+            "the body is not complete JSON (line 1 column 28)"
+        );
         let error = parse_json::<Shape>(br#"{"playbook": 12345678}"#).expect_err("type");
         assert_eq!(
             error.message(),

@@ -213,10 +213,26 @@ mod tests {
     #[test]
     fn broken_and_clashing_playbooks_are_listed_and_not_offered() {
         let folder = tempfile::tempdir().expect("folder");
-        write(folder.path(), "good.yaml", &PLAYBOOK.replace("{name}", "good"));
-        write(folder.path(), "twin-a.yaml", &PLAYBOOK.replace("{name}", "twin"));
-        write(folder.path(), "twin-b.yml", &PLAYBOOK.replace("{name}", "twin"));
-        write(folder.path(), "broken.yaml", "version: 1\nname: broken\nsteps: 3\n");
+        write(
+            folder.path(),
+            "good.yaml",
+            &PLAYBOOK.replace("{name}", "good"),
+        );
+        write(
+            folder.path(),
+            "twin-a.yaml",
+            &PLAYBOOK.replace("{name}", "twin"),
+        );
+        write(
+            folder.path(),
+            "twin-b.yml",
+            &PLAYBOOK.replace("{name}", "twin"),
+        );
+        write(
+            folder.path(),
+            "broken.yaml",
+            "version: 1\nname: broken\nsteps: 3\n",
+        );
         write(
             folder.path(),
             "schedules.yaml",
@@ -241,7 +257,11 @@ mod tests {
         assert!(catalog.offered("twin").is_none());
         assert!(catalog.refused("twin").expect("twin").problems[0].contains("is used by"));
         let broken = catalog.refused("broken").expect("broken");
-        assert!(broken.problems[0].contains("broken.yaml:3:8: `steps` must be a list"), "{:?}", broken.problems);
+        assert!(
+            broken.problems[0].contains("broken.yaml:3:8: `steps` must be a list"),
+            "{:?}",
+            broken.problems
+        );
         assert_eq!(catalog.refused_count(), 3);
     }
 }

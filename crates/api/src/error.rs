@@ -118,11 +118,7 @@ impl ApiError {
     /// 422: the playbook has secret inputs and this process has no `RUNBOOK_SECRET_KEY` to
     /// seal them with; nothing is stored in clear.
     pub fn no_secret_key(message: impl Into<String>) -> ApiError {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "no_secret_key",
-            message,
-        )
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_secret_key", message)
     }
 
     /// 429, with `Retry-After`.
@@ -206,6 +202,14 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE
+            || self.status == StatusCode::REQUEST_TIMEOUT
+        {
+            // The rest of the body is not read: the connection cannot carry another request.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if self.authenticate {
             response.headers_mut().insert(

@@ -12,11 +12,7 @@ pub(crate) async fn stop_actions(
     api: &Api,
     run_id: &str,
 ) -> Result<(Vec<u64>, Vec<String>), ApiError> {
-    let record = api
-        .store
-        .run(run_id)
-        .await?
-        .ok_or_else(|| no_run(run_id))?;
+    let record = api.store.run(run_id).await?.ok_or_else(|| no_run(run_id))?;
     let mut actions: Vec<u64> = record
         .intents
         .iter()
@@ -40,6 +36,16 @@ pub(crate) async fn stop_actions(
         return Ok((Vec::new(), not_stopped));
     };
     let recorded = api.store.server_of(run_id).await?;
+    if recorded
+        .as_deref()
+        .is_some_and(|server| server.starts_with("sim:"))
+    {
+        not_stopped.push(
+            "the run ran against a simulator of its own process: its actions ended with it"
+                .to_owned(),
+        );
+        return Ok((Vec::new(), not_stopped));
+    }
     if let (Some(recorded), Some(ours)) = (&recorded, &api.runtime.server)
         && recorded != ours
     {
@@ -54,7 +60,9 @@ pub(crate) async fn stop_actions(
         match platform.find_action(name, Lookup::MayExist).await {
             Ok(Some(action)) => actions.push(action.action_id),
             Ok(None) => {}
-            Err(error) => not_stopped.push(format!("action `{name}` could not be looked up: {error}")),
+            Err(error) => {
+                not_stopped.push(format!("action `{name}` could not be looked up: {error}"))
+            }
         }
     }
     let mut stopped = Vec::new();

@@ -11,6 +11,7 @@ pub mod runs;
 pub mod schedules;
 mod schema;
 pub mod serve;
+pub mod serve_http;
 pub mod sim;
 pub mod tokens;
 pub mod triggers;

@@ -11,11 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use runbook_api::Runtime;
 use runbook_serve::seal::SecretKey;
 use runbook_serve::{Config, Metrics, Schedules, Service};
 use runbook_tanium::RequestObserver;
 use tracing_subscriber::EnvFilter;
 
+use crate::commands::serve_http::{self, HttpArgs, HttpServer};
 use crate::connect::{ConnectArgs, UsageError, connect};
 use crate::store::StoreArgs;
 
@@ -50,6 +52,9 @@ pub struct ServeArgs {
     /// How often an idle worker looks at the queue for runs queued by other processes.
     #[arg(long, default_value = "250ms", value_parser = duration_arg, value_name = "DURATION")]
     pub poll_interval: Duration,
+
+    #[command(flatten)]
+    pub http: HttpArgs,
 
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -96,9 +101,10 @@ impl RequestObserver for CountRequests {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
-    if args.workers == 0 && args.schedules.is_none() {
+    if args.workers == 0 && args.schedules.is_none() && args.http.http.is_none() {
         return Err(UsageError(
-            "nothing to serve: give --schedules FILE, or at least one worker".to_owned(),
+            "nothing to serve: give --schedules FILE, --http ADDR, or at least one worker"
+                .to_owned(),
         )
         .into());
     }
@@ -131,6 +137,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         }),
         None => None,
     };
+    // The playbooks and triggers of --http too: a broken triggers file, or a hook whose secret
+    // is not set, stops the start.
+    let http = serve_http::prepare(&args.http)?;
     // A key that is set but is not one stops serve at start: runs queued with secret inputs
     // would fail one by one otherwise.
     let secret_key = runbook_serve::seal::secret_key_from_env()
@@ -163,7 +172,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(args, url, schedules, secret_key))
+    runtime.block_on(serve(args, url, schedules, secret_key, http))
 }
 
 async fn serve(
@@ -171,6 +180,7 @@ async fn serve(
     url: String,
     schedules: Option<Schedules>,
     secret_key: Option<SecretKey>,
+    http: Option<serve_http::Prepared>,
 ) -> anyhow::Result<u8> {
     let store = Arc::new(
         runbook_serve::open_store(&url, args.workers)
@@ -181,7 +191,7 @@ async fn serve(
     let observer: Arc<dyn RequestObserver> = Arc::new(CountRequests(metrics.clone()));
     let connection = connect(&args.connect, Some(observer)).await?;
     let config = Config {
-        schedules,
+        schedules: schedules.clone(),
         workers: args.workers,
         metrics_addr: args.metrics_addr,
         heartbeat: args.heartbeat,
@@ -189,10 +199,28 @@ async fn serve(
         poll_interval: args.poll_interval,
         send_grace: args.connect.send_grace(),
         pace: connection.pace,
-        secret_key,
+        secret_key: secret_key.clone(),
     };
-    let service =
-        Service::start(config, store.clone(), connection.platform.clone(), metrics).await?;
+    let service = Service::start(
+        config,
+        store.clone(),
+        connection.platform.clone(),
+        metrics.clone(),
+    )
+    .await?;
+    let http = match http {
+        Some(prepared) => {
+            let runtime = Runtime {
+                platform: Some(connection.platform.clone()),
+                server: crate::commands::run_playbook::recorded_server(&args.connect),
+                waker: Some(service.waker()),
+                secret_key: secret_key.map(Arc::new),
+                metrics,
+            };
+            Some(HttpServer::start(prepared, store.clone(), schedules, runtime).await?)
+        }
+        None => None,
+    };
 
     let mut signals = Signals::new()?;
     let signal = signals.next().await;
@@ -200,6 +228,10 @@ async fn serve(
         signal,
         "stopping: no new runs; running runs stop at their next checkpoint"
     );
+    if let Some(http) = http {
+        // New requests are answered 503 while those in flight finish; then the port closes.
+        http.stop().await;
+    }
     let drained = service
         .stop(async {
             let signal = signals.next().await;
