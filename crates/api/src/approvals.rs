@@ -86,7 +86,9 @@ pub(crate) async fn pending(
 ) -> Result<Json<Vec<ApprovalItem>>, ApiError> {
     caller.require(Action::Read)?;
     let approvals = api.store.pending_approvals().await?;
-    Ok(Json(approvals.into_iter().map(ApprovalItem::from).collect()))
+    Ok(Json(
+        approvals.into_iter().map(ApprovalItem::from).collect(),
+    ))
 }
 
 /// The body of a decision.

@@ -67,9 +67,7 @@ impl Caller {
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 impl FromRequestParts<Arc<Api>> for Caller {
@@ -86,10 +84,7 @@ impl FromRequestParts<Arc<Api>> for Caller {
         Ok(Caller {
             name: verified.name,
             role: verified.role,
-            address: parts
-                .extensions
-                .get::<RemoteAddr>()
-                .map(|remote| remote.0),
+            address: parts.extensions.get::<RemoteAddr>().map(|remote| remote.0),
         })
     }
 }

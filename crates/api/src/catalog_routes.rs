@@ -195,7 +195,9 @@ pub(crate) async fn audit(
     let since = match &query.since {
         Some(text) => Some(
             chrono::DateTime::parse_from_rfc3339(text)
-                .map_err(|_| ApiError::bad_request(format!("since `{text}` is not an RFC 3339 time")))?
+                .map_err(|_| {
+                    ApiError::bad_request(format!("since `{text}` is not an RFC 3339 time"))
+                })?
                 .with_timezone(&chrono::Utc)
                 .format("%Y-%m-%dT%H:%M:%S%.6fZ")
                 .to_string(),

@@ -56,7 +56,11 @@ pub(crate) async fn start_run(
         ..QueueEntry::default()
     };
     let enqueued = match key {
-        Some(key) => api.store.enqueue_keyed(&queued.run, &queue_entry, key).await?,
+        Some(key) => {
+            api.store
+                .enqueue_keyed(&queued.run, &queue_entry, key)
+                .await?
+        }
         None => api.store.enqueue_entry(&queued.run, &queue_entry).await?,
     };
     let started = match enqueued {

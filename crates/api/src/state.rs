@@ -92,8 +92,9 @@ impl Api {
         limits: Limits,
     ) -> Api {
         let quota = |per_second: NonZeroU32| {
-            Quota::per_second(per_second)
-                .allow_burst(per_second.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN)))
+            Quota::per_second(per_second).allow_burst(
+                per_second.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN)),
+            )
         };
         Api {
             store,

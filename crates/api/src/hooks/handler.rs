@@ -42,10 +42,7 @@ pub struct Hooks {
 
 impl std::fmt::Debug for Hooks {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_list()
-            .entries(self.by_path.keys())
-            .finish()
+        formatter.debug_list().entries(self.by_path.keys()).finish()
     }
 }
 
@@ -128,7 +125,9 @@ pub(crate) async fn hook(
 ) -> Result<(StatusCode, Json<HookAnswer>), ApiError> {
     let full = format!("/hooks/{path}");
     let Some(hook) = api.hooks.by_path.get(&full) else {
-        return Err(ApiError::not_found(format!("no trigger has the path {full}")));
+        return Err(ApiError::not_found(format!(
+            "no trigger has the path {full}"
+        )));
     };
     let trigger = &hook.trigger;
     api.check_trigger_rate(&trigger.name)?;
@@ -206,7 +205,10 @@ async fn answer(
         Ok(Outcome::Start { inputs, dedup_key }) => (inputs, dedup_key),
         Err(unfit) => {
             return Err(ApiError::unfit(
-                format!("the request does not make inputs for playbook `{}`", trigger.playbook),
+                format!(
+                    "the request does not make inputs for playbook `{}`",
+                    trigger.playbook
+                ),
                 unfit.problems.iter().map(ToString::to_string).collect(),
             ));
         }
