@@ -73,10 +73,11 @@ impl From<Approval> for ApprovalItem {
 }
 
 #[utoipa::path(
+    operation_id = "list_approvals",
     get, path = "/api/v1/approvals", tag = "approvals",
     responses(
         (status = 200, description = "Pending approvals, oldest first", body = Vec<ApprovalItem>),
-        (status = 401, body = ErrorBody),
+        (status = 401, description = "No token, or one the store does not know or revoked", body = ErrorBody),
     ),
     security(("token" = []))
 )]
@@ -112,6 +113,7 @@ pub struct DecisionAnswer {
 }
 
 #[utoipa::path(
+    operation_id = "decide_approval",
     post, path = "/api/v1/approvals/{run_id}/{step_id}", tag = "approvals",
     params(
         ("run_id" = String, Path, description = "The waiting run"),
@@ -120,9 +122,9 @@ pub struct DecisionAnswer {
     request_body = DecisionRequest,
     responses(
         (status = 200, description = "Recorded", body = DecisionAnswer),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 400, description = "The body or a parameter cannot be read", body = ErrorBody), (status = 401, description = "No token, or one the store does not know or revoked", body = ErrorBody),
         (status = 403, description = "Not an approver of this gate, or the run's own starter", body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
         (status = 409, description = "Already decided by this token, or no longer pending", body = ErrorBody),
     ),
     security(("token" = []))

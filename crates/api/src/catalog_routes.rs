@@ -33,10 +33,11 @@ pub struct PlaybookItem {
 }
 
 #[utoipa::path(
+    operation_id = "list_playbooks",
     get, path = "/api/v1/playbooks", tag = "catalog",
     responses(
         (status = 200, description = "Every playbook file of --playbooks DIR", body = Vec<PlaybookItem>),
-        (status = 401, body = ErrorBody),
+        (status = 401, description = "No token, or one the store does not know or revoked", body = ErrorBody),
     ),
     security(("token" = []))
 )]
@@ -104,10 +105,11 @@ pub struct ScheduleItem {
 }
 
 #[utoipa::path(
+    operation_id = "list_schedules",
     get, path = "/api/v1/schedules", tag = "catalog",
     responses(
         (status = 200, description = "The schedules this process fires (empty without --schedules)", body = Vec<ScheduleItem>),
-        (status = 401, body = ErrorBody),
+        (status = 401, description = "No token, or one the store does not know or revoked", body = ErrorBody),
     ),
     security(("token" = []))
 )]
@@ -178,11 +180,12 @@ pub struct AuditItem {
 }
 
 #[utoipa::path(
+    operation_id = "list_audit",
     get, path = "/api/v1/audit", tag = "audit",
     params(AuditQuery),
     responses(
         (status = 200, description = "Audit entries, newest first", body = Vec<AuditItem>),
-        (status = 401, body = ErrorBody), (status = 403, description = "Admins only", body = ErrorBody),
+        (status = 401, description = "No token, or one the store does not know or revoked", body = ErrorBody), (status = 403, description = "Admins only", body = ErrorBody),
     ),
     security(("token" = []))
 )]

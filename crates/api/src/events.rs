@@ -35,6 +35,7 @@ const POLL: Duration = Duration::from_millis(250);
 const BATCH: u32 = 200;
 
 #[utoipa::path(
+    operation_id = "run_events",
     get, path = "/api/v1/runs/{id}/events", tag = "runs",
     params(
         ("id" = String, Path, description = "The run id"),
@@ -44,7 +45,7 @@ const BATCH: u32 = 200;
         (status = 200, description = "JSON `{run_id, status, events}`, or `text/event-stream` \
             (each event's `event` is its kind and `id` its sequence; a last `end` event carries \
             the run's status)", body = Object),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, description = "No token, or one the store does not know or revoked", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody),
     ),
     security(("token" = []))
 )]

@@ -77,8 +77,9 @@ static OPENAPI_JSON: LazyLock<String> = LazyLock::new(|| {
 });
 
 #[utoipa::path(
+    operation_id = "openapi",
     get, path = "/api/v1/openapi.json", tag = "catalog",
-    responses((status = 200, description = "This document", body = Object), (status = 401, body = ErrorBody)),
+    responses((status = 200, description = "This document", body = Object), (status = 401, description = "No token, or one the store does not know or revoked", body = ErrorBody)),
     security(("token" = []))
 )]
 async fn openapi_json(caller: crate::auth::Caller) -> Result<Response, ApiError> {

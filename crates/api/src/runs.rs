@@ -112,12 +112,13 @@ pub struct CancelAnswer {
 }
 
 #[utoipa::path(
+    operation_id = "list_runs",
     get, path = "/api/v1/runs", tag = "runs",
     params(ListQuery),
     responses(
         (status = 200, description = "Runs, newest first", body = RunList),
         (status = 400, description = "A filter that cannot be read", body = ErrorBody),
-        (status = 401, body = ErrorBody),
+        (status = 401, description = "No token, or one the store does not know or revoked", body = ErrorBody),
     ),
     security(("token" = []))
 )]
@@ -187,6 +188,7 @@ fn since_text(text: &str) -> Result<String, ApiError> {
 }
 
 #[utoipa::path(
+    operation_id = "start_run",
     post, path = "/api/v1/runs", tag = "runs",
     request_body = StartRequest,
     params(("Idempotency-Key" = Option<String>, Header,
@@ -194,13 +196,13 @@ fn since_text(text: &str) -> Result<String, ApiError> {
     responses(
         (status = 202, description = "Queued", body = StartAnswer),
         (status = 200, description = "The run this Idempotency-Key queued before", body = StartAnswer),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
+        (status = 400, description = "The body or a parameter cannot be read", body = ErrorBody), (status = 401, description = "No token, or one the store does not know or revoked", body = ErrorBody),
+        (status = 403, description = "The token's role may not do this", body = ErrorBody),
         (status = 404, description = "No such playbook is offered", body = ErrorBody),
         (status = 409, description = "The Idempotency-Key was used for another request", body = ErrorBody),
-        (status = 413, body = ErrorBody),
+        (status = 413, description = "The body is over 1 MiB", body = ErrorBody),
         (status = 422, description = "The inputs do not fit the playbook", body = ErrorBody),
-        (status = 429, body = ErrorBody),
+        (status = 429, description = "Over the rate limit; see Retry-After", body = ErrorBody),
     ),
     security(("token" = []))
 )]
@@ -324,11 +326,12 @@ async fn same_request(
 }
 
 #[utoipa::path(
+    operation_id = "get_run",
     get, path = "/api/v1/runs/{id}", tag = "runs",
     params(("id" = String, Path, description = "The run id")),
     responses(
         (status = 200, description = "The run as recorded: steps, outputs, actions", body = Object),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, description = "No token, or one the store does not know or revoked", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody),
     ),
     security(("token" = []))
 )]
@@ -359,13 +362,14 @@ pub(crate) fn no_run(run_id: &str) -> ApiError {
 }
 
 #[utoipa::path(
+    operation_id = "cancel_run",
     post, path = "/api/v1/runs/{id}/cancel", tag = "runs",
     params(("id" = String, Path, description = "The run id")),
     request_body(content = CancelRequest, description = "Optional; `{}` when absent"),
     responses(
         (status = 200, description = "Cancelled", body = CancelAnswer),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 401, description = "No token, or one the store does not know or revoked", body = ErrorBody), (status = 403, description = "The token's role may not do this", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
         (status = 409, description = "The run had already ended", body = ErrorBody),
     ),
     security(("token" = []))

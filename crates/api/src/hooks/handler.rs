@@ -104,6 +104,7 @@ pub struct HookAnswer {
 }
 
 #[utoipa::path(
+    operation_id = "call_hook",
     post, path = "/hooks/{path}", tag = "hooks",
     params(("path" = String, Path, description = "A trigger's path after /hooks/")),
     request_body(content = Object, description = "The sender's JSON, at most 1 MiB, signed as the trigger says"),
@@ -113,9 +114,9 @@ pub struct HookAnswer {
         (status = 400, description = "The body is not JSON", body = ErrorBody),
         (status = 401, description = "Bad or missing signature", body = ErrorBody),
         (status = 404, description = "No trigger has this path", body = ErrorBody),
-        (status = 413, body = ErrorBody),
+        (status = 413, description = "The body is over 1 MiB", body = ErrorBody),
         (status = 422, description = "The inputs do not fit the playbook; nothing queued", body = ErrorBody),
-        (status = 429, body = ErrorBody),
+        (status = 429, description = "Over the rate limit; see Retry-After", body = ErrorBody),
     )
 )]
 pub(crate) async fn hook(
