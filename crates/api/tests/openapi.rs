@@ -79,7 +79,7 @@ fn every_route_of_the_spec_is_documented_with_its_answers() {
     ];
     let paths = document["paths"].as_object().expect("paths");
     let mut documented = 0;
-    for (path, item) in paths {
+    for item in paths.values() {
         documented += item.as_object().map_or(0, |methods| methods.len());
     }
     assert_eq!(

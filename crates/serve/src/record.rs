@@ -28,8 +28,8 @@ pub struct QueuedRun {
 
 /// The record of a run to queue. Secret inputs are recorded as `[REDACTED]` (as `runbook run`
 /// records them) and returned sealed with `key` (`RUNBOOK_SECRET_KEY`), for the store to keep
-/// beside the record; a playbook that declares secret inputs cannot be queued without a key:
-/// they would have to be kept in clear.
+/// beside the record; secret inputs cannot be given without a key: they would have to be kept
+/// in clear (an optional one left out needs none).
 pub fn queued_run(
     playbook: &Playbook,
     source: &str,
@@ -44,13 +44,19 @@ pub fn queued_run(
         .filter(|(_, declaration)| declaration.secret)
         .map(|(name, _)| name.as_str())
         .collect();
-    if !secret.is_empty() && key.is_none() {
+    // An optional secret input that is not given has nothing to seal.
+    let given: Vec<&str> = secret
+        .iter()
+        .copied()
+        .filter(|name| inputs.get(*name).is_some_and(|value| !value.is_null()))
+        .collect();
+    if !given.is_empty() && key.is_none() {
         return Err(format!(
             "playbook {} has secret input(s) {}: a queued run keeps them encrypted in the store, \
              and {SECRET_KEY_ENV} is not set; set {SECRET_KEY_ENV} ({KEY_HINT}) in every serve \
              process of this store and here",
             playbook.name,
-            secret.join(", ")
+            given.join(", ")
         ));
     }
     let run_id = new_run_id();
@@ -184,7 +190,8 @@ fn recorded_inputs(
             .get(name)
             .is_some_and(|declaration| declaration.secret);
         match secret_inputs {
-            SecretInputs::Refused if secret => {
+            // A secret input recorded as null was not given: nothing to read back.
+            SecretInputs::Refused if secret && !value.is_null() => {
                 return Err(RebuildError::SecretInput(name.clone()));
             }
             SecretInputs::Refused => {}
@@ -274,6 +281,33 @@ mod tests {
             |_| Ok(BTreeMap::new()),
         )?;
         Ok(seen.expect("bound"))
+    }
+
+    #[test]
+    fn an_optional_secret_input_left_out_needs_no_key() {
+        const OPTIONAL: &str = "version: 1\nname: queued\ninputs:\n  host: { type: string }\n  password: { type: string, secret: true, required: false }\nsteps:\n  - id: hello\n    log: hi\n";
+        let playbook = parse("queued.yaml", OPTIONAL).expect("valid");
+        let mut inputs = IndexMap::new();
+        inputs.insert("host".to_owned(), json!("WIN-DC01"));
+        inputs.insert("password".to_owned(), Value::Null);
+        let queued = queued_run(&playbook, OPTIONAL, None, &inputs, "api:ops".into(), None)
+            .expect("nothing to seal");
+        assert_eq!(queued.sealed_inputs, None);
+        // A worker without a key rebuilds it: the secret input was not given.
+        let record = record(OPTIONAL, queued.run.inputs.clone());
+        let rebuilt = request_from_record(
+            &record,
+            SecretInputs::Refused,
+            parse,
+            |_, known| Ok(known),
+            |_| Ok(BTreeMap::new()),
+        );
+        assert!(rebuilt.is_ok(), "{:?}", rebuilt.err());
+        inputs.insert("password".to_owned(), json!("hunter2"));
+        let refused = queued_run(&playbook, OPTIONAL, None, &inputs, "api:ops".into(), None)
+            .expect_err("a given secret needs the key");
+        assert!(refused.contains("RUNBOOK_SECRET_KEY"), "{refused}");
+        assert!(!refused.contains("hunter2"), "{refused}");
     }
 
     #[test]
