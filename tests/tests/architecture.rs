@@ -91,6 +91,18 @@ const RULES: &[Rule] = &[
         forbidden: &["runbook-tanium", "runbook-tanium-sim", "runbook", "clap"],
         why: "serve runs runs through the engine and the store on a Platform it is handed: no Tanium adapter or simulator, no command line (the cli connects, parses arguments and handles signals)",
     },
+    Rule {
+        krate: "runbook-api",
+        forbidden: &[
+            "runbook-tanium",
+            "runbook-tanium-sim",
+            "runbook",
+            "clap",
+            "reqwest",
+            "sqlx",
+        ],
+        why: "the HTTP side knows runs through the store and serve, and Tanium only as the engine's Platform it is handed: no Tanium adapter, no SQL of its own, no command line",
+    },
 ];
 
 /// Each workspace crate's normal and build dependencies, by name.

@@ -5,9 +5,9 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use runbook_playbook::{Diagnostic, FileKind, Playbook, render_github, render_human, render_json};
+use runbook_playbook::{Diagnostic, Playbook, render_github, render_human, render_json};
 use runbook_serve::files::{self, Kind, ReadError};
 
 use crate::cli::Format;
@@ -69,48 +69,11 @@ fn print_diagnostics(diagnostics: &[Diagnostic], format: Format) -> anyhow::Resu
     stdout.flush().context("writing to stdout")
 }
 
-/// The valid playbooks under `folder`, and how many playbook files there do not validate.
+/// The valid playbooks under `folder` (as `serve --http --playbooks` offers them), and how many
+/// playbook files there are not offered.
 pub(super) fn folder_playbooks(folder: &Path) -> anyhow::Result<(Vec<Playbook>, usize)> {
-    if !folder.is_dir() {
-        bail!("--playbooks `{}` is not a folder", folder.display());
-    }
-    let mut paths = Vec::new();
-    yaml_files(folder, &mut paths)
-        .with_context(|| format!("reading the folder `{}`", folder.display()))?;
-    paths.sort();
-    let mut playbooks = Vec::new();
-    let mut invalid = 0;
-    for path in paths {
-        let Ok(source) = files::read_text(&path, Kind::Playbook) else {
-            continue;
-        };
-        if runbook_playbook::classify(&source) != FileKind::Playbook {
-            continue;
-        }
-        match runbook_playbook::load(&path.display().to_string(), &source).playbook {
-            Some(playbook) => playbooks.push(playbook),
-            None => invalid += 1,
-        }
-    }
-    Ok((playbooks, invalid))
-}
-
-fn yaml_files(folder: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(folder)? {
-        let entry = entry?;
-        let path = entry.path();
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            yaml_files(&path, found)?;
-        } else if kind.is_file()
-            && path
-                .extension()
-                .is_some_and(|ext| ext == "yaml" || ext == "yml")
-        {
-            found.push(path);
-        }
-    }
-    Ok(())
+    let catalog = runbook_api::Catalog::load(folder)?;
+    Ok((catalog.playbooks(), catalog.refused_count()))
 }
 
 fn validate(args: &ValidateTriggersArgs) -> anyhow::Result<u8> {
