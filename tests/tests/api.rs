@@ -35,7 +35,9 @@ inputs:
     secret: true
 steps:
   - id: note
-    log: "looked up"
+    assert:
+      that: "{{ inputs.api_key | length == 22 }}"
+      message: the key was not opened
 "#;
 
 const BROKEN: &str = "version: 1\nname: broken\nsteps:\n  - id: say\n    lgo: hi\n";
@@ -590,4 +592,60 @@ fn a_stop_answers_503_to_new_requests_and_finishes_the_one_in_flight() {
     assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
     let status = serve.stop(Duration::from_secs(30)).expect("it stopped");
     assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn a_secret_input_given_to_the_api_is_sealed_and_the_run_reads_it() {
+    let folder = tempfile::tempdir().expect("folder");
+    let key = "7f".repeat(32);
+    let mut with_key = options(&[]);
+    with_key
+        .env
+        .push(("RUNBOOK_SECRET_KEY".to_owned(), key.clone()));
+    let api = Api {
+        serve: HttpServe::start(folder.path(), &with_key),
+        client: Client::new(),
+    };
+    let token = api.serve.token("ops", "operator");
+    let secret = "hunter2-sealed-api-key";
+    let (status, started) = api
+        .call(
+            Method::POST,
+            "/api/v1/runs",
+            Some(&token),
+            Some(json!({"playbook": "vault-lookup", "inputs": {"api_key": secret}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let run_id = started["run_id"].as_str().expect("id").to_owned();
+    let mut run = Value::Null;
+    for _ in 0..200 {
+        (_, run) = api
+            .call(
+                Method::GET,
+                &format!("/api/v1/runs/{run_id}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        if run["status"] == "succeeded" || run["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["inputs"]["api_key"], "[REDACTED]", "{run}");
+    // Neither the secret nor the key in the answers, the log or the store's files.
+    assert!(!run.to_string().contains(secret));
+    let log = api.serve.log_text();
+    assert!(!log.contains(secret) && !log.contains(&key), "{log}");
+    for entry in std::fs::read_dir(folder.path()).expect("folder") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if name.starts_with("runs.db") {
+            let bytes = std::fs::read(&path).expect("store file");
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains(secret), "{name} holds the secret");
+        }
+    }
 }
