@@ -111,7 +111,7 @@ pub enum Command {
     /// Schedules files for `runbook serve`: validate them, show the next firing times, print
     /// their JSON Schema.
     Schedules(crate::commands::schedules::SchedulesArgs),
-    /// Triggers files for the hooks of `runbook serve` (not served yet): validate them, print
+    /// Triggers files for the hooks of `runbook serve --http`: validate them, print
     /// their JSON Schema.
     Triggers(crate::commands::triggers::TriggersArgs),
     /// Queue a run of a playbook for the workers of `runbook serve` (validates it and binds its

@@ -36,7 +36,7 @@ pub enum FileKind {
     Playbook,
     /// A schedules file (`runbook serve --schedules`, `runbook schedules validate`).
     Schedules,
-    /// A triggers file (`runbook triggers validate`; its hooks are not served yet).
+    /// A triggers file (`runbook triggers validate`, `runbook serve --triggers`).
     Triggers,
     /// A test file of `runbook test` (`*.test.yaml`).
     Tests,

@@ -1,6 +1,6 @@
 //! `runbook triggers validate|schema`: checking a triggers file offline (with the playbooks of
 //! a folder, when given, for each trigger's `playbook` and `inputs`), and printing its JSON
-//! Schema. The hooks themselves are not served yet.
+//! Schema. `runbook serve --http --triggers FILE` serves the hooks (runbook-api).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

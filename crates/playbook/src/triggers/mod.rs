@@ -17,8 +17,8 @@
 //!
 //! [`load_triggers`] reads and checks the file itself; [`load_triggers_with_playbooks`] also
 //! checks that each trigger names one of the given playbooks and that its inputs fit that
-//! playbook's declarations. Both collect every problem in one pass. The hooks are not served
-//! yet: this is the file format, its checks and its JSON Schema.
+//! playbook's declarations. Both collect every problem in one pass. This is the file format,
+//! its checks and its JSON Schema; `runbook-api` serves the hooks.
 //!
 //! Modules: `model` (the file as read), `checks` (keys, names, paths, durations), `auth`
 //! (`hmac` or `bearer`, secrets named never written),
