@@ -45,38 +45,8 @@ impl HttpServe {
     /// # Panics
     /// When the process exits or does not say where it serves in time (its log is shown).
     pub fn start(folder: &Path, options: &ServeOptions) -> HttpServe {
-        let playbooks = folder.join("playbooks");
-        std::fs::create_dir_all(&playbooks).expect("playbooks folder");
-        for (name, text) in &options.playbooks {
-            std::fs::write(playbooks.join(name), text).expect("a playbook");
-        }
-        let store = options
-            .store
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", folder.join("runs.db").display()));
+        let (mut command, store) = serve_command(folder, options);
         let log = folder.join(format!("serve-{}.log", random_suffix()));
-        let mut command = Command::new(runbook_binary());
-        command
-            .current_dir(folder)
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .env_remove("RUNBOOK_SECRET_KEY")
-            .args(["serve", "--sim", "--http", "127.0.0.1:0", "--playbooks"])
-            .arg(&playbooks)
-            .args(["--store", &store, "--log-format", "json"])
-            .args(["--poll-interval", "100ms"]);
-        if !options.args.iter().any(|arg| arg == "--workers") {
-            command.args(["--workers", "2"]);
-        }
-        if let Some(triggers) = &options.triggers {
-            let path = folder.join("triggers.yaml");
-            std::fs::write(&path, triggers).expect("the triggers file");
-            command.arg("--triggers").arg(path);
-        }
-        command.args(&options.args);
-        for (key, value) in &options.env {
-            command.env(key, value);
-        }
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -182,6 +152,80 @@ impl HttpServe {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// `runbook serve --http` with `options`, run to its end: for a start that must be refused.
+/// Returns its exit code (`None` when killed by a signal) and its stderr. The process is killed
+/// if it is still running after `limit` (it started serving: the code is then `None`).
+///
+/// # Panics
+/// When the process cannot be started.
+pub fn serve_to_exit(
+    folder: &Path,
+    options: &ServeOptions,
+    limit: Duration,
+) -> (Option<i32>, String) {
+    let (mut command, _) = serve_command(folder, options);
+    let log = folder.join(format!("refused-{}.log", random_suffix()));
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(&log).expect("a log file"))
+        .spawn()
+        .expect("runbook serve started");
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (
+        status.and_then(|status| status.code()),
+        std::fs::read_to_string(&log).unwrap_or_default(),
+    )
+}
+
+/// The `runbook serve --http` command for `options`, its files written into `folder`, and its
+/// store URL.
+fn serve_command(folder: &Path, options: &ServeOptions) -> (Command, String) {
+    let playbooks = folder.join("playbooks");
+    std::fs::create_dir_all(&playbooks).expect("playbooks folder");
+    for (name, text) in &options.playbooks {
+        std::fs::write(playbooks.join(name), text).expect("a playbook");
+    }
+    let store = options
+        .store
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", folder.join("runs.db").display()));
+    let mut command = Command::new(runbook_binary());
+    command
+        .current_dir(folder)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .env_remove("RUNBOOK_SECRET_KEY")
+        .args(["serve", "--sim", "--http", "127.0.0.1:0", "--playbooks"])
+        .arg(&playbooks)
+        .args(["--store", &store, "--log-format", "json"])
+        .args(["--poll-interval", "100ms"]);
+    if !options.args.iter().any(|arg| arg == "--workers") {
+        command.args(["--workers", "2"]);
+    }
+    if let Some(triggers) = &options.triggers {
+        let path = folder.join("triggers.yaml");
+        std::fs::write(&path, triggers).expect("the triggers file");
+        command.arg("--triggers").arg(path);
+    }
+    command.args(&options.args);
+    for (key, value) in &options.env {
+        command.env(key, value);
+    }
+    (command, store)
 }
 
 impl Drop for HttpServe {
