@@ -9,6 +9,24 @@ use std::time::{Duration, Instant};
 
 use crate::runbook_binary;
 
+/// A playbook that runs on the simulator in milliseconds (one `log` step), with a patterned
+/// input and an enumerated one with a default: `note-host`.
+pub const NOTE: &str = r#"version: 1
+name: note-host
+description: Write a note about a host.
+inputs:
+  hostname:
+    type: string
+    pattern: "^[A-Za-z0-9.-]+$"
+  severity:
+    type: string
+    enum: [low, high, critical]
+    default: high
+steps:
+  - id: note
+    log: "suspect {{ inputs.hostname }} ({{ inputs.severity }})"
+"#;
+
 /// What to start `runbook serve --http` with.
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {

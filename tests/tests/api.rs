@@ -8,24 +8,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use reqwest::{Client, Method, StatusCode};
-use runbook_tests::http_serve::{HttpServe, ServeOptions};
+use runbook_tests::http_serve::{HttpServe, NOTE, ServeOptions};
 use serde_json::{Value, json};
-
-const NOTE: &str = r#"version: 1
-name: note-host
-description: Write a note about a host.
-inputs:
-  hostname:
-    type: string
-    pattern: "^[A-Za-z0-9.-]+$"
-  severity:
-    type: string
-    enum: [low, high, critical]
-    default: high
-steps:
-  - id: note
-    log: "suspect {{ inputs.hostname }} ({{ inputs.severity }})"
-"#;
 
 const VAULT: &str = r#"version: 1
 name: vault-lookup

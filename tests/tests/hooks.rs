@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest::{Client, StatusCode};
-use runbook_tests::http_serve::{HttpServe, ServeOptions, serve_to_exit};
+use runbook_tests::http_serve::{HttpServe, NOTE, ServeOptions, serve_to_exit};
 use runbook_tests::postgres::PostgresDatabase;
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -20,22 +20,6 @@ use sha2::Sha256;
 /// test searches every log, answer and audit entry for them.
 const HMAC_SECRET: &str = "hmac-secret-5d1f0c9a7e3b";
 const BEARER_TOKEN: &str = "bearer-token-8c2a6e4f1d07";
-
-const NOTE: &str = r#"version: 1
-name: note-host
-description: Write a note about a host.
-inputs:
-  hostname:
-    type: string
-    pattern: "^[A-Za-z0-9.-]+$"
-  severity:
-    type: string
-    enum: [low, high, critical]
-    default: high
-steps:
-  - id: note
-    log: "suspect {{ inputs.hostname }} ({{ inputs.severity }})"
-"#;
 
 /// The triggers file, with the `splunk` trigger's dedup window.
 fn triggers(dedup_window: &str) -> String {

@@ -18,7 +18,7 @@ pub struct ErrorBody {
 /// What went wrong.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, for programs: `bad_json`, `unauthorized`, `forbidden`, `not_found`, `conflict`,
+    /// Stable, for programs: `bad_json`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `conflict`,
     /// `too_large`, `unfit_inputs`, `rate_limited`, `shutting_down`, `store_unavailable`,
     /// `timeout`, `internal`.
     pub code: &'static str,
@@ -91,6 +91,15 @@ impl ApiError {
     /// 404.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 405: the route exists, not with this method (axum adds `Allow`).
+    pub fn method_not_allowed() -> ApiError {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not take this method; the Allow header lists those it takes",
+        )
     }
 
     /// 409: the request conflicts with the state of what it names.

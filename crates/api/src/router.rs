@@ -99,9 +99,14 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/metrics", get(catalog_routes::metrics))
         .route("/healthz", get(catalog_routes::health))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(api.clone(), guard))
         .with_state(api)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
 }
 
 async fn not_found() -> ApiError {
