@@ -50,7 +50,10 @@ pub use platform::{
     TargetClause, TargetOutcome, TargetRequest, TargetSurvey,
 };
 pub use redact::Redactor;
-pub use run::{Engine, RunOutcome, RunRequest, StepError, StepErrorKind, unique_action_name};
+pub use run::{
+    Engine, IssueCheck, IssueGuard, RunOutcome, RunRequest, StepError, StepErrorKind,
+    unique_action_name,
+};
 /// The rule refusing the `Default` action group, from the playbook crate: the one the
 /// validator, the engine and the Tanium adapter apply.
 pub use runbook_playbook::{

@@ -58,6 +58,37 @@ pub struct RunRequest {
     /// The run's secrets, as they become known. The caller may keep a clone to redact what it
     /// prints itself (request paths, for one).
     pub redactor: Redactor,
+    /// The digest of the reviewed plan this run carries out (`runbook run --plan`), for the
+    /// steps that show or record what was reviewed (an `approve` step).
+    pub plan_digest: Option<String>,
+    /// Asked right before each `issue` step sends its action; a refusal fails the step with
+    /// nothing issued (`runbook run --plan` checks that the plan still holds).
+    pub issue_guard: Option<Arc<dyn IssueGuard>>,
+}
+
+/// What an `issue` step is about to send, for an [`IssueGuard`]: everything rendered and
+/// resolved, the target counted, nothing sent yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueCheck {
+    pub step_id: String,
+    pub package_id: u64,
+    /// The parameters the action is sent with, as `($N, value)`.
+    pub parameters: Vec<(String, String)>,
+    pub action_group_id: u64,
+    pub target_group_id: u64,
+    /// The `target` step whose group the action goes to, when its `target` names one.
+    pub target_step: Option<String>,
+    /// That step's targeting text (redacted where it holds a secret; empty for a filter group).
+    pub target_text: Option<String>,
+    /// The endpoints the target matches now.
+    pub targeted: u64,
+}
+
+/// A last check before an `issue` step sends its action. The engine knows nothing of what
+/// it compares with; an `Err` is the reason to refuse, shown as the step's error.
+#[async_trait::async_trait]
+pub trait IssueGuard: Send + Sync + std::fmt::Debug {
+    async fn before_issue(&self, check: &IssueCheck) -> Result<(), String>;
 }
 
 /// A playbook's source text, as recorded with a run.
@@ -77,6 +108,8 @@ impl RunRequest {
             source: None,
             started_by: "cli".to_owned(),
             redactor: Redactor::new(),
+            plan_digest: None,
+            issue_guard: None,
         }
     }
 }

@@ -88,6 +88,9 @@ pub(crate) async fn run(
     )
     .await?;
     let verify = verifies(engine, state, &rendered).await?;
+    if resumed.is_none() {
+        guard_issue(engine, state, step, issue, &rendered, targeted).await?;
+    }
     let spec = ActionSpec {
         name: unique_name.clone(),
         action_group_id: rendered.action_group.id,
@@ -263,6 +266,51 @@ pub(crate) fn too_few_endpoints(targeted: u64, min_endpoints: u64) -> String {
     format!(
         "the target matches {targeted} {noun}; at least {min_endpoints} expected (min_endpoints)"
     )
+}
+
+/// The run's [`IssueGuard`](crate::run::IssueGuard), if any, asked with what is about to be
+/// sent; its refusal fails the step before anything is issued.
+async fn guard_issue(
+    engine: &Engine,
+    state: &RunState<'_>,
+    step: &Step,
+    issue: &IssueStep,
+    rendered: &Rendered,
+    targeted: u64,
+) -> Result<(), StepError> {
+    let Some(guard) = &state.request.issue_guard else {
+        return Ok(());
+    };
+    let target_step = engine
+        .templates()
+        .value_references(&issue.target.value)
+        .iter()
+        .find_map(|name| {
+            name.strip_prefix("steps.")?
+                .split('.')
+                .next()
+                .map(str::to_owned)
+        });
+    let target_text = target_step
+        .as_ref()
+        .and_then(|id| state.steps.get(id))
+        .and_then(|outputs| outputs.get("text"))
+        .and_then(Value::as_str)
+        .map(|text| state.redactor.redact_text(text));
+    let check = crate::run::IssueCheck {
+        step_id: step.id.clone(),
+        package_id: rendered.package_id,
+        parameters: rendered.parameters.clone(),
+        action_group_id: rendered.action_group.id,
+        target_group_id: rendered.target_group_id,
+        target_step,
+        target_text,
+        targeted,
+    };
+    guard
+        .before_issue(&check)
+        .await
+        .map_err(|why| StepError::new(format!("{why}; nothing was issued")))
 }
 
 /// Whether the package verifies, which decides when the poll is done. A package that no
