@@ -78,6 +78,9 @@ pub struct Package {
     pub verify: bool,
     /// The parameters, separators skipped.
     pub parameters: Vec<ParameterDefinition>,
+    /// The `parameter_definition` as the server holds it, parsed (`null` when the package has
+    /// none; the text itself when it is not JSON): what a reviewed plan fingerprints.
+    pub parameter_definition: Value,
 }
 
 impl Package {
@@ -97,7 +100,20 @@ impl Package {
             expire_seconds: node.opt_u64("expire_seconds")?.unwrap_or(0),
             verify,
             parameters,
+            parameter_definition: raw_parameter_definition(&node),
         })
+    }
+}
+
+/// A package's `parameter_definition` as it is: a JSON string parsed, an object kept.
+fn raw_parameter_definition(node: &Node<'_>) -> Value {
+    match node.field("parameter_definition").node().map(|node| node.value()) {
+        None | Some(Value::Null) => Value::Null,
+        Some(Value::String(text)) if text.trim().is_empty() => Value::Null,
+        Some(Value::String(text)) => {
+            serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone()))
+        }
+        Some(other) => other.clone(),
     }
 }
 

@@ -42,6 +42,20 @@ impl TaniumPlatform {
         TaniumPlatform { client: None }
     }
 
+    /// A package's parameter definition as the server holds it (`null` for none), read by id:
+    /// what `runbook plan --out` fingerprints and `runbook run --plan` compares.
+    pub async fn package_parameter_definition(
+        &self,
+        package_id: u64,
+    ) -> Result<serde_json::Value, PlatformError> {
+        let package = self
+            .client()?
+            .package_by_id(package_id)
+            .await
+            .map_err(platform_error)?;
+        Ok(package.parameter_definition)
+    }
+
     fn client(&self) -> Result<&TaniumClient, PlatformError> {
         self.client.as_ref().ok_or_else(|| {
             PlatformError::new(
