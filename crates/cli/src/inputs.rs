@@ -24,13 +24,6 @@ pub struct InputArgs {
     pub inputs_file: Option<PathBuf>,
 }
 
-/// Reads and validates a playbook; prints its diagnostics to stderr. Errors are usage errors
-/// (exit 2): the playbook cannot be run as written.
-pub fn load_playbook(path: &Path) -> anyhow::Result<Playbook> {
-    let source = read_playbook(path)?;
-    parse_playbook(&path.display().to_string(), &source)
-}
-
 /// Reads a playbook file's text: a regular file, within the size limit, UTF-8.
 pub fn read_playbook(path: &Path) -> anyhow::Result<String> {
     files::read_text(path, Kind::Playbook)

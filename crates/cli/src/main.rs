@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod connect;
 mod inputs;
+mod plan_file;
 mod progress;
 mod render;
 mod store;

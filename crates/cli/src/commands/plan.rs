@@ -1,6 +1,7 @@
 //! `runbook plan`: the dry run. Offline: every step rendered, with the exact requests a run
 //! would send; nothing is sent.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,8 +11,10 @@ use clap::{Args, ValueEnum};
 use runbook_engine::{Condition, Plan, Planner};
 use runbook_tanium::TaniumPlatform;
 
-use crate::connect::{ConnectArgs, connect};
-use crate::inputs::{InputArgs, bind, load_playbook};
+use crate::commands::run_playbook::recorded_server;
+use crate::connect::{ConnectArgs, connect, duration_arg};
+use crate::inputs::{InputArgs, bind, parse_playbook, read_playbook};
+use crate::plan_file::{self, Made};
 
 const HEAD: Style = AnsiColor::Cyan.on_default().bold();
 const BAD: Style = AnsiColor::Red.on_default().bold();
@@ -42,36 +45,91 @@ pub struct PlanArgs {
     #[arg(long)]
     pub live: bool,
 
+    /// Also write the plan to FILE as JSON (mode 0600) for review, to be carried out with
+    /// `runbook run --plan FILE`, which refuses it once stale (docs/plans.md). What is printed
+    /// stays as it is; stderr says where the file went, its digest and when it expires.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// With --out: how long the plan may be run, e.g. 30m, 1h, 2d.
+    #[arg(long, requires = "out", value_name = "DURATION", default_value = "1h", value_parser = duration_arg)]
+    pub ttl: Duration,
+
     #[command(flatten)]
     pub connect: ConnectArgs,
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
-    let playbook = load_playbook(&args.playbook)?;
+    let source = read_playbook(&args.playbook)?;
+    let playbook = parse_playbook(&args.playbook.display().to_string(), &source)?;
     // Inputs that do not fit are a plan that cannot run (exit 1), as the guard is.
     let inputs = match bind(&playbook, &args.inputs) {
         Ok(inputs) => inputs,
         Err(error) => {
             anstream::eprintln!("runbook: {error:#}");
+            if let Some(out) = &args.out {
+                let made = Made {
+                    playbook_path: &args.playbook,
+                    playbook_text: &source,
+                    playbook: &playbook,
+                    inputs: None,
+                    plan: None,
+                    problems: vec![format!("{error:#}")],
+                    server: recorded_server(&args.connect),
+                    live: args.live,
+                    definitions: &BTreeMap::new(),
+                    ttl: args.ttl,
+                };
+                write_plan(out, &made)?;
+            }
             return Ok(1);
         }
     };
-    let plan = if args.live {
+    let (plan, definitions) = if args.live {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
         runtime.block_on(async {
             let connection = connect(&args.connect, None).await?;
             let count_wait = connection.pace.real_duration(Duration::from_secs(120));
-            let plan = Planner::new(connection.platform.as_ref())
+            let mut plan = Planner::new(connection.platform.as_ref())
                 .plan_live(&playbook, &inputs, count_wait)
                 .await;
+            // A reviewed plan fingerprints the parameter definitions of its packages.
+            let definitions = if args.out.is_some() {
+                plan_file::fingerprint_packages(
+                    &connection.platform,
+                    &plan_file::planned_packages(&plan),
+                    &mut plan.problems,
+                )
+                .await
+            } else {
+                BTreeMap::new()
+            };
             connection.close().await;
-            anyhow::Ok(plan)
+            anyhow::Ok((plan, definitions))
         })?
     } else {
-        Planner::new(&TaniumPlatform::offline()).plan(&playbook, &inputs)
+        (
+            Planner::new(&TaniumPlatform::offline()).plan(&playbook, &inputs),
+            BTreeMap::new(),
+        )
     };
+    if let Some(out) = &args.out {
+        let made = Made {
+            playbook_path: &args.playbook,
+            playbook_text: &source,
+            playbook: &playbook,
+            inputs: Some(&inputs),
+            plan: Some(&plan),
+            problems: plan.problems.clone(),
+            server: recorded_server(&args.connect),
+            live: args.live,
+            definitions: &definitions,
+            ttl: args.ttl,
+        };
+        write_plan(out, &made)?;
+    }
     match args.format {
         PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
         PlanFormat::Human => anstream::print!("{}", render_human(&plan)),
@@ -96,6 +154,24 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
     } else {
         Ok(1)
     }
+}
+
+/// Writes a plan file and says on stderr where, with its digest and expiry.
+fn write_plan(out: &std::path::Path, made: &Made<'_>) -> anyhow::Result<()> {
+    let file = made.to_file(chrono::Utc::now())?;
+    plan_file::write(out, &file)?;
+    anstream::eprintln!(
+        "plan written to {} (digest sha256:{}, expires {}){}",
+        out.display(),
+        file.digest,
+        file.expires_at,
+        if file.applyable {
+            String::new()
+        } else {
+            "; it is not applyable: `runbook run --plan` will refuse it".to_owned()
+        }
+    );
+    Ok(())
 }
 
 /// The plan as text for people: one block per step, each request with its JSON body.

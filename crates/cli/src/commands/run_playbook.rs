@@ -1,21 +1,26 @@
 //! `runbook run`: run a playbook against Tanium or the built-in simulator.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use indexmap::IndexMap;
 use runbook_engine::run::RunSource;
-use runbook_engine::{Engine, EventSink, Lease, Redactor, RunRecord, RunRequest, RunStatus, Store};
+use runbook_engine::{
+    Engine, EventSink, Lease, Planner, Redactor, RunRecord, RunRequest, RunStatus, Store,
+};
 use runbook_serve::{holder_is_gone, host_name};
 use runbook_store::{FencedStore, Heartbeat, SqlStore};
 use runbook_tanium::RequestObserver;
 use secrecy::SecretString;
+use serde_json::Value;
 
 use crate::commands::OutputFormat;
 use crate::connect::{ConnectArgs, UsageError, connect};
-use crate::inputs::{InputArgs, bind, parse_playbook, read_playbook};
+use crate::inputs::{InputArgs, bind, bind_over, parse_playbook, read_playbook};
+use crate::plan_file::{self, PlanIssueGuard, Reviewed, STALE_PLAN, Tolerance};
 use crate::render::{EventFormat, Renderer};
 use crate::store::StoreArgs;
 
@@ -24,8 +29,24 @@ const INTERRUPTED: u8 = 130;
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// The playbook file to run.
-    pub playbook: PathBuf,
+    /// The playbook file to run. With --plan, the plan's playbook by default (its path as
+    /// recorded, read relative to this folder).
+    #[arg(required_unless_present = "plan")]
+    pub playbook: Option<PathBuf>,
+
+    /// Run exactly this reviewed plan (`runbook plan --out FILE`), with its inputs and
+    /// against its server. Refused with exit status 3, nothing sent, when the plan expired or
+    /// its file was edited, the playbook, an input or the server differs, or (a live plan)
+    /// a package id or its parameter definition, a target text or an endpoint count moved;
+    /// checked again before each `issue` step sends its action. Secret inputs are not in the
+    /// plan: give them again with --input.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+
+    /// With --plan: how far an endpoint count may move from the plan's, as a percentage of
+    /// it, e.g. 10%.
+    #[arg(long, requires = "plan", value_name = "PERCENT", default_value = "0%", value_parser = Tolerance::parse)]
+    pub count_tolerance: Tolerance,
 
     #[command(flatten)]
     pub inputs: InputArgs,
@@ -87,27 +108,160 @@ impl RequestObserver for RequestEvents {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let source = read_playbook(&args.playbook)?;
-    let playbook = parse_playbook(&args.playbook.display().to_string(), &source)?;
+    if let Some(plan) = &args.plan {
+        return run_plan(&args, plan);
+    }
+    let Some(path) = &args.playbook else {
+        return Err(UsageError("a playbook to run (or --plan FILE) is needed".to_owned()).into());
+    };
+    let source = read_playbook(path)?;
+    let playbook = parse_playbook(&path.display().to_string(), &source)?;
     let inputs = bind(&playbook, &args.inputs)?;
     let secrets = read_secrets(&playbook.secrets, &args.output.secrets)?;
     let mut request = RunRequest::new(Arc::new(playbook), inputs);
     request.secrets = secrets;
     request.source = Some(RunSource {
         text: source,
-        path: Some(args.playbook.display().to_string()),
+        path: Some(path.display().to_string()),
     });
-    execute(request, None, &args.output, &args.connect, &args.store)
+    execute(
+        request,
+        None,
+        &args.output,
+        &args.connect,
+        &args.store,
+        None,
+    )
+}
+
+/// `run --plan FILE`: the plan's playbook with its inputs (secret ones given again), refused
+/// (exit 3, nothing sent) when the plan no longer holds.
+fn run_plan(args: &RunArgs, plan_path: &Path) -> anyhow::Result<u8> {
+    let read = plan_file::read(plan_path)?;
+    let reviewed = Reviewed {
+        file: read.file,
+        tampered: read.tampered,
+        tolerance: args.count_tolerance,
+    };
+    let path = args
+        .playbook
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&reviewed.file.playbook.path));
+    let source = match read_playbook(&path) {
+        Ok(source) => source,
+        Err(error) => {
+            let mut differences = reviewed.file_differences();
+            differences.push(format!("the playbook: {error:#}"));
+            return Ok(refuse(plan_path, &differences));
+        }
+    };
+    let playbook = parse_playbook(&path.display().to_string(), &source)?;
+    // The plan's inputs, but the secret ones, which are given again (never compared).
+    let planned: IndexMap<String, Value> = reviewed
+        .file
+        .inputs
+        .iter()
+        .filter(|(name, _)| {
+            !playbook
+                .inputs
+                .get(*name)
+                .is_some_and(|declaration| declaration.secret)
+        })
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let inputs = bind_over(&playbook, &args.inputs, planned).map_err(|error| {
+        UsageError(format!(
+            "{error:#}\n(a plan holds no secret input: give each again with --input NAME=VALUE)"
+        ))
+    })?;
+    let server = recorded_server(&args.connect);
+    let differences = reviewed.differences(&source, &playbook, &inputs, server.as_deref());
+    let secrets = read_secrets(&playbook.secrets, &args.output.secrets)?;
+    let mut request = RunRequest::new(Arc::new(playbook), inputs);
+    request.secrets = secrets;
+    request.plan_digest = Some(reviewed.file.digest.clone());
+    request.source = Some(RunSource {
+        text: source,
+        path: Some(path.display().to_string()),
+    });
+    let checks = PlanChecks {
+        reviewed,
+        path: plan_path.to_path_buf(),
+        differences,
+    };
+    execute(
+        request,
+        None,
+        &args.output,
+        &args.connect,
+        &args.store,
+        Some(checks),
+    )
+}
+
+/// What `run --plan` checks: the differences found without the server, and the plan to check
+/// the server against.
+#[derive(Debug)]
+pub struct PlanChecks {
+    reviewed: Reviewed,
+    path: PathBuf,
+    differences: Vec<String>,
+}
+
+/// Says why a plan is refused, every difference on a line of its own; the exit status.
+fn refuse(plan_path: &Path, differences: &[String]) -> u8 {
+    anstream::eprintln!(
+        "runbook: refusing to run the plan {} (nothing was sent): it no longer holds:\n  - {}",
+        plan_path.display(),
+        differences.join("\n  - ")
+    );
+    STALE_PLAN
+}
+
+/// A live plan made again now, compared with the reviewed one (read-only calls and counting
+/// questions only).
+async fn live_differences(
+    checks: &PlanChecks,
+    request: &RunRequest,
+    connection: &crate::connect::Connection,
+) -> Vec<String> {
+    let count_wait = connection.pace.real_duration(Duration::from_secs(120));
+    let mut now = Planner::new(connection.platform.as_ref())
+        .plan_live(&request.playbook, &request.inputs, count_wait)
+        .await;
+    let definitions = plan_file::fingerprint_packages(
+        &connection.platform,
+        &plan_file::planned_packages(&now),
+        &mut now.problems,
+    )
+    .await;
+    checks
+        .reviewed
+        .live_differences(&request.playbook, &now, &definitions)
 }
 
 /// Runs (or resumes) a run and shows it; the exit code says how it ended.
 pub fn execute(
-    request: RunRequest,
+    mut request: RunRequest,
     record: Option<RunRecord>,
     output: &OutputArgs,
     connect_args: &ConnectArgs,
     store_args: &StoreArgs,
+    plan: Option<PlanChecks>,
 ) -> anyhow::Result<u8> {
+    // Who started it, by name: an `approve` gate never lets its starter decide it.
+    if record.is_none() {
+        request.started_by = crate::commands::enqueue::started_by("cli");
+    }
+    // A plan whose server differs is refused before connecting anywhere.
+    if let Some(checks) = &plan
+        && checks
+            .differences
+            .iter()
+            .any(|difference| difference.starts_with("the server differs"))
+    {
+        return Ok(refuse(&checks.path, &checks.differences));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -153,6 +307,28 @@ pub fn execute(
         let observer: Arc<dyn RequestObserver> =
             Arc::new(RequestEvents(renderer.clone(), request.redactor.clone()));
         let connection = connect(connect_args, Some(observer)).await?;
+        // A reviewed plan: checked against the server before anything is sent, and again
+        // before each `issue` sends its action.
+        let mut refusals = None;
+        if let Some(checks) = plan {
+            let mut differences = checks.differences.clone();
+            if checks.reviewed.file.live {
+                differences.extend(live_differences(&checks, &request, &connection).await);
+            }
+            if !differences.is_empty() {
+                if let Some(holder) = holder {
+                    holder.abort();
+                }
+                connection.close().await;
+                if let Some(store) = store {
+                    store.close().await;
+                }
+                return Ok(refuse(&checks.path, &differences));
+            }
+            let guard = PlanIssueGuard::new(checks.reviewed, connection.platform.clone());
+            refusals = Some(guard.refusals());
+            request.issue_guard = Some(Arc::new(guard));
+        }
         let mut engine =
             Engine::new(connection.platform.clone(), renderer.clone()).with_pace(connection.pace);
         if let Some(fenced) = &fenced {
@@ -205,6 +381,13 @@ pub fn execute(
                             INTERRUPTED
                         }
                     },
+                    // An `issue` step refused by the reviewed plan's check: nothing issued.
+                    _ if refusals.as_ref().is_some_and(|refused| {
+                        refused.lock().is_ok_and(|refused| !refused.is_empty())
+                    }) =>
+                    {
+                        STALE_PLAN
+                    }
                     _ => 1,
                 }
             }

@@ -504,6 +504,7 @@ fn resume(mut args: ResumeArgs) -> anyhow::Result<u8> {
         &args.output,
         &args.connect,
         &args.store,
+        None,
     )
 }
 
