@@ -107,7 +107,11 @@ impl Package {
 
 /// A package's `parameter_definition` as it is: a JSON string parsed, an object kept.
 fn raw_parameter_definition(node: &Node<'_>) -> Value {
-    match node.field("parameter_definition").node().map(|node| node.value()) {
+    match node
+        .field("parameter_definition")
+        .node()
+        .map(|node| node.value())
+    {
         None | Some(Value::Null) => Value::Null,
         Some(Value::String(text)) if text.trim().is_empty() => Value::Null,
         Some(Value::String(text)) => {
