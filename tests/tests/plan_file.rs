@@ -448,3 +448,83 @@ async fn a_plan_that_cannot_run_is_written_not_applyable_and_refused() {
     );
     sim.shutdown().await;
 }
+
+/// Tags one web server, waits for it, then tags every machine carrying that tag: planned, the
+/// second target matched none; by the time its action is sent it matches the first server.
+const RETAG: &str = r#"version: 1
+name: tag-then-retag
+steps:
+  - id: first
+    target:
+      all:
+        - { sensor: Computer Name, op: equals, value: web-01.corp.example }
+  - id: tag_params
+    parameterize:
+      package: Custom Tagging - Add Tags
+      params: { Tag: IR-suspect }
+  - id: tag_first
+    issue:
+      name: Tag one
+      action_group: All Computers
+      target: "{{ steps.first.group }}"
+      package: "{{ steps.tag_params.package_spec }}"
+  - id: done
+    poll: { action: "{{ steps.tag_first.action_id }}", until_percent: 100 }
+  - id: tagged
+    target:
+      all:
+        - { sensor: Custom Tags, op: equals, value: IR-suspect }
+  - id: tag_tagged
+    issue:
+      name: Tag the tagged
+      action_group: All Computers
+      target: "{{ steps.tagged.group }}"
+      package: "{{ steps.tag_params.package_spec }}"
+      min_endpoints: 0
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_issue_checks_the_plan_again_right_before_it_sends() {
+    let sim = start(SimConfig {
+        failure_share: 0.0,
+        ..config()
+    })
+    .await;
+    let folder = tempfile::tempdir().expect("a folder");
+    std::fs::write(folder.path().join("retag.yaml"), RETAG).expect("the playbook");
+    let outcome = runbook(
+        folder.path(),
+        &sim,
+        &["plan", "retag.yaml", "--live", "--out", "plan.json"],
+    )
+    .await;
+    assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    let plan = read_plan(folder.path());
+    assert_eq!(plan["steps"][5]["resolved"]["endpoints"], 0);
+    let outcome = runbook(
+        folder.path(),
+        &sim,
+        &["run", "--plan", "plan.json", "--store", "none"],
+    )
+    .await;
+    assert_eq!(
+        outcome.code, 3,
+        "stdout:\n{}\nstderr:\n{}",
+        outcome.stdout, outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains(
+            "step `tag_tagged`: the target matched 0 endpoint(s) when planned and 1 now, beyond --count-tolerance 0%"
+        ),
+        "{}",
+        outcome.stderr
+    );
+    // The first action went out (the plan held then); the second did not.
+    assert_eq!(actions_posted(&sim), 1);
+    assert!(
+        sim.inspect().actions[0]
+            .name
+            .starts_with("Tag one [runbook ")
+    );
+    sim.shutdown().await;
+}
