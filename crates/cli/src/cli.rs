@@ -91,16 +91,22 @@ pub enum Command {
     /// Print the JSON Schema (draft-07) of the playbook format.
     Schema(SchemaArgs),
     /// Run a playbook against Tanium (TANIUM_URL with TANIUM_TOKEN, or TANIUM_USERNAME and
-    /// TANIUM_PASSWORD) or, with --sim, against the built-in simulator. Exit status: 0 the run
-    /// succeeded, 1 it failed (step failure, assertion, guard, timeout), 2 usage error or
-    /// invalid playbook, 130 interrupted (issued actions keep running in Tanium).
+    /// TANIUM_PASSWORD) or, with --sim, against the built-in simulator. With --plan FILE, run
+    /// exactly a reviewed plan (`runbook plan --out FILE`; docs/plans.md). Exit status: 0 the
+    /// run succeeded, 1 it failed (step failure, assertion, guard, timeout), 2 usage error or
+    /// invalid playbook, 3 the reviewed plan no longer holds (expired, edited, or the playbook,
+    /// an input, the server, a package or an endpoint count moved; nothing was issued by the
+    /// step it stopped, nor at all when refused before the start), 130 interrupted (issued
+    /// actions keep running in Tanium).
     #[command(after_help = RUN_ENVIRONMENT)]
     Run(Box<crate::commands::run_playbook::RunArgs>),
     /// Show what a run would do, offline: every step rendered with the exact HTTP requests it
     /// would send; values only the server knows are shown as <placeholders>. Nothing is sent.
     /// With --live it also reads from Tanium (packages, parameters, groups, endpoint counts)
-    /// and applies the guard. Exit status: 0 the plan can run, 1 it cannot (bad inputs, guard
-    /// exceeded, unknown package with --live, a false assertion), 2 usage error.
+    /// and applies the guard. With --out FILE it also writes the plan as a reviewed plan file,
+    /// which `runbook run --plan FILE` carries out until it expires (--ttl, default 1h) or
+    /// goes stale (docs/plans.md). Exit status: 0 the plan can run, 1 it cannot (bad inputs,
+    /// guard exceeded, unknown package with --live, a false assertion), 2 usage error.
     #[command(after_help = PLAN_ENVIRONMENT)]
     Plan(Box<crate::commands::plan::PlanArgs>),
     /// Serve the built-in Tanium simulator in the foreground (for demos and manual tests);

@@ -1,6 +1,7 @@
 //! The `runbook` binary: a thin shell over [`commands::run`], which returns the exit code:
 //! 0 ok; 1 playbook invalid, run failed or plan cannot run; 2 usage or internal error (and an
-//! invalid playbook given to `run`); 130 a run interrupted by Ctrl-C (`run`, `runs resume`).
+//! invalid playbook given to `run`); 3 a reviewed plan that no longer holds (`run --plan`);
+//! 130 a run interrupted by Ctrl-C (`run`, `runs resume`).
 
 mod cli;
 mod commands;

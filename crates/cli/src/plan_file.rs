@@ -720,7 +720,10 @@ fn input_differences(
 }
 
 fn server_text(server: Option<&str>) -> String {
-    server.map_or_else(|| "no server".to_owned(), |server| format!("`{server}`"))
+    server.map_or_else(
+        || "no server (set TANIUM_URL, or give --sim for a plan made with --sim)".to_owned(),
+        |server| format!("`{server}`"),
+    )
 }
 
 fn optional(value: Option<u64>) -> String {
