@@ -133,6 +133,11 @@ pub enum Command {
     /// only a hash), list, revoke. Roles: viewer reads; operator starts and cancels runs;
     /// approver decides approvals; admin all.
     Tokens(crate::commands::tokens::TokensArgs),
+    /// Gates of `approve` steps waiting for people: list them.
+    Approvals(crate::commands::approvals::ApprovalsArgs),
+    /// Decide a gate of an `approve` step: approve (or --deny) step STEP of run RUN, as
+    /// $USER or --as NAME. Nobody decides a run they started; each decision is audited.
+    Approve(crate::commands::approvals::ApproveArgs),
     /// The audit log, newest first: who (a token name or `cli:<user>`) changed what, when,
     /// from which address.
     Audit(crate::commands::audit::AuditArgs),

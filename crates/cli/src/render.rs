@@ -40,6 +40,8 @@ struct RenderState {
     spinner: bool,
     issued_actions: Vec<u64>,
     last_progress_line: Option<String>,
+    /// The run's id, for the `runbook approve` line of a gate.
+    run_id: Option<String>,
 }
 
 impl Renderer {
@@ -138,6 +140,7 @@ impl Renderer {
             Event::RunStarted {
                 run_id, playbook, ..
             } => {
+                state.run_id = Some(run_id.clone());
                 self.line(
                     &mut state,
                     format!("{DIM}run {run_id} of playbook {playbook}{DIM:#}"),
@@ -186,6 +189,50 @@ impl Renderer {
                     &mut state,
                     format!("{WARN}warning{WARN:#}{place}: {message}"),
                 );
+            }
+            Event::GateOpened {
+                step_id,
+                summary,
+                approvers,
+                required,
+                expires_at,
+                plan_digest,
+            } => {
+                let run = state.run_id.clone().unwrap_or_else(|| "<run>".to_owned());
+                let who = if approvers.is_empty() {
+                    "any approver".to_owned()
+                } else {
+                    approvers.join(", ")
+                };
+                let plan = plan_digest
+                    .as_deref()
+                    .map(|digest| format!("; plan {digest}"))
+                    .unwrap_or_default();
+                self.line(
+                    &mut state,
+                    format!(
+                        "{WARN}waiting for approval{WARN:#} ({step_id}): {summary}\n   \
+                         {required} of {who} until {expires_at}{plan}; decide with \
+                         `runbook approve {run} {step_id}` [--deny --comment TEXT]"
+                    ),
+                );
+            }
+            Event::GateDecided {
+                decided_by,
+                decision,
+                comment,
+                ..
+            } => {
+                let comment = comment
+                    .as_deref()
+                    .map(|comment| format!(": {comment}"))
+                    .unwrap_or_default();
+                let verb = if decision == "deny" {
+                    "denied"
+                } else {
+                    "approved"
+                };
+                self.line(&mut state, format!("   {verb} by {decided_by}{comment}"));
             }
             // A log step's message is its finished line; JSON consumers get both events.
             Event::Log { .. } => {}

@@ -140,6 +140,31 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         left_seconds: Option<u64>,
     },
+    /// An `approve` step opened its gate: people decide with `runbook approve`, the API or
+    /// the console.
+    GateOpened {
+        step_id: String,
+        summary: String,
+        /// Token or role names that may decide; empty: any approver.
+        approvers: Vec<String>,
+        required: u32,
+        /// When the gate stops taking decisions (RFC 3339, UTC).
+        expires_at: String,
+        /// The digest of the reviewed plan the run was started from, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plan_digest: Option<String>,
+    },
+    /// A decision on an `approve` step's gate, as the run saw it.
+    GateDecided {
+        step_id: String,
+        decided_by: String,
+        /// `approve` or `deny`.
+        decision: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+        /// RFC 3339, UTC.
+        at: String,
+    },
     Warning {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         step_id: Option<String>,
@@ -181,6 +206,8 @@ impl Event {
             Event::ApprovalWaiting { .. } => "approval_waiting",
             Event::PollProgress { .. } => "poll_progress",
             Event::QuestionProgress { .. } => "question_progress",
+            Event::GateOpened { .. } => "gate_opened",
+            Event::GateDecided { .. } => "gate_decided",
             Event::Warning { .. } => "warning",
             Event::Log { .. } => "log",
             Event::RunFinished { .. } => "run_finished",

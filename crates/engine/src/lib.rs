@@ -62,7 +62,7 @@ pub use runbook_playbook::{
 };
 pub use steps::{StoppedAction, stop_action};
 pub use store::{
-    Intent, NewRun, RecordedStatus, RunFilter, RunRecord, RunSummary, StepRecord, StepStatus,
-    Store, StoreError, StoreErrorKind,
+    ApprovalGate, GateDecision, GateState, Intent, NewRun, RecordedStatus, RunFilter, RunRecord,
+    RunSummary, StepRecord, StepStatus, Store, StoreError, StoreErrorKind,
 };
 pub use template::{TemplateContext, TemplateError, Templates};

@@ -477,6 +477,7 @@ impl<'a> Planner<'a> {
             StepKind::StopAction(stop) => {
                 steps::stop_action::plan(self, step, stop, scope, planned)
             }
+            StepKind::Approve(approve) => steps::approve::plan(self, step, approve, scope, planned),
             StepKind::Assert(assertion) => steps::assert::plan(self, assertion, scope, planned),
             StepKind::Log(message) => steps::log::plan(self, message, scope, planned),
             StepKind::Set(values) => steps::set::plan(self, values, scope, planned, outputs_taint),

@@ -255,6 +255,44 @@ pub struct RunSummary {
     pub error: Option<String>,
 }
 
+/// A gate an `approve` step opens in the store: what is decided, by whom, until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalGate {
+    pub run_id: String,
+    pub step_id: String,
+    /// The step's rendered summary (redacted).
+    pub summary: String,
+    /// What will be done once approved: the plan of the next side-effecting step (redacted).
+    pub detail: Value,
+    /// Token or role names that may decide; empty: any approver.
+    pub approvers: Vec<String>,
+    /// Distinct approvals needed.
+    pub required: u32,
+    /// Who started the run: never allowed to decide it.
+    pub requested_by: String,
+    /// When the gate stops taking decisions (RFC 3339, UTC): the step's deadline.
+    pub expires_at: String,
+}
+
+/// One decision on a gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateDecision {
+    pub decided_by: String,
+    pub approve: bool,
+    pub comment: Option<String>,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+/// Where a gate stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateState {
+    /// `pending`, `approved`, `denied` or `expired`.
+    pub status: String,
+    /// The decisions so far, oldest first.
+    pub decisions: Vec<GateDecision>,
+}
+
 /// Where runs are kept.
 ///
 /// A store handed to the engine for one claimed run is *fenced*: every write is conditional
@@ -324,6 +362,25 @@ pub trait Store: Send + Sync {
 
     /// Runs, newest first.
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError>;
+
+    /// Opens an `approve` step's gate; a gate already open for the run and step is kept as it
+    /// is (a resumed step finds its decisions). A store without gates refuses.
+    async fn open_gate(&self, gate: &ApprovalGate) -> Result<(), StoreError> {
+        let _ = gate;
+        Err(StoreError::new("this run store keeps no approvals"))
+    }
+
+    /// Where a gate stands, if it was opened.
+    async fn gate(&self, run_id: &str, step_id: &str) -> Result<Option<GateState>, StoreError> {
+        let _ = (run_id, step_id);
+        Err(StoreError::new("this run store keeps no approvals"))
+    }
+
+    /// Marks a gate whose time ran out `expired` (no decision is taken after that).
+    async fn expire_gate(&self, run_id: &str, step_id: &str) -> Result<(), StoreError> {
+        let _ = (run_id, step_id);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

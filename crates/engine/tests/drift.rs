@@ -8,6 +8,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use runbook_engine::{Event, Planner, RunStatus, TemplateContext, Templates};
 use runbook_playbook::{
@@ -16,7 +17,7 @@ use runbook_playbook::{
 };
 use serde_json::{Value, json};
 
-use common::{Scripted, progress, run};
+use common::{ApprovingStore, Scripted, progress, run_with_store};
 
 /// One step of every kind. `names` puts the run's names in an output.
 const EVERY_KIND: &str = r#"
@@ -54,6 +55,9 @@ steps:
   - id: stop
     stop_action:
       action: "{{ steps.tag.action_id }}"
+  - id: review
+    approve:
+      summary: "stop {{ steps.tag.action_id }}"
   - id: check
     assert:
       that: "{{ steps.results.reached }}"
@@ -77,6 +81,7 @@ fn listed(kind: &StepKind) {
         | StepKind::Poll(_)
         | StepKind::Question(_)
         | StepKind::StopAction(_)
+        | StepKind::Approve(_)
         | StepKind::Assert(_)
         | StepKind::Log(_)
         | StepKind::Set(_) => {}
@@ -99,7 +104,9 @@ async fn run_every_kind() -> (Vec<Event>, runbook_engine::RunOutcome) {
         progress: vec![progress(1, 1, &[("Completed", 1)])],
         ..Scripted::default()
     };
-    let (_, events, outcome) = run(platform, EVERY_KIND, &[("hostname", "WIN-DC01")]).await;
+    let store = Arc::new(ApprovingStore::default());
+    let (_, events, outcome) =
+        run_with_store(platform, EVERY_KIND, &[("hostname", "WIN-DC01")], store).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
     (events, outcome)
 }

@@ -78,6 +78,9 @@ pub const TOO_MANY_VALUES: &str = "RB037";
 /// A sensor parameter key of `question.get` that cannot be sent (empty, or holding `|`, `[`,
 /// `]` or a template).
 pub const INVALID_SENSOR_PARAMETER: &str = "RB038";
+/// An `approve` step whose `approvers` cannot decide (a role that does not decide approvals)
+/// or can never reach `required` (more approvals than the names listed).
+pub const UNMEETABLE_APPROVAL: &str = "RB051";
 
 // Schedules files (`runbook schedules validate`) use the codes above for YAML, keys, types,
 // names and allowed words, and these for what only a schedule has.
@@ -143,7 +146,7 @@ pub const TRIGGERS: [(&str, &str); 6] = [
 ];
 
 /// Every playbook code with a one-line summary, for `docs/playbooks.md` and tests.
-pub const ALL: [(&str, &str); 38] = [
+pub const ALL: [(&str, &str); 39] = [
     (YAML_SYNTAX, "invalid YAML"),
     (LIMIT, "document too large or too deeply nested"),
     (DUPLICATE_KEY, "duplicate key"),
@@ -200,4 +203,8 @@ pub const ALL: [(&str, &str); 38] = [
     ),
     (TOO_MANY_VALUES, "more than 500 values in a clause"),
     (INVALID_SENSOR_PARAMETER, "invalid sensor parameter key"),
+    (
+        UNMEETABLE_APPROVAL,
+        "`approve` approvers that cannot decide or never reach `required`",
+    ),
 ];

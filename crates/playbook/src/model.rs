@@ -212,6 +212,8 @@ pub enum StepKind {
     Question(QuestionStep),
     /// `stop_action:` stop an action (stopping one that already ended succeeds).
     StopAction(StopActionStep),
+    /// `approve:` runbook's own gate: named people decide before the run goes on.
+    Approve(ApproveStep),
     /// `assert:` fail the run when false.
     Assert(AssertStep),
     /// `log:` write a line to the run's log.
@@ -221,7 +223,7 @@ pub enum StepKind {
 }
 
 /// Every step kind key, in the order the docs list them.
-pub const STEP_KINDS: [&str; 10] = [
+pub const STEP_KINDS: [&str; 11] = [
     "target",
     "parameterize",
     "issue",
@@ -229,6 +231,7 @@ pub const STEP_KINDS: [&str; 10] = [
     "poll",
     "question",
     "stop_action",
+    "approve",
     "assert",
     "log",
     "set",
@@ -245,6 +248,7 @@ impl StepKind {
             StepKind::Poll(_) => "poll",
             StepKind::Question(_) => "question",
             StepKind::StopAction(_) => "stop_action",
+            StepKind::Approve(_) => "approve",
             StepKind::Assert(_) => "assert",
             StepKind::Log(_) => "log",
             StepKind::Set(_) => "set",
@@ -307,6 +311,13 @@ pub fn outputs_of_kind(kind_name: &str) -> &'static [&'static str] {
             "unavailable",
         ],
         "stop_action" => &["stopped", "status"],
+        "approve" => &[
+            "approved",
+            "decided_by",
+            "comments",
+            "waited",
+            "plan_digest",
+        ],
         _ => &[],
     }
 }
@@ -586,6 +597,21 @@ pub struct StopActionStep {
     pub action: TemplateValue,
 }
 
+/// `approve:`: a gate runbook keeps itself, decided by people (`runbook approve`, the API,
+/// the console) before anything after it is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApproveStep {
+    /// What the approver is asked (a template over the run so far).
+    pub summary: TemplateValue,
+    /// Token names or role names allowed to decide; empty: anyone whose role decides
+    /// approvals.
+    pub approvers: Vec<String>,
+    /// Distinct approvals needed (default 1).
+    pub required: u32,
+    /// How long the gate waits for decisions; then the step fails (default 4h).
+    pub timeout: Duration,
+}
+
 /// `assert:`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssertStep {
@@ -609,6 +635,10 @@ pub mod defaults {
     pub const APPROVAL_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
     /// `await_approval.interval`.
     pub const APPROVAL_INTERVAL: Duration = Duration::from_secs(30);
+    /// `approve.timeout`.
+    pub const APPROVE_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
+    /// `approve.required`.
+    pub const APPROVE_REQUIRED: u32 = 1;
     /// `poll.until_percent`.
     pub const POLL_UNTIL_PERCENT: u8 = 90;
     /// `poll.timeout`.

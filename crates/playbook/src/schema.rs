@@ -192,7 +192,7 @@ fn step_properties() -> Value {
 }
 
 /// The value of each step kind's key, in the order of `STEP_KINDS`.
-fn step_kind_bodies() -> [(&'static str, Value); 10] {
+fn step_kind_bodies() -> [(&'static str, Value); 11] {
     [
         ("target", target_step()),
         ("parameterize", parameterize_step()),
@@ -201,6 +201,7 @@ fn step_kind_bodies() -> [(&'static str, Value); 10] {
         ("poll", poll_step()),
         ("question", question_step()),
         ("stop_action", stop_action_step()),
+        ("approve", approve_step()),
         ("assert", assert_step()),
         ("log", scalar()),
         ("set", set_step()),
@@ -348,6 +349,25 @@ fn stop_action_step() -> Value {
         "additionalProperties": false,
         "required": ["action"],
         "properties": { "action": scalar() }
+    })
+}
+
+/// `approve`: what is decided, by whom, how many, until when.
+fn approve_step() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["summary"],
+        "properties": {
+            "summary": scalar(),
+            "approvers": {
+                "type": "array",
+                "minItems": 1,
+                "items": { "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$" }
+            },
+            "required": { "type": "integer", "minimum": 1, "maximum": 20, "default": 1 },
+            "timeout": duration()
+        }
     })
 }
 

@@ -167,7 +167,8 @@ async fn run_claimed(context: &WorkerContext, claimed: ClaimedRun, store: &Arc<F
     let engine = Engine::new(context.platform.clone(), sink)
         .with_pace(context.pace)
         .with_store(store.clone())
-        .with_shutdown(context.shutdown.clone());
+        .with_shutdown(context.shutdown.clone())
+        .with_parking();
     let outcome = engine.resume(&request, &record).await;
     if store.lease().is_some_and(|lease| lease.is_lost()) {
         // Another process claimed the run while this one was paused or cut off from the
@@ -177,6 +178,23 @@ async fn run_claimed(context: &WorkerContext, claimed: ClaimedRun, store: &Arc<F
             error = outcome.error.as_deref().unwrap_or(""),
             "lost the claim on the run to another process; stopped without writing"
         );
+        return;
+    }
+    if outcome.status == RunStatus::Interrupted
+        && let Some(until) = &outcome.parked_until
+    {
+        // Waiting for people costs no worker: back to the queue until a decision wakes it,
+        // or its deadline passes.
+        match store.park(until).await {
+            Ok(true) => {
+                tracing::info!(run_id = %run_id, until = %until, "waiting for approval: parked until a decision")
+            }
+            Ok(false) => {}
+            Err(error) => {
+                tracing::error!(run_id = %run_id, %error, "parking the run failed; it goes back to the queue");
+                release(store, &run_id).await;
+            }
+        }
         return;
     }
     if outcome.status == RunStatus::Interrupted {

@@ -25,7 +25,7 @@
 
 use std::collections::BTreeMap;
 
-use runbook_engine::StoreError;
+use runbook_engine::{ApprovalGate, GateDecision, GateState, StoreError};
 use serde_json::{Value, json};
 
 use crate::audit::{APPEND_AUDIT, Actor, NewAuditEntry, audit_binds};
@@ -379,6 +379,9 @@ enum Outcome {
     Unreadable(StoreError),
 }
 
+/// Wakes a run parked at a gate that a decision settled.
+const WAKE_RUN: &str = "UPDATE runs SET not_before = NULL WHERE run_id = $1 AND status = 'queued'";
+
 impl SqlStore {
     /// Asks for an approval (the `approve` step, when it starts waiting). Idempotent: when the
     /// run's step asked before (a resumed step asks again), the first request is kept as it
@@ -566,6 +569,11 @@ impl SqlStore {
                     .bind(&now)
                     .execute(&mut *transaction)
                     .await?;
+                // A run parked at this gate is claimable at once, not at its deadline.
+                sqlx::query(WAKE_RUN)
+                    .bind(run_id)
+                    .execute(&mut *transaction)
+                    .await?;
             }
             let entry = NewAuditEntry {
                 actor: actor.clone(),
@@ -617,6 +625,45 @@ impl SqlStore {
         .map_err(|error| self.fail(&doing, error))?;
         Ok(expired > 0)
     }
+}
+
+/// The engine's view of a gate (the `approve` step reads and writes through the `Store`
+/// trait): the same rows.
+pub(crate) fn gate_state(approval: &Approval) -> GateState {
+    GateState {
+        status: approval.status.as_str().to_owned(),
+        decisions: approval
+            .decisions
+            .iter()
+            .map(|decision| GateDecision {
+                decided_by: decision.decided_by.clone(),
+                approve: decision.decision == Decision::Approve,
+                comment: decision.comment.clone(),
+                at: decision.at.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The store's request for an engine's gate.
+pub(crate) fn new_approval(gate: &ApprovalGate) -> NewApproval {
+    NewApproval {
+        run_id: gate.run_id.clone(),
+        step_id: gate.step_id.clone(),
+        summary: gate.summary.clone(),
+        detail: gate.detail.clone(),
+        approvers: gate.approvers.clone(),
+        required: gate.required,
+        requested_by: gate.requested_by.clone(),
+        expires_at: parse_deadline(&gate.expires_at),
+    }
+}
+
+/// A deadline in the time columns' form (the engine writes RFC 3339 with milliseconds).
+fn parse_deadline(text: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|time| crate::queue::time_text(time.with_timezone(&chrono::Utc)))
+        .unwrap_or_else(|_| text.to_owned())
 }
 
 #[cfg(test)]

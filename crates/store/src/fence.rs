@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use runbook_engine::{
-    Event, Lease, NewRun, RunFilter, RunRecord, RunStatus, RunSummary, StepRecord, Store,
-    StoreError,
+    ApprovalGate, Event, GateState, Lease, NewRun, RunFilter, RunRecord, RunStatus, RunSummary,
+    StepRecord, Store, StoreError,
 };
 use serde_json::Value;
 use tokio::time::Instant;
@@ -111,6 +111,14 @@ impl FencedStore {
     pub async fn release(&self) -> Result<bool, StoreError> {
         self.store
             .release_claim(self.lease.run_id(), &self.fence)
+            .await
+    }
+
+    /// Gives the run back to the queue, parked until `until` (RFC 3339) or a decision on its
+    /// gate, if this claim still holds it.
+    pub async fn park(&self, until: &str) -> Result<bool, StoreError> {
+        self.store
+            .park_claim(self.lease.run_id(), &self.fence, until)
             .await
     }
 
@@ -253,6 +261,18 @@ impl Store for FencedStore {
 
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
         self.store.list_runs(filter).await
+    }
+
+    async fn open_gate(&self, gate: &ApprovalGate) -> Result<(), StoreError> {
+        Store::open_gate(&self.store, gate).await
+    }
+
+    async fn gate(&self, run_id: &str, step_id: &str) -> Result<Option<GateState>, StoreError> {
+        Store::gate(&self.store, run_id, step_id).await
+    }
+
+    async fn expire_gate(&self, run_id: &str, step_id: &str) -> Result<(), StoreError> {
+        Store::expire_gate(&self.store, run_id, step_id).await
     }
 }
 

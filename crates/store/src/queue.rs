@@ -101,7 +101,9 @@ pub(crate) const ENQUEUE: &str = "INSERT INTO runs (run_id, playbook_name, playb
 /// process may be alive. "Queued before them" closes a race on PostgreSQL: while one claimer
 /// holds the oldest run of a schedule locked (not yet `running` for the others), the next one
 /// of that schedule is not claimable either.
-const CLAIMABLE: &str = "(candidate.status = 'queued' AND (candidate.waits_for_previous = 0 \
+const CLAIMABLE: &str = "(candidate.status = 'queued' \
+         AND (candidate.not_before IS NULL OR candidate.not_before <= {now}) \
+         AND (candidate.waits_for_previous = 0 \
          OR NOT EXISTS (SELECT 1 FROM runs AS other \
              WHERE other.schedule_name = candidate.schedule_name \
                AND (other.status = 'running' \
@@ -137,7 +139,7 @@ fn clocked(template: &str, postgres: bool) -> String {
 // heartbeat went stale), it notes that holder and how long its requests may take: the holder
 // may be paused rather than dead. (Every expression of a SET reads the row as it was.)
 const CLAIM_COLUMNS: &str = "status = 'running', claimed_by = $1, heartbeat_at = {now}, \
-     claim_epoch = claim_epoch + 1, \
+     claim_epoch = claim_epoch + 1, not_before = NULL, \
      previous_holder = CASE WHEN status = 'running' THEN claimed_by ELSE NULL END, \
      previous_grace_ms = CASE WHEN status = 'running' THEN send_grace_ms ELSE NULL END, \
      send_grace_ms = $2";
@@ -220,6 +222,12 @@ const RELEASE: &str = "UPDATE runs SET status = 'queued', claimed_by = NULL, \
 const RELEASE_CLAIM: &str = "UPDATE runs SET status = 'queued', claimed_by = NULL, \
      heartbeat_at = NULL WHERE run_id = $1 AND claimed_by = $2 AND claim_epoch = $3 \
      AND status = 'running'";
+
+/// Parks a run waiting for people: back to the queue, not claimable before `$4` (or a
+/// decision). Fenced like a release.
+const PARK_CLAIM: &str = "UPDATE runs SET status = 'queued', claimed_by = NULL, \
+     heartbeat_at = NULL, not_before = $4 WHERE run_id = $1 AND claimed_by = $2 \
+     AND claim_epoch = $3 AND status = 'running'";
 
 const RELEASE_ALL: &str = "UPDATE runs SET status = 'queued', claimed_by = NULL, \
      heartbeat_at = NULL WHERE claimed_by = $1 AND status = 'running'";
@@ -594,6 +602,27 @@ impl SqlStore {
                 error,
             )
         })
+    }
+
+    /// Gives a run that waits for people back to the queue under `fence`, not to be claimed
+    /// before `until` (RFC 3339) unless a decision wakes it; true when this claim still held
+    /// it.
+    pub async fn park_claim(
+        &self,
+        run_id: &str,
+        fence: &Fence,
+        until: &str,
+    ) -> Result<bool, StoreError> {
+        let until = parse_time(until).map_or_else(|| until.to_owned(), time_text);
+        on_pool!(self, pool => sqlx::query(PARK_CLAIM)
+            .bind(run_id)
+            .bind(&fence.holder)
+            .bind(fence.epoch)
+            .bind(&until)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected() > 0))
+        .map_err(|error| self.fail(&format!("parking run {run_id}"), error))
     }
 
     /// Gives back every run `worker_id` still holds (the last thing a stopping worker does);

@@ -9,8 +9,8 @@
 
 use async_trait::async_trait;
 use runbook_engine::{
-    Event, Intent, NewRun, RecordedStatus, RunFilter, RunRecord, RunStatus, RunSummary, StepRecord,
-    StepStatus, Store, StoreError,
+    ApprovalGate, Event, GateState, Intent, NewRun, RecordedStatus, RunFilter, RunRecord,
+    RunStatus, RunSummary, StepRecord, StepStatus, Store, StoreError,
 };
 use serde_json::Value;
 
@@ -428,6 +428,24 @@ impl Store for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn open_gate(&self, gate: &ApprovalGate) -> Result<(), StoreError> {
+        self.request_approval(&crate::approvals::new_approval(gate))
+            .await
+            .map(|_| ())
+    }
+
+    async fn gate(&self, run_id: &str, step_id: &str) -> Result<Option<GateState>, StoreError> {
+        Ok(self
+            .approval(run_id, step_id)
+            .await?
+            .as_ref()
+            .map(crate::approvals::gate_state))
+    }
+
+    async fn expire_gate(&self, run_id: &str, step_id: &str) -> Result<(), StoreError> {
+        self.expire_approval(run_id, step_id).await.map(|_| ())
     }
 }
 

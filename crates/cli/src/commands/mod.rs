@@ -2,6 +2,7 @@
 //! whose arguments are in `cli.rs`) its clap arguments. [`run`] parses the arguments and
 //! dispatches; each command returns its exit code.
 
+pub mod approvals;
 pub mod audit;
 mod completions;
 pub mod enqueue;
@@ -73,6 +74,8 @@ where
         Command::Serve(args) => serve::run(*args),
         Command::Tokens(args) => tokens::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Approvals(args) => approvals::list(args),
+        Command::Approve(args) => approvals::approve(args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     };

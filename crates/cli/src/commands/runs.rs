@@ -192,7 +192,7 @@ const CANDIDATES: u32 = 10;
 
 /// The whole id of the run `given` names: the id itself or its first characters (at least
 /// four); an ambiguous prefix is refused with the runs it matches.
-async fn resolve(store: &SqlStore, given: &str) -> anyhow::Result<String> {
+pub(crate) async fn resolve(store: &SqlStore, given: &str) -> anyhow::Result<String> {
     let given = given.trim();
     if given.chars().count() < MIN_PREFIX {
         return Err(UsageError(format!(

@@ -41,6 +41,15 @@ impl StepError {
         }
     }
 
+    /// The run waits for people and stops here (parked), to be woken by a decision or its
+    /// deadline: an interruption, not a failure.
+    pub(crate) fn parked(message: impl Into<String>) -> Self {
+        StepError {
+            message: message.into(),
+            kind: StepErrorKind::Interrupted,
+        }
+    }
+
     /// This process lost its claim on the run: it stops where it is (an interruption, with
     /// its own message) and writes nothing more.
     pub(crate) fn lost_claim(message: impl Into<String>) -> Self {

@@ -122,6 +122,10 @@ pub struct RunOutcome {
     pub outputs: Value,
     pub error: Option<String>,
     pub issued_actions: Vec<u64>,
+    /// An interrupted run that waits for people (an `approve` step, with parking on): when to
+    /// look at it again at the latest (RFC 3339, UTC; its deadline). A decision wakes it
+    /// sooner.
+    pub parked_until: Option<String>,
 }
 
 /// Runs playbooks against one platform.
@@ -132,6 +136,8 @@ pub struct Engine {
     shutdown: Option<tokio::sync::watch::Receiver<bool>>,
     pub(crate) pace: Pace,
     templates: Templates,
+    /// Whether a run waiting for people stops (parked) instead of waiting in this process.
+    pub(crate) parking: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -178,6 +184,7 @@ impl Engine {
             shutdown: None,
             pace: Pace::real(),
             templates: Templates::new(),
+            parking: false,
         }
     }
 
@@ -190,6 +197,14 @@ impl Engine {
     /// Records every run in `store`, so that it can be resumed after a crash.
     pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// A run that waits for people (an `approve` step with no decision yet) stops there,
+    /// interrupted, with [`RunOutcome::parked_until`] set, instead of waiting in this process:
+    /// a serve worker gives it back to the queue until a decision (or its deadline) comes.
+    pub fn with_parking(mut self) -> Self {
+        self.parking = true;
         self
     }
 
@@ -483,6 +498,7 @@ impl Engine {
                 outputs,
                 error: Some(message),
                 issued_actions: state.issued_order,
+                parked_until: None,
             };
         }
         RunOutcome {
@@ -491,6 +507,7 @@ impl Engine {
             outputs,
             error: failure,
             issued_actions: state.issued_order,
+            parked_until: None,
         }
     }
 }

@@ -114,6 +114,7 @@ impl Engine {
             outputs: Value::Object(Map::new()),
             error: Some(message),
             issued_actions: Vec::new(),
+            parked_until: None,
         })
     }
 
@@ -178,6 +179,7 @@ impl Engine {
             outputs: Value::Object(Map::new()),
             error,
             issued_actions: state.issued_order.clone(),
+            parked_until: state.parked_until.clone(),
         }
     }
 

@@ -46,6 +46,8 @@ pub(crate) struct RunState<'a> {
     pub(crate) current: Option<StepRecord>,
     /// Which step outputs were computed from secrets.
     pub(crate) tainted: Tainted,
+    /// Set by an `approve` step that parks the run: when to look at it again at the latest.
+    pub(crate) parked_until: Option<String>,
 }
 
 /// What a run knows of which step outputs are secret. A step's outputs are recorded and shown
@@ -144,6 +146,7 @@ impl<'a> RunState<'a> {
             prior_intents: HashMap::new(),
             current: None,
             tainted: Tainted::default(),
+            parked_until: None,
         };
         if let Some(record) = record {
             for step in &record.steps {

@@ -236,6 +236,7 @@ impl Engine {
             StepKind::Poll(poll) => steps::poll::run(self, state, step, poll).await,
             StepKind::Question(question) => steps::question::run(self, state, step, question).await,
             StepKind::StopAction(stop) => steps::stop_action::run(self, state, stop).await,
+            StepKind::Approve(approve) => steps::approve::run(self, state, step, approve).await,
             StepKind::Assert(assertion) => steps::assert::run(self, state, assertion),
             StepKind::Log(message) => steps::log::run(self, state, step, message),
             StepKind::Set(values) => steps::set::run(self, state, values),

@@ -48,13 +48,13 @@ pub fn unique_action_name(name: &str, run_id: &str, step_id: &str) -> String {
 }
 
 /// What an `issue` step sends, rendered and resolved.
-struct Rendered {
-    name: String,
-    target_group_id: u64,
-    target_filter_flag: bool,
-    package_id: u64,
-    parameters: Vec<(String, String)>,
-    action_group: ActionGroupOutcome,
+pub(crate) struct Rendered {
+    pub(crate) name: String,
+    pub(crate) target_group_id: u64,
+    pub(crate) target_filter_flag: bool,
+    pub(crate) package_id: u64,
+    pub(crate) parameters: Vec<(String, String)>,
+    pub(crate) action_group: ActionGroupOutcome,
 }
 
 /// What the plan says of `min_endpoints`.
@@ -142,7 +142,7 @@ pub(crate) async fn run(
 
 /// Renders what the step sends and resolves its action group, refusing `Default` (as
 /// written, and as the platform names the group it resolved).
-async fn render(
+pub(crate) async fn render(
     engine: &Engine,
     state: &RunState<'_>,
     issue: &IssueStep,

@@ -8,6 +8,7 @@
 //! This module also holds the helpers the kinds share.
 
 pub(crate) mod approval;
+pub(crate) mod approve;
 pub(crate) mod assert;
 pub(crate) mod clauses;
 pub(crate) mod issue;
@@ -45,6 +46,7 @@ pub(crate) fn replayable(kind: &StepKind) -> bool {
         | StepKind::Assert(_) => true,
         StepKind::Issue(_)
         | StepKind::AwaitApproval(_)
+        | StepKind::Approve(_)
         | StepKind::Poll(_)
         | StepKind::StopAction(_) => false,
     }
@@ -55,6 +57,7 @@ pub(crate) fn replayable(kind: &StepKind) -> bool {
 pub(crate) fn wait(kind: &StepKind) -> Option<Duration> {
     match kind {
         StepKind::AwaitApproval(wait) => Some(wait.timeout),
+        StepKind::Approve(approve) => Some(approve.timeout),
         StepKind::Poll(poll) => Some(poll.timeout),
         StepKind::Question(question) => Some(question.timeout),
         StepKind::Target(_)
@@ -76,6 +79,7 @@ pub(crate) fn sends(kind: &StepKind) -> bool {
         StepKind::Target(_)
         | StepKind::Parameterize(_)
         | StepKind::AwaitApproval(_)
+        | StepKind::Approve(_)
         | StepKind::Poll(_)
         | StepKind::Question(_)
         | StepKind::Assert(_)

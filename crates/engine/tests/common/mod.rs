@@ -378,3 +378,128 @@ pub async fn run(
     let outcome = engine.run(&request).await;
     (platform, events.events(), outcome)
 }
+
+/// A run store that keeps only `approve` gates, and has each gate approved by `bob` (with a
+/// comment) as soon as it opens: what the engine's tests need of a store to run an `approve`
+/// step. (The real stores and their rules are tested in runbook-store and end to end.)
+#[derive(Debug, Default)]
+pub struct ApprovingStore {
+    pub gates: Mutex<Vec<runbook_engine::ApprovalGate>>,
+}
+
+#[async_trait]
+impl runbook_engine::Store for ApprovingStore {
+    async fn create_run(
+        &self,
+        _: &runbook_engine::NewRun,
+    ) -> Result<(), runbook_engine::StoreError> {
+        Ok(())
+    }
+    async fn step_started(
+        &self,
+        _: &str,
+        _: &runbook_engine::StepRecord,
+    ) -> Result<(), runbook_engine::StoreError> {
+        Ok(())
+    }
+    async fn step_finished(
+        &self,
+        _: &str,
+        _: &runbook_engine::StepRecord,
+    ) -> Result<(), runbook_engine::StoreError> {
+        Ok(())
+    }
+    async fn record_intent(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+    ) -> Result<(), runbook_engine::StoreError> {
+        Ok(())
+    }
+    async fn intent_resolved(
+        &self,
+        _: &str,
+        _: &str,
+        _: u64,
+    ) -> Result<(), runbook_engine::StoreError> {
+        Ok(())
+    }
+    async fn append_event(&self, _: &str, _: &Event) -> Result<(), runbook_engine::StoreError> {
+        Ok(())
+    }
+    async fn finish_run(
+        &self,
+        _: &str,
+        _: runbook_engine::RunStatus,
+        _: &serde_json::Value,
+        _: Option<&str>,
+    ) -> Result<(), runbook_engine::StoreError> {
+        Ok(())
+    }
+    async fn run(
+        &self,
+        _: &str,
+    ) -> Result<Option<runbook_engine::RunRecord>, runbook_engine::StoreError> {
+        Ok(None)
+    }
+    async fn list_runs(
+        &self,
+        _: &runbook_engine::RunFilter,
+    ) -> Result<Vec<runbook_engine::RunSummary>, runbook_engine::StoreError> {
+        Ok(Vec::new())
+    }
+    async fn open_gate(
+        &self,
+        gate: &runbook_engine::ApprovalGate,
+    ) -> Result<(), runbook_engine::StoreError> {
+        self.gates.lock().expect("gates").push(gate.clone());
+        Ok(())
+    }
+    async fn gate(
+        &self,
+        run_id: &str,
+        step_id: &str,
+    ) -> Result<Option<runbook_engine::GateState>, runbook_engine::StoreError> {
+        let opened = self
+            .gates
+            .lock()
+            .expect("gates")
+            .iter()
+            .any(|gate| gate.run_id == run_id && gate.step_id == step_id);
+        Ok(opened.then(|| runbook_engine::GateState {
+            status: "approved".to_owned(),
+            decisions: vec![runbook_engine::GateDecision {
+                decided_by: "bob".to_owned(),
+                approve: true,
+                comment: Some("looks right".to_owned()),
+                at: "2026-12-02T10:00:00.000Z".to_owned(),
+            }],
+        }))
+    }
+}
+
+/// [`run`], recording into `store`.
+pub async fn run_with_store(
+    platform: Scripted,
+    source: &str,
+    inputs: &[(&str, &str)],
+    store: Arc<dyn runbook_engine::Store>,
+) -> (Arc<Scripted>, Vec<Event>, runbook_engine::RunOutcome) {
+    let loaded = runbook_playbook::load("test.yaml", source);
+    let playbook = loaded
+        .playbook
+        .unwrap_or_else(|| panic!("invalid playbook: {:?}", loaded.diagnostics));
+    let pairs: Vec<(String, String)> = inputs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let inputs =
+        runbook_playbook::bind_inputs(&playbook, &pairs, &Default::default()).expect("inputs bind");
+    let platform = Arc::new(platform);
+    let events = Arc::new(CollectEvents::new());
+    let engine = Engine::new(platform.clone(), events.clone()).with_store(store);
+    let request = RunRequest::new(Arc::new(playbook), inputs);
+    let outcome = engine.run(&request).await;
+    (platform, events.events(), outcome)
+}

@@ -3,6 +3,7 @@
 //! kind's checks. A new kind is a new module here and one arm in `Checker::step_kind`.
 
 mod approval;
+mod approve;
 mod assert;
 mod issue;
 mod log;
@@ -257,6 +258,9 @@ impl Checker<'_> {
             "stop_action" => self
                 .stop_action(entry, owner, scope, site)
                 .map(StepKind::StopAction),
+            "approve" => self
+                .approve(entry, owner, scope, site)
+                .map(StepKind::Approve),
             "assert" => self.assert(entry, owner, scope, site).map(StepKind::Assert),
             "log" => self.log(entry, scope, site).map(StepKind::Log),
             "set" => self.set(entry, scope, site).map(StepKind::Set),
