@@ -239,6 +239,10 @@ const LATEST_FIRING: &str = "SELECT MAX(firing_key) FROM runs WHERE schedule_nam
 
 const FIRED: &str = "SELECT COUNT(*) FROM runs WHERE firing_key = $1";
 
+/// Runs waiting for a worker: queued, and not parked at an approval gate.
+const QUEUE_DEPTH: &str = "SELECT COUNT(*) FROM runs WHERE status = 'queued' \
+     AND (not_before IS NULL OR not_before <= $1)";
+
 const COUNTS_BY_STATUS: &str = "SELECT status, COUNT(*) FROM runs GROUP BY status";
 
 const CLAIMED_BY: &str = "SELECT run_id FROM runs \
@@ -709,9 +713,14 @@ impl SqlStore {
         Ok(counts)
     }
 
-    /// Runs waiting for a worker.
+    /// Runs waiting for a worker (runs parked at an approval gate wait for people instead).
     pub async fn queue_depth(&self) -> Result<u64, StoreError> {
-        Ok(self.run_counts().await?.get("queued").copied().unwrap_or(0))
+        let depth: i64 = on_pool!(self, pool => sqlx::query_scalar(QUEUE_DEPTH)
+            .bind(now_text())
+            .fetch_one(pool)
+            .await)
+        .map_err(|error| self.fail("measuring the queue", error))?;
+        Ok(count(depth))
     }
 
     /// The queue columns of one run.

@@ -20,6 +20,7 @@ backend_tests!(
     who_may_decide_is_checked_before_anything_is_written,
     an_approval_past_its_time_expires,
     racing_approvers_are_counted_once_each,
+    a_parked_run_waits_for_a_decision_or_its_deadline,
 );
 
 const LATER: &str = "2999-01-01T00:00:00.000000Z";
@@ -508,4 +509,92 @@ async fn racing_approvers_are_counted_once_each(url: &str) {
     for store in stores {
         store.close().await;
     }
+}
+
+/// A run parked at its gate is not claimed (it holds no worker) until the decision that
+/// settles the gate wakes it; a run parked until a time past is claimable again.
+async fn a_parked_run_waits_for_a_decision_or_its_deadline(url: &str) {
+    let store = open(url).await;
+    let stale = std::time::Duration::from_secs(30);
+    let run_id = new_run_id();
+    let mut run = new_run(&run_id, "gated");
+    run.started_by = "api:alice".to_owned();
+    store.enqueue(&run, None, None).await.expect("enqueue");
+    let claimed = store
+        .claim_next("worker-1", stale)
+        .await
+        .expect("claim")
+        .expect("the queued run");
+    let fence = runbook_store::Fence {
+        holder: "worker-1".to_owned(),
+        epoch: claimed.epoch,
+    };
+    store
+        .request_approval(&approval(&run_id, "api:alice", &[], 1, LATER))
+        .await
+        .expect("request_approval");
+    assert!(
+        store
+            .park_claim(&run_id, &fence, LATER)
+            .await
+            .expect("park")
+    );
+    assert_eq!(
+        store.queue_depth().await.expect("depth"),
+        0,
+        "parked runs wait for people"
+    );
+    assert!(
+        store
+            .claim_next("worker-2", stale)
+            .await
+            .expect("claim")
+            .is_none(),
+        "a parked run is not claimed"
+    );
+    // A second approval needed would keep it parked; one settles the gate and wakes it.
+    let decided = decide(
+        &store,
+        &run_id,
+        &decider("bob", Role::Approver),
+        Decision::Approve,
+        None,
+    )
+    .await;
+    assert_eq!(
+        decided,
+        Decided::Recorded {
+            status: ApprovalStatus::Approved
+        }
+    );
+    let woken = store
+        .claim_next("worker-2", stale)
+        .await
+        .expect("claim")
+        .expect("woken by the decision");
+    assert_eq!(woken.record.run_id, run_id);
+
+    // Parked until a time that has passed: claimable again (the step then finds its gate
+    // expired).
+    let other = new_run_id();
+    store
+        .enqueue(&new_run(&other, "gated"), None, None)
+        .await
+        .expect("enqueue");
+    let claimed = store
+        .claim_next("worker-3", stale)
+        .await
+        .expect("claim")
+        .expect("the other run");
+    let fence = runbook_store::Fence {
+        holder: "worker-3".to_owned(),
+        epoch: claimed.epoch,
+    };
+    assert!(store.park_claim(&other, &fence, PAST).await.expect("park"));
+    let again = store
+        .claim_next("worker-4", stale)
+        .await
+        .expect("claim")
+        .expect("its deadline passed");
+    assert_eq!(again.record.run_id, other);
 }
