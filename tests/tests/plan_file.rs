@@ -377,11 +377,21 @@ async fn an_edited_plan_file_is_refused_by_its_digest() {
     )
     .expect("edit the plan");
     let outcome = run_plan(folder.path(), &sim, &[]).await;
-    assert_refused(
-        &outcome,
-        &sim,
-        &["the plan file was changed after it was written: its digest does not match its content"],
-    );
+    let tampered =
+        "the plan file was changed after it was written: its digest does not match its content";
+    assert_refused(&outcome, &sim, &[tampered]);
+    // Edited out of shape: refused the same way.
+    let mut plan = read_plan(folder.path());
+    plan.as_object_mut()
+        .expect("an object")
+        .shift_remove("steps");
+    std::fs::write(
+        folder.path().join("plan.json"),
+        serde_json::to_string_pretty(&plan).expect("JSON"),
+    )
+    .expect("edit the plan");
+    let outcome = run_plan(folder.path(), &sim, &[]).await;
+    assert_refused(&outcome, &sim, &[tampered]);
     sim.shutdown().await;
 }
 

@@ -412,7 +412,17 @@ pub struct Read {
     pub tampered: bool,
 }
 
-/// Reads a plan file; a file that is not one is a usage error.
+/// What a plan file that was edited out of shape is refused with.
+pub const TAMPERED: &str =
+    "the plan file was changed after it was written: its digest does not match its content";
+
+/// A plan file edited so that it no longer reads as one (its digest does not match).
+#[derive(Debug, thiserror::Error)]
+#[error("{TAMPERED}")]
+pub struct Tampered;
+
+/// Reads a plan file; a file that is not one is a usage error, one edited out of shape is
+/// [`Tampered`].
 pub fn read(path: &Path) -> anyhow::Result<Read> {
     let usage = |why: String| anyhow::Error::from(UsageError(why));
     let metadata = std::fs::metadata(path)
@@ -456,8 +466,17 @@ pub fn read(path: &Path) -> anyhow::Result<Read> {
         .unwrap_or_default()
         .to_owned();
     let tampered = recorded != digest_of(&document);
-    let file: PlanFile = serde_json::from_value(document)
-        .map_err(|error| usage(format!("{} is not a plan file: {error}", path.display())))?;
+    let file: PlanFile = match serde_json::from_value(document) {
+        Ok(file) => file,
+        // Edited out of shape: refused as an edited plan (exit 3), not as a usage error.
+        Err(_) if tampered => return Err(Tampered.into()),
+        Err(error) => {
+            return Err(usage(format!(
+                "{} is not a plan file: {error}",
+                path.display()
+            )));
+        }
+    };
     Ok(Read { file, tampered })
 }
 
@@ -522,10 +541,7 @@ impl Reviewed {
     pub fn file_differences(&self) -> Vec<String> {
         let mut differences = Vec::new();
         if self.tampered {
-            differences.push(
-                "the plan file was changed after it was written: its digest does not match its content"
-                    .to_owned(),
-            );
+            differences.push(TAMPERED.to_owned());
         }
         if let Some(expired) = self.expired(Utc::now()) {
             differences.push(expired);

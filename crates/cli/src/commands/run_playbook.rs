@@ -137,7 +137,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
 /// `run --plan FILE`: the plan's playbook with its inputs (secret ones given again), refused
 /// (exit 3, nothing sent) when the plan no longer holds.
 fn run_plan(args: &RunArgs, plan_path: &Path) -> anyhow::Result<u8> {
-    let read = plan_file::read(plan_path)?;
+    let read = match plan_file::read(plan_path) {
+        Ok(read) => read,
+        Err(error) if error.is::<plan_file::Tampered>() => {
+            return Ok(refuse(plan_path, &[error.to_string()]));
+        }
+        Err(error) => return Err(error),
+    };
     let reviewed = Reviewed {
         file: read.file,
         tampered: read.tampered,
