@@ -153,12 +153,21 @@ impl<'a> Planner<'a> {
         let mut names = json!({
             "inputs": inputs,
             "steps": {},
-            "run": {"id": RUN_ID_PLACEHOLDER, "playbook": playbook.name, "started_at": "<run.started_at>"},
+            "run": {
+                "id": RUN_ID_PLACEHOLDER,
+                "playbook": playbook.name,
+                "started_at": "<run.started_at>",
+                "status": "<run.status>",
+                "failed_step": "<run.failed_step>",
+                "error": "<run.error>",
+            },
             "secrets": secrets,
         });
         let mut steps = Vec::with_capacity(playbook.steps.len());
         let mut problems = Vec::new();
-        for step in &playbook.steps {
+        let main = playbook.steps.len();
+        let on_failure = playbook.on_failure.len();
+        for (index, step) in playbook.all_steps().enumerate() {
             let taint = names_taint(&input_taint, &steps_taint);
             let scope = Scope {
                 context: TemplateContext::with_taint(&names, &taint),
@@ -192,6 +201,15 @@ impl<'a> Planner<'a> {
                 live: None,
                 lookups: Lookups::default(),
             };
+            if index >= main + on_failure {
+                planned
+                    .details
+                    .push("finally: runs last, after the main steps succeed or fail".to_owned());
+            } else if index >= main {
+                planned.details.push(
+                    "on_failure: runs only when a main step fails (not after a cancel)".to_owned(),
+                );
+            }
             let mut outputs_taint = Taint::clean();
             let outputs = if condition == Condition::Skipped {
                 planned

@@ -77,14 +77,27 @@ pub struct Playbook {
     pub secrets: Vec<String>,
     /// Steps, run in order.
     pub steps: Vec<Step>,
+    /// Steps run when the main steps failed (not when the run was cancelled), with
+    /// `run.status`, `run.failed_step` and `run.error` in scope.
+    pub on_failure: Vec<Step>,
+    /// Steps run last, after success or failure (not after a cancel).
+    pub finally: Vec<Step>,
     /// Outputs, rendered after the last step.
     pub outputs: IndexMap<String, TemplateValue>,
 }
 
 impl Playbook {
-    /// The step with this id.
+    /// The step with this id (a main step or a handler's).
     pub fn step(&self, id: &str) -> Option<&Step> {
-        self.steps.iter().find(|step| step.id == id)
+        self.all_steps().find(|step| step.id == id)
+    }
+
+    /// Every step: the main steps, then `on_failure`, then `finally`.
+    pub fn all_steps(&self) -> impl Iterator<Item = &Step> {
+        self.steps
+            .iter()
+            .chain(&self.on_failure)
+            .chain(&self.finally)
     }
 }
 

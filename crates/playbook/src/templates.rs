@@ -20,6 +20,9 @@ pub fn looks_like_template(text: &str) -> bool {
 /// what it puts under `run`.
 pub const RUN_FIELDS: [&str; 3] = ["id", "playbook", "started_at"];
 
+/// What `run` also holds in `on_failure` and `finally` steps: how the main steps ended.
+pub const HANDLER_RUN_FIELDS: [&str; 3] = ["status", "failed_step", "error"];
+
 /// MiniJinja's global functions (default features), usable as bare names, and `loop` (inside
 /// a `for`). The engine's drift test checks them against its environment.
 pub const GLOBAL_FUNCTIONS: [&str; 5] = ["range", "dict", "debug", "namespace", "loop"];
@@ -142,6 +145,9 @@ pub(crate) struct Scope {
 pub(crate) struct Site<'a> {
     pub step_index: Option<usize>,
     pub step_when: Option<&'a str>,
+    /// In an `on_failure` or `finally` step, where `run.status`, `run.failed_step` and
+    /// `run.error` exist.
+    pub handler: bool,
 }
 
 pub(crate) struct TemplateChecker<'s> {
@@ -307,6 +313,21 @@ impl<'s> TemplateChecker<'s> {
             "steps" => self.check_step_reference(&parts, text, at, length, scope, site, problems),
             "run" => {
                 let Some(field) = parts.get(1) else { return };
+                if site.handler && HANDLER_RUN_FIELDS.contains(field) {
+                    return;
+                }
+                if HANDLER_RUN_FIELDS.contains(field) {
+                    problems.push(
+                        Problem::error(
+                            codes::UNKNOWN_NAME,
+                            at,
+                            length,
+                            format!("`run.{field}` exists only in `on_failure` and `finally` steps"),
+                        )
+                        .help("the main steps run before the run has a status"),
+                    );
+                    return;
+                }
                 if !RUN_FIELDS.contains(field) {
                     let mut problem = Problem::error(
                         codes::UNKNOWN_NAME,

@@ -158,6 +158,11 @@ struct StepsEnd {
     interrupted: bool,
     /// The run was cancelled from outside.
     cancelled: bool,
+    /// The step whose failure failed the run.
+    failed_step: Option<String>,
+    /// Failures of `on_failure`/`finally` steps after the run had failed already: reported
+    /// after the first error.
+    handler_failures: Vec<String>,
 }
 
 pub(crate) fn now_rfc3339() -> String {
@@ -316,12 +321,75 @@ impl Engine {
         self.finish(state, started, end).await
     }
 
-    /// Runs the steps in order: those the record holds are restored, the others run; stops
-    /// at the first failure (without `continue_on_error`), interruption or cancellation.
+    /// Runs the main steps, then `on_failure` when they failed (not when the run was
+    /// cancelled or interrupted), then `finally` (not after a cancel or an interruption). A
+    /// handler's failure is reported after the first error, never instead of it.
     async fn run_steps(&self, state: &mut RunState<'_>) -> StepsEnd {
-        let request = state.request;
+        let playbook = &state.request.playbook;
         let mut end = StepsEnd::default();
-        for (index, step) in request.playbook.steps.iter().enumerate() {
+        self.step_list(state, &playbook.steps, 0, &mut end).await;
+        let first_handler = playbook.steps.len();
+        if end.failure.is_some() && !end.interrupted && !end.cancelled {
+            self.handler(state, &playbook.on_failure, first_handler, "on_failure", &mut end)
+                .await;
+        }
+        if !end.interrupted && !end.cancelled {
+            let first = first_handler + playbook.on_failure.len();
+            self.handler(state, &playbook.finally, first, "finally", &mut end)
+                .await;
+        }
+        end
+    }
+
+    /// Runs a handler list (`on_failure`, `finally`) with how the main steps ended in
+    /// `run.status`, `run.failed_step` and `run.error`.
+    async fn handler(
+        &self,
+        state: &mut RunState<'_>,
+        steps: &[Step],
+        first: usize,
+        list: &str,
+        end: &mut StepsEnd,
+    ) {
+        if steps.is_empty() {
+            return;
+        }
+        if let Some(run) = state.run_names.as_object_mut() {
+            let status = if end.failure.is_some() {
+                "failed"
+            } else {
+                "succeeded"
+            };
+            run.insert("status".to_owned(), Value::from(status));
+            run.insert("failed_step".to_owned(), json!(end.failed_step));
+            run.insert("error".to_owned(), json!(end.failure));
+        }
+        let mut handled = StepsEnd::default();
+        self.step_list(state, steps, first, &mut handled).await;
+        end.interrupted |= handled.interrupted;
+        end.cancelled |= handled.cancelled;
+        if let Some(failure) = handled.failure {
+            let failure = format!("{list} {failure}");
+            if end.failure.is_none() {
+                end.failed_step = handled.failed_step;
+                end.failure = Some(failure);
+            } else {
+                end.handler_failures.push(failure);
+            }
+        }
+    }
+
+    /// Runs one list of steps in order, the `first`-th of the playbook first: those the
+    /// record holds are restored, the others run; stops at the first failure (without
+    /// `continue_on_error`), interruption or cancellation.
+    async fn step_list(
+        &self,
+        state: &mut RunState<'_>,
+        steps: &[Step],
+        first: usize,
+        end: &mut StepsEnd,
+    ) {
+        for (offset, step) in steps.iter().enumerate() {
             match self.restore(state, step) {
                 Restore::Restored(event) => {
                     self.emit(state, event);
@@ -330,6 +398,7 @@ impl Engine {
                 Restore::Replay => {
                     if let Err(message) = self.replay(state, step).await {
                         end.failure = Some(message);
+                        end.failed_step = Some(step.id.clone());
                         break;
                     }
                     continue;
@@ -340,11 +409,10 @@ impl Engine {
                 end.interrupted = true;
                 break;
             }
-            if !self.recorded_step(state, index, step, &mut end).await {
+            if !self.recorded_step(state, first + offset, step, end).await {
                 break;
             }
         }
-        end
     }
 
     /// Runs one step between the records of its start and its end; says whether the run
@@ -443,6 +511,7 @@ impl Engine {
         });
         if !go_on {
             end.failure = Some(format!("step `{}` failed: {message}", step.id));
+            end.failed_step = Some(step.id.clone());
         }
         StepEnd {
             status: StepStatus::Failed,
@@ -456,6 +525,12 @@ impl Engine {
     async fn finish(&self, state: RunState<'_>, started: Instant, end: StepsEnd) -> RunOutcome {
         let request = state.request;
         let mut failure = end.failure;
+        if let Some(first) = &mut failure {
+            for handler_failure in &end.handler_failures {
+                first.push_str("; then ");
+                first.push_str(handler_failure);
+            }
+        }
         let mut outputs = Value::Object(Map::new());
         if failure.is_none() {
             match self.render_outputs(&state) {

@@ -125,6 +125,17 @@ pub(crate) async fn run(
                 step.id
             )));
         }
+        // `runbook runs cancel` marks the record; a run waiting here in its own process stops.
+        let cancelled = store
+            .run(&run_id)
+            .await
+            .map_err(store_error)?
+            .is_some_and(|run| run.status == crate::store::RecordedStatus::Cancelled);
+        if cancelled {
+            return Err(StepError::cancelled(
+                "the run was cancelled (runbook runs cancel) while it waited for approval",
+            ));
+        }
         let real_left = clock
             .left()
             .div_f64(engine.pace.scale().max(f64::MIN_POSITIVE));

@@ -27,7 +27,7 @@ use crate::yaml::{Node, Problem};
 
 pub(crate) use fields::{Fields, Owner, written_string};
 
-const TOP_LEVEL_KEYS: [&str; 8] = [
+const TOP_LEVEL_KEYS: [&str; 10] = [
     "version",
     "name",
     "description",
@@ -35,6 +35,8 @@ const TOP_LEVEL_KEYS: [&str; 8] = [
     "guard",
     "secrets",
     "steps",
+    "on_failure",
+    "finally",
     "outputs",
 ];
 
@@ -82,10 +84,37 @@ impl<'s> Checker<'s> {
             None => Some(Vec::new()),
         };
         let step_nodes = self.step_list(&fields);
+        let on_failure_nodes = self.handler_list(&fields, "on_failure");
+        let finally_nodes = self.handler_list(&fields, "finally");
+        // One list of every step for names: the handlers come after the main steps, so that
+        // they see every main step and the main steps see none of them.
+        let all_nodes: Vec<Node> = step_nodes
+            .iter()
+            .chain(on_failure_nodes)
+            .chain(finally_nodes)
+            .cloned()
+            .collect();
         // Names in scope come from what could be read, even when parts of it were wrong, so
         // that one mistake does not hide the template problems behind it.
-        let scope = self.scope(fields.get("inputs"), fields.get("secrets"), step_nodes);
-        let steps = self.steps(step_nodes, &scope);
+        let scope = self.scope(fields.get("inputs"), fields.get("secrets"), &all_nodes);
+        let mut seen_ids = std::collections::HashMap::new();
+        let steps = self
+            .steps_from(step_nodes, 0, false, &scope, &mut seen_ids)
+            .filter(|_| !step_nodes.is_empty());
+        let on_failure = self.steps_from(
+            on_failure_nodes,
+            step_nodes.len(),
+            true,
+            &scope,
+            &mut seen_ids,
+        );
+        let finally = self.steps_from(
+            finally_nodes,
+            step_nodes.len() + on_failure_nodes.len(),
+            true,
+            &scope,
+            &mut seen_ids,
+        );
         let outputs = match fields.get("outputs") {
             Some(entry) => self.outputs(entry, &scope),
             None => Some(IndexMap::new()),
@@ -98,6 +127,8 @@ impl<'s> Checker<'s> {
             guard: guard?,
             secrets: secrets?,
             steps: steps?,
+            on_failure: on_failure?,
+            finally: finally?,
             outputs: outputs?,
         })
     }

@@ -32,6 +32,7 @@ impl Checker<'_> {
         let site = Site {
             step_index: None,
             step_when: None,
+            handler: false,
         };
         self.named_entries(entries, &OUTPUT_NAMES, |checker, output| {
             Some(checker.template_value(output, scope, site))

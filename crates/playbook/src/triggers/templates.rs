@@ -51,6 +51,7 @@ pub(super) fn check_template(
     let site = Site {
         step_index: None,
         step_when: None,
+        handler: false,
     };
     let mut found = Vec::new();
     check

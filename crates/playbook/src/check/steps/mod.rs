@@ -79,13 +79,21 @@ impl Checker<'_> {
         }
     }
 
-    /// Every step, each checked on its own; `None` when there is none or any is bad.
-    pub(super) fn steps(&mut self, nodes: &[Node], scope: &Scope) -> Option<Vec<Step>> {
-        let mut seen_ids: HashMap<String, Span> = HashMap::new();
+    /// The steps of one list (the main steps, or an `on_failure`/`finally` handler) whose
+    /// first step is the `first`-th of the playbook (step ids are unique across all lists, and
+    /// a step sees only the steps before it). `None` when any is bad.
+    pub(super) fn steps_from(
+        &mut self,
+        nodes: &[Node],
+        first: usize,
+        handler: bool,
+        scope: &Scope,
+        seen_ids: &mut HashMap<String, Span>,
+    ) -> Option<Vec<Step>> {
         let mut steps = Vec::new();
-        let mut ok = !nodes.is_empty();
-        for (index, node) in nodes.iter().enumerate() {
-            match self.step(node, index, scope, &mut seen_ids) {
+        let mut ok = true;
+        for (offset, node) in nodes.iter().enumerate() {
+            match self.step(node, first + offset, handler, scope, seen_ids) {
                 Some(step) => steps.push(step),
                 None => ok = false,
             }
@@ -93,10 +101,35 @@ impl Checker<'_> {
         ok.then_some(steps)
     }
 
+    /// An optional handler list (`on_failure`, `finally`): a non-empty list of steps.
+    pub(super) fn handler_list<'n>(&mut self, fields: &Fields<'n>, key: &str) -> &'n [Node] {
+        let Some(entry) = fields.get(key) else {
+            return &[];
+        };
+        match &entry.value.kind {
+            NodeKind::Seq(items) if items.is_empty() => {
+                self.error(
+                    codes::EMPTY_LIST,
+                    entry.key_span,
+                    entry.key_length,
+                    format!("`{key}` is empty"),
+                )
+                .help = Some(format!("give `{key}` at least one step, or leave it out"));
+                &[]
+            }
+            NodeKind::Seq(items) => items,
+            _ => {
+                self.wrong_type(key, "a list of steps", &entry.value);
+                &[]
+            }
+        }
+    }
+
     fn step(
         &mut self,
         node: &Node,
         index: usize,
+        handler: bool,
         scope: &Scope,
         seen_ids: &mut HashMap<String, Span>,
     ) -> Option<Step> {
@@ -119,6 +152,7 @@ impl Checker<'_> {
         let site = Site {
             step_index: Some(index),
             step_when: when_text.as_deref(),
+            handler,
         };
         let mut ok = true;
         let name = self.optional(&fields, "name", &mut ok, Self::string);
