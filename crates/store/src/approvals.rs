@@ -8,8 +8,9 @@
 //! at its timeout, ends a gate nobody decided ([`SqlStore::expire_approval`]).
 //!
 //! Who may decide, checked in this order by [`SqlStore::decide_approval`]:
-//! - the approval exists and is `pending`, with its `expires_at` still ahead (a gate past its
-//!   time is marked `expired` then and there, and refused);
+//! - the approval exists and is `pending`, with its `expires_at` still ahead and its run not
+//!   ended (`queued` or `running`): a gate past its time, or whose run was cancelled or ended
+//!   otherwise while it waited, is marked `expired` then and there, and refused;
 //! - the decider did not start the run ([`is_self_approval`] says how names are compared);
 //! - the decider's role decides approvals ([`Role::allows`] with
 //!   [`Action::DecideApproval`]), and, when the approval names approvers, the decider's name
@@ -264,10 +265,15 @@ static SELECT_APPROVAL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|
     format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE run_id = $1 AND step_id = $2")
 });
 
+/// Whether the run of the approval aliased `approvals` still goes on (queued, parked or
+/// running): the gate of a cancelled or otherwise ended run waits for nobody.
+const RUN_GOES_ON: &str = "EXISTS (SELECT 1 FROM runs AS run WHERE run.run_id = approvals.run_id \
+     AND run.status IN ('queued', 'running'))";
+
 static SELECT_PENDING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "SELECT {APPROVAL_COLUMNS} FROM approvals \
-         WHERE status = 'pending' AND expires_at > $1 \
+         WHERE status = 'pending' AND expires_at > $1 AND {RUN_GOES_ON} \
          ORDER BY requested_at, run_id, step_id"
     )
 });
@@ -275,21 +281,31 @@ static SELECT_PENDING: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
 const SELECT_DECISIONS: &str = "SELECT run_id, step_id, decided_by, decision, comment, at \
      FROM approval_decisions WHERE run_id = $1 AND step_id = $2 ORDER BY at, decided_by";
 
-const SELECT_PENDING_DECISIONS: &str = "SELECT decision.run_id, decision.step_id, \
-     decision.decided_by, decision.decision, decision.comment, decision.at \
-     FROM approval_decisions AS decision JOIN approvals AS approval \
-       ON approval.run_id = decision.run_id AND approval.step_id = decision.step_id \
-     WHERE approval.status = 'pending' AND approval.expires_at > $1 \
-     ORDER BY decision.at, decision.decided_by";
+static SELECT_PENDING_DECISIONS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT decision.run_id, decision.step_id, \
+         decision.decided_by, decision.decision, decision.comment, decision.at \
+         FROM approval_decisions AS decision JOIN approvals \
+           ON approvals.run_id = decision.run_id AND approvals.step_id = decision.step_id \
+         WHERE approvals.status = 'pending' AND approvals.expires_at > $1 AND {RUN_GOES_ON} \
+         ORDER BY decision.at, decision.decided_by"
+    )
+});
 
 /// The first statement of a decision: writes the approval's row (locking it against other
-/// deciders), marks it expired if its time has passed (`$3`: now), and returns what the
-/// checks need. Every expression of a SET reads the row as it was.
-const LOCK_GATE: &str = "UPDATE approvals SET \
-     status = CASE WHEN status = 'pending' AND expires_at <= $3 THEN 'expired' ELSE status END, \
-     decided_at = CASE WHEN status = 'pending' AND expires_at <= $3 THEN $3 ELSE decided_at END \
-     WHERE run_id = $1 AND step_id = $2 \
-     RETURNING status, approvers, required, requested_by";
+/// deciders), marks it expired if its time has passed (`$3`: now) or its run ended (cancelled
+/// while it waited: nothing waits for the decision any more), and returns what the checks
+/// need. Every expression of a SET reads the row as it was.
+static LOCK_GATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let ends = format!("status = 'pending' AND (expires_at <= $3 OR NOT {RUN_GOES_ON})");
+    format!(
+        "UPDATE approvals SET \
+         status = CASE WHEN {ends} THEN 'expired' ELSE status END, \
+         decided_at = CASE WHEN {ends} THEN $3 ELSE decided_at END \
+         WHERE run_id = $1 AND step_id = $2 \
+         RETURNING status, approvers, required, requested_by"
+    )
+});
 
 const INSERT_DECISION: &str = "INSERT INTO approval_decisions (run_id, step_id, decided_by, \
      decision, comment, at) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -450,12 +466,13 @@ impl SqlStore {
     pub async fn pending_approvals(&self) -> Result<Vec<Approval>, StoreError> {
         let now = now_text();
         let select = SELECT_PENDING.as_str();
+        let select_decisions = SELECT_PENDING_DECISIONS.as_str();
         let (rows, decisions) = on_pool!(self, pool => async {
             let rows = sqlx::query_as::<_, ApprovalRow>(select)
                 .bind(&now)
                 .fetch_all(pool)
                 .await?;
-            let decisions = sqlx::query_as::<_, DecisionRow>(SELECT_PENDING_DECISIONS)
+            let decisions = sqlx::query_as::<_, DecisionRow>(select_decisions)
                 .bind(&now)
                 .fetch_all(pool)
                 .await?;
@@ -497,9 +514,10 @@ impl SqlStore {
         let what = approval_name(run_id, step_id);
         let doing = format!("deciding {what}");
         let now = now_text();
+        let lock_gate = LOCK_GATE.as_str();
         let outcome = on_pool!(self, pool => async {
             let mut transaction = pool.begin().await?;
-            let gate = sqlx::query_as::<_, GateRow>(LOCK_GATE)
+            let gate = sqlx::query_as::<_, GateRow>(lock_gate)
                 .bind(run_id)
                 .bind(step_id)
                 .bind(&now)
@@ -697,6 +715,111 @@ mod tests {
         };
         assert!(!is_allowed(&viewer, &[]));
         assert!(!is_allowed(&viewer, &["alice".into()]));
+    }
+
+    /// A store in a temporary folder with a run started by alice, waiting at `review`.
+    async fn waiting(folder: &tempfile::TempDir) -> (SqlStore, String) {
+        use runbook_engine::{NewRun, Store};
+        let url = format!("sqlite://{}", folder.path().join("runs.db").display());
+        let store = SqlStore::open(&url).await.expect("a store");
+        let run_id = "01a2373a-0000-7000-8000-000000000001".to_owned();
+        store
+            .create_run(&NewRun {
+                run_id: run_id.clone(),
+                playbook_name: "gated".into(),
+                playbook_source: "name: gated\nsteps: []\n".into(),
+                playbook_hash: "00".repeat(32),
+                playbook_path: None,
+                inputs: json!({}),
+                started_by: "cli:alice".into(),
+                claimed_by: None,
+            })
+            .await
+            .expect("a run");
+        let asked = store
+            .request_approval(&NewApproval {
+                run_id: run_id.clone(),
+                step_id: "review".into(),
+                summary: "Tag WIN-DC01".into(),
+                detail: json!({}),
+                approvers: Vec::new(),
+                required: 1,
+                requested_by: "cli:alice".into(),
+                expires_at: "2999-01-01T00:00:00.000000Z".into(),
+            })
+            .await
+            .expect("an approval");
+        assert!(asked);
+        (store, run_id)
+    }
+
+    #[tokio::test]
+    async fn the_gate_of_a_cancelled_run_is_not_listed_nor_decided() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let (store, run_id) = waiting(&folder).await;
+        let bob = Decider {
+            name: "bob".into(),
+            role: Role::Approver,
+        };
+        assert_eq!(store.pending_approvals().await.expect("listed").len(), 1);
+        store.cancel_run(&run_id).await.expect("cancelled");
+        assert!(
+            store.pending_approvals().await.expect("listed").is_empty(),
+            "nobody is asked to decide for a run that ended"
+        );
+        let decided = store
+            .decide_approval(
+                &run_id,
+                "review",
+                &bob,
+                Decision::Approve,
+                Some("late"),
+                &Actor::cli("cli:bob"),
+            )
+            .await
+            .expect("decided");
+        assert_eq!(decided, Decided::NotPending(ApprovalStatus::Expired));
+        let stored = store
+            .approval(&run_id, "review")
+            .await
+            .expect("read")
+            .expect("kept");
+        assert_eq!(stored.status, ApprovalStatus::Expired);
+        assert!(stored.decisions.is_empty(), "nothing recorded");
+        let audited = store
+            .list_audit(&crate::AuditFilter::default())
+            .await
+            .expect("the audit log");
+        assert!(audited.is_empty(), "a refusal is not audited: {audited:?}");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn the_gate_of_a_run_that_goes_on_is_listed_and_decided() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let (store, run_id) = waiting(&folder).await;
+        let bob = Decider {
+            name: "bob".into(),
+            role: Role::Approver,
+        };
+        let decided = store
+            .decide_approval(
+                &run_id,
+                "review",
+                &bob,
+                Decision::Approve,
+                None,
+                &Actor::cli("cli:bob"),
+            )
+            .await
+            .expect("decided");
+        assert_eq!(
+            decided,
+            Decided::Recorded {
+                status: ApprovalStatus::Approved
+            }
+        );
+        store.close().await;
     }
 
     #[test]
