@@ -81,6 +81,8 @@ pub const INVALID_SENSOR_PARAMETER: &str = "RB038";
 /// An `approve` step whose `approvers` cannot decide (a role that does not decide approvals)
 /// or can never reach `required` (more approvals than the names listed).
 pub const UNMEETABLE_APPROVAL: &str = "RB051";
+/// An `issue` time (`not_before`, `not_after`) that is not an RFC 3339 time with an offset.
+pub const INVALID_TIME: &str = "RB052";
 
 // Schedules files (`runbook schedules validate`) use the codes above for YAML, keys, types,
 // names and allowed words, and these for what only a schedule has.
@@ -146,7 +148,7 @@ pub const TRIGGERS: [(&str, &str); 6] = [
 ];
 
 /// Every playbook code with a one-line summary, for `docs/playbooks.md` and tests.
-pub const ALL: [(&str, &str); 39] = [
+pub const ALL: [(&str, &str); 40] = [
     (YAML_SYNTAX, "invalid YAML"),
     (LIMIT, "document too large or too deeply nested"),
     (DUPLICATE_KEY, "duplicate key"),
@@ -206,5 +208,9 @@ pub const ALL: [(&str, &str); 39] = [
     (
         UNMEETABLE_APPROVAL,
         "`approve` approvers that cannot decide or never reach `required`",
+    ),
+    (
+        INVALID_TIME,
+        "`issue` time that is not RFC 3339 with an offset",
     ),
 ];

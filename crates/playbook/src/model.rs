@@ -498,7 +498,25 @@ pub struct IssueStep {
     /// The fewest endpoints the target must match for the action to be issued. Default 1;
     /// `0` allows an empty action.
     pub min_endpoints: u64,
+    /// The action's start time in Tanium (RFC 3339, or a template giving one): endpoints do
+    /// not run it before. Boxed, as `not_after`, to keep `StepKind` small.
+    pub not_before: Option<Box<TemplateValue>>,
+    /// The action's end time in Tanium (RFC 3339, or a template giving one): it expires then.
+    /// Never written with `expire` (the validator refuses both).
+    pub not_after: Option<Box<TemplateValue>>,
 }
+
+/// Reads an `issue` time (`not_before`, `not_after`): RFC 3339 with a `Z` or an offset
+/// (`2026-12-02T18:00:00Z`, `2026-12-02T19:00:00+01:00`), in UTC. The validator and the
+/// engine apply this one rule.
+pub fn parse_action_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|time| time.with_timezone(&chrono::Utc))
+}
+
+/// What an `issue` time must look like, for messages.
+pub const ACTION_TIME_HELP: &str = "write an RFC 3339 time with its offset, e.g. `2026-12-02T18:00:00Z` or `2026-12-02T19:00:00+01:00`";
 
 /// The built-in action group that holds no machines in Tanium (only `No Computers`): an action
 /// issued under it reaches no endpoint. The validator, the engine (run and plan) and the Tanium

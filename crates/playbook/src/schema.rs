@@ -252,8 +252,25 @@ fn issue_step() -> Value {
             "expire": duration(),
             "distribute": duration(),
             "issue_seconds": { "type": "integer", "minimum": 0 },
-            "min_endpoints": { "type": "integer", "minimum": 0, "default": 1 }
-        }
+            "min_endpoints": { "type": "integer", "minimum": 0, "default": 1 },
+            "not_before": action_time("The action's start time in Tanium: endpoints do not run it before."),
+            "not_after": action_time("The action's end time in Tanium: it expires then. Not with `expire`.")
+        },
+        "not": { "required": ["expire", "not_after"] }
+    })
+}
+
+/// An `issue` time: RFC 3339 with a `Z` or an offset, or a template giving one.
+fn action_time(description: &str) -> Value {
+    json!({
+        "description": description,
+        "anyOf": [
+            {
+                "type": "string",
+                "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+            },
+            template()
+        ]
     })
 }
 

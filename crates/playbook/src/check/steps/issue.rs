@@ -1,18 +1,22 @@
 //! `issue:` steps, the only kind that sends a side effect: name, target, package and action
 //! group (never `Default`), `expire` and `distribute` (not longer than `expire`),
-//! `issue_seconds`, `min_endpoints` (not above the guard's `max_endpoints`); and `retry`, which an issue step may not have.
+//! `issue_seconds`, `min_endpoints` (not above the guard's `max_endpoints`), the time window
+//! `not_before`/`not_after` (RFC 3339; `not_after` after `not_before`, never with `expire`);
+//! and `retry`, which an issue step may not have.
+
+use chrono::{DateTime, Utc};
 
 use crate::codes;
 use crate::model::{
-    DEFAULT_ACTION_GROUP_HELP, DEFAULT_ACTION_GROUP_REFUSED, IssueStep, TemplateValue, defaults,
-    is_default_action_group,
+    ACTION_TIME_HELP, DEFAULT_ACTION_GROUP_HELP, DEFAULT_ACTION_GROUP_REFUSED, IssueStep,
+    TemplateValue, defaults, is_default_action_group, parse_action_time,
 };
 use crate::templates::{Scope, Site};
 use crate::yaml::Entry;
 
 use crate::check::{Checker, Owner};
 
-const ISSUE_KEYS: [&str; 8] = [
+const ISSUE_KEYS: [&str; 10] = [
     "name",
     "target",
     "package",
@@ -21,7 +25,12 @@ const ISSUE_KEYS: [&str; 8] = [
     "distribute",
     "issue_seconds",
     "min_endpoints",
+    "not_before",
+    "not_after",
 ];
+
+/// An `issue` time as the model keeps it, if written.
+type OptionalTime = Option<Box<TemplateValue>>;
 
 impl Checker<'_> {
     pub(super) fn issue(
@@ -76,6 +85,8 @@ impl Checker<'_> {
         if let (Some(expire), Some(distribute), Some(entry)) =
             (expire, distribute, fields.get("distribute"))
             && distribute > expire
+            // With `not_after`, `expire` is not used: `distribute` is checked against the window.
+            && fields.get("not_after").is_none()
         {
             self.error(codes::OUT_OF_RANGE, entry.value.span, entry.value.length, "`distribute` is longer than `expire`: endpoints would be reached after the action expired")
                 .help = Some("make `distribute` shorter than `expire` (default 1h)".into());
@@ -89,6 +100,7 @@ impl Checker<'_> {
             Some(entry) => self.min_endpoints(entry),
             None => Some(defaults::ISSUE_MIN_ENDPOINTS),
         };
+        let (not_before, not_after) = self.window(&fields, distribute, scope, site)?;
         Some(IssueStep {
             name: name?,
             target: target?,
@@ -98,7 +110,100 @@ impl Checker<'_> {
             distribute: distribute?,
             issue_seconds,
             min_endpoints: min_endpoints?,
+            not_before,
+            not_after,
         })
+    }
+
+    /// One `issue` time, if written: a template (checked at run time) or an RFC 3339 time
+    /// with its offset, returned read.
+    fn action_time(
+        &mut self,
+        fields: &crate::check::fields::Fields<'_>,
+        key: &str,
+        scope: &Scope,
+        site: Site<'_>,
+    ) -> Option<Option<(TemplateValue, Option<DateTime<Utc>>)>> {
+        let Some(entry) = fields.get(key) else {
+            return Some(None);
+        };
+        let value = self.scalar_template(entry, scope, site)?;
+        if value.has_template() {
+            return Some(Some((value, None)));
+        }
+        let text = match &value.value {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        let Some(at) = parse_action_time(&text) else {
+            self.error(
+                codes::INVALID_TIME,
+                entry.value.span,
+                entry.value.length,
+                format!("`{key}` is not an RFC 3339 time with an offset: `{text}`"),
+            )
+            .help = Some(ACTION_TIME_HELP.into());
+            return None;
+        };
+        Some(Some((value, Some(at))))
+    }
+
+    /// `not_before` and `not_after`: each a template or an RFC 3339 time with its offset;
+    /// written as times, `not_after` must come after `not_before` (and after `distribute`
+    /// from it). `not_after` with `expire` is refused: both would say when the action ends.
+    fn window(
+        &mut self,
+        fields: &crate::check::fields::Fields<'_>,
+        distribute: Option<std::time::Duration>,
+        scope: &Scope,
+        site: Site<'_>,
+    ) -> Option<(OptionalTime, OptionalTime)> {
+        let not_before = self.action_time(fields, "not_before", scope, site);
+        let not_after = self.action_time(fields, "not_after", scope, site);
+        let (not_before, not_after) = (not_before?, not_after?);
+        if let (Some(_), Some(expire)) = (&not_after, fields.get("expire")) {
+            self.error(
+                codes::CONFLICTING_KEYS,
+                expire.key_span,
+                expire.key_length,
+                "`expire` and `not_after` both say when the action ends: write one of them",
+            )
+            .help = Some(
+                "keep `not_after` (the action's end time) and drop `expire`, or the other way round"
+                    .into(),
+            );
+            return None;
+        }
+        if let (Some((_, Some(start))), Some((_, Some(end)))) = (&not_before, &not_after)
+            && let Some(entry) = fields.get("not_after")
+        {
+            if end <= start {
+                self.error(
+                    codes::OUT_OF_RANGE,
+                    entry.value.span,
+                    entry.value.length,
+                    "`not_after` is not after `not_before`: the action would end before it starts",
+                )
+                .help = Some("make `not_after` later than `not_before`".into());
+                return None;
+            }
+            if let Some(distribute) = distribute
+                && (*end - *start).to_std().is_ok_and(|span| distribute > span)
+            {
+                self.error(
+                    codes::OUT_OF_RANGE,
+                    entry.value.span,
+                    entry.value.length,
+                    "the window from `not_before` to `not_after` is shorter than `distribute`: endpoints would be reached after the action expired",
+                )
+                .help = Some("widen the window or shorten `distribute`".into());
+                return None;
+            }
+        }
+        Some((
+            not_before.map(|(value, _)| Box::new(value)),
+            not_after.map(|(value, _)| Box::new(value)),
+        ))
     }
 
     /// `min_endpoints`: a whole number, 0 or more, not above the guard's `max_endpoints`
