@@ -212,8 +212,9 @@ impl Renderer {
                     &mut state,
                     format!(
                         "{WARN}waiting for approval{WARN:#} ({step_id}): {summary}\n   \
-                         {required} of {who} until {expires_at}{plan}; decide with \
-                         `runbook approve {run} {step_id}` [--deny --comment TEXT]"
+                         needs {required} approval{} by {who} until {expires_at}{plan}; decide with \
+                         `runbook approve {run} {step_id}` [--deny --comment TEXT]",
+                        if *required == 1 { "" } else { "s" }
                     ),
                 );
             }
