@@ -96,6 +96,14 @@ fn top_level_properties() -> Value {
             "uniqueItems": true
         },
         "steps": { "type": "array", "minItems": 1, "items": { "$ref": "#/definitions/step" } },
+        "on_failure": {
+            "description": "Steps run when the main steps failed (not after a cancel); `run.status`, `run.failed_step` and `run.error` are in scope.",
+            "type": "array", "minItems": 1, "items": { "$ref": "#/definitions/step" }
+        },
+        "finally": {
+            "description": "Steps run last, after success or failure (not after a cancel).",
+            "type": "array", "minItems": 1, "items": { "$ref": "#/definitions/step" }
+        },
         "outputs": {
             "type": "object",
             "propertyNames": { "pattern": IDENTIFIER }
