@@ -264,6 +264,8 @@ pub async fn bare_flow(
             expire_seconds: 3600,
             distribute_seconds: 0,
             issue_seconds: None,
+            start_time: None,
+            expiration_time: None,
         })
         .await?;
 

@@ -174,9 +174,15 @@ pub struct ActionSpec {
     pub target_filter_flag: bool,
     pub package_id: u64,
     pub parameters: Vec<(String, String)>,
+    /// How long the action stays active: `expire`, or the span of its window
+    /// (`not_after` minus `not_before`, or minus the time of sending).
     pub expire_seconds: u64,
     pub distribute_seconds: u64,
     pub issue_seconds: Option<u64>,
+    /// The action's start time (`not_before`), when the playbook gives one.
+    pub start_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// The action's end time (`not_after`), when the playbook gives one.
+    pub expiration_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// An action as the platform reports it.
@@ -292,6 +298,10 @@ pub struct PlannedActionSpec {
     pub expire_seconds: u64,
     pub distribute_seconds: u64,
     pub issue_seconds: Option<u64>,
+    /// `not_before`, as RFC 3339 in UTC, or a placeholder a run will know.
+    pub start_time: Option<PlanValue<String>>,
+    /// `not_after`, as RFC 3339 in UTC, or a placeholder a run will know.
+    pub expiration_time: Option<PlanValue<String>>,
 }
 
 /// What kind of failure a platform call met: the engine decides on retries and messages.

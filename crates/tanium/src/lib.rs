@@ -45,6 +45,8 @@
 //!         expire_seconds: package.expire_seconds,
 //!         distribute_seconds: 0,
 //!         issue_seconds: None,
+//!         start_time: None,
+//!         expiration_time: None,
 //!     })
 //!     .await?;
 //! let results = client.action_results(action.id, package.verify, 100).await?;
@@ -76,7 +78,7 @@ pub use model::{
 pub use parameters::{ParameterDefinition, ParameterError, ParameterKind};
 pub use platform::TaniumPlatform;
 pub use request::{
-    Method, NewAction, Page, Ref, Request, TargetGroupRef, encode_segment, requests,
+    Method, NewAction, Page, Ref, Request, TargetGroupRef, action_time, encode_segment, requests,
 };
 pub use results::{ActionResults, Outcome, ResultRow, parse_action_results};
 pub use secrecy::SecretString;

@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::model::{Action, ActionState};
 use crate::parameters;
 use crate::question_requests::{self as questions, Select, SensorChoice, SensorRef};
-use crate::request::{NewAction, Ref, Request, TargetGroupRef, requests};
+use crate::request::{NewAction, Ref, Request, TargetGroupRef, action_time, requests};
 use crate::targeting;
 
 /// Tanium behind the engine's [`Platform`] trait. Without a client it can only plan.
@@ -392,6 +392,8 @@ impl Platform for TaniumPlatform {
             expire_seconds: spec.expire_seconds,
             distribute_seconds: spec.distribute_seconds,
             issue_seconds: spec.issue_seconds,
+            start_time: spec.start_time.map(action_time),
+            expiration_time: spec.expiration_time.map(action_time),
         };
         let issued = self
             .client()?
@@ -618,6 +620,8 @@ impl Platform for TaniumPlatform {
             expire_seconds: spec.expire_seconds,
             distribute_seconds: spec.distribute_seconds,
             issue_seconds: spec.issue_seconds,
+            start_time: spec.start_time.as_ref().map(ToString::to_string),
+            expiration_time: spec.expiration_time.as_ref().map(ToString::to_string),
         };
         vec![
             planned(

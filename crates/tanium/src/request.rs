@@ -181,6 +181,16 @@ pub struct NewAction {
     pub distribute_seconds: u64,
     /// Optional `issue_seconds` (0 in Tanium's examples).
     pub issue_seconds: Option<u64>,
+    /// Optional `start_time`: RFC 3339 in UTC, whole seconds (or a plan's placeholder).
+    pub start_time: Option<String>,
+    /// Optional `expiration_time`: RFC 3339 in UTC, whole seconds (or a plan's placeholder).
+    pub expiration_time: Option<String>,
+}
+
+/// A time as an action's `start_time` or `expiration_time` is sent: RFC 3339 in UTC, whole
+/// seconds (`2026-12-02T18:00:00Z`), as Tanium writes its own times.
+pub fn action_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Characters left as they are in a path segment: everything else is percent-encoded, like
@@ -314,8 +324,17 @@ pub mod requests {
             "expire_seconds": action.expire_seconds,
             "distribute_seconds": action.distribute_seconds,
         });
-        if let (Some(issue_seconds), Some(object)) = (action.issue_seconds, body.as_object_mut()) {
-            object.insert("issue_seconds".to_owned(), json!(issue_seconds));
+        if let Some(object) = body.as_object_mut() {
+            if let Some(issue_seconds) = action.issue_seconds {
+                object.insert("issue_seconds".to_owned(), json!(issue_seconds));
+            }
+            // The window, when the playbook gives one; `expire_seconds` is then its span.
+            if let Some(start) = &action.start_time {
+                object.insert("start_time".to_owned(), json!(start));
+            }
+            if let Some(end) = &action.expiration_time {
+                object.insert("expiration_time".to_owned(), json!(end));
+            }
         }
         Request::post("/api/v2/actions".to_owned(), body, false)
     }
@@ -403,6 +422,8 @@ mod tests {
             expire_seconds: 43200,
             distribute_seconds: 0,
             issue_seconds: None,
+            start_time: None,
+            expiration_time: None,
         }
     }
 
@@ -422,6 +443,25 @@ mod tests {
         assert_eq!(body["action_group"]["id"], json!(2543851));
         assert_eq!(body["expire_seconds"], json!(43200));
         assert!(body.get("issue_seconds").is_none());
+        assert!(body.get("start_time").is_none());
+        assert!(body.get("expiration_time").is_none());
+    }
+
+    #[test]
+    fn a_window_travels_as_start_and_expiration_time() {
+        let start = chrono::DateTime::parse_from_rfc3339("2026-12-02T19:00:00.750+01:00")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let action = NewAction {
+            start_time: Some(action_time(start)),
+            expiration_time: Some(action_time(start + chrono::Duration::hours(2))),
+            expire_seconds: 7200,
+            ..sample_action()
+        };
+        let body = issue_action(&action).body.unwrap_or_default();
+        assert_eq!(body["start_time"], json!("2026-12-02T18:00:00Z"));
+        assert_eq!(body["expiration_time"], json!("2026-12-02T20:00:00Z"));
+        assert_eq!(body["expire_seconds"], json!(7200));
     }
 
     #[test]

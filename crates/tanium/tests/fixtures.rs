@@ -305,6 +305,8 @@ fn seed_examples_decode() {
         expire_seconds: 43200,
         distribute_seconds: 0,
         issue_seconds: Some(0),
+        start_time: None,
+        expiration_time: None,
     })
     .body
     .unwrap_or_default();
@@ -321,6 +323,40 @@ fn seed_examples_decode() {
         Some(2543851)
     );
     assert_eq!(examples[2]["target_group"]["filter_flag"], json!(true));
+
+    // A window travels under the names Tanium gives an action's times, in the same format
+    // (RFC 3339 in UTC, whole seconds), and `expire_seconds` is its span.
+    let start = chrono::DateTime::parse_from_rfc3339("2026-12-02T19:00:00+01:00")
+        .unwrap_or_else(|err| panic!("{err}"))
+        .with_timezone(&chrono::Utc);
+    let windowed = requests::issue_action(&NewAction {
+        name: "TestTargeting".to_owned(),
+        action_group_id: Ref::Id(2543851),
+        target_group: TargetGroupRef {
+            id: Ref::Id(2543696),
+            filter_flag: false,
+        },
+        package_id: Ref::Id(173205),
+        parameters: Vec::new(),
+        expire_seconds: 1800,
+        distribute_seconds: 0,
+        issue_seconds: None,
+        start_time: Some(runbook_tanium::action_time(start)),
+        expiration_time: Some(runbook_tanium::action_time(
+            start + chrono::Duration::seconds(1800),
+        )),
+    })
+    .body
+    .unwrap_or_default();
+    for key in ["start_time", "expiration_time"] {
+        let recorded = examples[4]["data"][key].as_str().unwrap_or_default();
+        let sent = windowed[key].as_str().unwrap_or_default();
+        assert_eq!(sent.len(), recorded.len(), "{key}: {sent} vs {recorded}");
+        assert!(sent.ends_with('Z') && recorded.ends_with('Z'), "{key}");
+        assert!(ours.get(key).is_none(), "{key} is sent only with a window");
+    }
+    assert_eq!(windowed["start_time"], json!("2026-12-02T18:00:00Z"));
+    assert_eq!(windowed["expiration_time"], json!("2026-12-02T18:30:00Z"));
 
     // The created action: pending, with the 2001 null date as expiration.
     let action = Action::from_data(&examples[4]["data"]).unwrap_or_else(|err| panic!("{err}"));

@@ -78,6 +78,8 @@ async fn issue(client: &TaniumClient, name: &str) -> (u64, u64) {
                 expire_seconds: 3600,
                 distribute_seconds: 0,
                 issue_seconds: None,
+                start_time: None,
+                expiration_time: None,
             })
             .await,
     );

@@ -125,6 +125,8 @@ async fn errors_and_clients_never_show_secrets() {
         expire_seconds: 600,
         distribute_seconds: 0,
         issue_seconds: None,
+        start_time: None,
+        expiration_time: None,
     };
     errors.extend(client.issue_action(&action).await.err());
     // The client after logging in holds a session; its Debug must not show it.

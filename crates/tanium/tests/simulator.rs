@@ -99,6 +99,8 @@ fn new_action(
         expire_seconds: 3600,
         distribute_seconds: 0,
         issue_seconds: None,
+        start_time: None,
+        expiration_time: None,
     }
 }
 

@@ -36,6 +36,8 @@ fn action() -> NewAction {
         expire_seconds: 600,
         distribute_seconds: 0,
         issue_seconds: None,
+        start_time: None,
+        expiration_time: None,
     }
 }
 

@@ -8,9 +8,10 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use runbook_playbook::{
-    DEFAULT_ACTION_GROUP_HELP, DEFAULT_ACTION_GROUP_REFUSED, IssueStep, Playbook, Step,
-    is_default_action_group,
+    ACTION_TIME_HELP, DEFAULT_ACTION_GROUP_HELP, DEFAULT_ACTION_GROUP_REFUSED, IssueStep, Playbook,
+    Step, TemplateValue, is_default_action_group, parse_action_time,
 };
 use serde_json::{Map, Value, json};
 
@@ -55,6 +56,67 @@ pub(crate) struct Rendered {
     pub(crate) package_id: u64,
     pub(crate) parameters: Vec<(String, String)>,
     pub(crate) action_group: ActionGroupOutcome,
+    /// `not_before`, rendered.
+    pub(crate) not_before: Option<DateTime<Utc>>,
+    /// `not_after`, rendered (in the future when rendered).
+    pub(crate) not_after: Option<DateTime<Utc>>,
+}
+
+/// An `issue` time as Tanium is sent it and plans show it: RFC 3339 in UTC, whole seconds.
+pub(crate) fn time_text(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// How long the action stays active (`expire_seconds`): with `not_after`, the span of its
+/// window, from `not_before` (as written, even if past) or else from `now` (when it is sent),
+/// so that `start_time + expire_seconds` is the `expiration_time` sent; without, `expire`.
+pub(crate) fn active_seconds(
+    issue: &IssueStep,
+    not_before: Option<DateTime<Utc>>,
+    not_after: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> u64 {
+    match not_after {
+        Some(end) => u64::try_from((end - not_before.unwrap_or(now)).num_seconds()).unwrap_or(0),
+        None => issue.expire.as_secs(),
+    }
+}
+
+/// The window's own rules once its times are known: it ends after it starts, and is no
+/// shorter than `distribute` (endpoints reached after it ended would never run the action).
+fn check_window(
+    issue: &IssueStep,
+    not_before: Option<DateTime<Utc>>,
+    not_after: Option<DateTime<Utc>>,
+) -> Result<(), String> {
+    let (Some(start), Some(end)) = (not_before, not_after) else {
+        return Ok(());
+    };
+    if end <= start {
+        return Err(format!(
+            "`not_after` ({}) is not after `not_before` ({}): the action would end before it starts",
+            time_text(end),
+            time_text(start)
+        ));
+    }
+    if (end - start)
+        .to_std()
+        .is_ok_and(|span| issue.distribute > span)
+    {
+        return Err(format!(
+            "the window from `not_before` to `not_after` ({}) is shorter than `distribute` ({})",
+            humanize((end - start).to_std().unwrap_or_default()),
+            humanize(issue.distribute)
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a rendered `issue` time: RFC 3339 with an offset, or a message saying what it was.
+fn read_time(key: &str, text: &str) -> Result<DateTime<Utc>, String> {
+    parse_action_time(text).ok_or_else(|| {
+        format!("`{key}` rendered `{text}`, which is not an RFC 3339 time with an offset ({ACTION_TIME_HELP})")
+    })
 }
 
 /// What the plan says of `min_endpoints`.
@@ -98,10 +160,17 @@ pub(crate) async fn run(
         target_filter_flag: rendered.target_filter_flag,
         package_id: rendered.package_id,
         parameters: rendered.parameters.clone(),
-        expire_seconds: issue.expire.as_secs(),
+        expire_seconds: active_seconds(issue, rendered.not_before, rendered.not_after, Utc::now()),
         distribute_seconds: issue.distribute.as_secs(),
         issue_seconds: issue.issue_seconds,
+        start_time: rendered.not_before,
+        expiration_time: rendered.not_after,
     };
+    if resumed.is_none() && spec.expiration_time.is_some() && spec.expire_seconds == 0 {
+        return Err(StepError::new(
+            "`not_after` passed while the step checked the target: the action would have expired already; nothing was issued",
+        ));
+    }
     let (action, adopted) = match resumed {
         Some(existing) => (existing, true),
         None => send(engine, state, step, &spec).await?,
@@ -167,6 +236,27 @@ pub(crate) async fn render(
     if is_default_action_group(&action_group.name) {
         return Err(default_action_group_error());
     }
+    let time = |key: &str, value: Option<&TemplateValue>| -> Result<_, StepError> {
+        value
+            .map(|value| {
+                let text = value_text(&engine.render(state, value, &context)?);
+                read_time(key, text.trim())
+                    .map_err(|why| StepError::new(format!("{why}; nothing was issued")))
+            })
+            .transpose()
+    };
+    let not_before = time("not_before", issue.not_before.as_deref())?;
+    let not_after = time("not_after", issue.not_after.as_deref())?;
+    check_window(issue, not_before, not_after)
+        .map_err(|why| StepError::new(format!("{why}; nothing was issued")))?;
+    if let Some(end) = not_after
+        && end <= Utc::now()
+    {
+        return Err(StepError::new(format!(
+            "`not_after` ({}) is in the past: the action would have expired already; nothing was issued",
+            time_text(end)
+        )));
+    }
     Ok(Rendered {
         name,
         target_group_id,
@@ -174,6 +264,8 @@ pub(crate) async fn render(
         package_id,
         parameters,
         action_group,
+        not_before,
+        not_after,
     })
 }
 
@@ -380,11 +472,21 @@ fn done(
     targeted: u64,
     verify: bool,
 ) -> StepDone {
-    let expires_at = action.expires_at.clone().unwrap_or_else(|| {
-        let expiry = chrono::Utc::now()
-            + chrono::Duration::from_std(issue.expire + issue.distribute).unwrap_or_default();
-        expiry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    });
+    let expires_at = action
+        .expires_at
+        .clone()
+        .unwrap_or_else(|| match rendered.not_after {
+            Some(end) => time_text(end),
+            None => {
+                let start = rendered
+                    .not_before
+                    .map_or_else(Utc::now, |start| start.max(Utc::now()));
+                let expiry = start
+                    + chrono::Duration::from_std(issue.expire + issue.distribute)
+                        .unwrap_or_default();
+                time_text(expiry)
+            }
+        });
     let known_package = state.packages.get(&rendered.package_id);
     let summary = format!(
         "action {} issued to {targeted} endpoint{} under {} ({})",
@@ -662,15 +764,47 @@ pub(crate) fn plan(
             fewer_than(issue.min_endpoints)
         )),
     }
+    let not_before = plan_time(planner, scope, "not_before", issue.not_before.as_deref())?;
+    let not_after = plan_time(planner, scope, "not_after", issue.not_after.as_deref())?;
+    let known = |time: &Option<PlanValue<String>>| match time {
+        Some(PlanValue::Known(text)) => parse_action_time(text),
+        _ => None,
+    };
+    let (start, end) = (known(&not_before), known(&not_after));
+    check_window(issue, start, end)?;
+    let now = Utc::now();
+    if let Some(end) = end
+        && end <= now
+    {
+        return Err(format!(
+            "`not_after` ({}) is in the past: a run would refuse to issue",
+            time_text(end)
+        ));
+    }
+    let ends = match (&not_after, &not_before) {
+        (Some(end), Some(_)) => format!("ending at {end} (not_after)"),
+        (Some(end), None) => {
+            format!("ending at {end} (not_after; expire_seconds counted from when it is sent)")
+        }
+        (None, _) => format!("expiring after {}", humanize(issue.expire)),
+    };
+    let starts = match &not_before {
+        Some(start) => format!(", starting at {start} (not_before)"),
+        None => String::new(),
+    };
     planned.details.push(format!(
-        "issue `{unique_name}` under action group `{action_group}`, expiring after {}{}",
-        humanize(issue.expire),
+        "issue `{unique_name}` under action group `{action_group}`{starts}, {ends}{}",
         if issue.distribute > Duration::ZERO {
             format!(", distributed over {}", humanize(issue.distribute))
         } else {
             String::new()
         }
     ));
+    let expire_seconds = match (&not_after, end) {
+        // A template a run will know: the plan cannot count the span yet.
+        (Some(_), None) => issue.expire.as_secs(),
+        _ => active_seconds(issue, start, end, now),
+    };
     let spec = PlannedActionSpec {
         name: unique_name,
         action_group_id: PlanValue::Placeholder(format!(
@@ -681,9 +815,11 @@ pub(crate) fn plan(
         target_filter_flag,
         package_id,
         parameters,
-        expire_seconds: issue.expire.as_secs(),
+        expire_seconds,
         distribute_seconds: issue.distribute.as_secs(),
         issue_seconds: issue.issue_seconds,
+        start_time: not_before,
+        expiration_time: not_after,
     };
     planned.requests.extend(planner.platform.plan_issue(&spec));
     let mut outputs = placeholders(step);
@@ -691,4 +827,29 @@ pub(crate) fn plan(
         map.insert("name".to_owned(), Value::String(spec.name.clone()));
     }
     Ok(outputs)
+}
+
+/// An `issue` time in a plan: RFC 3339 in UTC when known, a placeholder when only a run can
+/// tell, refused when it renders to something else.
+fn plan_time(
+    planner: &Planner<'_>,
+    scope: &Scope<'_>,
+    key: &str,
+    value: Option<&TemplateValue>,
+) -> Result<Option<PlanValue<String>>, String> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let rendered = planner.render_known(value, scope)?;
+    if scope.unknowns.is_unknown(&rendered) {
+        return Ok(Some(PlanValue::Placeholder(
+            value_text(&rendered)
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned(),
+        )));
+    }
+    let text = value_text(&rendered);
+    read_time(key, text.trim()).map(|at| Some(PlanValue::Known(time_text(at))))
 }
