@@ -322,7 +322,9 @@ impl<'s> TemplateChecker<'s> {
                             codes::UNKNOWN_NAME,
                             at,
                             length,
-                            format!("`run.{field}` exists only in `on_failure` and `finally` steps"),
+                            format!(
+                                "`run.{field}` exists only in `on_failure` and `finally` steps"
+                            ),
                         )
                         .help("the main steps run before the run has a status"),
                     );

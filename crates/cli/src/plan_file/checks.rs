@@ -349,4 +349,3 @@ impl IssueGuard for PlanIssueGuard {
         Err(message)
     }
 }
-

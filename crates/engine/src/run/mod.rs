@@ -330,8 +330,14 @@ impl Engine {
         self.step_list(state, &playbook.steps, 0, &mut end).await;
         let first_handler = playbook.steps.len();
         if end.failure.is_some() && !end.interrupted && !end.cancelled {
-            self.handler(state, &playbook.on_failure, first_handler, "on_failure", &mut end)
-                .await;
+            self.handler(
+                state,
+                &playbook.on_failure,
+                first_handler,
+                "on_failure",
+                &mut end,
+            )
+            .await;
         }
         if !end.interrupted && !end.cancelled {
             let first = first_handler + playbook.on_failure.len();
