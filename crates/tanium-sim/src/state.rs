@@ -37,7 +37,12 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub(crate) fn new(scale: f64) -> Clock {
-        Clock::resumed(scale, Utc::now(), 0.0)
+        // Whole milliseconds, so that a date read into sim time (`at`) and back is the same
+        // (a restored clock keeps the epoch its file recorded).
+        let now = Utc::now();
+        let epoch = chrono::DurationRound::duration_trunc(now, chrono::Duration::milliseconds(1))
+            .unwrap_or(now);
+        Clock::resumed(scale, epoch, 0.0)
     }
 
     /// A clock that reads `offset` now and dates sim time 0 at `epoch` (a restored simulator).
@@ -60,7 +65,8 @@ impl Clock {
 
     pub(crate) fn date(&self, at: SimTime) -> DateTime<Utc> {
         // Clamped: a client may send an absurd expire_seconds; dates must not overflow.
-        let millis = (at * 1000.0).clamp(0.0, MAX_SIM_MILLIS) as i64;
+        // Rounded: a date read back through `at` gives the same date.
+        let millis = (at * 1000.0).round().clamp(0.0, MAX_SIM_MILLIS) as i64;
         self.epoch
             .checked_add_signed(chrono::Duration::milliseconds(millis))
             .unwrap_or(self.epoch)
@@ -68,6 +74,11 @@ impl Clock {
 
     pub(crate) fn iso(&self, at: SimTime) -> String {
         iso(self.date(at))
+    }
+
+    /// The sim time of a date (before sim time 0 for a date before the simulator started).
+    pub(crate) fn at(&self, date: DateTime<Utc>) -> SimTime {
+        (date - self.epoch).num_milliseconds() as f64 / 1000.0
     }
 }
 
@@ -119,6 +130,11 @@ pub(crate) struct Action {
     pub saved_action_id: u64,
     pub user_id: u64,
     pub history_question_id: u64,
+    /// The `start_time` it was issued with: it does not start before.
+    pub start_at: Option<SimTime>,
+    /// The `expiration_time` it was issued with: it expires then (instead of `expire_seconds`
+    /// after its start).
+    pub end_at: Option<SimTime>,
 }
 
 /// A sensor a question selects, with its parameter values in the order of its definition.
@@ -364,7 +380,15 @@ impl Shared {
     }
 
     /// When the action started running on the fleet, if it has.
+    /// Not before its approval, nor before its `start_time`.
     pub(crate) fn action_start(&self, action: &Action, now: SimTime) -> Option<SimTime> {
+        let approved = self.approval_time(action, now)?;
+        let start = action.start_at.map_or(approved, |at| at.max(approved));
+        (start <= now).then_some(start)
+    }
+
+    /// When the action was approved (created, when it needed none), if it was by `now`.
+    pub(crate) fn approval_time(&self, action: &Action, now: SimTime) -> Option<SimTime> {
         if !action.needs_approval {
             return Some(action.created_at);
         }
@@ -380,7 +404,15 @@ impl Shared {
     }
 
     pub(crate) fn approved(&self, action: &Action, now: SimTime) -> bool {
-        self.action_start(action, now).is_some()
+        self.approval_time(action, now).is_some()
+    }
+
+    /// When an action that started at `start` expires: its `expiration_time` when it was
+    /// issued with one, else `expire_seconds` after its start.
+    pub(crate) fn expires_at(&self, action: &Action, start: SimTime) -> SimTime {
+        action
+            .end_at
+            .unwrap_or(start + action.expire_seconds as f64)
     }
 
     fn verifies(&self, action: &Action) -> bool {
@@ -408,7 +440,7 @@ impl Shared {
         let failed = unit(hash, 5) < self.config.failure_share;
         let verify = self.verifies(action) && !failed;
         let verified_at = finished_at + 3.0 + 15.0 * unit(hash, 6);
-        let expires_at = start + action.expire_seconds as f64;
+        let expires_at = self.expires_at(action, start);
         let cut = match action.stopped_at {
             Some(stopped) if stopped < expires_at => (stopped, MachineStatus::Stopped),
             _ => (expires_at, MachineStatus::Expired),
@@ -459,14 +491,17 @@ impl Shared {
     /// The action's status word at `now`.
     pub(crate) fn action_status(&self, action: &Action, now: SimTime) -> &'static str {
         let Some(start) = self.action_start(action, now) else {
-            // Stopped before anyone approved it.
+            // Stopped before anyone approved it (or before its start time), or past its
+            // expiration time before it started.
             return if action.stopped_at.is_some() {
                 "Stopped"
+            } else if action.end_at.is_some_and(|end| now >= end) {
+                "Expired"
             } else {
                 "Pending"
             };
         };
-        let expires_at = start + action.expire_seconds as f64;
+        let expires_at = self.expires_at(action, start);
         if let Some(stopped) = action.stopped_at
             && stopped < expires_at
         {
@@ -489,9 +524,10 @@ impl Shared {
     }
 
     pub(crate) fn expiration(&self, action: &Action, now: SimTime) -> String {
-        match self.action_start(action, now) {
-            Some(start) => self.clock.iso(start + action.expire_seconds as f64),
-            None => placeholder(action.expire_seconds),
+        match (self.action_start(action, now), action.end_at) {
+            (_, Some(end)) => self.clock.iso(end),
+            (Some(start), None) => self.clock.iso(self.expires_at(action, start)),
+            (None, None) => placeholder(action.expire_seconds),
         }
     }
 }

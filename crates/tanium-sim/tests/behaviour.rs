@@ -695,3 +695,73 @@ async fn login_sessions_expire_with_403_and_latency_is_added() {
     assert!(started.elapsed() >= Duration::from_millis(40));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_action_waits_for_its_start_time_and_ends_at_its_expiration_time() {
+    let config = fast();
+    let expected = online(&config, None);
+    let sim = Simulator::start(config).await.unwrap();
+    let client = Client::new(&sim, sim.api_token());
+    // The simulator's clock runs 1000 times faster than the wall clock: read its date from an
+    // action's creation time.
+    let (_, first) = client
+        .issue(json!({ "name": "clock", "package_spec": { "source_id": 243 } }))
+        .await;
+    let now = chrono::DateTime::parse_from_rfc3339(first["creation_time"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let text = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    // Starts 1500 sim seconds (1.5 s) from now, ends 300 sim seconds after that.
+    let start = text(now + chrono::Duration::seconds(1500));
+    let end = text(now + chrono::Duration::seconds(1800));
+    let (id, action) = client
+        .issue(json!({
+            "name": "windowed",
+            "package_spec": { "source_id": 243 },
+            "start_time": start,
+            "expiration_time": end,
+            "expire_seconds": 300,
+        }))
+        .await;
+    assert_eq!(action["status"], "Pending", "{action}");
+    assert_eq!(action["start_time"], json!(start));
+    assert_eq!(action["expiration_time"], json!(end));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let read = client.get(&format!("/actions/{id}")).await["data"].clone();
+    assert_eq!(read["status"], "Pending", "{read}");
+    assert_eq!(read["start_time"], json!(start));
+    assert_eq!(read["expiration_time"], json!(end));
+    assert!(
+        client.statuses(id).await.is_empty(),
+        "nothing runs before its start time"
+    );
+    // Then it runs, and every online machine completes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.get(&format!("/actions/{id}")).await["data"]["status"] == "Pending" {
+        assert!(Instant::now() < deadline, "never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    client
+        .wait_for(id, expected, |s| s.ends_with(":Completed."))
+        .await;
+    // Past its expiration time, it is over (closed: every machine had finished).
+    loop {
+        let status = client.get(&format!("/actions/{id}")).await["data"]["status"].clone();
+        if status != "Active" {
+            assert_eq!(status, "Closed");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A time that is not one is refused.
+    let (status, body) = client
+        .post_status(
+            "/actions",
+            json!({ "name": "bad", "package_spec": { "source_id": 243 },
+                    "action_group": { "id": 1 }, "start_time": "tomorrow" }),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    sim.shutdown().await;
+}

@@ -34,7 +34,7 @@ fn user_json(user: &UserDef, created: &str) -> Value {
 /// (`auto_approve_after`), the second user, the approver. `{"id": 0, "name": ""}` while it
 /// waits, and when it needed no approval.
 fn approver_json(shared: &Shared, action: &Action, now: SimTime) -> Value {
-    let approved = shared.action_start(action, now).is_some();
+    let approved = shared.approved(action, now);
     let approver = match action.approver_id {
         Some(id) => shared.user(id),
         None if action.needs_approval && approved => shared.config.users.get(1),
@@ -69,7 +69,8 @@ fn action_json(shared: &Shared, inner: &Inner, action: &Action, now: SimTime) ->
         "expire_seconds": action.expire_seconds,
         "distribute_seconds": action.distribute_seconds,
         "creation_time": shared.clock.iso(action.created_at),
-        "start_time": start.map_or_else(|| placeholder(0), |at| shared.clock.iso(at)),
+        // When it started; before, the `start_time` it was issued with, if any.
+        "start_time": start.or(action.start_at).map_or_else(|| placeholder(0), |at| shared.clock.iso(at)),
         "expiration_time": shared.expiration(action, now),
         "status": shared.action_status(action, now),
         "stopped_flag": action.stopped_at.is_some(),
@@ -94,7 +95,7 @@ fn saved_action_json(shared: &Shared, inner: &Inner, action: &Action, now: SimTi
         "issue_seconds": 0,
         "distribute_seconds": action.distribute_seconds,
         "expire_seconds": action.expire_seconds,
-        "approved_flag": start.is_some(),
+        "approved_flag": shared.approved(action, now),
         "approver": approver,
         "user": shared.user(action.user_id).map(|user| json!({ "id": user.id, "name": user.name })),
         "public_flag": false,
@@ -204,6 +205,15 @@ pub(super) async fn create_action(
     let distribute_seconds = id_of(body.get("distribute_seconds"))
         .unwrap_or(0)
         .min(MAX_SECONDS);
+    let start_at = action_time(&shared, body.get("start_time"), "start_time")?;
+    let end_at = action_time(&shared, body.get("expiration_time"), "expiration_time")?;
+    if let (Some(start), Some(end)) = (start_at, end_at)
+        && end <= start
+    {
+        return Err(ApiError::bad_request(
+            "expiration_time must be after start_time",
+        ));
+    }
 
     let now = shared.clock.now();
     let (response, drop_after) = {
@@ -232,6 +242,8 @@ pub(super) async fn create_action(
             saved_action_id: 7000 + id,
             user_id,
             history_question_id: 800_000 + id,
+            start_at,
+            end_at,
         };
         let response = action_json(&shared, &inner, &action, now);
         inner.actions.insert(id, action);
@@ -244,6 +256,32 @@ pub(super) async fn create_action(
         response.extensions_mut().insert(DropConnection);
     }
     Ok(response)
+}
+
+/// An action's `start_time` or `expiration_time` as sent (ISO 8601 with `Z` or an offset) in
+/// sim time; absent, null, empty or Tanium's null date (2001-01-01) means not set.
+fn action_time(
+    shared: &Shared,
+    value: Option<&Value>,
+    key: &str,
+) -> Result<Option<SimTime>, ApiError> {
+    let text = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(text)) if text.trim().is_empty() => return Ok(None),
+        Some(Value::String(text)) => text.trim(),
+        Some(_) => {
+            return Err(ApiError::bad_request(format!(
+                "{key} must be a time in text"
+            )));
+        }
+    };
+    let date = chrono::DateTime::parse_from_rfc3339(text)
+        .map_err(|_| ApiError::bad_request(format!("{key} is not an ISO 8601 time: '{text}'")))?
+        .with_timezone(&chrono::Utc);
+    if date.format("%Y-%m-%d").to_string() == "2001-01-01" {
+        return Ok(None);
+    }
+    Ok(Some(shared.clock.at(date)))
 }
 
 /// The package an action runs (its index in the configuration) and the parameters sent,

@@ -26,6 +26,8 @@ fn action(shared: &Shared, needs_approval: bool, package_index: usize) -> Action
         saved_action_id: 1,
         user_id: 1,
         history_question_id: 1,
+        start_at: None,
+        end_at: None,
     }
 }
 
@@ -172,4 +174,39 @@ fn built_in_groups_select_the_right_machines() {
             .all(|&m| shared.fleet()[m as usize].os_platform == "Windows")
     );
     assert!(!windows.is_empty());
+}
+
+#[test]
+fn a_start_time_holds_the_action_and_an_expiration_time_ends_it() {
+    let shared = shared(SimConfig::default());
+    let mut action = action(&shared, false, 0);
+    action.start_at = Some(100.0);
+    action.end_at = Some(400.0);
+    let online = shared.fleet().iter().position(|e| e.online).unwrap() as u32;
+    // Before its start time: pending, no machine reports, though it needed no approval.
+    assert!(shared.approved(&action, 50.0));
+    assert_eq!(shared.action_start(&action, 99.0), None);
+    assert_eq!(shared.action_status(&action, 99.0), "Pending");
+    assert_eq!(shared.machine_status(&action, online, 99.0), None);
+    // The reported times are the ones it was issued with, before and after it starts.
+    assert_eq!(shared.expiration(&action, 50.0), shared.clock.iso(400.0));
+    assert_eq!(shared.action_start(&action, 101.0), Some(100.0));
+    assert_eq!(shared.action_status(&action, 101.0), "Active");
+    assert!(matches!(
+        shared.machine_status(&action, online, 200.0),
+        Some(MachineStatus::Completed | MachineStatus::Failed)
+    ));
+    // Its expiration time, not `expire_seconds` (600) after the start, ends it.
+    assert_eq!(shared.action_status(&action, 399.0), "Active");
+    assert_ne!(shared.action_status(&action, 401.0), "Active");
+    // Approved after its start time: it starts at the approval.
+    let mut late = self::action(&shared, true, 0);
+    late.start_at = Some(10.0);
+    late.approved_at = Some(20.0);
+    assert_eq!(shared.action_start(&late, 30.0), Some(20.0));
+    // Never started, past its expiration time: expired.
+    let mut never = self::action(&shared, true, 0);
+    never.end_at = Some(5.0);
+    assert_eq!(shared.action_status(&never, 4.0), "Pending");
+    assert_eq!(shared.action_status(&never, 6.0), "Expired");
 }

@@ -148,6 +148,12 @@ pub(crate) struct ActionRecord {
     pub saved_action_id: u64,
     pub user_id: u64,
     pub history_question_id: u64,
+    /// The `start_time` it was issued with (absent from files written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<SimTime>,
+    /// The `expiration_time` it was issued with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_at: Option<SimTime>,
 }
 
 /// A question asked through `POST /questions`.
@@ -323,6 +329,8 @@ fn action_record(shared: &Shared, action: &Action) -> ActionRecord {
         saved_action_id: action.saved_action_id,
         user_id: action.user_id,
         history_question_id: action.history_question_id,
+        start_at: action.start_at,
+        end_at: action.end_at,
     }
 }
 
@@ -493,6 +501,8 @@ fn action_of(shared: &Shared, inner: &Inner, record: ActionRecord) -> Result<Act
         saved_action_id: record.saved_action_id,
         user_id: record.user_id,
         history_question_id: record.history_question_id,
+        start_at: record.start_at.filter(|at| at.is_finite()),
+        end_at: record.end_at.filter(|at| at.is_finite()),
     })
 }
 

@@ -55,6 +55,8 @@ fn busy_simulator() -> Shared {
                     saved_action_id: 7000 + id,
                     user_id: 1,
                     history_question_id: 800_000 + id,
+                    start_at: None,
+                    end_at: None,
                 },
             );
         }
