@@ -708,3 +708,189 @@ async fn input_errors_are_reported_together_before_any_request() {
     );
     assert!(sim.inspect().requests.is_empty(), "no request was sent");
 }
+
+/// `tag_playbook` whose issue step has a window from inputs `start` and `end` (each written
+/// only when `keys` names it).
+fn window_playbook(keys: &[&str]) -> String {
+    let mut window = String::new();
+    for key in keys {
+        let input = if *key == "not_before" { "start" } else { "end" };
+        window.push_str(&format!("      {key}: \"{{{{ inputs.{input} }}}}\"\n"));
+    }
+    tag_playbook("equals", "", "")
+        .replace(
+            "  value: { type: string }\n",
+            "  value: { type: string }\n  start: { type: string, default: \"\" }\n  end: { type: string, default: \"\" }\n",
+        )
+        .replace(
+            "      package: \"{{ steps.params.package_spec }}\"\n",
+            &format!("      package: \"{{{{ steps.params.package_spec }}}}\"\n{window}"),
+        )
+}
+
+fn no_action_was_sent(sim: &RunningSim) {
+    let state = sim.inspect();
+    assert!(state.actions.is_empty(), "nothing was issued");
+    assert!(
+        !state
+            .requests
+            .iter()
+            .any(|request| request.method == "POST" && request.path.ends_with("/actions")),
+        "no POST /actions: {:?}",
+        state.requests
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn not_before_holds_the_action_pending_until_then_and_it_completes() {
+    // The simulator's date runs `SCALE` times faster than the wall clock from its start.
+    const SCALE: f64 = 20.0;
+    let started = chrono::Utc::now();
+    let sim = simulator(|config| config.time_scale = SCALE).await;
+    let elapsed = (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0;
+    let sim_now = started + chrono::Duration::milliseconds((elapsed * SCALE * 1000.0) as i64);
+    // A minute of the simulator's time (three real seconds) ahead.
+    let not_before = (sim_now + chrono::Duration::seconds(60))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let dir = tempfile::tempdir().unwrap();
+    let source = window_playbook(&["not_before"]);
+    assert!(
+        source.contains("not_before: \"{{ inputs.start }}\""),
+        "{source}"
+    );
+    let playbook = write_playbook(&dir, "window.yaml", &source);
+    let start = format!("start={not_before}");
+    let began = std::time::Instant::now();
+    let output = run_against(
+        Some(&sim),
+        &[
+            "run",
+            &playbook,
+            "--input",
+            "value=WIN-DC01",
+            "--input",
+            &start,
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    let event = succeeded(&output);
+    // Issued pending (the simulator needs no approval: only the start time held it back).
+    let tag = step_outputs(&output, "tag");
+    assert_eq!(tag["status"], "Pending", "{tag}");
+    assert_eq!(
+        event["outputs"]["completed"], event["outputs"]["targeted"],
+        "{event}"
+    );
+    assert_eq!(event["outputs"]["completed"], 1, "{event}");
+    assert!(
+        began.elapsed() >= Duration::from_secs(2),
+        "the endpoints finished only after the start time: {:?}",
+        began.elapsed()
+    );
+    // The action carries the start time the playbook gave.
+    let id = tag["action_id"].as_u64().expect("an action id");
+    let action: Value = reqwest::Client::new()
+        .get(format!("{}/api/v2/actions/{id}", sim.base_url()))
+        .header("session", sim.api_token())
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        action["data"]["start_time"],
+        not_before.as_str(),
+        "{action}"
+    );
+    assert_eq!(sim.inspect().actions.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_that_cannot_be_kept_fails_before_anything_is_sent() {
+    let sim = simulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = write_playbook(
+        &dir,
+        "window.yaml",
+        &window_playbook(&["not_before", "not_after"]),
+    );
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "2030-01-01T00:00:00Z",
+            "2020-01-01T00:00:00Z",
+            "is not after `not_before`",
+        ),
+        (
+            "2020-01-01T00:00:00Z",
+            "2020-01-01T06:00:00+02:00",
+            "is in the past",
+        ),
+        (
+            "tomorrow",
+            "2099-01-01T00:00:00Z",
+            "`not_before` rendered `tomorrow`, which is not an RFC 3339 time",
+        ),
+    ];
+    for (start, end, why) in cases {
+        let start = format!("start={start}");
+        let end = format!("end={end}");
+        let output = run_against(
+            Some(&sim),
+            &[
+                "run",
+                &playbook,
+                "--input",
+                "value=WIN-DC01",
+                "--input",
+                &start,
+                "--input",
+                &end,
+            ],
+            &[],
+        )
+        .await;
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{why}: {stderr}");
+        assert!(stderr.contains(why), "{why}: {stderr}");
+        assert!(stderr.contains("nothing was issued"), "{stderr}");
+        no_action_was_sent(&sim);
+    }
+    // The plan shows the window, in the step's details and in the body it would send.
+    let output = run_against(
+        None,
+        &[
+            "plan",
+            &playbook,
+            "--input",
+            "value=WIN-DC01",
+            "--input",
+            "start=2098-12-31T23:00:00-01:00",
+            "--input",
+            "end=2099-01-01T06:00:00Z",
+        ],
+        &[],
+    )
+    .await;
+    let plan = text(&output.stdout);
+    assert!(output.status.success(), "{plan}\n{}", text(&output.stderr));
+    assert!(
+        plan.contains("starting at 2099-01-01T00:00:00Z (not_before)"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("ending at 2099-01-01T06:00:00Z (not_after)"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("\"start_time\":\"2099-01-01T00:00:00Z\""),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("\"expiration_time\":\"2099-01-01T06:00:00Z\""),
+        "{plan}"
+    );
+    assert!(plan.contains("\"expire_seconds\":21600"), "{plan}");
+}
