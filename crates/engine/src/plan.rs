@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use runbook_playbook::{
-    DEFAULT_ACTION_GROUP_REFUSED, Playbook, Step, StepKind, TemplateValue, is_default_action_group,
+    DEFAULT_ACTION_GROUP_REFUSED, HANDLER_RUN_FIELDS, Playbook, Step, StepKind, TemplateValue,
+    is_default_action_group,
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -157,9 +158,6 @@ impl<'a> Planner<'a> {
                 "id": RUN_ID_PLACEHOLDER,
                 "playbook": playbook.name,
                 "started_at": "<run.started_at>",
-                "status": "<run.status>",
-                "failed_step": "<run.failed_step>",
-                "error": "<run.error>",
             },
             "secrets": secrets,
         });
@@ -168,6 +166,14 @@ impl<'a> Planner<'a> {
         let main = playbook.steps.len();
         let on_failure = playbook.on_failure.len();
         for (index, step) in playbook.all_steps().enumerate() {
+            if index == main
+                && let Some(run) = names.get_mut("run").and_then(Value::as_object_mut)
+            {
+                // Handlers also know how the main steps ended.
+                for field in HANDLER_RUN_FIELDS {
+                    run.insert(field.to_owned(), Value::String(format!("<run.{field}>")));
+                }
+            }
             let taint = names_taint(&input_taint, &steps_taint);
             let scope = Scope {
                 context: TemplateContext::with_taint(&names, &taint),

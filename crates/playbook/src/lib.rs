@@ -85,7 +85,8 @@ pub use schedules::{
 };
 pub use schema::json_schema;
 pub use templates::{
-    BUILTIN_FILTERS, BUILTIN_TESTS, GLOBAL_FUNCTIONS, RUN_FIELDS, looks_like_template,
+    BUILTIN_FILTERS, BUILTIN_TESTS, GLOBAL_FUNCTIONS, HANDLER_RUN_FIELDS, RUN_FIELDS,
+    looks_like_template,
 };
 pub use triggers::{
     Encoding, LoadedTriggers, SignedTimestamp, TRIGGER_NAMES, Trigger, TriggerAuth, TriggerFile,

@@ -96,12 +96,17 @@ pub(crate) const ENQUEUE: &str = "INSERT INTO runs (run_id, playbook_name, playb
      ON CONFLICT (firing_key) DO NOTHING";
 
 /// Which runs may be claimed: queued ones (unless they wait for a previous run of their
-/// schedule that is still running, or queued before them), and running ones whose claimer
-/// stopped heart-beating. Runs started by `runbook run` (never claimed) are never taken: their
-/// process may be alive. "Queued before them" closes a race on PostgreSQL: while one claimer
-/// holds the oldest run of a schedule locked (not yet `running` for the others), the next one
-/// of that schedule is not claimable either.
-const CLAIMABLE: &str = "(candidate.status = 'queued' \
+/// schedule that is still running, or queued before them, or are parked at an approval gate),
+/// and running ones whose claimer stopped heart-beating. Runs started by `runbook run` (never
+/// claimed) are never taken: their process may be alive. "Queued before them" closes a race on
+/// PostgreSQL: while one claimer holds the oldest run of a schedule locked (not yet `running`
+/// for the others), the next one of that schedule is not claimable either.
+///
+/// The two kinds are claimed by two statements, stale runs first: each one's candidates are a
+/// prefix of the `(status, queued_at, run_id)` index, read in order and left at the first that
+/// fits, so a claim costs the same with 10 or 25,000 runs queued (one statement with both
+/// kinds ORed read and sorted every queued run).
+const QUEUED_CLAIMABLE: &str = "candidate.status = 'queued' \
          AND (candidate.not_before IS NULL OR candidate.not_before <= {now}) \
          AND (candidate.waits_for_previous = 0 \
          OR NOT EXISTS (SELECT 1 FROM runs AS other \
@@ -110,9 +115,20 @@ const CLAIMABLE: &str = "(candidate.status = 'queued' \
                     OR (other.status = 'queued' \
                         AND (other.queued_at < candidate.queued_at \
                              OR (other.queued_at = candidate.queued_at \
-                                 AND other.run_id < candidate.run_id))))))) \
-     OR (candidate.status = 'running' AND candidate.claimed_by IS NOT NULL \
-         AND candidate.claimed_by NOT LIKE 'cli:%' AND candidate.heartbeat_at < {cutoff})";
+                                 AND other.run_id < candidate.run_id))))))";
+
+/// See [`QUEUED_CLAIMABLE`].
+const STALE_CLAIMABLE: &str = "candidate.status = 'running' AND candidate.claimed_by IS NOT NULL \
+         AND candidate.claimed_by NOT LIKE 'cli:%' AND candidate.heartbeat_at < {cutoff}";
+
+/// The runs one claim statement looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Candidates {
+    /// Running runs whose holder stopped heart-beating: taken over first.
+    Stale,
+    /// Queued runs, oldest first.
+    Queued,
+}
 
 /// The time text of the heartbeat columns, from the database's clock on PostgreSQL: every
 /// process of a shared store compares heartbeats on one clock, so that a worker whose clock
@@ -147,16 +163,20 @@ const CLAIM_COLUMNS: &str = "status = 'running', claimed_by = $1, heartbeat_at =
 const CLAIM_RETURNING: &str = "RETURNING run_id, queued_at, schedule_name, firing_key, \
      claim_epoch, previous_holder, previous_grace_ms, sealed_inputs";
 
-fn claim_sql(postgres: bool) -> String {
+fn claim_sql(postgres: bool, candidates: Candidates) -> String {
     let lock = if postgres {
         " FOR UPDATE OF candidate SKIP LOCKED"
     } else {
         ""
     };
+    let claimable = match candidates {
+        Candidates::Stale => STALE_CLAIMABLE,
+        Candidates::Queued => QUEUED_CLAIMABLE,
+    };
     clocked(
         &format!(
             "UPDATE runs SET {CLAIM_COLUMNS} \
-             WHERE run_id = (SELECT candidate.run_id FROM runs AS candidate WHERE {CLAIMABLE} \
+             WHERE run_id = (SELECT candidate.run_id FROM runs AS candidate WHERE {claimable} \
              ORDER BY candidate.queued_at, candidate.run_id LIMIT 1{lock}) {CLAIM_RETURNING}"
         ),
         postgres,
@@ -363,23 +383,25 @@ impl SqlStore {
         send_grace: Option<Duration>,
     ) -> Result<Option<ClaimedRun>, StoreError> {
         let doing = format!("claiming a queued run for worker {worker_id}");
-        let claimed = self
-            .clocked_claim(
-                &claim_sql(self.is_postgres()),
-                ClaimBinds {
-                    holder: worker_id,
-                    number: send_grace.map(millis),
-                    stale_after,
-                    run_id: None,
-                    from: None,
-                },
-            )
-            .await
-            .map_err(|error| self.fail(&doing, error))?;
-        let Some(row) = claimed else {
-            return Ok(None);
-        };
-        self.claimed_run(row, &doing).await.map(Some)
+        for candidates in [Candidates::Stale, Candidates::Queued] {
+            let claimed = self
+                .clocked_claim(
+                    &claim_sql(self.is_postgres(), candidates),
+                    ClaimBinds {
+                        holder: worker_id,
+                        number: send_grace.map(millis),
+                        stale_after,
+                        run_id: None,
+                        from: None,
+                    },
+                )
+                .await
+                .map_err(|error| self.fail(&doing, error))?;
+            if let Some(row) = claimed {
+                return self.claimed_run(row, &doing).await.map(Some);
+            }
+        }
+        Ok(None)
     }
 
     async fn claimed_run(&self, row: ClaimRow, doing: &str) -> Result<ClaimedRun, StoreError> {
@@ -739,9 +761,11 @@ mod tests {
 
     #[test]
     fn only_postgres_claims_with_skip_locked() {
-        assert!(claim_sql(true).contains("FOR UPDATE OF candidate SKIP LOCKED"));
-        assert!(!claim_sql(false).contains("FOR UPDATE"));
-        assert!(claim_sql(false).contains("RETURNING run_id"));
+        for candidates in [Candidates::Stale, Candidates::Queued] {
+            assert!(claim_sql(true, candidates).contains("FOR UPDATE OF candidate SKIP LOCKED"));
+            assert!(!claim_sql(false, candidates).contains("FOR UPDATE"));
+            assert!(claim_sql(false, candidates).contains("RETURNING run_id"));
+        }
     }
 
     #[test]
