@@ -138,14 +138,35 @@ static LIST_LISTINGS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
     )
 });
 
-static PAGE_RUNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "SELECT {LISTING_COLUMNS} FROM runs \
-         WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR playbook_name = $2) \
-           AND ($3 IS NULL OR started_at >= $3) AND ($4 IS NULL OR run_id < $4) \
-         ORDER BY run_id DESC LIMIT $5"
-    )
-});
+/// A page of runs, newest first, with only the filters given written into the statement (a
+/// filter written `($1 IS NULL OR ...)` keeps the planner from using an index for it: a page
+/// of one playbook's runs read every run of the playbook). Values are always bound.
+fn page_runs_sql(page: &RunPage) -> (String, Vec<&str>) {
+    let mut conditions = Vec::new();
+    let mut binds = Vec::new();
+    let filters = [
+        ("status = ", page.status.as_deref()),
+        ("playbook_name = ", page.playbook.as_deref()),
+        ("started_at >= ", page.since.as_deref()),
+        ("run_id < ", page.before.as_deref()),
+    ];
+    for (condition, value) in filters {
+        if let Some(value) = value {
+            binds.push(value);
+            conditions.push(format!("{condition}${}", binds.len()));
+        }
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {} ", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {LISTING_COLUMNS} FROM runs {filter}ORDER BY run_id DESC LIMIT ${}",
+        binds.len() + 1
+    );
+    (sql, binds)
+}
 
 const SELECT_EVENTS_AFTER: &str = "SELECT sequence, payload, recorded_at, claim_epoch \
      FROM events WHERE run_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3";
@@ -201,15 +222,14 @@ impl SqlStore {
     /// `before` set to the last run id of this one, and a page shorter than `limit` is the
     /// last.
     pub async fn page_runs(&self, page: &RunPage) -> Result<Vec<RunListing>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(PAGE_RUNS.as_str());
-        let rows = on_pool!(self, pool => sqlx::query_as::<_, ListingRow>(sql)
-            .bind(&page.status)
-            .bind(&page.playbook)
-            .bind(&page.since)
-            .bind(&page.before)
-            .bind(i64::from(page.limit))
-            .fetch_all(pool)
-            .await)
+        let (sql, binds) = page_runs_sql(page);
+        let rows = on_pool!(self, pool => {
+            let mut query = sqlx::query_as::<_, ListingRow>(sqlx::AssertSqlSafe(sql.clone()));
+            for value in &binds {
+                query = query.bind(*value);
+            }
+            query.bind(i64::from(page.limit)).fetch_all(pool).await
+        })
         .map_err(|error| self.fail("listing a page of runs", error))?;
         rows.into_iter().map(ListingRow::into_listing).collect()
     }
@@ -397,5 +417,32 @@ impl SqlStore {
                 .await)
             .map_err(|error| self.fail(&format!("reading the server of run {run_id}"), error))?;
         Ok(found.flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_writes_only_the_filters_given_and_binds_their_values() {
+        let all = RunPage::default();
+        let (sql, binds) = page_runs_sql(&all);
+        assert!(
+            sql.ends_with("FROM runs ORDER BY run_id DESC LIMIT $1"),
+            "{sql}"
+        );
+        assert!(binds.is_empty());
+        let page = RunPage {
+            playbook: Some("tag'; DROP TABLE runs; --".to_owned()),
+            before: Some("0193".to_owned()),
+            ..RunPage::default()
+        };
+        let (sql, binds) = page_runs_sql(&page);
+        assert!(
+            sql.ends_with("WHERE playbook_name = $1 AND run_id < $2 ORDER BY run_id DESC LIMIT $3"),
+            "{sql}"
+        );
+        assert_eq!(binds, ["tag'; DROP TABLE runs; --", "0193"]);
     }
 }
