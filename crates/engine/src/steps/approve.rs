@@ -47,7 +47,8 @@ pub(crate) async fn run(
         .current
         .as_ref()
         .and_then(|record| record.deadline.clone())
-        .unwrap_or_else(|| deadline_from_now(engine.pace.real_duration(approve.timeout)));
+        // Written by the step's start record (`begin_step`), as for every wait.
+        .ok_or_else(|| StepError::new("the approval gate's deadline could not be counted"))?;
     let plan_digest = state.request.plan_digest.clone();
     // Opened once: a resumed step finds its gate, and the decisions made meanwhile.
     if store
@@ -143,15 +144,6 @@ pub(crate) async fn run(
             .pause_real(LOOK_EVERY.min(real_left).max(Duration::from_millis(10)))
             .await?;
     }
-}
-
-/// The deadline `wait` from now, as the store writes times.
-fn deadline_from_now(wait: Duration) -> String {
-    let wait = chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::MAX);
-    let now = chrono::Utc::now();
-    now.checked_add_signed(wait)
-        .unwrap_or(now)
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Emits the gate's decisions into the run's events, once the gate is decided.

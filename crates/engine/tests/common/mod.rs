@@ -357,26 +357,7 @@ pub async fn run(
     source: &str,
     inputs: &[(&str, &str)],
 ) -> (Arc<Scripted>, Vec<Event>, runbook_engine::RunOutcome) {
-    let loaded = runbook_playbook::load("test.yaml", source);
-    let playbook = loaded
-        .playbook
-        .unwrap_or_else(|| panic!("invalid playbook: {:?}", loaded.diagnostics));
-    let pairs: Vec<(String, String)> = inputs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let inputs =
-        runbook_playbook::bind_inputs(&playbook, &pairs, &Default::default()).expect("inputs bind");
-    let platform = Arc::new(platform);
-    let events = Arc::new(CollectEvents::new());
-    let engine = Engine::new(platform.clone(), events.clone());
-    let mut request = RunRequest::new(Arc::new(playbook), inputs);
-    request.secrets.insert(
-        "API_KEY".into(),
-        SecretString::from("s3cr3t-value".to_owned()),
-    );
-    let outcome = engine.run(&request).await;
-    (platform, events.events(), outcome)
+    run_in(platform, source, inputs, None).await
 }
 
 /// A run store that keeps only `approve` gates, and has each gate approved by `bob` (with a
@@ -486,6 +467,17 @@ pub async fn run_with_store(
     inputs: &[(&str, &str)],
     store: Arc<dyn runbook_engine::Store>,
 ) -> (Arc<Scripted>, Vec<Event>, runbook_engine::RunOutcome) {
+    run_in(platform, source, inputs, Some(store)).await
+}
+
+/// Runs `source` with `inputs` (and the secret `API_KEY`) against `platform`, recording into
+/// `store` when there is one.
+async fn run_in(
+    platform: Scripted,
+    source: &str,
+    inputs: &[(&str, &str)],
+    store: Option<Arc<dyn runbook_engine::Store>>,
+) -> (Arc<Scripted>, Vec<Event>, runbook_engine::RunOutcome) {
     let loaded = runbook_playbook::load("test.yaml", source);
     let playbook = loaded
         .playbook
@@ -498,8 +490,15 @@ pub async fn run_with_store(
         runbook_playbook::bind_inputs(&playbook, &pairs, &Default::default()).expect("inputs bind");
     let platform = Arc::new(platform);
     let events = Arc::new(CollectEvents::new());
-    let engine = Engine::new(platform.clone(), events.clone()).with_store(store);
-    let request = RunRequest::new(Arc::new(playbook), inputs);
+    let mut engine = Engine::new(platform.clone(), events.clone());
+    if let Some(store) = store {
+        engine = engine.with_store(store);
+    }
+    let mut request = RunRequest::new(Arc::new(playbook), inputs);
+    request.secrets.insert(
+        "API_KEY".into(),
+        SecretString::from("s3cr3t-value".to_owned()),
+    );
     let outcome = engine.run(&request).await;
     (platform, events.events(), outcome)
 }
