@@ -57,6 +57,19 @@ impl WaitDisplay {
 /// The display of a wait event; `None` for events that are not waits.
 pub fn wait_display(event: &Event) -> Option<WaitDisplay> {
     match event {
+        Event::LoopItem {
+            step_id,
+            done,
+            total,
+            ..
+        } => Some(WaitDisplay {
+            gauge: Gauge::Bar {
+                position: u64::try_from(*done).unwrap_or(u64::MAX),
+                length: u64::try_from(*total).unwrap_or(u64::MAX),
+            },
+            message: format!("{step_id}: {done} of {total} items done"),
+            clock: None,
+        }),
         Event::ApprovalWaiting {
             action_id,
             waited_seconds,

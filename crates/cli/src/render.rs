@@ -137,6 +137,26 @@ impl Renderer {
             Event::ApprovalWaiting { .. }
             | Event::PollProgress { .. }
             | Event::QuestionProgress { .. } => self.wait_event(&mut state, event),
+            Event::LoopItem {
+                step_id,
+                index,
+                status,
+                error,
+                ..
+            } => {
+                if status != "succeeded" {
+                    let why = error
+                        .as_deref()
+                        .map(|error| format!(": {error}"))
+                        .unwrap_or_default();
+                    let style = if status == "failed" { BAD } else { DIM };
+                    self.line(
+                        &mut state,
+                        format!("{style}   item {index} of {step_id} {status}{why}{style:#}"),
+                    );
+                }
+                self.wait_event(&mut state, event);
+            }
             Event::RunStarted {
                 run_id, playbook, ..
             } => {

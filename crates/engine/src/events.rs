@@ -165,6 +165,19 @@ pub enum Event {
         /// RFC 3339, UTC.
         at: String,
     },
+    /// One item of a `for_each` ended (its steps' events carry `<loop>[<index>].<step>`).
+    LoopItem {
+        step_id: String,
+        /// 0-based, in the order of `items`.
+        index: usize,
+        /// `succeeded`, `failed`, or `skipped` (not started: the loop had failed).
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// Items ended so far, and how many there are.
+        done: usize,
+        total: usize,
+    },
     Warning {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         step_id: Option<String>,
@@ -208,9 +221,33 @@ impl Event {
             Event::QuestionProgress { .. } => "question_progress",
             Event::GateOpened { .. } => "gate_opened",
             Event::GateDecided { .. } => "gate_decided",
+            Event::LoopItem { .. } => "loop_item",
             Event::Warning { .. } => "warning",
             Event::Log { .. } => "log",
             Event::RunFinished { .. } => "run_finished",
+        }
+    }
+
+    /// The id of the step the event is about, when it names one: a step inside a loop's item
+    /// is renamed `<loop>[<index>].<step>` through it.
+    pub(crate) fn step_id_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Event::StepStarted { step_id, .. }
+            | Event::StepSkipped { step_id, .. }
+            | Event::StepFinished { step_id, .. }
+            | Event::StepFailed { step_id, .. }
+            | Event::StepRestored { step_id, .. }
+            | Event::StepRetrying { step_id, .. }
+            | Event::ActionIssued { step_id, .. }
+            | Event::ApprovalWaiting { step_id, .. }
+            | Event::PollProgress { step_id, .. }
+            | Event::QuestionProgress { step_id, .. }
+            | Event::GateOpened { step_id, .. }
+            | Event::GateDecided { step_id, .. }
+            | Event::LoopItem { step_id, .. }
+            | Event::Log { step_id, .. } => Some(step_id),
+            Event::RequestSent { step_id, .. } | Event::Warning { step_id, .. } => step_id.as_mut(),
+            Event::RunStarted { .. } | Event::RunFinished { .. } => None,
         }
     }
 }

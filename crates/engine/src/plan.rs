@@ -104,6 +104,34 @@ pub(crate) struct Scope<'s> {
     pub(crate) unknowns: &'s Unknowns,
 }
 
+/// What a plan builds up, step by step: the names templates see (with the outputs planned so
+/// far, and a loop item's own names), which of them are secret, the problems and the steps.
+pub(crate) struct Planning<'p> {
+    pub(crate) names: Value,
+    pub(crate) input_taint: Taint,
+    pub(crate) steps_taint: Taint,
+    /// A loop item's names (its item, `loop`): which of them are secret.
+    pub(crate) locals_taint: Taint,
+    pub(crate) redactor: &'p Redactor,
+    pub(crate) unknowns: &'p Unknowns,
+    pub(crate) problems: Vec<String>,
+    pub(crate) steps: Vec<PlanStep>,
+}
+
+impl Planning<'_> {
+    /// What the next step's templates see.
+    pub(crate) fn scope(&self) -> Scope<'_> {
+        let mut taint = names_taint(&self.input_taint, &self.steps_taint);
+        taint.merge(&self.locals_taint);
+        Scope {
+            context: TemplateContext::with_taint(&self.names, &taint),
+            names: &self.names,
+            secrets: self.redactor,
+            unknowns: self.unknowns,
+        }
+    }
+}
+
 /// Builds plans; uses the platform's pure `plan_*` methods only, so it sends nothing.
 pub struct Planner<'a> {
     pub(crate) platform: &'a dyn Platform,
@@ -145,13 +173,12 @@ impl<'a> Planner<'a> {
                 input_taint.set_part(name, Taint::whole());
             }
         }
-        let mut steps_taint = Taint::clean();
         let secrets: Map<String, Value> = playbook
             .secrets
             .iter()
             .map(|name| (name.clone(), Value::String(format!("<secrets.{name}>"))))
             .collect();
-        let mut names = json!({
+        let names = json!({
             "inputs": inputs,
             "steps": {},
             "run": {
@@ -161,85 +188,44 @@ impl<'a> Planner<'a> {
             },
             "secrets": secrets,
         });
-        let mut steps = Vec::with_capacity(playbook.steps.len());
-        let mut problems = Vec::new();
+        let mut planning = Planning {
+            names,
+            input_taint,
+            steps_taint: Taint::clean(),
+            locals_taint: Taint::clean(),
+            redactor: &redactor,
+            unknowns: &unknowns,
+            problems: Vec::new(),
+            steps: Vec::with_capacity(playbook.steps.len()),
+        };
         let main = playbook.steps.len();
         let on_failure = playbook.on_failure.len();
         for (index, step) in playbook.all_steps().enumerate() {
             if index == main
-                && let Some(run) = names.get_mut("run").and_then(Value::as_object_mut)
+                && let Some(run) = planning.names.get_mut("run").and_then(Value::as_object_mut)
             {
                 // Handlers also know how the main steps ended.
                 for field in HANDLER_RUN_FIELDS {
                     run.insert(field.to_owned(), Value::String(format!("<run.{field}>")));
                 }
             }
-            let taint = names_taint(&input_taint, &steps_taint);
-            let scope = Scope {
-                context: TemplateContext::with_taint(&names, &taint),
-                names: &names,
-                secrets: &redactor,
-                unknowns: &unknowns,
-            };
-            let condition = match &step.when {
-                None => Condition::Always,
-                Some(when) => match self.condition(when, &scope) {
-                    Ok(Rendered::Known(value)) if condition_holds(&when.value, &value) => {
-                        Condition::Runs
-                    }
-                    Ok(Rendered::Known(_)) => Condition::Skipped,
-                    Ok(Rendered::Unknown(expression)) => Condition::DecidedAtRunTime { expression },
-                    Err(problem) => {
-                        problems.push(format!("step `{}`: when: {problem}", step.id));
-                        Condition::DecidedAtRunTime {
-                            expression: value_text(&when.value),
-                        }
-                    }
-                },
-            };
-            let mut planned = PlanStep {
-                id: step.id.clone(),
-                kind: step.kind.kind_name().to_owned(),
-                name: step.name.clone(),
-                condition: condition.clone(),
-                details: Vec::new(),
-                requests: Vec::new(),
-                live: None,
-                lookups: Lookups::default(),
-            };
-            if index >= main + on_failure {
-                planned
-                    .details
-                    .push("finally: runs last, after the main steps succeed or fail".to_owned());
+            let note = if index >= main + on_failure {
+                Some("finally: runs last, after the main steps succeed or fail")
             } else if index >= main {
-                planned.details.push(
-                    "on_failure: runs only when a main step fails (not after a cancel)".to_owned(),
-                );
-            }
-            let mut outputs_taint = Taint::clean();
-            let outputs = if condition == Condition::Skipped {
-                planned
-                    .details
-                    .push("skipped: `when` is false for these inputs".to_owned());
-                json!({"skipped": true})
+                Some("on_failure: runs only when a main step fails (not after a cancel)")
             } else {
-                match self.plan_step(playbook, step, &scope, &mut planned, &mut outputs_taint) {
-                    Ok(outputs) => outputs,
-                    Err(problem) => {
-                        problems.push(format!("step `{}`: {problem}", step.id));
-                        placeholders(step)
-                    }
-                }
+                None
             };
-            // Later steps know which outputs are secret: those computed from a secret, and
-            // those holding one.
-            outputs_taint.merge(&revealing(&outputs, &redactor));
-            steps_taint.set_part(&step.id, outputs_taint);
-            if let Some(steps_map) = names.get_mut("steps").and_then(Value::as_object_mut) {
-                steps_map.insert(step.id.clone(), outputs);
-            }
-            steps.push(planned);
+            self.plan_into(playbook, step, &mut planning, step.id.clone(), note);
         }
+        let Planning {
+            names,
+            input_taint,
+            steps_taint,
+            mut problems,
+            steps,
+            ..
+        } = planning;
         let taint = names_taint(&input_taint, &steps_taint);
         let scope = Scope {
             context: TemplateContext::with_taint(&names, &taint),
@@ -383,6 +369,99 @@ impl<'a> Planner<'a> {
         plan
     }
 
+    /// Plans one step (shown as `shown_id`: its id, or inside a loop's item
+    /// `<loop>[<index>].<step>`), and makes its outputs known to the steps after it.
+    pub(crate) fn plan_into(
+        &self,
+        playbook: &Playbook,
+        step: &Step,
+        planning: &mut Planning<'_>,
+        shown_id: String,
+        note: Option<&str>,
+    ) {
+        let mut problem = None;
+        let condition = match &step.when {
+            None => Condition::Always,
+            Some(when) => match self.condition(when, &planning.scope()) {
+                Ok(Rendered::Known(value)) if condition_holds(&when.value, &value) => {
+                    Condition::Runs
+                }
+                Ok(Rendered::Known(_)) => Condition::Skipped,
+                Ok(Rendered::Unknown(expression)) => Condition::DecidedAtRunTime { expression },
+                Err(why) => {
+                    problem = Some(format!("step `{shown_id}`: when: {why}"));
+                    Condition::DecidedAtRunTime {
+                        expression: value_text(&when.value),
+                    }
+                }
+            },
+        };
+        planning.problems.extend(problem);
+        let shown = shown_id.clone();
+        let mut planned = PlanStep {
+            id: shown_id,
+            kind: step.kind.kind_name().to_owned(),
+            name: step.name.clone(),
+            condition: condition.clone(),
+            details: note.map(str::to_owned).into_iter().collect(),
+            requests: Vec::new(),
+            live: None,
+            lookups: Lookups::default(),
+        };
+        let mut outputs_taint = Taint::clean();
+        let result = if condition == Condition::Skipped {
+            planned
+                .details
+                .push("skipped: `when` is false for these inputs".to_owned());
+            Ok(json!({"skipped": true}))
+        } else if let StepKind::ForEach(each) = &step.kind {
+            // The loop's line comes before its items' steps.
+            let position = planning.steps.len();
+            planning.steps.push(planned.clone());
+            let result = steps::for_each::plan(self, playbook, step, each, planning, &mut planned);
+            planning.steps[position] = planned;
+            self.record_planned(step, &shown, result, &mut outputs_taint, planning);
+            return;
+        } else {
+            let scope = planning.scope();
+            self.plan_step(playbook, step, &scope, &mut planned, &mut outputs_taint)
+        };
+        planning.steps.push(planned);
+        self.record_planned(step, &shown, result, &mut outputs_taint, planning);
+    }
+
+    /// Makes a planned step's outputs (or, when it could not be planned, its placeholders)
+    /// known to the steps after it, with which of them are secret.
+    fn record_planned(
+        &self,
+        step: &Step,
+        shown: &str,
+        result: Result<Value, String>,
+        outputs_taint: &mut Taint,
+        planning: &mut Planning<'_>,
+    ) {
+        let outputs = match result {
+            Ok(outputs) => outputs,
+            Err(problem) => {
+                planning.problems.push(format!("step `{shown}`: {problem}"));
+                placeholders(step)
+            }
+        };
+        // Later steps know which outputs are secret: those computed from a secret, and
+        // those holding one.
+        outputs_taint.merge(&revealing(&outputs, planning.redactor));
+        planning
+            .steps_taint
+            .set_part(&step.id, std::mem::take(outputs_taint));
+        if let Some(steps_map) = planning
+            .names
+            .get_mut("steps")
+            .and_then(Value::as_object_mut)
+        {
+            steps_map.insert(step.id.clone(), outputs);
+        }
+    }
+
     /// Evaluates a condition offline: one that uses a value only a run can tell is decided at
     /// run time, whatever the placeholders would make of it.
     pub(crate) fn condition(
@@ -505,6 +584,9 @@ impl<'a> Planner<'a> {
             StepKind::Assert(assertion) => steps::assert::plan(self, assertion, scope, planned),
             StepKind::Log(message) => steps::log::plan(self, message, scope, planned),
             StepKind::Set(values) => steps::set::plan(self, values, scope, planned, outputs_taint),
+            // A loop plans its items into the plan itself (`plan_into`); here only its
+            // outputs are known, as placeholders.
+            StepKind::ForEach(_) => Ok(placeholders(step)),
         }
     }
 }

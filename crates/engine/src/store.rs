@@ -360,6 +360,13 @@ pub trait Store: Send + Sync {
     /// The whole record of one run, if it exists.
     async fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError>;
 
+    /// Only the status of one run, if it exists: what the engine reads before every step to
+    /// notice a cancel (a loop's run holds thousands of step records; reading them all each
+    /// time would make a run quadratic).
+    async fn run_status(&self, run_id: &str) -> Result<Option<RecordedStatus>, StoreError> {
+        Ok(self.run(run_id).await?.map(|run| run.status))
+    }
+
     /// Runs, newest first.
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError>;
 

@@ -68,6 +68,18 @@ pub(crate) fn value_text(value: &Value) -> String {
     }
 }
 
+/// What kind of JSON value this is, in words for messages (`a text`, `a number`, ...).
+pub(crate) fn type_word(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
 /// Package parameters are always sent as strings; a check box takes `1` or `0`.
 pub(crate) fn parameter_text(value: &Value) -> String {
     match value {

@@ -83,6 +83,10 @@ pub const INVALID_SENSOR_PARAMETER: &str = "RB038";
 pub const UNMEETABLE_APPROVAL: &str = "RB051";
 /// An `issue` time (`not_before`, `not_after`) that is not an RFC 3339 time with an offset.
 pub const INVALID_TIME: &str = "RB052";
+/// A `for_each` inside another `for_each`.
+pub const NESTED_LOOP: &str = "RB053";
+/// A step inside a `for_each` read from outside the loop (or the loop read from inside).
+pub const LOOP_SCOPE: &str = "RB054";
 
 // Schedules files (`runbook schedules validate`) use the codes above for YAML, keys, types,
 // names and allowed words, and these for what only a schedule has.
@@ -148,7 +152,7 @@ pub const TRIGGERS: [(&str, &str); 6] = [
 ];
 
 /// Every playbook code with a one-line summary, for `docs/playbooks.md` and tests.
-pub const ALL: [(&str, &str); 40] = [
+pub const ALL: [(&str, &str); 42] = [
     (YAML_SYNTAX, "invalid YAML"),
     (LIMIT, "document too large or too deeply nested"),
     (DUPLICATE_KEY, "duplicate key"),
@@ -213,4 +217,6 @@ pub const ALL: [(&str, &str); 40] = [
         INVALID_TIME,
         "`issue` time that is not RFC 3339 with an offset",
     ),
+    (NESTED_LOOP, "a `for_each` inside a `for_each`"),
+    (LOOP_SCOPE, "a loop's inner step read from outside the loop"),
 ];

@@ -233,10 +233,12 @@ pub enum StepKind {
     Log(TemplateValue),
     /// `set:` named values, rendered.
     Set(IndexMap<String, TemplateValue>),
+    /// `for_each:` nested steps run once per item of a list.
+    ForEach(ForEachStep),
 }
 
 /// Every step kind key, in the order the docs list them.
-pub const STEP_KINDS: [&str; 11] = [
+pub const STEP_KINDS: [&str; 12] = [
     "target",
     "parameterize",
     "issue",
@@ -248,6 +250,7 @@ pub const STEP_KINDS: [&str; 11] = [
     "assert",
     "log",
     "set",
+    "for_each",
 ];
 
 impl StepKind {
@@ -265,6 +268,7 @@ impl StepKind {
             StepKind::Assert(_) => "assert",
             StepKind::Log(_) => "log",
             StepKind::Set(_) => "set",
+            StepKind::ForEach(_) => "for_each",
         }
     }
 
@@ -324,6 +328,9 @@ pub fn outputs_of_kind(kind_name: &str) -> &'static [&'static str] {
             "unavailable",
         ],
         "stop_action" => &["stopped", "status"],
+        // Its `skipped` (which every step has) is the number of items not run, or `true` when
+        // the loop's own `when` skipped it.
+        "for_each" => &["results", "succeeded", "failed"],
         "approve" => &[
             "approved",
             "decided_by",
@@ -642,6 +649,29 @@ pub struct ApproveStep {
     /// How long the gate waits for decisions; then the step fails (default 4h).
     pub timeout: Duration,
 }
+
+/// `for_each:` the nested `steps` run once per item of `items`, `concurrency` items at a
+/// time. Each item sees the item as `as` and its 0-based index as `loop.index`, the steps
+/// before the loop and the loop's earlier steps; after the loop only its own outputs
+/// (`results`, `succeeded`, `failed`, `skipped`) are in scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForEachStep {
+    /// The list (usually a template giving one, e.g. `"{{ inputs.hosts }}"`).
+    pub items: TemplateValue,
+    /// The name the item is read by (default `item`).
+    pub item_name: String,
+    /// Items run at once (default 1).
+    pub concurrency: u32,
+    /// Failed items tolerated before the loop fails and starts no more items (default 0).
+    pub max_failures: u32,
+    /// The steps run for each item; their ids are unique in the playbook.
+    pub steps: Vec<Step>,
+}
+
+/// The most items a `for_each` runs.
+pub const MAX_LOOP_ITEMS: usize = 10_000;
+/// The most items a `for_each` runs at once.
+pub const MAX_LOOP_CONCURRENCY: u32 = 200;
 
 /// `assert:`.
 #[derive(Debug, Clone, PartialEq)]

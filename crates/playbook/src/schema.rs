@@ -200,7 +200,7 @@ fn step_properties() -> Value {
 }
 
 /// The value of each step kind's key, in the order of `STEP_KINDS`.
-fn step_kind_bodies() -> [(&'static str, Value); 11] {
+fn step_kind_bodies() -> [(&'static str, Value); 12] {
     [
         ("target", target_step()),
         ("parameterize", parameterize_step()),
@@ -213,6 +213,7 @@ fn step_kind_bodies() -> [(&'static str, Value); 11] {
         ("assert", assert_step()),
         ("log", scalar()),
         ("set", set_step()),
+        ("for_each", for_each_step()),
     ]
 }
 
@@ -412,6 +413,29 @@ fn set_step() -> Value {
         "type": "object",
         "minProperties": 1,
         "propertyNames": { "pattern": IDENTIFIER }
+    })
+}
+
+/// `for_each`: a list (or a template giving one), the item's name, how many at once, the
+/// failures tolerated, and the nested steps (which may not hold another loop; the validator
+/// says so).
+fn for_each_step() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["items", "steps"],
+        "properties": {
+            "items": {
+                "anyOf": [
+                    { "type": "array", "maxItems": crate::model::MAX_LOOP_ITEMS },
+                    template()
+                ]
+            },
+            "as": { "type": "string", "pattern": "^[a-z_][a-z0-9_]*$", "default": "item" },
+            "concurrency": { "type": "integer", "minimum": 1, "maximum": crate::model::MAX_LOOP_CONCURRENCY, "default": 1 },
+            "max_failures": { "type": "integer", "minimum": 0, "default": 0 },
+            "steps": { "type": "array", "minItems": 1, "items": { "$ref": "#/definitions/step" } }
+        }
     })
 }
 

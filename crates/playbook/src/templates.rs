@@ -138,6 +138,13 @@ pub(crate) struct Scope {
     pub steps: HashMap<String, StepInfo>,
     /// Step ids in order, for suggestions.
     pub step_order: Vec<String>,
+    /// Names a loop gives its steps: the item's name and `loop`.
+    pub locals: Vec<String>,
+    /// Inside a `for_each`: the loop's id (its own outputs exist only after it).
+    pub enclosing: Option<String>,
+    /// The ids of steps inside loops, with their loop's id: read from outside, they are
+    /// pointed at the loop's `results`.
+    pub inner: HashMap<String, String>,
 }
 
 /// Where a template sits: which step (None for top-level outputs) and that step's `when`.
@@ -311,6 +318,7 @@ impl<'s> TemplateChecker<'s> {
                 }
             }
             "steps" => self.check_step_reference(&parts, text, at, length, scope, site, problems),
+            root if scope.locals.iter().any(|local| local == root) => {}
             "run" => {
                 let Some(field) = parts.get(1) else { return };
                 if site.handler && HANDLER_RUN_FIELDS.contains(field) {
@@ -396,6 +404,34 @@ impl<'s> TemplateChecker<'s> {
         problems: &mut Vec<Problem>,
     ) {
         let Some(step_id) = parts.get(1) else { return };
+        if scope.enclosing.as_deref() == Some(*step_id) {
+            problems.push(
+                Problem::error(
+                    codes::LOOP_SCOPE,
+                    at,
+                    length,
+                    format!("a step inside loop `{step_id}` reads the loop's own outputs"),
+                )
+                .help("the loop's outputs exist after it; inside, read the item and `loop.index`, or the loop's earlier steps"),
+            );
+            return;
+        }
+        if let Some(loop_id) = scope.inner.get(*step_id)
+            && !scope.steps.contains_key(*step_id)
+        {
+            problems.push(
+                Problem::error(
+                    codes::LOOP_SCOPE,
+                    at,
+                    length,
+                    format!("step `{step_id}` runs inside loop `{loop_id}`, once per item"),
+                )
+                .help(format!(
+                    "after the loop, read `steps.{loop_id}.results` (one entry per item, with `outputs.{step_id}`), or `steps.{loop_id}.succeeded` / `failed` / `skipped`"
+                )),
+            );
+            return;
+        }
         let Some(step) = scope.steps.get(*step_id) else {
             let mut problem = Problem::error(
                 codes::UNKNOWN_STEP,

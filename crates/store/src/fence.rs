@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use runbook_engine::{
-    ApprovalGate, Event, GateState, Lease, NewRun, RunFilter, RunRecord, RunStatus, RunSummary,
-    StepRecord, Store, StoreError,
+    ApprovalGate, Event, GateState, Lease, NewRun, RecordedStatus, RunFilter, RunRecord, RunStatus,
+    RunSummary, StepRecord, Store, StoreError,
 };
 use serde_json::Value;
 use tokio::time::Instant;
@@ -257,6 +257,10 @@ impl Store for FencedStore {
 
     async fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
         Store::run(&self.store, run_id).await
+    }
+
+    async fn run_status(&self, run_id: &str) -> Result<Option<RecordedStatus>, StoreError> {
+        Store::run_status(&self.store, run_id).await
     }
 
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {

@@ -173,7 +173,7 @@ const SELECT_RUN: &str = "SELECT run_id, playbook_name, playbook_source, playboo
 
 const SELECT_STEPS: &str = "SELECT step_index, step_id, kind, status, attempts, outputs, \
      request_summary, error, started_at, finished_at, deadline \
-     FROM steps WHERE run_id = $1 ORDER BY step_index";
+     FROM steps WHERE run_id = $1 ORDER BY step_index, started_at, step_id";
 
 const SELECT_INTENTS: &str = "SELECT step_id, action_name, action_id, recorded_at \
      FROM intents WHERE run_id = $1 ORDER BY recorded_at, step_id";
@@ -326,6 +326,21 @@ impl Store for SqlStore {
     ) -> Result<(), StoreError> {
         self.finish_run_fenced(run_id, status, outputs, error, None)
             .await
+    }
+
+    async fn run_status(&self, run_id: &str) -> Result<Option<RecordedStatus>, StoreError> {
+        let doing = format!("reading the status of run {run_id}");
+        let status: Option<String> = on_pool!(self, pool => async {
+            sqlx::query_scalar("SELECT status FROM runs WHERE run_id = $1")
+                .bind(run_id)
+                .fetch_optional(pool)
+                .await
+        }
+        .await)
+        .map_err(|error| self.fail(&doing, error))?;
+        status
+            .map(|status| recorded_status(&status, run_id))
+            .transpose()
     }
 
     async fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {

@@ -57,8 +57,8 @@ fenced_statement!(
      SELECT $1, $2, $3, $4, $5, $6, NULL, $7, NULL, $8, NULL, $9 \
      WHERE ($10 IS NULL OR EXISTS (SELECT 1 FROM runs AS fence WHERE fence.run_id = $1 \
          AND fence.claimed_by = $10 AND fence.claim_epoch = $11{lock})) \
-     ON CONFLICT (run_id, step_index) DO UPDATE SET \
-     step_id = excluded.step_id, kind = excluded.kind, status = excluded.status, \
+     ON CONFLICT (run_id, step_id) DO UPDATE SET \
+     step_index = excluded.step_index, kind = excluded.kind, status = excluded.status, \
      attempts = CASE WHEN steps.attempts + 1 > excluded.attempts \
                      THEN steps.attempts + 1 ELSE excluded.attempts END, \
      outputs = NULL, \
@@ -75,8 +75,8 @@ fenced_statement!(
      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
      WHERE ($13 IS NULL OR EXISTS (SELECT 1 FROM runs AS fence WHERE fence.run_id = $1 \
          AND fence.claimed_by = $13 AND fence.claim_epoch = $14{lock})) \
-     ON CONFLICT (run_id, step_index) DO UPDATE SET \
-     step_id = excluded.step_id, kind = excluded.kind, status = excluded.status, \
+     ON CONFLICT (run_id, step_id) DO UPDATE SET \
+     step_index = excluded.step_index, kind = excluded.kind, status = excluded.status, \
      attempts = CASE WHEN excluded.attempts > steps.attempts \
                      THEN excluded.attempts ELSE steps.attempts END, \
      outputs = excluded.outputs, \

@@ -15,6 +15,8 @@ pub struct Inspector {
     pub groups: Vec<CreatedGroup>,
     /// Requests served under `/api/v2`, by method and path.
     pub requests: Vec<RequestCount>,
+    /// The most requests served at once, by method and path (`count` is that most).
+    pub most_in_flight: Vec<RequestCount>,
 }
 
 impl Inspector {
@@ -25,6 +27,36 @@ impl Inspector {
             .filter(|request| request.method.eq_ignore_ascii_case(method) && request.path == path)
             .map(|request| request.count)
             .sum()
+    }
+
+    /// The most requests of this method and path the simulator was serving at once (the
+    /// configured latency included).
+    pub fn most_in_flight(&self, method: &str, path: &str) -> u64 {
+        self.most_in_flight
+            .iter()
+            .filter(|request| request.method.eq_ignore_ascii_case(method) && request.path == path)
+            .map(|request| request.count)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// A request counted as in flight until it is dropped (answered, or its connection gone).
+pub(crate) struct InFlightGuard<'s> {
+    shared: &'s Shared,
+    key: (String, String),
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .shared
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((now, _)) = in_flight.get_mut(&self.key) {
+            *now = now.saturating_sub(1);
+        }
     }
 }
 
@@ -155,6 +187,34 @@ impl Shared {
                 count: *count,
             })
             .collect()
+    }
+
+    pub(crate) fn most_in_flight(&self) -> Vec<RequestCount> {
+        let in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        in_flight
+            .iter()
+            .map(|((method, path), (_, most))| RequestCount {
+                method: method.clone(),
+                path: path.clone(),
+                count: *most,
+            })
+            .collect()
+    }
+
+    /// Counts a request in flight until the guard is dropped.
+    pub(crate) fn enter(&self, method: &str, path: &str) -> InFlightGuard<'_> {
+        let key = (method.to_owned(), path.to_owned());
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (now, most) = in_flight.entry(key.clone()).or_insert((0, 0));
+        *now += 1;
+        *most = (*most).max(*now);
+        InFlightGuard { shared: self, key }
     }
 
     pub(crate) fn count_request(&self, method: &str, path: &str) {

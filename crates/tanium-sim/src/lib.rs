@@ -291,6 +291,7 @@ impl RunningSim {
             actions: self.shared.issued_actions(),
             groups: self.shared.created_groups(),
             requests: self.shared.request_counts(),
+            most_in_flight: self.shared.most_in_flight(),
         }
     }
 

@@ -263,6 +263,8 @@ pub(crate) struct Inner {
 
 /// Requests served, by method and path.
 pub(crate) type RequestCounts = Mutex<BTreeMap<(String, String), u64>>;
+/// Requests being served now, and the most served at once, by method and path.
+pub(crate) type InFlight = Mutex<BTreeMap<(String, String), (u64, u64)>>;
 
 /// Everything shared by the handlers.
 #[derive(Debug)]
@@ -271,6 +273,7 @@ pub(crate) struct Shared {
     pub clock: Clock,
     pub inner: Mutex<Inner>,
     pub requests: RequestCounts,
+    pub in_flight: InFlight,
     /// The grouped answers of the latest reads, by cache id: the pages of one read (one
     /// cache id) group the answers once.
     pub answers: Mutex<VecDeque<(u64, Arc<Vec<AnswerRow>>)>>,
@@ -353,6 +356,7 @@ impl Shared {
             config,
             inner: Mutex::new(inner),
             requests: Mutex::new(BTreeMap::new()),
+            in_flight: Mutex::new(BTreeMap::new()),
             answers: Mutex::new(VecDeque::new()),
             online_count,
             saved,

@@ -137,10 +137,16 @@ pub(super) fn shown_text(shown: &Shown) -> String {
     let _ = writeln!(text, "inputs    {}", record.inputs);
     let _ = writeln!(text, "\n{HEAD}steps{HEAD:#}");
     for step in &record.steps {
+        // A loop item's step (`per_host[3].scope`) is listed under its loop, unnumbered.
+        let number = if step.step_id.contains('[') {
+            String::new()
+        } else {
+            (step.step_index + 1).to_string()
+        };
         let _ = writeln!(
             text,
             "  {:<3} {:<16} {:<14} {:<10} attempt {}  {} → {}",
-            step.step_index + 1,
+            number,
             step.step_id,
             step.kind,
             step.status.as_str(),

@@ -150,16 +150,16 @@ impl std::fmt::Debug for Engine {
 
 /// How the steps of a run ended, when the run was not interrupted.
 #[derive(Debug, Default)]
-struct StepsEnd {
+pub(crate) struct StepsEnd {
     /// Why the run failed (a step that failed without `continue_on_error`, a record that
     /// could not be written).
-    failure: Option<String>,
+    pub(crate) failure: Option<String>,
     /// A step stopped at a checkpoint: the run stays `running` in the store.
-    interrupted: bool,
+    pub(crate) interrupted: bool,
     /// The run was cancelled from outside.
-    cancelled: bool,
+    pub(crate) cancelled: bool,
     /// The step whose failure failed the run.
-    failed_step: Option<String>,
+    pub(crate) failed_step: Option<String>,
     /// Failures of `on_failure`/`finally` steps after the run had failed already: reported
     /// after the first error.
     handler_failures: Vec<String>,
@@ -388,7 +388,7 @@ impl Engine {
     /// Runs one list of steps in order, the `first`-th of the playbook first: those the
     /// record holds are restored, the others run; stops at the first failure (without
     /// `continue_on_error`), interruption or cancellation.
-    async fn step_list(
+    pub(crate) async fn step_list(
         &self,
         state: &mut RunState<'_>,
         steps: &[Step],
@@ -408,6 +408,12 @@ impl Engine {
                         break;
                     }
                     continue;
+                }
+                Restore::Failed(event, error) => {
+                    self.emit(state, event);
+                    end.failure = Some(format!("step `{}` failed: {error}", step.id));
+                    end.failed_step = Some(step.id.clone());
+                    break;
                 }
                 Restore::Run => {}
             }
@@ -466,7 +472,7 @@ impl Engine {
         step_started: Instant,
     ) -> StepEnd {
         let mut outputs = done.outputs;
-        outputs.insert("skipped".to_owned(), Value::Bool(false));
+        outputs.entry("skipped").or_insert(Value::Bool(false));
         let outputs = Value::Object(outputs);
         self.emit(
             state,
@@ -510,11 +516,18 @@ impl Engine {
                 continued: go_on,
             },
         );
-        let outputs = go_on.then(|| {
-            let outputs = json!({"skipped": false, "failed": true, "error": message});
+        // A loop's results so far stand beside its error; other steps only say they failed.
+        let partial = state.partial.take();
+        let outputs = match partial {
+            Some(mut partial) => {
+                partial.insert("error".to_owned(), json!(message));
+                Some(Value::Object(partial))
+            }
+            None => go_on.then(|| json!({"skipped": false, "failed": true, "error": message})),
+        };
+        if let Some(outputs) = &outputs {
             state.steps.insert(step.id.clone(), outputs.clone());
-            outputs
-        });
+        }
         if !go_on {
             end.failure = Some(format!("step `{}` failed: {message}", step.id));
             end.failed_step = Some(step.id.clone());

@@ -24,6 +24,9 @@ pub(crate) enum Restore {
     Replay,
     /// Not finished: run it (again).
     Run,
+    /// Failed before, inside a loop's item (without `continue_on_error`): the item stays
+    /// failed with the recorded error, and its step is not run again.
+    Failed(Event, String),
 }
 
 fn contains_redacted(value: &Value) -> bool {
@@ -142,7 +145,7 @@ impl Engine {
         match self.run_step(state, step).await {
             Ok(Some(done)) => {
                 let mut outputs = done.outputs;
-                outputs.insert("skipped".to_owned(), Value::Bool(false));
+                outputs.entry("skipped").or_insert(Value::Bool(false));
                 state.steps.insert(step.id.clone(), Value::Object(outputs));
                 Ok(())
             }
@@ -186,9 +189,22 @@ impl Engine {
     /// On resume: a step that finished before (or was skipped, or failed with
     /// `continue_on_error`) is not run again; its recorded outputs stand.
     pub(crate) fn restore(&self, state: &mut RunState<'_>, step: &Step) -> Restore {
-        let Some(prior) = state.prior_steps.get(&step.id) else {
+        let Some(prior) = state.prior_steps.get(&state.record_id(&step.id)) else {
             return Restore::Run;
         };
+        if state.item.is_some()
+            && prior.status == StepStatus::Failed
+            && !step.continue_on_error
+            && prior.finished_at.is_some()
+        {
+            let event = Event::StepRestored {
+                step_id: step.id.clone(),
+                kind: step.kind.kind_name().to_owned(),
+                status: prior.status.as_str().to_owned(),
+            };
+            let error = prior.error.clone().unwrap_or_else(|| "failed".to_owned());
+            return Restore::Failed(event, error);
+        }
         let Some(outputs) = prior.outputs.clone() else {
             return Restore::Run;
         };
@@ -225,16 +241,19 @@ impl Engine {
         index: usize,
         step: &Step,
     ) -> Result<(), StepError> {
-        let prior = state.prior_steps.get(&step.id);
+        let record_id = state.record_id(&step.id);
+        let prior = state.prior_steps.get(&record_id);
         let wait = steps::wait(&step.kind);
         let deadline = prior.and_then(|prior| prior.deadline.clone()).or_else(|| {
             let wait = self.pace.real_duration(wait?);
             let deadline = chrono::Utc::now() + chrono::Duration::from_std(wait).ok()?;
             Some(deadline.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         });
+        // A loop's item steps are recorded at the loop's position.
+        let index = state.item.as_ref().map_or(index, |item| item.position);
         let record = StepRecord {
             step_index: u32::try_from(index).unwrap_or(u32::MAX),
-            step_id: step.id.clone(),
+            step_id: record_id,
             kind: step.kind.kind_name().to_owned(),
             status: StepStatus::Running,
             attempts: prior.map(|prior| prior.attempts + 1).unwrap_or(1),
@@ -249,10 +268,10 @@ impl Engine {
             self.flush(state).await?;
             // `runbook runs cancel` only marks the record: a live engine stops here.
             let cancelled = store
-                .run(state.run_id())
+                .run_status(state.run_id())
                 .await
                 .map_err(store_error)?
-                .is_some_and(|run| run.status == crate::store::RecordedStatus::Cancelled);
+                .is_some_and(|status| status == crate::store::RecordedStatus::Cancelled);
             if cancelled {
                 return Err(StepError::cancelled(
                     "the run was cancelled (runbook runs cancel)",

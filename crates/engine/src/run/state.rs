@@ -3,7 +3,7 @@
 //! step boundary and poll.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
@@ -38,16 +38,35 @@ pub(crate) struct RunState<'a> {
     pub(crate) packages: HashMap<u64, PackageOutcome>,
     /// Events not yet written to the store (written at every step boundary and poll).
     pub(crate) pending: Mutex<Vec<Event>>,
-    /// What the store knew of each step when this run was resumed.
-    pub(crate) prior_steps: HashMap<String, StepRecord>,
-    /// Intents recorded before a resume, by step id.
-    pub(crate) prior_intents: HashMap<String, Intent>,
+    /// What the store knew of each step when this run was resumed, by record id (see
+    /// [`RunState::record_id`]).
+    pub(crate) prior_steps: Arc<HashMap<String, StepRecord>>,
+    /// Intents recorded before a resume, by record id.
+    pub(crate) prior_intents: Arc<HashMap<String, Intent>>,
     /// The step being run: its record, for the store.
     pub(crate) current: Option<StepRecord>,
     /// Which step outputs were computed from secrets.
     pub(crate) tainted: Tainted,
     /// Set by an `approve` step that parks the run: when to look at it again at the latest.
     pub(crate) parked_until: Option<String>,
+    /// In one item of a `for_each`: which.
+    pub(crate) item: Option<ItemScope>,
+    /// Names the loop gives its steps' templates (the item, `loop`), and which of them are
+    /// secret.
+    pub(crate) locals: Map<String, Value>,
+    pub(crate) locals_taint: Taint,
+    /// Outputs a failing step still leaves (a loop's results so far), for the steps after it
+    /// (`continue_on_error`) and the failure handlers.
+    pub(crate) partial: Option<Map<String, Value>>,
+}
+
+/// One item of a `for_each`: the loop's id, the item's 0-based index, and the loop's
+/// position in the playbook (where the item's steps are recorded, ordered by their start).
+#[derive(Debug, Clone)]
+pub(crate) struct ItemScope {
+    pub(crate) loop_id: String,
+    pub(crate) index: usize,
+    pub(crate) position: usize,
 }
 
 /// What a run knows of which step outputs are secret. A step's outputs are recorded and shown
@@ -63,7 +82,7 @@ pub(crate) struct Tainted {
     pub(crate) pending: Taint,
 }
 
-impl RunState<'_> {
+impl<'a> RunState<'a> {
     /// The names templates see. Secrets, secret inputs (when given) and the step outputs
     /// computed from them are marked, so that a render reading one gives a secret value.
     pub(crate) fn context(&self) -> TemplateContext {
@@ -90,17 +109,101 @@ impl RunState<'_> {
         taint.set_part("inputs", inputs);
         taint.set_part("steps", self.tainted.steps.clone());
         taint.set_part("secrets", Taint::whole());
-        let names = Map::from_iter([
+        let mut names = Map::from_iter([
             ("inputs".to_owned(), json!(self.request.inputs)),
             ("steps".to_owned(), Value::Object(steps)),
             ("run".to_owned(), self.run_names.clone()),
             ("secrets".to_owned(), self.secrets.clone()),
         ]);
+        for (name, value) in &self.locals {
+            names.insert(name.clone(), value.clone());
+            taint.set_part(name, self.locals_taint.part(name).clone());
+        }
         TemplateContext::with_taint(&Value::Object(names), &taint)
     }
 
     pub(crate) fn run_id(&self) -> &str {
         &self.request.run_id
+    }
+
+    /// The id a step is recorded, reported and gated under: its own id, or inside a loop's
+    /// item `<loop>[<index>].<step>`.
+    pub(crate) fn record_id(&self, step_id: &str) -> String {
+        match &self.item {
+            Some(item) => format!("{}[{}].{step_id}", item.loop_id, item.index),
+            None => step_id.to_owned(),
+        }
+    }
+
+    /// What an action's unique name carries for a step: its id, or inside a loop's item
+    /// `<step>#<index>`.
+    pub(crate) fn action_key(&self, step_id: &str) -> String {
+        match &self.item {
+            Some(item) => format!("{step_id}#{}", item.index),
+            None => step_id.to_owned(),
+        }
+    }
+
+    /// The state one item of loop `loop_id` runs in: what the run knows so far, the item
+    /// under `item_name` and `loop.index`, nothing of its own yet.
+    pub(crate) fn for_item(
+        &self,
+        (loop_id, position): (&str, usize),
+        index: usize,
+        item_name: &str,
+        item: Value,
+        item_taint: Taint,
+    ) -> RunState<'a> {
+        let mut locals_taint = Taint::clean();
+        locals_taint.set_part(item_name, item_taint);
+        RunState {
+            request: self.request,
+            redactor: self.redactor.clone(),
+            steps: self.steps.clone(),
+            run_names: self.run_names.clone(),
+            secrets: self.secrets.clone(),
+            issued: self.issued.clone(),
+            issued_order: Vec::new(),
+            packages: self.packages.clone(),
+            pending: Mutex::new(Vec::new()),
+            prior_steps: Arc::clone(&self.prior_steps),
+            prior_intents: Arc::clone(&self.prior_intents),
+            current: None,
+            tainted: Tainted {
+                steps: self.tainted.steps.clone(),
+                hidden: self.tainted.hidden.clone(),
+                pending: Taint::clean(),
+            },
+            parked_until: None,
+            item: Some(ItemScope {
+                loop_id: loop_id.to_owned(),
+                index,
+                position,
+            }),
+            locals: Map::from_iter([
+                (item_name.to_owned(), item),
+                ("loop".to_owned(), json!({ "index": index })),
+            ]),
+            locals_taint,
+            partial: None,
+        }
+    }
+
+    /// Takes back what an item's state learnt that the run needs: the actions it issued,
+    /// the packages it resolved, and when to look at a parked run again.
+    pub(crate) fn absorb(&mut self, item: RunState<'_>) {
+        self.issued.extend(item.issued);
+        self.issued_order.extend(item.issued_order);
+        self.packages.extend(item.packages);
+        if let Some(until) = item.parked_until {
+            let sooner = self
+                .parked_until
+                .as_ref()
+                .is_none_or(|current| until < *current);
+            if sooner {
+                self.parked_until = Some(until);
+            }
+        }
     }
 }
 
@@ -142,21 +245,31 @@ impl<'a> RunState<'a> {
             issued_order: Vec::new(),
             packages: HashMap::new(),
             pending: Mutex::new(Vec::new()),
-            prior_steps: HashMap::new(),
-            prior_intents: HashMap::new(),
+            prior_steps: Arc::new(HashMap::new()),
+            prior_intents: Arc::new(HashMap::new()),
             current: None,
             tainted: Tainted::default(),
             parked_until: None,
+            item: None,
+            locals: Map::new(),
+            locals_taint: Taint::clean(),
+            partial: None,
         };
         if let Some(record) = record {
-            for step in &record.steps {
-                state.prior_steps.insert(step.step_id.clone(), step.clone());
-            }
-            for intent in &record.intents {
-                state
-                    .prior_intents
-                    .insert(intent.step_id.clone(), intent.clone());
-            }
+            state.prior_steps = Arc::new(
+                record
+                    .steps
+                    .iter()
+                    .map(|step| (step.step_id.clone(), step.clone()))
+                    .collect(),
+            );
+            state.prior_intents = Arc::new(
+                record
+                    .intents
+                    .iter()
+                    .map(|intent| (intent.step_id.clone(), intent.clone()))
+                    .collect(),
+            );
         }
         state
     }
@@ -165,6 +278,10 @@ impl<'a> RunState<'a> {
 impl Engine {
     pub(crate) fn emit(&self, state: &RunState<'_>, event: Event) {
         let redactor = &state.redactor;
+        let mut event = event;
+        if let (Some(item), Some(step_id)) = (&state.item, event.step_id_mut()) {
+            *step_id = format!("{}[{}].{step_id}", item.loop_id, item.index);
+        }
         let event = if redactor.is_empty() {
             event
         } else {

@@ -240,6 +240,7 @@ impl Engine {
             StepKind::Assert(assertion) => steps::assert::run(self, state, assertion),
             StepKind::Log(message) => steps::log::run(self, state, step, message),
             StepKind::Set(values) => steps::set::run(self, state, values),
+            StepKind::ForEach(each) => steps::for_each::run(self, state, step, each).await,
         }
     }
 }

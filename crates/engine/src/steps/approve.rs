@@ -42,6 +42,8 @@ pub(crate) async fn run(
         ));
     };
     let run_id = state.run_id().to_owned();
+    // Inside a loop, each item has a gate of its own.
+    let gate_id = state.record_id(&step.id);
     let clock = engine.wait_clock(state, approve.timeout);
     let expires_at = state
         .current
@@ -52,7 +54,7 @@ pub(crate) async fn run(
     let plan_digest = state.request.plan_digest.clone();
     // Opened once: a resumed step finds its gate, and the decisions made meanwhile.
     if store
-        .gate(&run_id, &step.id)
+        .gate(&run_id, &gate_id)
         .await
         .map_err(store_error)?
         .is_none()
@@ -66,7 +68,7 @@ pub(crate) async fn run(
         }
         let gate = ApprovalGate {
             run_id: run_id.clone(),
-            step_id: step.id.clone(),
+            step_id: gate_id.clone(),
             summary: summary.clone(),
             detail: state.redactor.redact_json(&detail),
             approvers: approve.approvers.clone(),
@@ -90,7 +92,7 @@ pub(crate) async fn run(
     }
     loop {
         let gate = store
-            .gate(&run_id, &step.id)
+            .gate(&run_id, &gate_id)
             .await
             .map_err(store_error)?
             .ok_or_else(|| StepError::new("the approval gate vanished from the run store"))?;
@@ -111,7 +113,7 @@ pub(crate) async fn run(
         }
         if clock.expired() {
             store
-                .expire_gate(&run_id, &step.id)
+                .expire_gate(&run_id, &gate_id)
                 .await
                 .map_err(store_error)?;
             decided(engine, state, step, &gate);
@@ -212,12 +214,25 @@ fn expired(gate: &GateState, approve: &ApproveStep) -> String {
     )
 }
 
+/// The list the step being run is in: the playbook's main steps, or inside a loop's item the
+/// loop's steps.
+fn sibling_steps<'s>(state: &RunState<'s>) -> &'s [Step] {
+    let playbook = &state.request.playbook;
+    let enclosing = state.item.as_ref().and_then(|item| {
+        playbook.all_steps().find_map(|step| match &step.kind {
+            StepKind::ForEach(each) if step.id == item.loop_id => Some(each.steps.as_slice()),
+            _ => None,
+        })
+    });
+    enclosing.unwrap_or(&playbook.steps)
+}
+
 /// What the approver should see of the next step that sends something: for an `issue`, its
 /// target (text and, when it can be counted now, the endpoint count), package and parameters,
 /// and action group, rendered against the run so far. What cannot be rendered yet (it reads
 /// steps after the gate) is said so.
 async fn next_side_effect(engine: &Engine, state: &RunState<'_>, gate: &Step) -> Value {
-    let steps = &state.request.playbook.steps;
+    let steps = sibling_steps(state);
     let after = steps
         .iter()
         .position(|step| step.id == gate.id)

@@ -136,7 +136,12 @@ pub(crate) async fn run(
     issue: &IssueStep,
 ) -> Result<StepDone, StepError> {
     let rendered = render(engine, state, issue).await?;
-    let unique_name = unique_action_name(&rendered.name, &state.request.run_id, &step.id);
+    let unique_name = unique_action_name(
+        &rendered.name,
+        &state.request.run_id,
+        &state.action_key(&step.id),
+    );
+    let record_id = state.record_id(&step.id);
     // Resuming a step whose intent was recorded: the action may exist already. It is adopted
     // as it is (the guard was checked before it was issued).
     let resumed = recorded_action(engine, state, step, &unique_name).await?;
@@ -178,11 +183,11 @@ pub(crate) async fn run(
     crate::pause_points::reached("after_post");
     if let Some(store) = &engine.store {
         let recorded = store
-            .intent_resolved(state.run_id(), &step.id, action.action_id)
+            .intent_resolved(state.run_id(), &record_id, action.action_id)
             .await;
         if let Err(error) = recorded {
             if error.is_lost_claim() && !adopted {
-                settle_lost_send(engine, state, &step.id, &action).await;
+                settle_lost_send(engine, state, &record_id, &action).await;
             }
             return Err(store_error(error));
         }
@@ -277,7 +282,7 @@ async fn recorded_action(
     step: &Step,
     unique_name: &str,
 ) -> Result<Option<ActionInfo>, StepError> {
-    let Some(intent) = state.prior_intents.get(&step.id) else {
+    let Some(intent) = state.prior_intents.get(&state.record_id(&step.id)) else {
         return Ok(None);
     };
     if let Some(action_id) = intent.action_id {
@@ -389,13 +394,22 @@ async fn guard_issue(
         .and_then(|outputs| outputs.get("text"))
         .and_then(Value::as_str)
         .map(|text| state.redactor.redact_text(text));
+    // Inside a loop's item, its own steps are known by their record ids (as the plan shows
+    // them).
+    let shown_target = target_step.as_ref().map(|id| {
+        if state.request.playbook.step(id).is_some() {
+            id.clone()
+        } else {
+            state.record_id(id)
+        }
+    });
     let check = crate::run::IssueCheck {
-        step_id: step.id.clone(),
+        step_id: state.record_id(&step.id),
         package_id: rendered.package_id,
         parameters: rendered.parameters.clone(),
         action_group_id: rendered.action_group.id,
         target_group_id: rendered.target_group_id,
-        target_step,
+        target_step: shown_target,
         target_text,
         targeted,
     };
@@ -445,7 +459,7 @@ async fn send(
         store
             .record_intent(
                 state.run_id(),
-                &step.id,
+                &state.record_id(&step.id),
                 &state.redactor.redact_text(&spec.name),
             )
             .await
@@ -455,7 +469,7 @@ async fn send(
     // With no intent recorded before this one, nothing of this step can exist yet (an intent
     // is durable before its action is sent): the lookup before the first send is a
     // cross-check, and the quickest one will do. After a resume it must be certain.
-    let lookup = if state.prior_intents.contains_key(&step.id) {
+    let lookup = if state.prior_intents.contains_key(&state.record_id(&step.id)) {
         Lookup::MayExist
     } else {
         Lookup::BeforeFirstSend

@@ -11,6 +11,7 @@ pub(crate) mod approval;
 pub(crate) mod approve;
 pub(crate) mod assert;
 pub(crate) mod clauses;
+pub(crate) mod for_each;
 pub(crate) mod issue;
 pub(crate) mod log;
 pub(crate) mod parameterize;
@@ -48,7 +49,8 @@ pub(crate) fn replayable(kind: &StepKind) -> bool {
         | StepKind::AwaitApproval(_)
         | StepKind::Approve(_)
         | StepKind::Poll(_)
-        | StepKind::StopAction(_) => false,
+        | StepKind::StopAction(_)
+        | StepKind::ForEach(_) => false,
     }
 }
 
@@ -66,7 +68,8 @@ pub(crate) fn wait(kind: &StepKind) -> Option<Duration> {
         | StepKind::StopAction(_)
         | StepKind::Assert(_)
         | StepKind::Log(_)
-        | StepKind::Set(_) => None,
+        | StepKind::Set(_)
+        | StepKind::ForEach(_) => None,
     }
 }
 
@@ -76,6 +79,8 @@ pub(crate) fn wait(kind: &StepKind) -> Option<Duration> {
 pub(crate) fn sends(kind: &StepKind) -> bool {
     match kind {
         StepKind::Issue(_) | StepKind::StopAction(_) => true,
+        // A loop is as much a sender as its steps: retrying it could send an item twice.
+        StepKind::ForEach(each) => each.steps.iter().any(|step| sends(&step.kind)),
         StepKind::Target(_)
         | StepKind::Parameterize(_)
         | StepKind::AwaitApproval(_)

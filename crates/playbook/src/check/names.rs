@@ -216,11 +216,17 @@ impl Checker<'_> {
         };
         let mut steps = HashMap::new();
         let mut step_order = Vec::new();
+        let mut inner = HashMap::new();
         for (index, node) in step_nodes.iter().enumerate() {
             let (NodeKind::Map(entries), Some(id)) = (&node.kind, written_string(node, "id"))
             else {
                 continue;
             };
+            for nested in loop_step_nodes(entries) {
+                if let Some(nested_id) = written_string(nested, "id") {
+                    inner.entry(nested_id).or_insert_with(|| id.clone());
+                }
+            }
             // The first step with an id wins: a duplicate is reported on the second one.
             if let std::collections::hash_map::Entry::Vacant(slot) = steps.entry(id.clone()) {
                 step_order.push(id);
@@ -232,7 +238,69 @@ impl Checker<'_> {
             secrets,
             steps,
             step_order,
+            locals: Vec::new(),
+            enclosing: None,
+            inner,
         }
+    }
+
+    /// The names the steps of loop `loop_id` (the `loop_index`-th step) may use: what the
+    /// steps before the loop may, the item (`item_name`) and `loop`, and the loop's own steps
+    /// (numbered from `loop_index`, so that each sees only those before it).
+    pub(super) fn loop_scope(
+        &self,
+        outer: &Scope,
+        loop_id: Option<&str>,
+        loop_index: usize,
+        item_name: &str,
+        nested: &[Node],
+    ) -> Scope {
+        let mut steps: HashMap<String, StepInfo> = outer
+            .steps
+            .iter()
+            .filter(|(_, info)| info.index < loop_index)
+            .map(|(id, info)| (id.clone(), info.clone()))
+            .collect();
+        let mut step_order: Vec<String> = outer
+            .step_order
+            .iter()
+            .filter(|id| steps.contains_key(id.as_str()))
+            .cloned()
+            .collect();
+        for (offset, node) in nested.iter().enumerate() {
+            let (NodeKind::Map(entries), Some(id)) = (&node.kind, written_string(node, "id"))
+            else {
+                continue;
+            };
+            if let std::collections::hash_map::Entry::Vacant(slot) = steps.entry(id.clone()) {
+                step_order.push(id);
+                slot.insert(step_info(loop_index + offset, entries));
+            }
+        }
+        Scope {
+            inputs: outer.inputs.clone(),
+            secrets: outer.secrets.clone(),
+            steps,
+            step_order,
+            locals: vec![item_name.to_owned(), "loop".to_owned()],
+            enclosing: loop_id.map(str::to_owned),
+            inner: outer.inner.clone(),
+        }
+    }
+}
+
+/// The nested step nodes of a `for_each` step's entries (none for other kinds).
+pub(super) fn loop_step_nodes(entries: &[Entry]) -> &[Node] {
+    let body = entries.iter().find(|entry| entry.key == "for_each");
+    let Some(NodeKind::Map(fields)) = body.map(|entry| &entry.value.kind) else {
+        return &[];
+    };
+    match fields.iter().find(|entry| entry.key == "steps") {
+        Some(entry) => match &entry.value.kind {
+            NodeKind::Seq(items) => items,
+            _ => &[],
+        },
+        None => &[],
     }
 }
 

@@ -32,6 +32,9 @@ impl<'s> TemplateCheck<'s> {
                 secrets: Vec::new(),
                 steps: HashMap::new(),
                 step_order: Vec::new(),
+                locals: Vec::new(),
+                enclosing: None,
+                inner: HashMap::new(),
             },
             environment: Environment::new(),
         }

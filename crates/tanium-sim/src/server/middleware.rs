@@ -23,6 +23,7 @@ pub(super) async fn api_layer(
             |uri| uri.path().to_owned(),
         );
     shared.count_request(request.method().as_str(), &path);
+    let _in_flight = shared.enter(request.method().as_str(), &path);
     let (latency, draw, faults) = {
         let mut inner = shared.lock();
         let draw = inner.draw();

@@ -5,6 +5,7 @@
 mod approval;
 mod approve;
 mod assert;
+mod for_each;
 mod issue;
 mod log;
 mod parameterize;
@@ -173,7 +174,7 @@ impl Checker<'_> {
 
         let kind = kinds
             .first()
-            .and_then(|entry| self.step_kind(entry, scope, site));
+            .and_then(|entry| self.step_kind(entry, scope, site, id.as_deref()));
         if kinds.len() != 1 {
             return None;
         }
@@ -273,7 +274,13 @@ impl Checker<'_> {
     }
 
     /// The kind key's value, checked by the kind's module.
-    fn step_kind(&mut self, entry: &Entry, scope: &Scope, site: Site<'_>) -> Option<StepKind> {
+    fn step_kind(
+        &mut self,
+        entry: &Entry,
+        scope: &Scope,
+        site: Site<'_>,
+        id: Option<&str>,
+    ) -> Option<StepKind> {
         let what = format!("`{}`", entry.key);
         let owner = Owner::key(&what, entry);
         match entry.key.as_str() {
@@ -298,6 +305,9 @@ impl Checker<'_> {
             "assert" => self.assert(entry, owner, scope, site).map(StepKind::Assert),
             "log" => self.log(entry, scope, site).map(StepKind::Log),
             "set" => self.set(entry, scope, site).map(StepKind::Set),
+            "for_each" => self
+                .for_each(entry, owner, scope, site, id)
+                .map(StepKind::ForEach),
             _ => None,
         }
     }
