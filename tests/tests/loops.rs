@@ -195,11 +195,7 @@ async fn killed_loops_resume_and_issue_each_item_once() {
                 .filter(|action| action.name.contains(&key))
                 .map(|action| action.name.as_str())
                 .collect();
-            assert_eq!(
-                named.len(),
-                1,
-                "run {run_id}, item {index}: {named:?}"
-            );
+            assert_eq!(named.len(), 1, "run {run_id}, item {index}: {named:?}");
             assert!(
                 named[0].starts_with(&format!("loop {} [", HOSTS[index])),
                 "item {index} tagged its own host: {}",
@@ -220,7 +216,19 @@ async fn a_loop_sends_no_more_than_its_concurrency_at_once() {
     let folder = tempfile::tempdir().expect("temp folder");
     let playbook = folder.path().join("loop.yaml");
     std::fs::write(&playbook, LOOP).unwrap();
-    let hosts: Vec<String> = (1..=9).map(|n| format!("WIN-LAPTOP-{n:04}")).collect();
+    let hosts: Vec<String> = [
+        "WIN-DC01",
+        "WIN-DC02",
+        "WIN-FS01",
+        "WIN-SQL01",
+        "WIN-APP01",
+        "web-01.corp.example",
+        "WIN-LAPTOP-0042",
+        "WIN-LAPTOP-0033",
+        "WIN-LAPTOP-0036",
+    ]
+    .map(str::to_owned)
+    .to_vec();
     let output = runbook(&sim, "none")
         .args([
             "run",
@@ -363,7 +371,8 @@ fn the_plan_shows_every_items_requests() {
         .args([
             "plan",
             "playbooks/quarantine-hosts.yaml",
-            "--json",
+            "--format",
+            "json",
             "--input",
             r#"hosts=["WIN-DC01","WIN-APP01"]"#,
         ])

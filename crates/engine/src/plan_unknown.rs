@@ -36,6 +36,9 @@ const MARKERS: [&str; 3] = ["<steps.", "<run.", "<secrets."];
 #[derive(Debug, Default)]
 pub(crate) struct Unknowns {
     computed: RefCell<BTreeSet<String>>,
+    /// Names a loop item gives its steps while the items are only known at run time (the
+    /// item, `loop`): read like `steps`.
+    local_roots: RefCell<BTreeSet<String>>,
 }
 
 impl Unknowns {
@@ -63,7 +66,10 @@ impl Unknowns {
     /// outputs of a step that may be skipped at run time).
     pub(crate) fn name_is_unknown(&self, name: &str, names: &Value) -> bool {
         let mut parts = name.split('.');
-        let Some(root) = parts.next().filter(|root| ROOTS.contains(root)) else {
+        let Some(root) = parts
+            .next()
+            .filter(|root| ROOTS.contains(root) || self.local_roots.borrow().contains(*root))
+        else {
             return false;
         };
         let mut value = names.get(root);
@@ -76,6 +82,19 @@ impl Unknowns {
             }
         }
         value.is_none_or(|value| self.is_unknown(value))
+    }
+
+    /// While a loop's items are unknown: what reads these names (the item, `loop`) is
+    /// unknown too. `None` forgets them again.
+    pub(crate) fn set_local_roots(&self, roots: Option<&[&str]>) {
+        let mut local_roots = self.local_roots.borrow_mut();
+        local_roots.clear();
+        local_roots.extend(
+            roots
+                .unwrap_or_default()
+                .iter()
+                .map(|root| (*root).to_owned()),
+        );
     }
 
     /// Renders a template value offline: every string (maps and lists are walked) with the

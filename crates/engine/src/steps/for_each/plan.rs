@@ -67,6 +67,10 @@ pub(crate) fn plan(
             ));
             let item = Value::String(format!("<steps.{}.item>", step.id));
             let index = json!({ "index": format!("<steps.{}.index>", step.id) });
+            // What reads the item (or `loop`) is unknown, like what reads a step's outputs.
+            planning
+                .unknowns
+                .set_local_roots(Some(&[each.item_name.as_str(), "loop"]));
             plan_item(
                 planner,
                 playbook,
@@ -75,6 +79,7 @@ pub(crate) fn plan(
                 planning,
                 ("*".to_owned(), item, index, Taint::clean()),
             );
+            planning.unknowns.set_local_roots(None);
         }
     }
     Ok(placeholders(step))

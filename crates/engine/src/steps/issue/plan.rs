@@ -22,7 +22,16 @@ pub(crate) fn plan(
     if is_default_action_group(&action_group) {
         return Err(DEFAULT_ACTION_GROUP_REFUSED.to_owned());
     }
-    let unique_name = unique_action_name(&name, RUN_ID_PLACEHOLDER, id);
+    // Inside a loop's item (`per_host[2].tag`), the name carries the item's index.
+    let key = match planned
+        .id
+        .split_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'))
+    {
+        Some((index, _)) => format!("{id}#{index}"),
+        None => id.clone(),
+    };
+    let unique_name = unique_action_name(&name, RUN_ID_PLACEHOLDER, &key);
     planned.lookups.action_group = Some(action_group.trim().to_owned());
     planned.lookups.min_endpoints = issue.min_endpoints;
     planned.lookups.target_step = planner
