@@ -188,7 +188,7 @@ async fn killed_loops_resume_and_issue_each_item_once() {
     );
     let actions = sim.inspect().actions;
     for run_id in &run_ids {
-        for index in 0..HOSTS.len() {
+        for (index, host) in HOSTS.iter().enumerate() {
             let key = format!("{run_id} tag#{index}]");
             let named: Vec<&str> = actions
                 .iter()
@@ -197,7 +197,7 @@ async fn killed_loops_resume_and_issue_each_item_once() {
                 .collect();
             assert_eq!(named.len(), 1, "run {run_id}, item {index}: {named:?}");
             assert!(
-                named[0].starts_with(&format!("loop {} [", HOSTS[index])),
+                named[0].starts_with(&format!("loop {host} [")),
                 "item {index} tagged its own host: {}",
                 named[0]
             );

@@ -275,6 +275,23 @@ impl<'a> RunState<'a> {
     }
 }
 
+/// An event's tag and a run's status are words of the format, never data: when a whole
+/// structure computed from a secret made one of them a registered secret too (`succeeded`, in
+/// the results of a loop over secret items), they are kept, so that the event still reads.
+fn keep_structure(original: &Value, mut redacted: Value) -> Value {
+    if let (Value::Object(original), Value::Object(redacted)) = (original, &mut redacted) {
+        for key in ["event", "status"] {
+            let word = original.get(key).filter(|_| {
+                key == "event" || original.get("event") == Some(&json!("run_finished"))
+            });
+            if let Some(word) = word {
+                redacted.insert(key.to_owned(), word.clone());
+            }
+        }
+    }
+    redacted
+}
+
 impl Engine {
     pub(crate) fn emit(&self, state: &RunState<'_>, event: Event) {
         let redactor = &state.redactor;
@@ -288,7 +305,7 @@ impl Engine {
             // Every text an event carries goes through the redactor: round-trip through JSON
             // so that no field can be forgotten.
             let redacted = serde_json::to_value(&event)
-                .map(|value| redactor.redact_json(&value))
+                .map(|value| keep_structure(&value, redactor.redact_json(&value)))
                 .and_then(serde_json::from_value::<Event>);
             match redacted {
                 Ok(event) => event,
