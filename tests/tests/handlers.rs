@@ -168,15 +168,16 @@ on_failure:
     assert!(outcome.stderr.contains("RB011") || outcome.stdout.contains("RB011"));
 }
 
-/// A run waiting at an `approve` gate is cancelled from outside: neither `on_failure` nor
-/// `finally` runs (a cancel means: do nothing more).
+/// A run waiting at an `approve` gate is cancelled from outside: `on_failure` does not run (a
+/// cancel means: do nothing more), `finally` does (it runs last, always), with
+/// `run.status` `cancelled`.
 #[test]
-fn a_cancelled_run_runs_no_handler() {
+fn a_cancelled_run_runs_finally_but_not_on_failure() {
     let folder = tempfile::tempdir().expect("folder");
     let playbook = folder.path().join("gated.yaml");
     std::fs::write(
         &playbook,
-        "version: 1\nname: gated\nsteps:\n  - id: review\n    approve:\n      summary: go?\n      timeout: 1d\non_failure:\n  - id: undo\n    log: undo\nfinally:\n  - id: notify\n    log: notify\n",
+        "version: 1\nname: gated\nsteps:\n  - id: review\n    approve:\n      summary: go?\n      timeout: 1d\non_failure:\n  - id: undo\n    log: undo\nfinally:\n  - id: notify\n    log: \"notify {{ run.status }}\"\n",
     )
     .expect("playbook");
     let store = format!("sqlite://{}", folder.path().join("runs.db").display());
@@ -219,6 +220,7 @@ fn a_cancelled_run_runs_no_handler() {
         .lines()
         .filter_map(|line| serde_json::from_str(line).ok())
         .collect();
-    assert_eq!(ran(&events), ["review"], "{events:?}");
+    assert_eq!(ran(&events), ["review", "notify"], "{events:?}");
+    assert_eq!(logged(&events, "notify"), Some("notify cancelled"));
     assert_eq!(run_finished(&events)["status"], "cancelled");
 }

@@ -210,7 +210,7 @@ impl<'a> Planner<'a> {
                 }
             }
             let note = if index >= main + on_failure {
-                Some("finally: runs last, after the main steps succeed or fail")
+                Some("finally: runs last, after the main steps succeed, fail or are cancelled")
             } else if index >= main {
                 Some("on_failure: runs only when a main step fails (not after a cancel)")
             } else {

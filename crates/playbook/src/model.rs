@@ -80,7 +80,7 @@ pub struct Playbook {
     /// Steps run when the main steps failed (not when the run was cancelled), with
     /// `run.status`, `run.failed_step` and `run.error` in scope.
     pub on_failure: Vec<Step>,
-    /// Steps run last, after success or failure (not after a cancel).
+    /// Steps run last, after success, failure or a cancel.
     pub finally: Vec<Step>,
     /// Outputs, rendered after the last step.
     pub outputs: IndexMap<String, TemplateValue>,

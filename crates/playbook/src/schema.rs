@@ -101,7 +101,7 @@ fn top_level_properties() -> Value {
             "type": "array", "minItems": 1, "items": { "$ref": "#/definitions/step" }
         },
         "finally": {
-            "description": "Steps run last, after success or failure (not after a cancel).",
+            "description": "Steps run last, after success, failure or a cancel.",
             "type": "array", "minItems": 1, "items": { "$ref": "#/definitions/step" }
         },
         "outputs": {

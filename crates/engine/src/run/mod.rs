@@ -322,8 +322,9 @@ impl Engine {
     }
 
     /// Runs the main steps, then `on_failure` when they failed (not when the run was
-    /// cancelled or interrupted), then `finally` (not after a cancel or an interruption). A
-    /// handler's failure is reported after the first error, never instead of it.
+    /// cancelled or interrupted), then `finally` (after anything but an interruption, which a
+    /// resume continues). A handler's failure is reported after the first error, never
+    /// instead of it.
     async fn run_steps(&self, state: &mut RunState<'_>) -> StepsEnd {
         let playbook = &state.request.playbook;
         let mut end = StepsEnd::default();
@@ -339,7 +340,10 @@ impl Engine {
             )
             .await;
         }
-        if !end.interrupted && !end.cancelled {
+        if !end.interrupted {
+            // `finally` runs last whatever happened, a cancel included (its steps are not
+            // refused by the cancel they run after).
+            state.after_cancel = end.cancelled;
             let first = first_handler + playbook.on_failure.len();
             self.handler(state, &playbook.finally, first, "finally", &mut end)
                 .await;
@@ -361,7 +365,9 @@ impl Engine {
             return;
         }
         if let Some(run) = state.run_names.as_object_mut() {
-            let status = if end.failure.is_some() {
+            let status = if end.cancelled {
+                "cancelled"
+            } else if end.failure.is_some() {
                 "failed"
             } else {
                 "succeeded"

@@ -272,7 +272,7 @@ impl Engine {
                 .await
                 .map_err(store_error)?
                 .is_some_and(|status| status == crate::store::RecordedStatus::Cancelled);
-            if cancelled {
+            if cancelled && !state.after_cancel {
                 return Err(StepError::cancelled(
                     "the run was cancelled (runbook runs cancel)",
                 ));

@@ -58,6 +58,8 @@ pub(crate) struct RunState<'a> {
     /// Outputs a failing step still leaves (a loop's results so far), for the steps after it
     /// (`continue_on_error`) and the failure handlers.
     pub(crate) partial: Option<Map<String, Value>>,
+    /// The run was cancelled and its `finally` steps run: they are not refused for it.
+    pub(crate) after_cancel: bool,
 }
 
 /// One item of a `for_each`: the loop's id, the item's 0-based index, and the loop's
@@ -186,6 +188,7 @@ impl<'a> RunState<'a> {
             ]),
             locals_taint,
             partial: None,
+            after_cancel: self.after_cancel,
         }
     }
 
@@ -254,6 +257,7 @@ impl<'a> RunState<'a> {
             locals: Map::new(),
             locals_taint: Taint::clean(),
             partial: None,
+            after_cancel: false,
         };
         if let Some(record) = record {
             state.prior_steps = Arc::new(
