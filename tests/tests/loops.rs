@@ -411,3 +411,125 @@ fn the_plan_shows_every_items_requests() {
         "the action name carries the item's index: {text}"
     );
 }
+
+/// One trial of the failing example: run it (a host that matches no machine fails the loop,
+/// `on_failure` undoes the others), kill it, resume it until it ends; its run id.
+fn failing_trial(
+    sim: &RunningSim,
+    folder: &Path,
+    number: u64,
+    random: &mut Random,
+) -> Option<String> {
+    let store = format!(
+        "sqlite://{}",
+        folder.join(format!("failing-{number}.db")).display()
+    );
+    let playbook = workspace_root().join("playbooks/quarantine-hosts.yaml");
+    let hosts = r#"hosts=["WIN-DC01","NO-SUCH-HOST","WIN-APP01","WIN-FS01","WIN-SQL01"]"#;
+    let mut command = runbook(sim, &store);
+    command
+        .args([
+            "run",
+            &playbook.display().to_string(),
+            "--input",
+            hosts,
+            "--json",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if number.is_multiple_of(2) {
+        command.env(
+            "RUNBOOK_TEST_ABORT_AFTER_REQUESTS",
+            (1 + random.next() % 60).to_string(),
+        );
+        let _ = command.status().expect("runbook started");
+    } else {
+        let mut child = command.spawn().expect("runbook started");
+        std::thread::sleep(Duration::from_millis(random.next() % 500));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let run_id = runs_in(sim, &store).first()?["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    for _ in 0..3 {
+        if runs_in(sim, &store)[0]["status"] != "running" {
+            break;
+        }
+        let _ = runbook(sim, &store)
+            .args(["runs", "resume", &run_id, "--json"])
+            .output()
+            .expect("resume started");
+    }
+    let run = &runs_in(sim, &store)[0];
+    assert_eq!(
+        run["status"], "failed",
+        "trial {number}: run {run_id} ended {run}"
+    );
+    Some(run_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_failing_loops_undo_once_and_issue_nothing_twice() {
+    let sim = std::sync::Arc::new(simulator().await);
+    let folder = tempfile::tempdir().expect("temp folder");
+    let trials: u64 = 24;
+    let lanes = 4;
+    let mut handles = Vec::new();
+    for lane in 0..lanes {
+        let sim = sim.clone();
+        let folder = folder.path().to_path_buf();
+        handles.push(tokio::task::spawn_blocking(move || {
+            let mut random = Random(0xA076_1D64_78BD_642F ^ (lane + 1));
+            (lane..trials)
+                .step_by(lanes as usize)
+                .filter_map(|number| failing_trial(&sim, &folder, number, &mut random))
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut run_ids = Vec::new();
+    for handle in handles {
+        run_ids.extend(handle.await.expect("a lane of trials ran"));
+    }
+    assert!(
+        run_ids.len() >= 18,
+        "most trials recorded a run: {}",
+        run_ids.len()
+    );
+    let actions = sim.inspect().actions;
+    for run_id in &run_ids {
+        let named = |marker: &str| -> Vec<&str> {
+            actions
+                .iter()
+                .filter(|action| {
+                    action.name.contains(run_id.as_str()) && action.name.contains(marker)
+                })
+                .map(|action| action.name.as_str())
+                .collect()
+        };
+        let quarantined = named(" quarantine#");
+        let undone = named(" remove#");
+        for index in 0..5 {
+            let once = |names: &[&str], step: &str| {
+                let key = format!("{step}#{index}]");
+                let count = names.iter().filter(|name| name.ends_with(&key)).count();
+                assert!(
+                    count <= 1,
+                    "run {run_id}: {step}#{index} issued {count} times"
+                );
+            };
+            once(&quarantined, "quarantine");
+            once(&undone, "remove");
+        }
+        assert!(
+            !quarantined.iter().any(|name| name.contains("NO-SUCH-HOST")),
+            "run {run_id}: {quarantined:?}"
+        );
+        assert_eq!(
+            quarantined.len(),
+            undone.len(),
+            "run {run_id}: every quarantined host was undone once: {quarantined:?} {undone:?}"
+        );
+    }
+}

@@ -222,6 +222,24 @@ fn tracked(value: &Value, taint: &Taint, reads: &Arc<Reads>) -> minijinja::Value
     }
 }
 
+/// A run's inputs converted for templates once (they do not change during a run): each
+/// input's value, and whether it is secret (reading it is then recorded, as for any secret).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ConvertedInputs(Arc<IndexMap<String, (minijinja::Value, bool)>>);
+
+impl ConvertedInputs {
+    pub(crate) fn new<'i>(inputs: impl IntoIterator<Item = (&'i String, &'i Value, bool)>) -> Self {
+        ConvertedInputs(Arc::new(
+            inputs
+                .into_iter()
+                .map(|(name, value, secret)| {
+                    (name.clone(), (minijinja::Value::from(Serde(value)), secret))
+                })
+                .collect(),
+        ))
+    }
+}
+
 /// The names a template can see, converted once for many renders.
 ///
 /// Renders with one context must not run at the same time (the engine renders one template
@@ -259,6 +277,34 @@ impl TemplateContext {
         } else {
             tracked(names, taint, &reads)
         };
+        TemplateContext { root, reads }
+    }
+
+    /// Builds a context like [`TemplateContext::with_taint`], with the run's inputs already
+    /// converted ([`ConvertedInputs`]) under `inputs`: converting a long input list again for
+    /// every render of every loop item would make a loop's cost grow with the square of its
+    /// length.
+    pub(crate) fn with_inputs(names: &Value, taint: &Taint, inputs: &ConvertedInputs) -> Self {
+        let reads = Arc::new(Reads::default());
+        let mut entries = IndexMap::new();
+        let inputs_map = TrackedMap {
+            entries: (*inputs.0).clone(),
+            reads: reads.clone(),
+        };
+        entries.insert(
+            "inputs".to_owned(),
+            (minijinja::Value::from_object(inputs_map), false),
+        );
+        if let Value::Object(map) = names {
+            for (key, value) in map {
+                let part = taint.part(key);
+                entries.insert(key.clone(), (tracked(value, part, &reads), part.is_whole()));
+            }
+        }
+        let root = minijinja::Value::from_object(TrackedMap {
+            entries,
+            reads: reads.clone(),
+        });
         TemplateContext { root, reads }
     }
 

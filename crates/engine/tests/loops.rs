@@ -231,3 +231,35 @@ outputs:
     assert_eq!(finished, RunStatus::Succeeded);
     assert_eq!(outcome.outputs["results"], "[REDACTED]");
 }
+
+#[tokio::test(start_paused = true)]
+async fn short_secret_items_stay_secret_in_results_and_errors() {
+    let source = r#"version: 1
+name: secret-pins
+inputs:
+  pins: { type: list, secret: true }
+steps:
+  - id: each
+    for_each:
+      items: "{{ inputs.pins }}"
+      as: pin
+      steps:
+        - id: check
+          assert: { that: "{{ pin != 345 }}", message: refused }
+"#;
+    let (_, events, outcome) = run(Scripted::default(), source, &[("pins", "[12, 345]")]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let error = outcome.error.unwrap_or_default();
+    assert!(
+        error.contains("first: item 1 ([REDACTED]): step `check` failed: refused"),
+        "{error}"
+    );
+    let finished = events
+        .iter()
+        .find_map(|event| match event {
+            Event::StepFailed { step_id, error, .. } if step_id == "each" => Some(error.clone()),
+            _ => None,
+        })
+        .expect("the loop failed");
+    assert!(!finished.contains("345"), "{finished}");
+}

@@ -105,8 +105,8 @@ fenced_statement!(
     // racing on one run (PostgreSQL) collide on the primary key and the loser tries again.
     // Each event records the claim epoch that wrote it.
     append_event_sql = "INSERT INTO events (run_id, sequence, kind, payload, recorded_at, claim_epoch) \
-     SELECT $1, next.sequence, $2, $3, $4, $6 \
-     FROM (SELECT COALESCE(MAX(sequence), 0) + 1 AS sequence FROM events WHERE run_id = $1) AS next \
+     SELECT $1, COALESCE((SELECT MAX(sequence) FROM events WHERE run_id = $1), 0) + 1, \
+     $2, $3, $4, $6 \
      WHERE ($5 IS NULL OR EXISTS (SELECT 1 FROM runs AS fence WHERE fence.run_id = $1 \
          AND fence.claimed_by = $5 AND fence.claim_epoch = $6{lock}))"
 );

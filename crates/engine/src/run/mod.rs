@@ -29,7 +29,7 @@ use self::error::lost_claim_error;
 pub(crate) use self::error::store_error;
 pub use self::error::{StepError, StepErrorKind};
 use self::record::{Restore, StepEnd, recorded_inputs};
-pub(crate) use self::state::{IssuedAction, RunState};
+pub(crate) use self::state::{IssuedAction, ItemTakeaway, RunState};
 pub(crate) use self::step::StepDone;
 use crate::events::{Event, EventSink, RunStatus};
 use crate::pace::Pace;

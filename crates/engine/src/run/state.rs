@@ -14,7 +14,7 @@ use crate::platform::PackageOutcome;
 use crate::redact::Redactor;
 use crate::run::error::{StepError, store_error};
 use crate::store::{Intent, RunRecord, StepRecord};
-use crate::template::{Taint, TemplateContext};
+use crate::template::{ConvertedInputs, Taint, TemplateContext};
 
 /// What the engine remembers of an action this run issued.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +29,8 @@ pub(crate) struct IssuedAction {
 pub(crate) struct RunState<'a> {
     pub(crate) request: &'a RunRequest,
     pub(crate) redactor: Redactor,
+    /// The inputs, converted for templates once (secret ones, when given, marked).
+    pub(crate) inputs: ConvertedInputs,
     pub(crate) steps: Map<String, Value>,
     pub(crate) run_names: Value,
     pub(crate) secrets: Value,
@@ -96,23 +98,10 @@ impl<'a> RunState<'a> {
                 }
             }
         }
-        let mut inputs = Taint::clean();
-        for (name, declaration) in &self.request.playbook.inputs {
-            let given = self
-                .request
-                .inputs
-                .get(name)
-                .is_some_and(|value| !value.is_null());
-            if declaration.secret && given {
-                inputs.set_part(name, Taint::whole());
-            }
-        }
         let mut taint = Taint::clean();
-        taint.set_part("inputs", inputs);
         taint.set_part("steps", self.tainted.steps.clone());
         taint.set_part("secrets", Taint::whole());
         let mut names = Map::from_iter([
-            ("inputs".to_owned(), json!(self.request.inputs)),
             ("steps".to_owned(), Value::Object(steps)),
             ("run".to_owned(), self.run_names.clone()),
             ("secrets".to_owned(), self.secrets.clone()),
@@ -121,7 +110,7 @@ impl<'a> RunState<'a> {
             names.insert(name.clone(), value.clone());
             taint.set_part(name, self.locals_taint.part(name).clone());
         }
-        TemplateContext::with_taint(&Value::Object(names), &taint)
+        TemplateContext::with_inputs(&Value::Object(names), &taint, &self.inputs)
     }
 
     pub(crate) fn run_id(&self) -> &str {
@@ -161,6 +150,7 @@ impl<'a> RunState<'a> {
         RunState {
             request: self.request,
             redactor: self.redactor.clone(),
+            inputs: self.inputs.clone(),
             steps: self.steps.clone(),
             run_names: self.run_names.clone(),
             secrets: self.secrets.clone(),
@@ -192,12 +182,30 @@ impl<'a> RunState<'a> {
         }
     }
 
-    /// Takes back what an item's state learnt that the run needs: the actions it issued,
-    /// the packages it resolved, and when to look at a parked run again.
-    pub(crate) fn absorb(&mut self, item: RunState<'_>) {
+    /// What an item's state learnt that the run needs: the actions it issued, the packages
+    /// it resolved, and when to look at a parked run again. The rest of the item's state is
+    /// dropped with it.
+    pub(crate) fn takeaway(self) -> ItemTakeaway {
+        let issued = self
+            .issued_order
+            .iter()
+            .filter_map(|id| self.issued.get(id).map(|action| (*id, *action)))
+            .collect();
+        ItemTakeaway {
+            issued,
+            issued_order: self.issued_order,
+            packages: self.packages,
+            parked_until: self.parked_until,
+        }
+    }
+
+    /// Takes back what an item learnt (see [`RunState::takeaway`]).
+    pub(crate) fn absorb(&mut self, item: ItemTakeaway) {
         self.issued.extend(item.issued);
         self.issued_order.extend(item.issued_order);
-        self.packages.extend(item.packages);
+        for (id, package) in item.packages {
+            self.packages.entry(id).or_insert(package);
+        }
         if let Some(until) = item.parked_until {
             let sooner = self
                 .parked_until
@@ -208,6 +216,14 @@ impl<'a> RunState<'a> {
             }
         }
     }
+}
+
+/// What the run keeps of a finished item's state.
+pub(crate) struct ItemTakeaway {
+    issued: HashMap<u64, IssuedAction>,
+    issued_order: Vec<u64>,
+    packages: HashMap<u64, PackageOutcome>,
+    parked_until: Option<String>,
 }
 
 impl<'a> RunState<'a> {
@@ -234,9 +250,19 @@ impl<'a> RunState<'a> {
                 Value::String(secret.expose_secret().to_owned()),
             );
         }
+        let inputs = ConvertedInputs::new(request.inputs.iter().map(|(name, value)| {
+            let secret = request
+                .playbook
+                .inputs
+                .get(name)
+                .is_some_and(|declaration| declaration.secret)
+                && !value.is_null();
+            (name, value, secret)
+        }));
         let mut state = RunState {
             request,
             redactor,
+            inputs,
             steps: Map::new(),
             run_names: json!({
                 "id": request.run_id,

@@ -10,6 +10,7 @@
 
 mod plan;
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures_util::stream::{self, StreamExt};
@@ -18,17 +19,21 @@ use serde_json::{Map, Value, json};
 
 pub(crate) use self::plan::plan;
 use crate::events::Event;
-use crate::run::{Engine, RunState, StepDone, StepError, StepsEnd};
+use crate::redact::mask;
+use crate::run::{Engine, ItemTakeaway, RunState, StepDone, StepError, StepsEnd};
+use crate::store::StepStatus;
 use crate::template::Taint;
+use crate::values::{type_word, value_text};
 
 /// How one item ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ItemStatus {
     Succeeded,
     Failed,
-    /// Not started: the loop had failed, or was cancelled.
+    /// Not started: the loop had failed.
     Skipped,
-    /// Stopped at a checkpoint (a shutdown, a lost claim, a parked gate): a resume runs it on.
+    /// Stopped at a checkpoint (a shutdown, a lost claim, a parked gate), or not started
+    /// because of one: a resume runs it on.
     Interrupted,
     Cancelled,
 }
@@ -45,14 +50,16 @@ impl ItemStatus {
     }
 }
 
-/// One item's end, and the state it ran in (to take back what the run needs of it).
-struct ItemEnd<'a> {
+/// One item's end, and what the run keeps of its state.
+struct ItemEnd {
     index: usize,
     item: Value,
+    /// Which parts of the item are secret.
+    taint: Taint,
     status: ItemStatus,
     error: Option<String>,
     outputs: Map<String, Value>,
-    state: Option<RunState<'a>>,
+    takeaway: Option<ItemTakeaway>,
 }
 
 /// What the items share while the loop runs.
@@ -60,8 +67,49 @@ struct ItemEnd<'a> {
 struct Tally {
     failed: AtomicUsize,
     done: AtomicUsize,
-    /// No more items start: too many failed, or the run was cancelled or is stopping.
-    stop: AtomicBool,
+    /// More items failed than `max_failures`: no more items start (they are `skipped`).
+    failed_out: AtomicBool,
+    /// Cancelled, stopping, or waiting for people: no more items start, and those are not
+    /// reported (a resume runs them).
+    halted: AtomicBool,
+}
+
+/// What the record says of the loop's items when the run is resumed: which had started,
+/// and how many had failed (a resumed loop that had failed out starts no new item).
+struct Prior {
+    started: HashSet<usize>,
+    failed: usize,
+}
+
+impl Prior {
+    fn read(state: &RunState<'_>, step: &Step, each: &ForEachStep) -> Self {
+        let prefix = format!("{}[", step.id);
+        let mut started = HashSet::new();
+        let mut failed = HashSet::new();
+        for (id, record) in state.prior_steps.iter() {
+            let Some((index, nested)) = id
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.split_once("]."))
+            else {
+                continue;
+            };
+            let Ok(index) = index.parse::<usize>() else {
+                continue;
+            };
+            started.insert(index);
+            let tolerated = each
+                .steps
+                .iter()
+                .any(|inner| inner.id == nested && inner.continue_on_error);
+            if record.status == StepStatus::Failed && !tolerated {
+                failed.insert(index);
+            }
+        }
+        Prior {
+            started,
+            failed: failed.len(),
+        }
+    }
 }
 
 /// Runs a `for_each` step.
@@ -73,21 +121,23 @@ pub(crate) async fn run(
 ) -> Result<StepDone, StepError> {
     let context = state.context();
     let rendered = engine.render_tracked(state, &each.items, &context)?;
+    let at = format!(
+        "line {}, column {}",
+        each.items.span.line, each.items.span.column
+    );
     let items = match rendered.value {
         Value::Array(items) => items,
         Value::Null => Vec::new(),
         other => {
             return Err(StepError::new(format!(
-                "line {}, column {}: `items` gave {}, not a list",
-                each.items.span.line,
-                each.items.span.column,
-                crate::values::type_word(&other)
+                "{at}: `items` gave {}, not a list",
+                type_word(&other)
             )));
         }
     };
     if items.len() > MAX_LOOP_ITEMS {
         return Err(StepError::new(format!(
-            "`items` gave {} items; a loop runs at most {MAX_LOOP_ITEMS}",
+            "{at}: `items` gave {} items; a loop runs at most {MAX_LOOP_ITEMS}",
             items.len()
         )));
     }
@@ -97,28 +147,45 @@ pub(crate) async fn run(
         .current
         .as_ref()
         .map_or(0, |record| record.step_index as usize);
+    let prior = Prior::read(state, step, each);
     let tally = Tally::default();
+    if prior.failed > each.max_failures as usize {
+        tally.failed_out.store(true, Ordering::SeqCst);
+    }
     let parent: &RunState<'_> = state;
-    let mut ends: Vec<ItemEnd<'_>> = stream::iter(items.into_iter().enumerate())
+    let mut ends: Vec<ItemEnd> = stream::iter(items.into_iter().enumerate())
         .map(|(index, item)| {
             let taint = rendered.taint.part(&index.to_string()).clone();
-            run_item(
+            let loop_ = Loop {
                 engine,
                 parent,
                 step,
                 each,
                 position,
-                (index, item, taint),
-                &tally,
+                tally: &tally,
+                prior: &prior,
                 total,
-            )
+            };
+            async move { loop_.run_item(index, item, taint).await }
         })
         .buffer_unordered(each.concurrency.max(1) as usize)
         .collect()
         .await;
     ends.sort_by_key(|end| end.index);
+    finish(engine, state, step, each, ends)
+}
 
-    let mut results = Vec::with_capacity(ends.len());
+/// The loop's outputs from its items' ends, in item order; the error when it failed.
+fn finish(
+    engine: &Engine,
+    state: &mut RunState<'_>,
+    step: &Step,
+    each: &ForEachStep,
+    ends: Vec<ItemEnd>,
+) -> Result<StepDone, StepError> {
+    let total = ends.len();
+    let mut results = Vec::with_capacity(total);
+    let mut results_taint = Taint::clean();
     let mut first_failure: Option<String> = None;
     let (mut succeeded, mut failed, mut skipped) = (0u64, 0u64, 0u64);
     let (mut interrupted, mut cancelled) = (false, false);
@@ -134,9 +201,15 @@ pub(crate) async fn run(
             first_failure = Some(format!(
                 "item {} ({}): {}",
                 end.index,
-                crate::values::value_text(&end.item),
+                value_text(&mask(&end.item, &end.taint)),
                 end.error.as_deref().unwrap_or("failed")
             ));
+        }
+        // The item is as secret in the results as it was in `items`.
+        if !end.taint.is_clean() {
+            let mut entry = Taint::clean();
+            entry.set_part("item", end.taint.clone());
+            results_taint.set_part(&end.index.to_string(), entry);
         }
         let mut result = Map::from_iter([
             ("item".to_owned(), end.item),
@@ -147,8 +220,8 @@ pub(crate) async fn run(
             result.insert("error".to_owned(), Value::from(error));
         }
         results.push(Value::Object(result));
-        if let Some(item_state) = end.state {
-            state.absorb(item_state);
+        if let Some(takeaway) = end.takeaway {
+            state.absorb(takeaway);
         }
     }
     if cancelled {
@@ -159,6 +232,9 @@ pub(crate) async fn run(
     if interrupted {
         return Err(StepError::interrupted());
     }
+    let mut outputs_taint = Taint::clean();
+    outputs_taint.set_part("results", results_taint);
+    state.tainted.pending.merge(&outputs_taint);
     let summary = format!(
         "{total} item{}: {succeeded} succeeded, {failed} failed, {skipped} skipped",
         if total == 1 { "" } else { "s" }
@@ -186,109 +262,138 @@ pub(crate) async fn run(
     Ok(StepDone { outputs, summary })
 }
 
-/// Runs one item's steps in a state of its own, unless the loop stopped taking items.
-#[allow(clippy::too_many_arguments)]
-async fn run_item<'a>(
-    engine: &Engine,
-    parent: &RunState<'a>,
-    step: &Step,
-    each: &ForEachStep,
+/// What every item of one loop shares.
+#[derive(Clone, Copy)]
+struct Loop<'l, 'a> {
+    engine: &'l Engine,
+    parent: &'l RunState<'a>,
+    step: &'l Step,
+    each: &'l ForEachStep,
     position: usize,
-    (index, item, taint): (usize, Value, Taint),
-    tally: &Tally,
+    tally: &'l Tally,
+    prior: &'l Prior,
     total: usize,
-) -> ItemEnd<'a> {
-    let not_started = |status| ItemEnd {
-        index,
-        item: item.clone(),
-        status,
-        error: None,
-        outputs: Map::new(),
-        state: None,
-    };
-    if engine.stopping() {
-        tally.stop.store(true, Ordering::SeqCst);
-        return not_started(ItemStatus::Interrupted);
-    }
-    if tally.stop.load(Ordering::SeqCst) {
-        let end = not_started(ItemStatus::Skipped);
-        report(engine, parent, step, &end, tally, total);
-        return end;
-    }
-    let mut child = parent.for_item(
-        (&step.id, position),
-        index,
-        &each.item_name,
-        item.clone(),
-        taint,
-    );
-    let mut steps_end = StepsEnd::default();
-    engine
-        .step_list(&mut child, &each.steps, position, &mut steps_end)
-        .await;
-    let _ = engine.flush(&child).await;
-    let status = if steps_end.cancelled {
-        ItemStatus::Cancelled
-    } else if steps_end.interrupted {
-        ItemStatus::Interrupted
-    } else if steps_end.failure.is_some() {
-        ItemStatus::Failed
-    } else {
-        ItemStatus::Succeeded
-    };
-    match status {
-        ItemStatus::Failed => {
-            let failed = tally.failed.fetch_add(1, Ordering::SeqCst) + 1;
-            if failed > each.max_failures as usize {
-                tally.stop.store(true, Ordering::SeqCst);
-            }
-        }
-        ItemStatus::Cancelled | ItemStatus::Interrupted => tally.stop.store(true, Ordering::SeqCst),
-        ItemStatus::Succeeded | ItemStatus::Skipped => {}
-    }
-    let outputs: Map<String, Value> = each
-        .steps
-        .iter()
-        .filter_map(|nested| {
-            child
-                .steps
-                .get(&nested.id)
-                .map(|outputs| (nested.id.clone(), outputs.clone()))
-        })
-        .collect();
-    let end = ItemEnd {
-        index,
-        item,
-        status,
-        error: steps_end.failure,
-        outputs,
-        state: Some(child),
-    };
-    if !matches!(status, ItemStatus::Interrupted | ItemStatus::Cancelled) {
-        report(engine, parent, step, &end, tally, total);
-    }
-    end
 }
 
-/// Emits that an item ended.
-fn report(
-    engine: &Engine,
-    parent: &RunState<'_>,
-    step: &Step,
-    end: &ItemEnd<'_>,
-    tally: &Tally,
-    total: usize,
-) {
-    let done = tally.done.fetch_add(1, Ordering::SeqCst) + 1;
-    engine.emit(
-        parent,
-        Event::LoopItem {
-            step_id: step.id.clone(),
-            index: end.index,
-            status: end.status.word().to_owned(),
-            error: end.error.clone(),
-            done,
-            total,
-        },
-    );
+impl Loop<'_, '_> {
+    /// Runs one item's steps in a state of its own, unless the loop stopped taking items.
+    async fn run_item(self, index: usize, item: Value, taint: Taint) -> ItemEnd {
+        let Loop {
+            engine,
+            parent,
+            step,
+            each,
+            position,
+            tally,
+            prior,
+            ..
+        } = self;
+        let not_started = |status| ItemEnd {
+            index,
+            item: item.clone(),
+            taint: taint.clone(),
+            status,
+            error: None,
+            outputs: Map::new(),
+            takeaway: None,
+        };
+        if engine.stopping() || tally.halted.load(Ordering::SeqCst) {
+            tally.halted.store(true, Ordering::SeqCst);
+            return not_started(ItemStatus::Interrupted);
+        }
+        // After the loop failed, an item that had started before a resume still runs (its
+        // recorded steps restored, the rest finished as in the first run); no new one starts.
+        if tally.failed_out.load(Ordering::SeqCst) && !prior.started.contains(&index) {
+            let end = not_started(ItemStatus::Skipped);
+            self.report(&end);
+            return end;
+        }
+        let mut child = parent.for_item(
+            (&step.id, position),
+            index,
+            &each.item_name,
+            item.clone(),
+            taint.clone(),
+        );
+        let mut steps_end = StepsEnd::default();
+        engine
+            .step_list(&mut child, &each.steps, position, &mut steps_end)
+            .await;
+        let mut status = if steps_end.cancelled {
+            ItemStatus::Cancelled
+        } else if steps_end.interrupted {
+            ItemStatus::Interrupted
+        } else if steps_end.failure.is_some() {
+            ItemStatus::Failed
+        } else {
+            ItemStatus::Succeeded
+        };
+        // Counted before anything else waits, so that no other item starts in between.
+        match status {
+            ItemStatus::Failed => {
+                let failed = tally.failed.fetch_add(1, Ordering::SeqCst) + 1;
+                if failed > each.max_failures as usize {
+                    tally.failed_out.store(true, Ordering::SeqCst);
+                }
+            }
+            ItemStatus::Cancelled | ItemStatus::Interrupted => {
+                tally.halted.store(true, Ordering::SeqCst);
+            }
+            ItemStatus::Succeeded | ItemStatus::Skipped => {}
+        }
+        if let Err(error) = engine.flush(&child).await
+            && status != ItemStatus::Cancelled
+        {
+            // The item's last events could not be written: its records say how far it got,
+            // and a resume goes on from there.
+            tally.halted.store(true, Ordering::SeqCst);
+            status = ItemStatus::Interrupted;
+            engine.emit(
+                parent,
+                Event::Warning {
+                    step_id: Some(format!("{}[{index}]", step.id)),
+                    message: format!("the item's events could not be written: {}", error.message),
+                },
+            );
+        }
+        let outputs: Map<String, Value> = each
+            .steps
+            .iter()
+            .filter_map(|nested| {
+                child
+                    .steps
+                    .get(&nested.id)
+                    .map(|outputs| (nested.id.clone(), outputs.clone()))
+            })
+            .collect();
+        let end = ItemEnd {
+            index,
+            item,
+            taint,
+            status,
+            error: steps_end.failure,
+            outputs,
+            takeaway: Some(child.takeaway()),
+        };
+        if !matches!(status, ItemStatus::Interrupted | ItemStatus::Cancelled) {
+            self.report(&end);
+        }
+        end
+    }
+
+    /// Emits that an item ended.
+    fn report(&self, end: &ItemEnd) {
+        let done = self.tally.done.fetch_add(1, Ordering::SeqCst) + 1;
+        self.engine.emit(
+            self.parent,
+            Event::LoopItem {
+                step_id: self.step.id.clone(),
+                index: end.index,
+                status: end.status.word().to_owned(),
+                error: end.error.clone(),
+                done,
+                total: self.total,
+            },
+        );
+    }
 }

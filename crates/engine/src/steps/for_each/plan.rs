@@ -3,7 +3,7 @@
 //! `<loop>[<index>].<step>`. Items only a run can tell (a question's rows) are planned once,
 //! as `<loop>[*].<step>`, with the item as a placeholder.
 
-use runbook_playbook::{ForEachStep, Playbook, Step};
+use runbook_playbook::{ForEachStep, MAX_LOOP_ITEMS, Playbook, Step};
 use serde_json::{Value, json};
 
 use crate::plan::{Planner, Planning, Rendered};
@@ -32,14 +32,19 @@ pub(crate) fn plan(
         many => format!("the loop fails after {} failed items", u64::from(many) + 1),
     };
     match rendered {
-        Rendered::Known(Value::Array(items)) => {
+        Rendered::Known(Value::Array(items)) if items.len() <= MAX_LOOP_ITEMS => {
             planned.details.push(format!(
                 "for each of {} item{} as `{}`, {at_once}; {tolerated}",
                 items.len(),
                 if items.len() == 1 { "" } else { "s" },
                 each.item_name
             ));
-            let taint = revealing(&Value::Array(items.clone()), planning.redactor);
+            // Which items are secret: as the render says (a short number read from a secret
+            // input is one), and whatever holds a registered secret.
+            let mut taint = planner
+                .render_known_shown(&each.items, &planning.scope())
+                .map_or_else(|_| Taint::whole(), |(_, taint)| taint);
+            taint.merge(&revealing(&Value::Array(items.clone()), planning.redactor));
             for (index, item) in items.into_iter().enumerate() {
                 let item_taint = taint.part(&index.to_string()).clone();
                 plan_item(
@@ -56,6 +61,17 @@ pub(crate) fn plan(
                     ),
                 );
             }
+        }
+        Rendered::Known(Value::Array(items)) if items.len() > MAX_LOOP_ITEMS => {
+            return Err(format!(
+                "`items` gives {} items; a loop runs at most {MAX_LOOP_ITEMS}",
+                items.len()
+            ));
+        }
+        Rendered::Known(Value::Null) => {
+            planned
+                .details
+                .push("`items` is empty: the loop runs no item".to_owned());
         }
         Rendered::Known(other) => {
             return Err(format!("`items` gives {}, not a list", type_word(&other)));

@@ -3,7 +3,8 @@
 //!
 //! Nested steps are checked like top-level ones, in a scope of their own: the steps before
 //! the loop, the loop's earlier steps, the item and `loop`. Their ids are unique in the
-//! playbook (two loops may reuse one); a loop inside a loop is refused (RB053).
+//! playbook (an item's action is named `<step>#<index>`); a loop inside a loop is refused
+//! (RB053).
 
 use std::collections::HashMap;
 
@@ -184,22 +185,28 @@ impl Checker<'_> {
             self.steps_from(nodes, loop_index, site.handler, &inner_scope, &mut seen_ids)?;
         let mut ok = true;
         for step in &steps {
-            if let Some(outer) = scope.steps.get(&step.id) {
-                ok = false;
-                let place = if outer.index == loop_index {
-                    "is the loop's own id".to_owned()
-                } else {
-                    "is already a step outside the loop".to_owned()
-                };
-                self.error(
-                    codes::DUPLICATE_STEP_ID,
-                    step.span,
-                    u32::try_from(step.id.chars().count()).unwrap_or(1),
-                    format!("step id `{}` {place}", step.id),
-                )
-                .help =
-                    Some("a loop's steps need ids of their own (two loops may share one)".into());
-            }
+            // An action issued in a loop is named `<step>#<index>`: two loops with a step of
+            // one id would give their items' actions the same names.
+            let other_loop = scope
+                .inner
+                .get(&step.id)
+                .filter(|owner| Some(owner.as_str()) != loop_id);
+            let place = match (scope.steps.get(&step.id), other_loop) {
+                (Some(outer), _) if outer.index == loop_index => "is the loop's own id".to_owned(),
+                (Some(_), _) => "is already a step outside the loop".to_owned(),
+                (None, Some(owner)) => format!("is already a step of loop `{owner}`"),
+                (None, None) => continue,
+            };
+            ok = false;
+            self.error(
+                codes::DUPLICATE_STEP_ID,
+                step.span,
+                u32::try_from(step.id.chars().count()).unwrap_or(1),
+                format!("step id `{}` {place}", step.id),
+            )
+            .help = Some(
+                "step ids are unique in the whole playbook, inside loops too (an item's action is named after its step's id and index)".into(),
+            );
         }
         ok.then_some(steps)
     }

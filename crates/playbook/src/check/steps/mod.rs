@@ -171,6 +171,20 @@ impl Checker<'_> {
             self.retry_not_allowed(retry_entry, &kind.key);
             ok = false;
         }
+        if let (Some(retry_entry), Some(kind)) = (fields.get("retry"), kinds.first())
+            && kind.key == "for_each"
+        {
+            // Each item's steps are recorded as they finish: a second attempt of the loop
+            // would find them done (and could send an item's action twice).
+            self.error(
+                codes::RETRY_NOT_ALLOWED,
+                retry_entry.key_span,
+                retry_entry.key_length,
+                "`retry` is not allowed on a `for_each` step: its items are never run twice",
+            )
+            .help = Some("put `retry` on the read-only steps inside the loop".into());
+            ok = false;
+        }
 
         let kind = kinds
             .first()
