@@ -22,6 +22,17 @@ pub const REDACTED: &str = "[REDACTED]";
 
 /// Secrets shorter than this are only redacted where a whole text equals them: replacing
 /// every `5` or `ab` inside other text would mangle ids, names and counts beyond use.
+/// The words runbook writes for how a run, step or item ended: never registered as secrets
+/// when found inside a structure computed from one.
+const STATUS_WORDS: [&str; 6] = [
+    "succeeded",
+    "failed",
+    "skipped",
+    "running",
+    "cancelled",
+    "interrupted",
+];
+
 const SHORTEST_SUBSTRING_SECRET: usize = 4;
 
 /// Base64 text shorter than this, cut out of a longer encoding, is not registered: too short
@@ -68,16 +79,24 @@ impl Redactor {
     /// Registers every string and number inside a JSON value, plus the JSON text of every
     /// list and map (a value shown as JSON text is found whole).
     pub fn add_value(&self, value: &Value) {
+        self.add_part(value, false);
+    }
+
+    /// [`Redactor::add_value`]; `inside` when `value` is a part of a list or map: a status
+    /// word there (`succeeded` in a loop's results read whole from a secret item's entry) is
+    /// the format's, not the secret's, and registering it would hide every status after.
+    fn add_part(&self, value: &Value, inside: bool) {
         match value {
+            Value::String(text) if inside && STATUS_WORDS.contains(&text.as_str()) => {}
             Value::String(text) => self.add(text),
             Value::Array(items) => {
-                items.iter().for_each(|item| self.add_value(item));
+                items.iter().for_each(|item| self.add_part(item, true));
                 if !items.is_empty() {
                     self.add(&value.to_string());
                 }
             }
             Value::Object(map) => {
-                map.values().for_each(|item| self.add_value(item));
+                map.values().for_each(|item| self.add_part(item, true));
                 if !map.is_empty() {
                     self.add(&value.to_string());
                 }
@@ -343,6 +362,17 @@ mod tests {
             json!({"a": ["x [REDACTED]"], "[REDACTED]": 1})
         );
         assert_eq!(redactor.redact_text("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn status_words_inside_a_secret_structure_are_not_secrets() {
+        let redactor = Redactor::new();
+        redactor.add_value(&json!([{"item": "hunter2-a", "status": "succeeded"}]));
+        assert_eq!(redactor.redact_text("hunter2-a"), "[REDACTED]");
+        assert_eq!(redactor.redact_text("succeeded"), "succeeded");
+        // A secret that is such a word by itself is one.
+        redactor.add_value(&json!("failed"));
+        assert_eq!(redactor.redact_text("failed"), "[REDACTED]");
     }
 
     #[test]
