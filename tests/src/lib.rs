@@ -200,6 +200,20 @@ impl Masks {
     }
 }
 
+/// A small deterministic generator (xorshift), for the kill-and-resume tests' random kill
+/// points: a failing trial can be replayed from its seed.
+#[derive(Debug, Clone)]
+pub struct Random(pub u64);
+
+impl Random {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

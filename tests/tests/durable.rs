@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use runbook_tanium_sim::{RunningSim, SimConfig, Simulator};
-use runbook_tests::runbook_binary;
+use runbook_tests::{Random, runbook_binary};
 use serde_json::Value;
 
 const PLAYBOOK: &str = r#"version: 1
@@ -47,18 +47,6 @@ steps:
 outputs:
   completed: "{{ steps.results.completed }}"
 "#;
-
-/// A small deterministic generator, so that a failing trial can be replayed.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 fn runbook(sim: &RunningSim, store: &str) -> Command {
     let mut command = Command::new(runbook_binary());
