@@ -102,13 +102,13 @@ fn trial(sim: &RunningSim, folder: &Path, number: u64, random: &mut Random) -> O
         // middle ones land between POST /actions and recording its answer, late ones hit waits.
         command.env(
             "RUNBOOK_TEST_ABORT_AFTER_REQUESTS",
-            (1 + random.next() % 16).to_string(),
+            (1 + random.draw() % 16).to_string(),
         );
         let status = command.status().expect("runbook started");
         assert!(!status.success() || status.code() == Some(0), "{status:?}");
     } else {
         let mut child = command.spawn().expect("runbook started");
-        std::thread::sleep(Duration::from_millis(random.next() % 400));
+        std::thread::sleep(Duration::from_millis(random.draw() % 400));
         let _ = child.kill(); // SIGKILL; the run may have finished already
         let _ = child.wait();
     }

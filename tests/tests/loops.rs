@@ -125,12 +125,12 @@ fn trial(
         // ones hit the polls and the handlers.
         command.env(
             "RUNBOOK_TEST_ABORT_AFTER_REQUESTS",
-            (1 + random.next() % shape.most_requests).to_string(),
+            (1 + random.draw() % shape.most_requests).to_string(),
         );
         let _ = command.status().expect("runbook started");
     } else {
         let mut child = command.spawn().expect("runbook started");
-        std::thread::sleep(Duration::from_millis(random.next() % shape.most_millis));
+        std::thread::sleep(Duration::from_millis(random.draw() % shape.most_millis));
         let _ = child.kill();
         let _ = child.wait();
     }
