@@ -83,6 +83,12 @@ pub const INVALID_SENSOR_PARAMETER: &str = "RB038";
 pub const UNMEETABLE_APPROVAL: &str = "RB051";
 /// An `issue` time (`not_before`, `not_after`) that is not an RFC 3339 time with an offset.
 pub const INVALID_TIME: &str = "RB052";
+// RB053 and RB054 belong to `for_each`.
+/// A rollout wave that is neither a positive count nor a share `"N%"` with 0 < N <= 100.
+pub const INVALID_WAVE: &str = "RB055";
+/// Rollout waves that are not cumulative (a wave smaller than the one before) or whose last
+/// wave is not `"100%"` (some endpoints would never get the action).
+pub const WAVES_NOT_CUMULATIVE: &str = "RB056";
 
 // Schedules files (`runbook schedules validate`) use the codes above for YAML, keys, types,
 // names and allowed words, and these for what only a schedule has.
@@ -148,7 +154,7 @@ pub const TRIGGERS: [(&str, &str); 6] = [
 ];
 
 /// Every playbook code with a one-line summary, for `docs/playbooks.md` and tests.
-pub const ALL: [(&str, &str); 40] = [
+pub const ALL: [(&str, &str); 42] = [
     (YAML_SYNTAX, "invalid YAML"),
     (LIMIT, "document too large or too deeply nested"),
     (DUPLICATE_KEY, "duplicate key"),
@@ -212,5 +218,13 @@ pub const ALL: [(&str, &str); 40] = [
     (
         INVALID_TIME,
         "`issue` time that is not RFC 3339 with an offset",
+    ),
+    (
+        INVALID_WAVE,
+        "rollout wave that is not a positive count or a share `N%`",
+    ),
+    (
+        WAVES_NOT_CUMULATIVE,
+        "rollout waves that shrink or do not end at `100%`",
     ),
 ];

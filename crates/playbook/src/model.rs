@@ -275,6 +275,26 @@ impl StepKind {
     }
 }
 
+/// The outputs of an `issue` step with a `rollout`: those of `issue` (for the last wave's
+/// action, the totals for `targeted`), then the waves and totals.
+pub const ISSUE_ROLLOUT_OUTPUTS: [&str; 15] = [
+    "action_id",
+    "saved_action_id",
+    "name",
+    "status",
+    "package_name",
+    "command",
+    "targeted",
+    "expires_at",
+    "verify",
+    "waves",
+    "listed",
+    "completed",
+    "failed",
+    "finished",
+    "aborted",
+];
+
 /// The outputs of a step kind by its key; empty for unknown kinds and for `set`. The engine's
 /// drift test checks them against the keys each kind writes.
 pub fn outputs_of_kind(kind_name: &str) -> &'static [&'static str] {
@@ -504,6 +524,8 @@ pub struct IssueStep {
     /// The action's end time in Tanium (RFC 3339, or a template giving one): it expires then.
     /// Never written with `expire` (the validator refuses both).
     pub not_after: Option<Box<TemplateValue>>,
+    /// A staged rollout: one action per wave instead of one for the whole target.
+    pub rollout: Option<Box<crate::rollout::Rollout>>,
 }
 
 /// Reads an `issue` time (`not_before`, `not_after`): RFC 3339 with a `Z` or an offset
