@@ -29,7 +29,41 @@ backend_tests!(
     a_second_run_with_the_same_id_is_refused,
     stores_opened_at_once_on_a_fresh_database_all_work,
     operator_reads_list_claims_find_prefixes_time_events_and_prune_finished_runs,
+    step_progress_is_replaced_and_read_back_with_the_run,
 );
+
+async fn step_progress_is_replaced_and_read_back_with_the_run(url: &str) {
+    let store = open(url).await;
+    let run_id = new_run_id();
+    store
+        .create_run(&new_run(&run_id, "staged"))
+        .await
+        .expect("create_run");
+    let first = json!({"names": ["b", "a"], "waves": []});
+    store
+        .save_progress(&run_id, "deploy", &first)
+        .await
+        .expect("first progress");
+    let record = store.run(&run_id).await.expect("read").expect("recorded");
+    assert_eq!(record.progress.get("deploy"), Some(&first));
+    let second = json!({"names": ["b", "a"], "waves": [{"action_id": 7}]});
+    store
+        .save_progress(&run_id, "deploy", &second)
+        .await
+        .expect("second progress");
+    store
+        .save_progress(&run_id, "other", &json!({"n": 1}))
+        .await
+        .expect("another step's progress");
+    let record = store.run(&run_id).await.expect("read").expect("recorded");
+    assert_eq!(record.progress.len(), 2);
+    assert_eq!(record.progress.get("deploy"), Some(&second));
+    let refused = store
+        .save_progress("no-such-run", "deploy", &first)
+        .await
+        .expect_err("progress of a run that is not recorded");
+    assert!(!refused.is_lost_claim(), "{refused}");
+}
 
 async fn open(url: &str) -> SqlStore {
     SqlStore::open(url)
