@@ -510,11 +510,25 @@ impl Engine {
                 continued: go_on,
             },
         );
-        let outputs = go_on.then(|| {
-            let outputs = json!({"skipped": false, "failed": true, "error": message});
-            state.steps.insert(step.id.clone(), outputs.clone());
-            outputs
-        });
+        // A step that failed with outputs of its own (an aborted rollout) leaves them for the
+        // record and the handlers, whether or not the run goes on.
+        let outputs = match &error.outputs {
+            Some(own) => {
+                let mut outputs = state.redactor.redact_json(&Value::Object((**own).clone()));
+                if let Value::Object(map) = &mut outputs {
+                    map.insert("skipped".to_owned(), json!(false));
+                    map.insert("failed".to_owned(), json!(true));
+                    map.insert("error".to_owned(), json!(message));
+                }
+                state.steps.insert(step.id.clone(), outputs.clone());
+                Some(outputs)
+            }
+            None => go_on.then(|| {
+                let outputs = json!({"skipped": false, "failed": true, "error": message});
+                state.steps.insert(step.id.clone(), outputs.clone());
+                outputs
+            }),
+        };
         if !go_on {
             end.failure = Some(format!("step `{}` failed: {message}", step.id));
             end.failed_step = Some(step.id.clone());

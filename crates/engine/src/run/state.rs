@@ -42,6 +42,8 @@ pub(crate) struct RunState<'a> {
     pub(crate) prior_steps: HashMap<String, StepRecord>,
     /// Intents recorded before a resume, by step id.
     pub(crate) prior_intents: HashMap<String, Intent>,
+    /// What running steps saved of their progress before a resume, by step id.
+    pub(crate) prior_progress: HashMap<String, Value>,
     /// The step being run: its record, for the store.
     pub(crate) current: Option<StepRecord>,
     /// Which step outputs were computed from secrets.
@@ -144,6 +146,7 @@ impl<'a> RunState<'a> {
             pending: Mutex::new(Vec::new()),
             prior_steps: HashMap::new(),
             prior_intents: HashMap::new(),
+            prior_progress: HashMap::new(),
             current: None,
             tainted: Tainted::default(),
             parked_until: None,
@@ -151,6 +154,11 @@ impl<'a> RunState<'a> {
         if let Some(record) = record {
             for step in &record.steps {
                 state.prior_steps.insert(step.step_id.clone(), step.clone());
+            }
+            for (step_id, progress) in &record.progress {
+                state
+                    .prior_progress
+                    .insert(step_id.clone(), progress.clone());
             }
             for intent in &record.intents {
                 state
