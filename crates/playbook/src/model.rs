@@ -276,8 +276,8 @@ impl StepKind {
 }
 
 /// The outputs of an `issue` step with a `rollout`: those of `issue` (for the last wave's
-/// action, the totals for `targeted`), then the waves and totals.
-pub const ISSUE_ROLLOUT_OUTPUTS: [&str; 15] = [
+/// action, the total for `targeted`), then the waves and totals.
+pub const ISSUE_ROLLOUT_OUTPUTS: [&str; 13] = [
     "action_id",
     "saved_action_id",
     "name",
@@ -289,9 +289,7 @@ pub const ISSUE_ROLLOUT_OUTPUTS: [&str; 15] = [
     "verify",
     "waves",
     "listed",
-    "completed",
-    "failed",
-    "finished",
+    "totals",
     "aborted",
 ];
 

@@ -563,22 +563,27 @@ async fn abort(
     StepError::new(message).with_outputs(outputs)
 }
 
-/// The rollout's own outputs: every wave, the totals, whether it aborted.
+/// The rollout's own outputs: every wave, the totals (`targeted` also on its own, as every
+/// `issue` step has it), whether it aborted.
 fn rollout_outputs(progress: &Progress, aborted: bool) -> Map<String, Value> {
     let sum = |field: fn(&WaveRecord) -> u64| progress.waves.iter().map(field).sum::<u64>();
+    let targeted = sum(|record| record.targeted);
     Map::from_iter([
         (
             "waves".to_owned(),
             Value::Array(progress.waves.iter().map(WaveRecord::output).collect()),
         ),
         ("listed".to_owned(), json!(progress.names.len())),
-        ("targeted".to_owned(), json!(sum(|record| record.targeted))),
+        ("targeted".to_owned(), json!(targeted)),
         (
-            "completed".to_owned(),
-            json!(sum(|record| record.completed)),
+            "totals".to_owned(),
+            json!({
+                "targeted": targeted,
+                "completed": sum(|record| record.completed),
+                "failed": sum(|record| record.failed),
+                "finished": sum(|record| record.finished),
+            }),
         ),
-        ("failed".to_owned(), json!(sum(|record| record.failed))),
-        ("finished".to_owned(), json!(sum(|record| record.finished))),
         ("aborted".to_owned(), json!(aborted)),
     ])
 }
@@ -752,8 +757,8 @@ mod tests {
             false,
         );
         assert_eq!(outputs["targeted"], json!(100));
-        assert_eq!(outputs["failed"], json!(3));
-        assert_eq!(outputs["finished"], json!(91));
+        assert_eq!(outputs["totals"]["failed"], json!(3));
+        assert_eq!(outputs["totals"]["finished"], json!(91));
         assert_eq!(outputs["waves"][1]["action_id"], json!(20));
     }
 }
