@@ -412,3 +412,42 @@ async fn rollouts_killed_between_and_inside_waves_resume_and_issue_every_wave_on
         }
     }
 }
+
+#[test]
+fn the_plan_shows_the_waves_and_live_their_sizes() {
+    let root = runbook_tests::workspace_root();
+    let playbook = root.join("playbooks/staged-log-level.yaml");
+    let offline = Command::new(runbook_binary())
+        .args(["plan", &playbook.display().to_string()])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runbook plan");
+    let plan = text(&offline.stdout);
+    assert!(
+        offline.status.success(),
+        "{plan}\n{}",
+        text(&offline.stderr)
+    );
+    assert!(
+        plan.contains("one action per wave, cumulative [1, 10%, 100%]"),
+        "{plan}"
+    );
+    assert!(plan.contains("deploy@wave1]"), "{plan}");
+    assert!(
+        plan.contains("\"context_group\""),
+        "the listing question: {plan}"
+    );
+    assert!(!plan.contains("waves of"), "sizes need --live: {plan}");
+    let live = Command::new(runbook_binary())
+        .args(["plan", &playbook.display().to_string(), "--live", "--sim"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runbook plan --live");
+    let plan = text(&live.stdout);
+    assert!(live.status.success(), "{plan}\n{}", text(&live.stderr));
+    // The default fleet has 18 Windows machines answering: 1, then 10% (2) in all, then all.
+    assert!(
+        plan.contains("live: waves of 1, 1, 16 endpoint(s)"),
+        "{plan}"
+    );
+}

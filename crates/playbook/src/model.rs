@@ -268,10 +268,13 @@ impl StepKind {
         }
     }
 
-    /// The outputs a step of this kind produces (besides `skipped`). A `set` step's outputs
-    /// are its keys, so this is empty for `set`.
+    /// The outputs a step of this kind produces (besides `skipped`); an `issue` step with a
+    /// `rollout` has more. A `set` step's outputs are its keys, so this is empty for `set`.
     pub fn output_names(&self) -> &'static [&'static str] {
-        outputs_of_kind(self.kind_name())
+        match self {
+            StepKind::Issue(issue) if issue.rollout.is_some() => &ISSUE_ROLLOUT_OUTPUTS,
+            _ => outputs_of_kind(self.kind_name()),
+        }
     }
 }
 
