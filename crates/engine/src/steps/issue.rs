@@ -549,6 +549,35 @@ fn done(
 /// On resume, a finished `issue` step's action is known again from its recorded outputs (for
 /// the polls after it, and the run's list of issued actions).
 pub(crate) fn restored(state: &mut RunState<'_>, outputs: &Value) {
+    // A rollout's waves are each an action of this run (the last one is `action_id`).
+    if let Some(waves) = outputs.get("waves").and_then(Value::as_array) {
+        let verify = outputs.get("verify").and_then(Value::as_bool);
+        for wave in waves {
+            let Some(action_id) = wave.get("action_id").and_then(as_u64) else {
+                continue;
+            };
+            if state.issued.contains_key(&action_id) {
+                continue;
+            }
+            let targeted = wave.get("targeted").and_then(as_u64).unwrap_or(0);
+            let last = outputs.get("action_id").and_then(as_u64) == Some(action_id);
+            let saved_action_id = outputs
+                .get("saved_action_id")
+                .and_then(as_u64)
+                .filter(|_| last)
+                .unwrap_or(0);
+            state.issued.insert(
+                action_id,
+                IssuedAction {
+                    targeted,
+                    verify,
+                    saved_action_id,
+                },
+            );
+            state.issued_order.push(action_id);
+        }
+        return;
+    }
     let Some(action_id) = outputs.get("action_id").and_then(as_u64) else {
         return;
     };
