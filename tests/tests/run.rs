@@ -167,6 +167,7 @@ async fn every_example_playbook_runs_with_sim() {
         ("playbooks/hunt-and-tag.yaml", &[]),
         ("playbooks/contain-process.yaml", &[]),
         ("playbooks/quarantine-hosts.yaml", &[]),
+        ("playbooks/staged-log-level.yaml", &[]),
     ];
     for (path, inputs) in examples {
         assert!(repo_root().join(path).exists(), "{path} is missing");

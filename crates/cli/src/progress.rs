@@ -16,8 +16,10 @@
 //!
 //! Off a terminal the same text is printed as plain lines, one when the message changes: the
 //! clock (time waited, deadline) alone does not print a line, so a log file is not flooded.
-//! - Waits still to come get an arm in [`wait_display`]: loops and waves with the items or
-//!   waves done out of the total ([`Gauge::Bar`] with `done` and `total`).
+//! - `issue` with `rollout`: each wave's wait is a poll's bar (its `poll_progress` events, the
+//!   wave's endpoints as `expected`); `render.rs` prints a line as each wave starts and ends.
+//! - Waits still to come get an arm in [`wait_display`]: loops with the items done out of the
+//!   total ([`Gauge::Bar`] with `done` and `total`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -115,7 +117,7 @@ pub fn wait_display(event: &Event) -> Option<WaitDisplay> {
             *until_percent,
             *left_seconds,
         )),
-        // Loops and waves, when they land, show their progress here.
+        // Loops, when they land, show their progress here.
         _ => None,
     }
 }

@@ -200,6 +200,45 @@ impl Renderer {
                 };
                 self.line(&mut state, format!("   action {action_id} {verb}: {name}"));
             }
+            Event::WaveStarted {
+                wave,
+                waves,
+                targeted,
+                adopted,
+                ..
+            } => {
+                let verb = if *adopted { "resumed" } else { "started" };
+                self.line(
+                    &mut state,
+                    format!(
+                        "   wave {wave} of {waves} {verb}: {targeted} endpoint{}",
+                        if *targeted == 1 { "" } else { "s" }
+                    ),
+                );
+            }
+            Event::WaveFinished {
+                wave,
+                waves,
+                action_id,
+                targeted,
+                completed,
+                failed,
+                finished,
+                aborted,
+                ..
+            } => {
+                let outcome = if *aborted {
+                    format!("{WARN}aborted{WARN:#}")
+                } else {
+                    "done".to_owned()
+                };
+                self.line(
+                    &mut state,
+                    format!(
+                        "   wave {wave} of {waves} {outcome}: {finished} of {targeted} finished ({completed} completed, {failed} failed; action {action_id})"
+                    ),
+                );
+            }
             Event::Warning { step_id, message } => {
                 let place = step_id
                     .as_deref()

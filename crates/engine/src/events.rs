@@ -95,6 +95,33 @@ pub enum Event {
         /// True when an existing action of this run was found by name and adopted.
         adopted: bool,
     },
+    /// A staged rollout's wave was issued (or adopted, on resume): its action and endpoints.
+    WaveStarted {
+        step_id: String,
+        /// 1-based.
+        wave: u32,
+        /// How many waves the rollout has.
+        waves: u32,
+        action_id: u64,
+        /// Endpoints of this wave (not counting earlier waves).
+        targeted: u64,
+        /// True when an existing action of this run was found by name and adopted.
+        adopted: bool,
+    },
+    /// A staged rollout's wave ended: done (its `until_percent` finished), or aborted (its
+    /// failures, or the rollout's, beyond `max_failed_percent`, or its action ended first).
+    WaveFinished {
+        step_id: String,
+        wave: u32,
+        waves: u32,
+        action_id: u64,
+        targeted: u64,
+        completed: u64,
+        failed: u64,
+        /// Completed or failed.
+        finished: u64,
+        aborted: bool,
+    },
     ApprovalWaiting {
         step_id: String,
         action_id: u64,
@@ -216,6 +243,8 @@ impl Event {
             Event::StepRetrying { .. } => "step_retrying",
             Event::RequestSent { .. } => "request_sent",
             Event::ActionIssued { .. } => "action_issued",
+            Event::WaveStarted { .. } => "wave_started",
+            Event::WaveFinished { .. } => "wave_finished",
             Event::ApprovalWaiting { .. } => "approval_waiting",
             Event::PollProgress { .. } => "poll_progress",
             Event::QuestionProgress { .. } => "question_progress",
@@ -245,6 +274,8 @@ impl Event {
             | Event::GateOpened { step_id, .. }
             | Event::GateDecided { step_id, .. }
             | Event::LoopItem { step_id, .. }
+            | Event::WaveStarted { step_id, .. }
+            | Event::WaveFinished { step_id, .. }
             | Event::Log { step_id, .. } => Some(step_id),
             Event::RequestSent { step_id, .. } | Event::Warning { step_id, .. } => step_id.as_mut(),
             Event::RunStarted { .. } | Event::RunFinished { .. } => None,

@@ -74,6 +74,8 @@ pub(crate) struct Lookups {
     pub(crate) target_step: Option<String>,
     /// An `issue` step's `min_endpoints`.
     pub(crate) min_endpoints: u64,
+    /// An `issue` step's `rollout`: `--live` shows its wave sizes.
+    pub(crate) rollout: Option<runbook_playbook::Rollout>,
     /// A `question` step's question: its sensors or saved question must exist.
     pub(crate) question: Option<QuestionRequest>,
 }
@@ -341,6 +343,24 @@ impl<'a> Planner<'a> {
                     step.details
                         .push(format!("live: blast radius {targeted} endpoint(s)"));
                     live.insert("targeted".to_owned(), json!(targeted));
+                    if let Some(rollout) = &lookups.rollout {
+                        let sizes = rollout.sizes(targeted);
+                        let mut before = 0;
+                        let added: Vec<u64> = sizes
+                            .iter()
+                            .map(|size| {
+                                let wave = size - before;
+                                before = *size;
+                                wave
+                            })
+                            .collect();
+                        let shown: Vec<String> = added.iter().map(u64::to_string).collect();
+                        step.details.push(format!(
+                            "live: waves of {} endpoint(s) (a wave of 0 issues nothing)",
+                            shown.join(", ")
+                        ));
+                        live.insert("wave_sizes".to_owned(), json!(added));
+                    }
                     if let Some(limit) = limit.filter(|limit| targeted > *limit) {
                         problems.push(format!(
                             "step `{}`: guard: the target matches {targeted} endpoints, more than max_endpoints {limit}",

@@ -362,6 +362,21 @@ pub trait Platform: Send + Sync {
     /// Counts the endpoints a group matches now (answering endpoints only).
     async fn count_targets(&self, group_id: u64, wait: Duration) -> Result<u64, PlatformError>;
 
+    /// The names (`Computer Name`) of the endpoints of a group that answer now, each once,
+    /// waiting at most `wait` for them to answer: what a staged rollout splits into waves. A
+    /// platform that cannot list endpoints refuses.
+    async fn list_endpoints(
+        &self,
+        group_id: u64,
+        wait: Duration,
+    ) -> Result<Vec<String>, PlatformError> {
+        let _ = (group_id, wait);
+        Err(PlatformError::new(
+            PlatformErrorKind::Other,
+            "this platform cannot list endpoints by name, which a staged rollout needs",
+        ))
+    }
+
     /// What a target matches now, without creating anything (plan --live): a filter group is
     /// looked up, clauses and text are asked as a question. The matching endpoints are
     /// counted and the first `names` of them named; offline endpoints are counted apart.
@@ -433,6 +448,12 @@ pub trait Platform: Send + Sync {
 
     /// The requests `count_targets` would send.
     fn plan_count(&self, group_id: &PlanValue<u64>) -> Vec<PlannedRequest>;
+
+    /// The requests `list_endpoints` would send (a staged rollout's listing).
+    fn plan_list_endpoints(&self, group_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
+        let _ = group_id;
+        Vec::new()
+    }
 
     /// The request `issue_action` would send.
     fn plan_issue(&self, spec: &PlannedActionSpec) -> Vec<PlannedRequest>;

@@ -234,6 +234,9 @@ pub struct RunRecord {
     pub finished_at: Option<String>,
     pub steps: Vec<StepRecord>,
     pub intents: Vec<Intent>,
+    /// What running steps saved of their progress ([`Store::save_progress`]), by step id.
+    #[serde(default)]
+    pub progress: std::collections::BTreeMap<String, Value>,
 }
 
 /// Filters for listing runs.
@@ -344,6 +347,19 @@ pub trait Store: Send + Sync {
         step_id: &str,
         action_id: u64,
     ) -> Result<(), StoreError>;
+
+    /// Saves what a running step must find again on resume (a rollout's listing and how far
+    /// each wave came), replacing what it saved before; durable before the step goes on. A
+    /// store that keeps no progress refuses.
+    async fn save_progress(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        progress: &Value,
+    ) -> Result<(), StoreError> {
+        let _ = (run_id, step_id, progress);
+        Err(StoreError::new("this run store keeps no step progress"))
+    }
 
     /// Appends an event to the run's history.
     async fn append_event(&self, run_id: &str, event: &Event) -> Result<(), StoreError>;

@@ -87,6 +87,11 @@ pub const INVALID_TIME: &str = "RB052";
 pub const NESTED_LOOP: &str = "RB053";
 /// A step inside a `for_each` read from outside the loop (or the loop read from inside).
 pub const LOOP_SCOPE: &str = "RB054";
+/// A rollout wave that is neither a positive count nor a share `"N%"` with 0 < N <= 100.
+pub const INVALID_WAVE: &str = "RB055";
+/// Rollout waves that are not cumulative (a wave smaller than the one before) or whose last
+/// wave is not `"100%"` (some endpoints would never get the action).
+pub const WAVES_NOT_CUMULATIVE: &str = "RB056";
 
 // Schedules files (`runbook schedules validate`) use the codes above for YAML, keys, types,
 // names and allowed words, and these for what only a schedule has.
@@ -152,7 +157,7 @@ pub const TRIGGERS: [(&str, &str); 6] = [
 ];
 
 /// Every playbook code with a one-line summary, for `docs/playbooks.md` and tests.
-pub const ALL: [(&str, &str); 42] = [
+pub const ALL: [(&str, &str); 44] = [
     (YAML_SYNTAX, "invalid YAML"),
     (LIMIT, "document too large or too deeply nested"),
     (DUPLICATE_KEY, "duplicate key"),
@@ -219,4 +224,12 @@ pub const ALL: [(&str, &str); 42] = [
     ),
     (NESTED_LOOP, "a `for_each` inside a `for_each`"),
     (LOOP_SCOPE, "a loop's inner step read from outside the loop"),
+    (
+        INVALID_WAVE,
+        "rollout wave that is not a positive count or a share `N%`",
+    ),
+    (
+        WAVES_NOT_CUMULATIVE,
+        "rollout waves that shrink or do not end at `100%`",
+    ),
 ];

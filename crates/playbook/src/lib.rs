@@ -67,6 +67,7 @@ mod duration;
 mod inputs;
 mod kinds;
 mod model;
+mod rollout;
 mod schedules;
 mod schema;
 mod suggest;
@@ -79,6 +80,7 @@ pub use duration::{DurationError, format_duration, parse_duration};
 pub use inputs::{InputError, bind_inputs};
 pub use kinds::{FileKind, classify};
 pub use model::*;
+pub use rollout::{Rollout, Wave, rollout_defaults};
 pub use schedules::{
     CatchUp, LoadedSchedules, Mark, Overlap, PlaybookSource, Schedule, ScheduleFile, ScheduleMarks,
     load_schedules, load_schedules_with_playbooks, resolve_playbook_path, schedules_json_schema,

@@ -272,12 +272,33 @@ impl StepKind {
         }
     }
 
-    /// The outputs a step of this kind produces (besides `skipped`). A `set` step's outputs
-    /// are its keys, so this is empty for `set`.
+    /// The outputs a step of this kind produces (besides `skipped`); an `issue` step with a
+    /// `rollout` has more. A `set` step's outputs are its keys, so this is empty for `set`.
     pub fn output_names(&self) -> &'static [&'static str] {
-        outputs_of_kind(self.kind_name())
+        match self {
+            StepKind::Issue(issue) if issue.rollout.is_some() => &ISSUE_ROLLOUT_OUTPUTS,
+            _ => outputs_of_kind(self.kind_name()),
+        }
     }
 }
+
+/// The outputs of an `issue` step with a `rollout`: those of `issue` (for the last wave's
+/// action, the total for `targeted`), then the waves and totals.
+pub const ISSUE_ROLLOUT_OUTPUTS: [&str; 13] = [
+    "action_id",
+    "saved_action_id",
+    "name",
+    "status",
+    "package_name",
+    "command",
+    "targeted",
+    "expires_at",
+    "verify",
+    "waves",
+    "listed",
+    "totals",
+    "aborted",
+];
 
 /// The outputs of a step kind by its key; empty for unknown kinds and for `set`. The engine's
 /// drift test checks them against the keys each kind writes.
@@ -511,6 +532,8 @@ pub struct IssueStep {
     /// The action's end time in Tanium (RFC 3339, or a template giving one): it expires then.
     /// Never written with `expire` (the validator refuses both).
     pub not_after: Option<Box<TemplateValue>>,
+    /// A staged rollout: one action per wave instead of one for the whole target.
+    pub rollout: Option<Box<crate::rollout::Rollout>>,
 }
 
 /// Reads an `issue` time (`not_before`, `not_after`): RFC 3339 with a `Z` or an offset

@@ -263,9 +263,38 @@ fn issue_step() -> Value {
             "issue_seconds": { "type": "integer", "minimum": 0 },
             "min_endpoints": { "type": "integer", "minimum": 0, "default": 1 },
             "not_before": action_time("The action's start time in Tanium: endpoints do not run it before."),
-            "not_after": action_time("The action's end time in Tanium: it expires then. Not with `expire`.")
+            "not_after": action_time("The action's end time in Tanium: it expires then. Not with `expire`."),
+            "rollout": rollout()
         },
         "not": { "required": ["expire", "not_after"] }
+    })
+}
+
+/// `issue.rollout`: a staged rollout in cumulative waves, the last `"100%"`.
+fn rollout() -> Value {
+    json!({
+        "type": "object",
+        "description": "Issue the action in cumulative waves (one action per wave) to the endpoints listed when the step starts.",
+        "additionalProperties": false,
+        "required": ["waves"],
+        "properties": {
+            "waves": {
+                "type": "array",
+                "minItems": 1,
+                "description": "Cumulative: a number of endpoints or a share of those listed (\"10%\"); the last is \"100%\".",
+                "items": {
+                    "anyOf": [
+                        { "type": "integer", "minimum": 1 },
+                        { "type": "string", "pattern": "^\\s*(100|[1-9][0-9]?)\\s*%\\s*$" }
+                    ]
+                }
+            },
+            "until_percent": { "type": "integer", "minimum": 0, "maximum": 100, "default": 90 },
+            "max_failed_percent": { "type": "integer", "minimum": 0, "maximum": 100, "default": 5 },
+            "pause": duration(),
+            "interval": duration(),
+            "stop_on_abort": { "type": "boolean", "default": true }
+        }
     })
 }
 

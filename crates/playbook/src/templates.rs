@@ -128,6 +128,8 @@ pub(crate) struct StepInfo {
     /// Keys of a `set` step.
     pub set_keys: Vec<String>,
     pub has_when: bool,
+    /// An `issue` step with a `rollout` (it has more outputs).
+    pub rollout: bool,
 }
 
 /// Everything a template may name.
@@ -471,6 +473,7 @@ impl<'s> TemplateChecker<'s> {
         }
         let known: Vec<&str> = match step.kind {
             Some("set") => step.set_keys.iter().map(String::as_str).collect(),
+            Some("issue") if step.rollout => crate::model::ISSUE_ROLLOUT_OUTPUTS.to_vec(),
             Some(kind) => crate::model::outputs_of_kind(kind).to_vec(),
             None => return,
         };

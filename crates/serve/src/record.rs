@@ -253,6 +253,7 @@ mod tests {
             finished_at: None,
             steps: Vec::new(),
             intents: Vec::new(),
+            progress: Default::default(),
         }
     }
 

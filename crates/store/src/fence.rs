@@ -233,6 +233,19 @@ impl Store for FencedStore {
         self.watch(result)
     }
 
+    async fn save_progress(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        progress: &Value,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .store
+            .save_progress_fenced(run_id, step_id, progress, Some(&self.fence))
+            .await;
+        self.watch(result)
+    }
+
     async fn append_event(&self, run_id: &str, event: &Event) -> Result<(), StoreError> {
         let result = self
             .store

@@ -178,6 +178,8 @@ const SELECT_STEPS: &str = "SELECT step_index, step_id, kind, status, attempts, 
 const SELECT_INTENTS: &str = "SELECT step_id, action_name, action_id, recorded_at \
      FROM intents WHERE run_id = $1 ORDER BY recorded_at, step_id";
 
+const SELECT_PROGRESS: &str = "SELECT step_id, progress FROM step_progress WHERE run_id = $1";
+
 const LIST_RUNS: &str = "SELECT run_id, playbook_name, status, started_at, finished_at, error \
      FROM runs \
      WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR playbook_name = $2) \
@@ -313,6 +315,16 @@ impl Store for SqlStore {
             .await
     }
 
+    async fn save_progress(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        progress: &Value,
+    ) -> Result<(), StoreError> {
+        self.save_progress_fenced(run_id, step_id, progress, None)
+            .await
+    }
+
     async fn append_event(&self, run_id: &str, event: &Event) -> Result<(), StoreError> {
         self.append_event_fenced(run_id, event, None).await
     }
@@ -365,14 +377,28 @@ impl Store for SqlStore {
                 .bind(run_id)
                 .fetch_all(&mut *transaction)
                 .await?;
+            let progress = sqlx::query_as::<_, (String, String)>(SELECT_PROGRESS)
+                .bind(run_id)
+                .fetch_all(&mut *transaction)
+                .await?;
             transaction.rollback().await?;
-            Ok::<_, sqlx::Error>(Some((run, steps, intents)))
+            Ok::<_, sqlx::Error>(Some((run, steps, intents, progress)))
         }
         .await)
         .map_err(|error| self.fail(&doing, error))?;
-        let Some((run, steps, intents)) = rows else {
+        let Some((run, steps, intents, progress)) = rows else {
             return Ok(None);
         };
+        let progress = progress
+            .into_iter()
+            .map(|(step_id, text)| {
+                let value = parse_json(
+                    &text,
+                    &format!("the progress of step {step_id} of run {run_id}"),
+                )?;
+                Ok((step_id, value))
+            })
+            .collect::<Result<_, StoreError>>()?;
 
         let steps = steps
             .into_iter()
@@ -419,6 +445,7 @@ impl Store for SqlStore {
             finished_at: run.finished_at,
             steps,
             intents,
+            progress,
         }))
     }
 

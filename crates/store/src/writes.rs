@@ -94,6 +94,15 @@ fenced_statement!(
 );
 
 fenced_statement!(
+    save_progress_sql = "INSERT INTO step_progress (run_id, step_id, progress, updated_at) \
+     SELECT $1, $2, $3, $4 \
+     WHERE ($5 IS NULL OR EXISTS (SELECT 1 FROM runs AS fence WHERE fence.run_id = $1 \
+         AND fence.claimed_by = $5 AND fence.claim_epoch = $6{lock})) \
+     ON CONFLICT (run_id, step_id) DO UPDATE SET \
+     progress = excluded.progress, updated_at = excluded.updated_at"
+);
+
+fenced_statement!(
     resolve_intent_sql = "UPDATE intents SET action_id = $3, resolved_at = $4 \
      WHERE run_id = $1 AND step_id = $2 AND (action_id IS NULL OR action_id = $3) \
      AND ($5 IS NULL OR EXISTS (SELECT 1 FROM runs AS fence WHERE fence.run_id = $1 \
@@ -323,6 +332,38 @@ impl SqlStore {
                 "{doing}: the intent was neither written nor found"
             ))),
         }
+    }
+
+    /// Saves a running step's progress (flushed: a resumed rollout must find every wave it
+    /// recorded before going on).
+    pub(crate) async fn save_progress_fenced(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        progress: &Value,
+        fence: Option<&Fence>,
+    ) -> Result<(), StoreError> {
+        let doing = format!("recording the progress of step {step_id} of run {run_id}");
+        let (holder, epoch) = fence_binds(fence);
+        let text = json_text(progress);
+        let now = now_text();
+        let postgres = self.is_postgres();
+        let written = on_flushed_pool!(self, pool => sqlx::query(save_progress_sql(postgres))
+            .bind(run_id)
+            .bind(step_id)
+            .bind(&text)
+            .bind(&now)
+            .bind(&holder)
+            .bind(epoch)
+            .execute(pool)
+            .await
+            .map(|result| result.rows_affected()))
+        .map_err(|error| self.fail_for_run(run_id, &doing, error))?;
+        if written > 0 {
+            return Ok(());
+        }
+        self.check_fence(run_id, fence, &doing).await?;
+        Err(StoreError::new(format!("{doing}: the run is not recorded")))
     }
 
     pub(crate) async fn intent_resolved_fenced(

@@ -250,7 +250,7 @@ async fn a_full_database_gives_a_clear_error_and_no_half_finished_run() {
     store.close().await;
 }
 
-/// A real full disk: a 512 KiB tmpfs (the schema, its write-ahead log and a run fit). Needs root (mount); says so and returns otherwise.
+/// A real full disk: a 768 KiB tmpfs (the schema, its write-ahead log and a run fit). Needs root (mount); says so and returns otherwise.
 #[tokio::test]
 async fn a_full_disk_gives_a_clear_error_and_no_half_finished_run() {
     let Some(mount) = TinyTmpfs::mount() else {
@@ -283,7 +283,7 @@ struct TinyTmpfs {
 
 impl TinyTmpfs {
     fn mount() -> Option<TinyTmpfs> {
-        TinyTmpfs::mount_sized(512)
+        TinyTmpfs::mount_sized(768)
     }
 
     fn mount_sized(kib: u64) -> Option<TinyTmpfs> {

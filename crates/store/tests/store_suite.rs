@@ -29,7 +29,79 @@ backend_tests!(
     a_second_run_with_the_same_id_is_refused,
     stores_opened_at_once_on_a_fresh_database_all_work,
     operator_reads_list_claims_find_prefixes_time_events_and_prune_finished_runs,
+    step_progress_is_replaced_and_read_back_with_the_run,
 );
+
+async fn step_progress_is_replaced_and_read_back_with_the_run(url: &str) {
+    let store = open(url).await;
+    let run_id = new_run_id();
+    store
+        .create_run(&new_run(&run_id, "staged"))
+        .await
+        .expect("create_run");
+    let first = json!({"names": ["b", "a"], "waves": []});
+    store
+        .save_progress(&run_id, "deploy", &first)
+        .await
+        .expect("first progress");
+    let record = store.run(&run_id).await.expect("read").expect("recorded");
+    assert_eq!(record.progress.get("deploy"), Some(&first));
+    let second = json!({"names": ["b", "a"], "waves": [{"action_id": 7}]});
+    store
+        .save_progress(&run_id, "deploy", &second)
+        .await
+        .expect("second progress");
+    store
+        .save_progress(&run_id, "other", &json!({"n": 1}))
+        .await
+        .expect("another step's progress");
+    let record = store.run(&run_id).await.expect("read").expect("recorded");
+    assert_eq!(record.progress.len(), 2);
+    assert_eq!(record.progress.get("deploy"), Some(&second));
+    let refused = store
+        .save_progress("no-such-run", "deploy", &first)
+        .await
+        .expect_err("progress of a run that is not recorded");
+    assert!(!refused.is_lost_claim(), "{refused}");
+
+    // Under a claim: written while it holds, refused once another process took the run over.
+    let claimed_run = new_run_id();
+    store
+        .create_run(&runbook_engine::NewRun {
+            claimed_by: Some("cli:first:1".to_owned()),
+            ..new_run(&claimed_run, "staged")
+        })
+        .await
+        .expect("claimed run");
+    let lease = runbook_engine::Lease::new(
+        claimed_run.clone(),
+        "cli:first:1",
+        1,
+        std::time::Duration::from_secs(30),
+        tokio::time::Instant::now(),
+    );
+    let fenced = runbook_store::FencedStore::new(store.clone(), lease, None);
+    fenced
+        .save_progress(&claimed_run, "deploy", &first)
+        .await
+        .expect("saved under the claim");
+    store
+        .take_over_run(&claimed_run, "cli:second:2", ("cli:first:1", 1), None)
+        .await
+        .expect("take over")
+        .expect("taken");
+    let lost = fenced
+        .save_progress(&claimed_run, "deploy", &second)
+        .await
+        .expect_err("an old claim saves nothing");
+    assert!(lost.is_lost_claim(), "{lost}");
+    let record = store
+        .run(&claimed_run)
+        .await
+        .expect("read")
+        .expect("recorded");
+    assert_eq!(record.progress.get("deploy"), Some(&first));
+}
 
 async fn open(url: &str) -> SqlStore {
     SqlStore::open(url)

@@ -342,6 +342,17 @@ impl Platform for TaniumPlatform {
             .map_err(platform_error)
     }
 
+    async fn list_endpoints(
+        &self,
+        group_id: u64,
+        wait: Duration,
+    ) -> Result<Vec<String>, PlatformError> {
+        self.client()?
+            .list_group_names(group_id, wait)
+            .await
+            .map_err(platform_error)
+    }
+
     async fn survey_target(
         &self,
         request: &TargetRequest,
@@ -603,6 +614,24 @@ impl Platform for TaniumPlatform {
             planned(
                 requests::question_result_info(Ref::Placeholder("count_question.id".to_owned())),
                 Some("repeated until the endpoints have answered; `passed` is the count"),
+            ),
+        ]
+    }
+
+    fn plan_list_endpoints(&self, group_id: &PlanValue<u64>) -> Vec<PlannedRequest> {
+        let question = Ref::Placeholder("listing_question.id".to_owned());
+        vec![
+            planned(
+                crate::client::ask_names_in_group(plan_ref(group_id)),
+                Some(
+                    "a question over the target group: the Computer Name of each endpoint, split into waves",
+                ),
+            ),
+            planned(
+                requests::question_result_info(question),
+                Some(
+                    "repeated until the endpoints have answered; then every page of the answers (result_data) is read",
+                ),
             ),
         ]
     }

@@ -22,6 +22,9 @@ pub enum StepErrorKind {
 pub struct StepError {
     pub message: String,
     pub kind: StepErrorKind,
+    /// What a failed step still has to say (a rollout that aborted: its waves so far);
+    /// recorded as its outputs, with `failed` and `error`.
+    pub outputs: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl StepError {
@@ -30,6 +33,7 @@ impl StepError {
         StepError {
             message: message.into(),
             kind: StepErrorKind::Failed,
+            outputs: None,
         }
     }
 
@@ -38,6 +42,7 @@ impl StepError {
         StepError {
             message: "interrupted at a checkpoint: the engine is shutting down".to_owned(),
             kind: StepErrorKind::Interrupted,
+            outputs: None,
         }
     }
 
@@ -47,6 +52,7 @@ impl StepError {
         StepError {
             message: message.into(),
             kind: StepErrorKind::Interrupted,
+            outputs: None,
         }
     }
 
@@ -56,6 +62,7 @@ impl StepError {
         StepError {
             message: message.into(),
             kind: StepErrorKind::Interrupted,
+            outputs: None,
         }
     }
 
@@ -64,7 +71,17 @@ impl StepError {
         StepError {
             message: message.into(),
             kind: StepErrorKind::Cancelled,
+            outputs: None,
         }
+    }
+
+    /// The same failure, with the outputs the step leaves.
+    pub(crate) fn with_outputs(
+        mut self,
+        outputs: serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
+        self.outputs = Some(Box::new(outputs));
+        self
     }
 
     pub fn is_interrupted(&self) -> bool {

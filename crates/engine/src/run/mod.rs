@@ -522,18 +522,26 @@ impl Engine {
                 continued: go_on,
             },
         );
-        // A loop's results so far stand beside its error; other steps only say they failed.
-        let partial = state.partial.take();
-        let outputs = match partial {
-            Some(mut partial) => {
-                partial.insert("error".to_owned(), json!(message));
-                Some(Value::Object(partial))
+        // A step that failed with outputs of its own (an aborted rollout, a loop's results so
+        // far) leaves them for the record and the handlers, whether or not the run goes on.
+        let outputs = match &error.outputs {
+            Some(own) => {
+                let mut outputs = state.redactor.redact_json(&Value::Object((**own).clone()));
+                if let Value::Object(map) = &mut outputs {
+                    // A loop's `failed` and `skipped` are its counts of items.
+                    map.entry("skipped").or_insert(json!(false));
+                    map.entry("failed").or_insert(json!(true));
+                    map.insert("error".to_owned(), json!(message));
+                }
+                state.steps.insert(step.id.clone(), outputs.clone());
+                Some(outputs)
             }
-            None => go_on.then(|| json!({"skipped": false, "failed": true, "error": message})),
+            None => go_on.then(|| {
+                let outputs = json!({"skipped": false, "failed": true, "error": message});
+                state.steps.insert(step.id.clone(), outputs.clone());
+                outputs
+            }),
         };
-        if let Some(outputs) = &outputs {
-            state.steps.insert(step.id.clone(), outputs.clone());
-        }
         if !go_on {
             end.failure = Some(format!("step `{}` failed: {message}", step.id));
             end.failed_step = Some(step.id.clone());

@@ -45,6 +45,8 @@ pub(crate) struct RunState<'a> {
     pub(crate) prior_steps: Arc<HashMap<String, StepRecord>>,
     /// Intents recorded before a resume, by record id.
     pub(crate) prior_intents: Arc<HashMap<String, Intent>>,
+    /// What running steps saved of their progress before a resume, by record id.
+    pub(crate) prior_progress: Arc<HashMap<String, Value>>,
     /// The step being run: its record, for the store.
     pub(crate) current: Option<StepRecord>,
     /// Which step outputs were computed from secrets.
@@ -57,9 +59,6 @@ pub(crate) struct RunState<'a> {
     /// secret.
     pub(crate) locals: Map<String, Value>,
     pub(crate) locals_taint: Taint,
-    /// Outputs a failing step still leaves (a loop's results so far), for the steps after it
-    /// (`continue_on_error`) and the failure handlers.
-    pub(crate) partial: Option<Map<String, Value>>,
     /// The run was cancelled and its `finally` steps run: they are not refused for it.
     pub(crate) after_cancel: bool,
 }
@@ -160,6 +159,7 @@ impl<'a> RunState<'a> {
             pending: Mutex::new(Vec::new()),
             prior_steps: Arc::clone(&self.prior_steps),
             prior_intents: Arc::clone(&self.prior_intents),
+            prior_progress: Arc::clone(&self.prior_progress),
             current: None,
             tainted: Tainted {
                 steps: self.tainted.steps.clone(),
@@ -177,7 +177,6 @@ impl<'a> RunState<'a> {
                 ("loop".to_owned(), json!({ "index": index })),
             ]),
             locals_taint,
-            partial: None,
             after_cancel: self.after_cancel,
         }
     }
@@ -276,13 +275,13 @@ impl<'a> RunState<'a> {
             pending: Mutex::new(Vec::new()),
             prior_steps: Arc::new(HashMap::new()),
             prior_intents: Arc::new(HashMap::new()),
+            prior_progress: Arc::new(HashMap::new()),
             current: None,
             tainted: Tainted::default(),
             parked_until: None,
             item: None,
             locals: Map::new(),
             locals_taint: Taint::clean(),
-            partial: None,
             after_cancel: false,
         };
         if let Some(record) = record {
@@ -298,6 +297,13 @@ impl<'a> RunState<'a> {
                     .intents
                     .iter()
                     .map(|intent| (intent.step_id.clone(), intent.clone()))
+                    .collect(),
+            );
+            state.prior_progress = Arc::new(
+                record
+                    .progress
+                    .iter()
+                    .map(|(step_id, progress)| (step_id.clone(), progress.clone()))
                     .collect(),
             );
         }

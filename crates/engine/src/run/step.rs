@@ -226,8 +226,6 @@ impl Engine {
 
     /// Runs the step's kind: one line per kind, each in its module under `steps/`.
     async fn execute(&self, state: &mut RunState<'_>, step: &Step) -> Result<StepDone, StepError> {
-        // Only the attempt that fails leaves partial outputs.
-        state.partial = None;
         match &step.kind {
             StepKind::Target(target) => steps::target::run(self, state, step, target).await,
             StepKind::Parameterize(parameterize) => {

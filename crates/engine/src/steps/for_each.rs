@@ -248,16 +248,13 @@ fn finish(
     if failed > u64::from(each.max_failures) {
         // The failure handlers (and the steps after it, with `continue_on_error`) still
         // read which items got how far: what to undo.
-        state.partial = Some(
-            engine
-                .seal(state, step, StepDone { outputs, summary })
-                .outputs,
-        );
+        let sealed = engine.seal(state, step, StepDone { outputs, summary });
         return Err(StepError::new(format!(
             "{failed} of {total} items failed (max_failures: {}); first: {}",
             each.max_failures,
             first_failure.unwrap_or_default()
-        )));
+        ))
+        .with_outputs(sealed.outputs));
     }
     Ok(StepDone { outputs, summary })
 }

@@ -135,6 +135,9 @@ pub(crate) async fn run(
     step: &Step,
     issue: &IssueStep,
 ) -> Result<StepDone, StepError> {
+    if let Some(staged) = &issue.rollout {
+        return rollout::run(engine, state, step, issue, staged).await;
+    }
     let rendered = render(engine, state, issue).await?;
     let unique_name = unique_action_name(
         &rendered.name,
@@ -144,7 +147,7 @@ pub(crate) async fn run(
     let record_id = state.record_id(&step.id);
     // Resuming a step whose intent was recorded: the action may exist already. It is adopted
     // as it is (the guard was checked before it was issued).
-    let resumed = recorded_action(engine, state, step, &unique_name).await?;
+    let resumed = recorded_action(engine, state, &record_id, &unique_name).await?;
     let targeted = count_and_guard(
         engine,
         state,
@@ -178,7 +181,7 @@ pub(crate) async fn run(
     }
     let (action, adopted) = match resumed {
         Some(existing) => (existing, true),
-        None => send(engine, state, step, &spec).await?,
+        None => send(engine, state, &record_id, &spec).await?,
     };
     crate::pause_points::reached("after_post");
     if let Some(store) = &engine.store {
@@ -274,15 +277,16 @@ pub(crate) async fn render(
     })
 }
 
-/// The action a previous attempt of this step issued, when its intent was recorded: by the id
-/// the store recorded, or else by its unique name.
-async fn recorded_action(
+/// The action a previous attempt of this step (or of this rollout wave: its intent key)
+/// issued, when its intent was recorded: by the id the store recorded, or else by its unique
+/// name.
+pub(crate) async fn recorded_action(
     engine: &Engine,
     state: &RunState<'_>,
-    step: &Step,
+    intent_key: &str,
     unique_name: &str,
 ) -> Result<Option<ActionInfo>, StepError> {
-    let Some(intent) = state.prior_intents.get(&state.record_id(&step.id)) else {
+    let Some(intent) = state.prior_intents.get(intent_key) else {
         return Ok(None);
     };
     if let Some(action_id) = intent.action_id {
@@ -322,6 +326,20 @@ async fn count_and_guard(
             engine.pace.real_duration(COUNT_WAIT),
         )
         .await?;
+    guard_count(engine, state, step, min_endpoints, targeted, resumed)?;
+    Ok(targeted)
+}
+
+/// The guard's `max_endpoints` and the step's `min_endpoints` applied to what the target
+/// matches (not to an action being adopted), and a warning when it matches no endpoint.
+pub(crate) fn guard_count(
+    engine: &Engine,
+    state: &RunState<'_>,
+    step: &Step,
+    min_endpoints: u64,
+    targeted: u64,
+    resumed: bool,
+) -> Result<(), StepError> {
     if !resumed
         && let Some(limit) = state
             .request
@@ -350,7 +368,7 @@ async fn count_and_guard(
             },
         );
     }
-    Ok(targeted)
+    Ok(())
 }
 
 /// Why an `issue` step whose target matches fewer than `min_endpoints` issues nothing.
@@ -367,7 +385,7 @@ pub(crate) fn too_few_endpoints(targeted: u64, min_endpoints: u64) -> String {
 
 /// The run's [`IssueGuard`](crate::run::IssueGuard), if any, asked with what is about to be
 /// sent; its refusal fails the step before anything is issued.
-async fn guard_issue(
+pub(crate) async fn guard_issue(
     engine: &Engine,
     state: &RunState<'_>,
     step: &Step,
@@ -422,7 +440,7 @@ async fn guard_issue(
 /// Whether the package verifies, which decides when the poll is done. A package that no
 /// parameterize step of this run resolved (a resumed run, a package_spec written by hand) is
 /// read once.
-async fn verifies(
+pub(crate) async fn verifies(
     engine: &Engine,
     state: &mut RunState<'_>,
     rendered: &Rendered,
@@ -445,12 +463,13 @@ async fn verifies(
         .is_some_and(|package| package.verify))
 }
 
-/// Sends the action, its intent durable first, so that a crash between sending and recording
-/// the answer is followed by a lookup, not a second action.
-async fn send(
+/// Sends the action, its intent (keyed by the step id, or a rollout wave's) durable first, so
+/// that a crash between sending and recording the answer is followed by a lookup, not a
+/// second action.
+pub(crate) async fn send(
     engine: &Engine,
     state: &RunState<'_>,
-    step: &Step,
+    intent_key: &str,
     spec: &ActionSpec,
 ) -> Result<(ActionInfo, bool), StepError> {
     if let Some(store) = &engine.store {
@@ -459,7 +478,7 @@ async fn send(
         store
             .record_intent(
                 state.run_id(),
-                &state.record_id(&step.id),
+                intent_key,
                 &state.redactor.redact_text(&spec.name),
             )
             .await
@@ -469,7 +488,7 @@ async fn send(
     // With no intent recorded before this one, nothing of this step can exist yet (an intent
     // is durable before its action is sent): the lookup before the first send is a
     // cross-check, and the quickest one will do. After a resume it must be certain.
-    let lookup = if state.prior_intents.contains_key(&state.record_id(&step.id)) {
+    let lookup = if state.prior_intents.contains_key(intent_key) {
         Lookup::MayExist
     } else {
         Lookup::BeforeFirstSend
@@ -544,6 +563,35 @@ fn done(
 /// On resume, a finished `issue` step's action is known again from its recorded outputs (for
 /// the polls after it, and the run's list of issued actions).
 pub(crate) fn restored(state: &mut RunState<'_>, outputs: &Value) {
+    // A rollout's waves are each an action of this run (the last one is `action_id`).
+    if let Some(waves) = outputs.get("waves").and_then(Value::as_array) {
+        let verify = outputs.get("verify").and_then(Value::as_bool);
+        for wave in waves {
+            let Some(action_id) = wave.get("action_id").and_then(as_u64) else {
+                continue;
+            };
+            if state.issued.contains_key(&action_id) {
+                continue;
+            }
+            let targeted = wave.get("targeted").and_then(as_u64).unwrap_or(0);
+            let last = outputs.get("action_id").and_then(as_u64) == Some(action_id);
+            let saved_action_id = outputs
+                .get("saved_action_id")
+                .and_then(as_u64)
+                .filter(|_| last)
+                .unwrap_or(0);
+            state.issued.insert(
+                action_id,
+                IssuedAction {
+                    targeted,
+                    verify,
+                    saved_action_id,
+                },
+            );
+            state.issued_order.push(action_id);
+        }
+        return;
+    }
     let Some(action_id) = outputs.get("action_id").and_then(as_u64) else {
         return;
     };
@@ -655,7 +703,7 @@ async fn issue_once(
 /// window fencing cannot close). The new holder either adopts this action (it finds it by
 /// name) or issued its own before this one existed: wait for it to record which, and stop
 /// this one if it is a duplicate. Nothing is written to the store (this process may not).
-async fn settle_lost_send(
+pub(crate) async fn settle_lost_send(
     engine: &Engine,
     state: &RunState<'_>,
     step_id: &str,
@@ -726,5 +774,6 @@ fn default_action_group_error() -> StepError {
 }
 
 mod plan;
+mod rollout;
 
 pub(crate) use plan::plan;

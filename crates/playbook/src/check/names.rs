@@ -318,6 +318,12 @@ fn step_info(index: usize, entries: &[Entry]) -> StepInfo {
         }
         _ => Vec::new(),
     };
+    let rollout = match kind_entry.map(|entry| (&entry.key, &entry.value.kind)) {
+        Some((key, NodeKind::Map(issue_entries))) if key == "issue" => {
+            issue_entries.iter().any(|entry| entry.key == "rollout")
+        }
+        _ => false,
+    };
     // `when: true` never skips.
     let has_when = entries
         .iter()
@@ -327,6 +333,7 @@ fn step_info(index: usize, entries: &[Entry]) -> StepInfo {
         kind,
         set_keys,
         has_when,
+        rollout,
     }
 }
 

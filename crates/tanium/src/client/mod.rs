@@ -36,6 +36,7 @@ use crate::request::{Method, NewAction, Page, Ref, Request, requests};
 use crate::results::{ActionResults, Summarizer};
 
 pub use self::questions::AskedQuestion;
+pub(crate) use self::survey::ask_names_in_group;
 
 /// A Tanium REST client. Cheap to clone: clones share one connection pool and login session.
 #[derive(Debug, Clone)]

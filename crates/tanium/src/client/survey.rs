@@ -36,7 +36,7 @@ pub struct Survey {
 }
 
 /// `POST /api/v2/questions`: the Computer Name of every machine in a group. Safe to repeat.
-fn ask_names_in_group(group: Ref) -> Request {
+pub(crate) fn ask_names_in_group(group: Ref) -> Request {
     Request {
         method: Method::Post,
         path: "/api/v2/questions".to_owned(),
@@ -97,6 +97,17 @@ impl TaniumClient {
     ) -> Result<Survey, Error> {
         self.survey(&ask_names_in_group(Ref::Id(group_id)), names, wait)
             .await
+    }
+
+    /// The Computer Name of every machine of a group that answers (at most `wait` for them to
+    /// answer), each name once, in alphabetical order (case aside): what a staged rollout
+    /// splits into waves.
+    pub async fn list_group_names(
+        &self,
+        group_id: u64,
+        wait: Duration,
+    ) -> Result<Vec<String>, Error> {
+        Ok(self.survey_group(group_id, usize::MAX, wait).await?.names)
     }
 
     /// Asks a question selecting Computer Name, waits (at most `wait`) for the machines to

@@ -1,6 +1,7 @@
 //! The plan side of an `issue` step: what `runbook plan` shows of the action it would send.
 
 use super::*;
+use runbook_playbook::Rollout;
 
 /// Plans an `issue` step: the action group resolved, the target counted, the action sent,
 /// with the run's id as a placeholder in its unique name.
@@ -22,7 +23,8 @@ pub(crate) fn plan(
     if is_default_action_group(&action_group) {
         return Err(DEFAULT_ACTION_GROUP_REFUSED.to_owned());
     }
-    // Inside a loop's item (`per_host[2].tag`), the name carries the item's index.
+    // Inside a loop's item (`per_host[2].tag`), the name carries the item's index; a
+    // rollout's actions carry their wave (the plan shows the first).
     let key = match planned
         .id
         .split_once('[')
@@ -30,6 +32,10 @@ pub(crate) fn plan(
     {
         Some((index, _)) => format!("{id}#{index}"),
         None => id.clone(),
+    };
+    let key = match &issue.rollout {
+        Some(_) => format!("{key}@wave1"),
+        None => key,
     };
     let unique_name = unique_action_name(&name, RUN_ID_PLACEHOLDER, &key);
     planned.lookups.action_group = Some(action_group.trim().to_owned());
@@ -47,20 +53,33 @@ pub(crate) fn plan(
     planned
         .requests
         .extend(planner.platform.plan_action_group(action_group.trim()));
-    planned
-        .requests
-        .extend(planner.platform.plan_count(&target_group_id));
+    if let Some(rollout) = &issue.rollout {
+        planned.lookups.rollout = Some((**rollout).clone());
+        planned
+            .requests
+            .extend(planner.platform.plan_list_endpoints(&target_group_id));
+        planned.details.push(rollout_line(rollout));
+    } else {
+        planned
+            .requests
+            .extend(planner.platform.plan_count(&target_group_id));
+    }
+    let first = if issue.rollout.is_some() {
+        "the listing counts the targeted endpoints"
+    } else {
+        "count the targeted endpoints first"
+    };
     match playbook
         .guard
         .as_ref()
         .and_then(|guard| guard.max_endpoints)
     {
         Some(limit) => planned.details.push(format!(
-            "count the targeted endpoints first; refuse to issue if more than {limit} (guard){}",
+            "{first}; refuse to issue if more than {limit} (guard){}",
             fewer_than(issue.min_endpoints)
         )),
         None => planned.details.push(format!(
-            "count the targeted endpoints first (no guard set){}",
+            "{first} (no guard set){}",
             fewer_than(issue.min_endpoints)
         )),
     }
@@ -121,12 +140,61 @@ pub(crate) fn plan(
         start_time: not_before,
         expiration_time: not_after,
     };
-    planned.requests.extend(planner.platform.plan_issue(&spec));
+    if issue.rollout.is_some() {
+        // Per wave: a group of its names, then its action.
+        let mut group = planner
+            .platform
+            .plan_target(&rollout::wave_target(&["<wave 1 names>".to_owned()]))
+            .map_err(|error| error.message)?;
+        for request in &mut group {
+            request.note = Some(
+                "per wave: a group of the wave's endpoints (Computer Name equals any of them, 500 names a clause)"
+                    .to_owned(),
+            );
+        }
+        planned.requests.extend(group);
+        let spec = PlannedActionSpec {
+            target_group_id: PlanValue::Placeholder("wave_group.id".to_owned()),
+            target_filter_flag: false,
+            ..spec.clone()
+        };
+        let mut sends = planner.platform.plan_issue(&spec);
+        for request in &mut sends {
+            request.note = Some(
+                "per wave: its action (wave 1 shown; each wave's name ends `@wave<k>]`)".to_owned(),
+            );
+        }
+        planned.requests.extend(sends);
+    } else {
+        planned.requests.extend(planner.platform.plan_issue(&spec));
+    }
     let mut outputs = placeholders(step);
     if let Some(map) = outputs.as_object_mut() {
         map.insert("name".to_owned(), Value::String(spec.name.clone()));
     }
     Ok(outputs)
+}
+
+/// What the plan says of a rollout: how the endpoints are split, when a wave is done, when
+/// the rollout stops.
+fn rollout_line(rollout: &Rollout) -> String {
+    let waves: Vec<String> = rollout.waves.iter().map(ToString::to_string).collect();
+    format!(
+        "list the targeted endpoints by name (a question), order them by a hash of the run id and name, then issue one action per wave, cumulative [{}]: a wave is done when {}% of it finished; stop if more than {}% of the finished endpoints failed (per wave or overall){}{}; endpoints that join the target after the listing are not included",
+        waves.join(", "),
+        rollout.until_percent,
+        rollout.max_failed_percent,
+        if rollout.stop_on_abort {
+            ", stopping the running wave's action"
+        } else {
+            ", leaving the running wave's action"
+        },
+        if rollout.pause.is_zero() {
+            String::new()
+        } else {
+            format!("; pause {} between waves", humanize(rollout.pause))
+        }
+    )
 }
 
 /// An `issue` time in a plan: RFC 3339 in UTC when known, a placeholder when only a run can

@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 
 use crate::codes;
-use crate::model::{ForEachStep, MAX_LOOP_CONCURRENCY, MAX_LOOP_ITEMS, Step, TemplateValue};
+use crate::model::{
+    ForEachStep, MAX_LOOP_CONCURRENCY, MAX_LOOP_ITEMS, Step, StepKind, TemplateValue,
+};
 use crate::templates::{GLOBAL_FUNCTIONS, Scope, Site};
 use crate::yaml::{Entry, NodeKind};
 
@@ -207,6 +209,24 @@ impl Checker<'_> {
             .help = Some(
                 "step ids are unique in the whole playbook, inside loops too (an item's action is named after its step's id and index)".into(),
             );
+        }
+        for step in &steps {
+            // A rollout's waves are named and saved per step, not per item.
+            if let StepKind::Issue(issue) = &step.kind
+                && issue.rollout.is_some()
+            {
+                ok = false;
+                let loop_name = loop_id.unwrap_or("the loop");
+                self.error(
+                    codes::NESTED_LOOP,
+                    step.span,
+                    u32::try_from(step.id.chars().count()).unwrap_or(1),
+                    format!("step `{}` is a staged rollout inside loop `{loop_name}`", step.id),
+                )
+                .help = Some(
+                    "roll out in waves over the whole target once, or issue one plain action per item".into(),
+                );
+            }
         }
         ok.then_some(steps)
     }

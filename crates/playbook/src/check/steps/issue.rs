@@ -1,8 +1,8 @@
 //! `issue:` steps, the only kind that sends a side effect: name, target, package and action
 //! group (never `Default`), `expire` and `distribute` (not longer than `expire`),
 //! `issue_seconds`, `min_endpoints` (not above the guard's `max_endpoints`), the time window
-//! `not_before`/`not_after` (RFC 3339; `not_after` after `not_before`, never with `expire`);
-//! and `retry`, which an issue step may not have.
+//! `not_before`/`not_after` (RFC 3339; `not_after` after `not_before`, never with `expire`),
+//! `rollout` (checked in `rollout.rs`); and `retry`, which an issue step may not have.
 
 use chrono::{DateTime, Utc};
 
@@ -16,7 +16,7 @@ use crate::yaml::Entry;
 
 use crate::check::{Checker, Owner};
 
-const ISSUE_KEYS: [&str; 10] = [
+const ISSUE_KEYS: [&str; 11] = [
     "name",
     "target",
     "package",
@@ -27,6 +27,7 @@ const ISSUE_KEYS: [&str; 10] = [
     "min_endpoints",
     "not_before",
     "not_after",
+    "rollout",
 ];
 
 /// An `issue` time as the model keeps it, if written.
@@ -100,6 +101,10 @@ impl Checker<'_> {
             Some(entry) => self.min_endpoints(entry),
             None => Some(defaults::ISSUE_MIN_ENDPOINTS),
         };
+        let rollout = match fields.get("rollout") {
+            Some(entry) => Some(self.rollout(entry).map(Box::new)),
+            None => Some(None),
+        };
         let (not_before, not_after) = self.window(&fields, distribute, scope, site)?;
         Some(IssueStep {
             name: name?,
@@ -112,6 +117,7 @@ impl Checker<'_> {
             min_endpoints: min_endpoints?,
             not_before,
             not_after,
+            rollout: rollout?,
         })
     }
 

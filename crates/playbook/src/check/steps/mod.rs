@@ -11,6 +11,7 @@ mod log;
 mod parameterize;
 mod poll;
 mod question;
+mod rollout;
 mod set;
 mod stop_action;
 mod target;
