@@ -83,7 +83,7 @@ pub const INVALID_SENSOR_PARAMETER: &str = "RB038";
 pub const UNMEETABLE_APPROVAL: &str = "RB051";
 /// An `issue` time (`not_before`, `not_after`) that is not an RFC 3339 time with an offset.
 pub const INVALID_TIME: &str = "RB052";
-/// A `for_each` inside another `for_each`.
+/// A `for_each` (or an `issue` with `rollout`) inside another `for_each`.
 pub const NESTED_LOOP: &str = "RB053";
 /// A step inside a `for_each` read from outside the loop (or the loop read from inside).
 pub const LOOP_SCOPE: &str = "RB054";
@@ -222,7 +222,10 @@ pub const ALL: [(&str, &str); 44] = [
         INVALID_TIME,
         "`issue` time that is not RFC 3339 with an offset",
     ),
-    (NESTED_LOOP, "a `for_each` inside a `for_each`"),
+    (
+        NESTED_LOOP,
+        "a `for_each` (or a staged `rollout`) inside a `for_each`",
+    ),
     (LOOP_SCOPE, "a loop's inner step read from outside the loop"),
     (
         INVALID_WAVE,
