@@ -263,3 +263,79 @@ steps:
         .expect("the loop failed");
     assert!(!finished.contains("345"), "{finished}");
 }
+
+/// A resumed loop whose `items` render another list than when it started refuses to go on (an
+/// item is known by its index); the same list goes on.
+#[tokio::test(start_paused = true)]
+async fn a_resumed_loop_goes_on_only_with_the_items_it_started_with() {
+    use std::sync::Arc;
+
+    let source = r#"version: 1
+name: resumed
+inputs:
+  hosts: { type: list }
+steps:
+  - id: each
+    for_each:
+      items: "{{ inputs.hosts }}"
+      steps:
+        - id: note
+          log: "{{ item }}"
+"#;
+    let playbook = Arc::new(
+        runbook_playbook::load("resumed.yaml", source)
+            .playbook
+            .expect("valid"),
+    );
+    let inputs = runbook_playbook::bind_inputs(
+        &playbook,
+        &[("hosts".to_owned(), r#"["a", "b"]"#.to_owned())],
+        &Default::default(),
+    )
+    .expect("inputs bind");
+    let same = runbook_engine::run::playbook_hash(r#"["a","b"]"#);
+    for (digest, then, succeeds) in [("another list", 3, false), (same.as_str(), 2, true)] {
+        let engine = runbook_engine::Engine::new(
+            Arc::new(Scripted::default()),
+            Arc::new(runbook_engine::CollectEvents::new()),
+        )
+        .with_store(Arc::new(common::ApprovingStore::default()));
+        let mut request = runbook_engine::RunRequest::new(playbook.clone(), inputs.clone());
+        request.run_id = "run-1".to_owned();
+        let record = runbook_engine::RunRecord {
+            run_id: "run-1".to_owned(),
+            playbook_name: "resumed".to_owned(),
+            playbook_source: source.to_owned(),
+            playbook_hash: String::new(),
+            playbook_path: None,
+            inputs: json!({"hosts": ["a", "b"]}),
+            started_by: "cli".to_owned(),
+            status: runbook_engine::RecordedStatus::Running,
+            outputs: None,
+            error: None,
+            started_at: "2026-12-02T10:00:00.000Z".to_owned(),
+            finished_at: None,
+            steps: Vec::new(),
+            intents: Vec::new(),
+            progress: [(
+                "each".to_owned(),
+                json!({"items": then, "items_digest": digest}),
+            )]
+            .into_iter()
+            .collect(),
+        };
+        let outcome = engine.resume(&request, &record).await;
+        if succeeds {
+            assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+        } else {
+            assert_eq!(outcome.status, RunStatus::Failed);
+            let error = outcome.error.unwrap_or_default();
+            assert!(
+                error.contains(
+                    "`items` gives another list than when the loop started (2 items now, 3 then)"
+                ),
+                "{error}"
+            );
+        }
+    }
+}

@@ -141,6 +141,7 @@ pub(crate) async fn run(
             items.len()
         )));
     }
+    same_items(engine, state, step, &items, &rendered.taint).await?;
     let total = items.len();
     // The loop's steps are recorded at the loop's position.
     let position = state
@@ -173,6 +174,46 @@ pub(crate) async fn run(
         .await;
     ends.sort_by_key(|end| end.index);
     finish(engine, state, step, each, ends)
+}
+
+/// An item is known by its index, and a resumed run renders `items` again: the list must be
+/// the one the loop started with, or a resume would take one item's records and actions for
+/// another's. Its digest is saved as the loop's progress when it first starts and compared on
+/// resume. Items computed from a secret are not digested (a digest of a short secret can be
+/// guessed), so such a loop is not checked.
+async fn same_items(
+    engine: &Engine,
+    state: &RunState<'_>,
+    step: &Step,
+    items: &[Value],
+    taint: &Taint,
+) -> Result<(), StepError> {
+    if !taint.is_clean() {
+        return Ok(());
+    }
+    let text = serde_json::to_string(items).unwrap_or_default();
+    let digest = crate::run::playbook_hash(&text);
+    let key = state.record_id(&step.id);
+    if let Some(saved) = state.prior_progress.get(&key) {
+        if saved.get("items_digest").and_then(Value::as_str) == Some(digest.as_str()) {
+            return Ok(());
+        }
+        return Err(StepError::new(format!(
+            "`items` gives another list than when the loop started ({} items now, {} then): an item is known by its index, so resuming would act on other items than those recorded; nothing more was done",
+            items.len(),
+            saved
+                .get("items")
+                .map_or_else(|| "?".to_owned(), Value::to_string)
+        )));
+    }
+    let Some(store) = &engine.store else {
+        return Ok(());
+    };
+    let progress = json!({ "items": items.len(), "items_digest": digest });
+    store
+        .save_progress(state.run_id(), &key, &progress)
+        .await
+        .map_err(crate::run::store_error)
 }
 
 /// The loop's outputs from its items' ends, in item order; the error when it failed.

@@ -409,6 +409,14 @@ impl runbook_engine::Store for ApprovingStore {
     async fn append_event(&self, _: &str, _: &Event) -> Result<(), runbook_engine::StoreError> {
         Ok(())
     }
+    async fn save_progress(
+        &self,
+        _: &str,
+        _: &str,
+        _: &serde_json::Value,
+    ) -> Result<(), runbook_engine::StoreError> {
+        Ok(())
+    }
     async fn finish_run(
         &self,
         _: &str,
