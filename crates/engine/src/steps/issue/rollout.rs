@@ -98,11 +98,21 @@ pub(crate) async fn run(
     let rendered = render(engine, state, issue).await?;
     let verify = verifies(engine, state, &rendered).await?;
     let mut progress = match state.prior_progress.get(&step.id) {
-        Some(saved) => serde_json::from_value::<Progress>(saved.clone()).map_err(|error| {
-            StepError::new(format!(
-                "the recorded progress of this rollout cannot be read ({error}); nothing more was issued"
-            ))
-        })?,
+        Some(saved) => {
+            let saved = serde_json::from_value::<Progress>(saved.clone()).map_err(|error| {
+                StepError::new(format!(
+                    "the recorded progress of this rollout cannot be read ({error}); nothing more was issued"
+                ))
+            })?;
+            // The listing is saved through the run's redactor: a name holding a secret was
+            // saved hidden, and a wave built from it would miss its endpoint.
+            if hides_names(&saved) {
+                return Err(StepError::new(
+                    "the recorded listing of this rollout holds names hidden as secrets (a secret is part of an endpoint's name), so its remaining waves cannot be targeted safely; nothing more was issued: run the playbook again to reach the endpoints left",
+                ));
+            }
+            saved
+        }
         None => list(engine, state, step, issue, rollout, &rendered).await?,
     };
     // Waves issued before a resume are this run's actions too (for polls after the step,
@@ -211,9 +221,13 @@ pub(crate) async fn run(
             return Err(abort(engine, state, rollout, &progress, why).await);
         }
         if !rollout.pause.is_zero() {
+            // A pause too long for the calendar waits as long as it can.
             let pause = chrono::Duration::from_std(engine.pace.real_duration(rollout.pause))
-                .unwrap_or_default();
-            progress.next_wave_at = Some(time_text_precise(Utc::now() + pause));
+                .unwrap_or(chrono::Duration::MAX);
+            let next = Utc::now()
+                .checked_add_signed(pause)
+                .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC);
+            progress.next_wave_at = Some(time_text_precise(next));
         }
         save(engine, state, step, &progress).await?;
         last_action = Some(action);
@@ -520,6 +534,14 @@ fn totals(progress: &Progress) -> (u64, u64) {
         })
 }
 
+/// Whether a saved listing holds a name the run's redactor hid (a secret is part of it).
+fn hides_names(progress: &Progress) -> bool {
+    progress
+        .names
+        .iter()
+        .any(|name| name.contains(crate::redact::REDACTED))
+}
+
 /// The failure of an aborted rollout: with `stop_on_abort`, the running wave's action is
 /// stopped first. Its outputs say how far every wave came.
 async fn abort(
@@ -669,96 +691,4 @@ fn done(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn staged(max_failed_percent: u8) -> Rollout {
-        Rollout {
-            waves: vec![
-                runbook_playbook::Wave::Count(1),
-                runbook_playbook::Wave::Percent(100),
-            ],
-            until_percent: 90,
-            max_failed_percent,
-            pause: Duration::ZERO,
-            stop_on_abort: true,
-            interval: Duration::from_secs(5),
-        }
-    }
-
-    fn record(wave: u32, targeted: u64, failed: u64, finished: u64) -> WaveRecord {
-        WaveRecord {
-            wave,
-            action_id: u64::from(wave) * 10,
-            saved_action_id: 0,
-            targeted,
-            completed: finished - failed,
-            failed,
-            finished,
-            done: true,
-        }
-    }
-
-    fn progress(waves: Vec<WaveRecord>) -> Progress {
-        Progress {
-            names: (0..100).map(|index| format!("h{index}")).collect(),
-            sizes: vec![1, 100],
-            waves,
-            ..Progress::default()
-        }
-    }
-
-    #[test]
-    fn failures_beyond_the_budget_abort_per_wave_and_overall() {
-        // Exactly at the budget goes on; beyond stops.
-        assert_eq!(
-            abort_reason(&staged(5), &progress(vec![record(1, 20, 1, 20)]), None),
-            None
-        );
-        let why = abort_reason(&staged(5), &progress(vec![record(1, 20, 2, 20)]), None)
-            .expect("10% failed");
-        assert!(
-            why.contains("2 of its 20 finished endpoints failed"),
-            "{why}"
-        );
-        // The share over every wave is a weighted mean of the waves' shares: waves each within
-        // the budget never abort it together.
-        let waves = vec![record(1, 1, 0, 1), record(2, 99, 4, 80)];
-        assert_eq!(abort_reason(&staged(5), &progress(waves), None), None);
-        // An earlier wave whose late endpoints failed stops the rollout too.
-        let waves = vec![record(1, 10, 2, 10), record(2, 90, 0, 80)];
-        let late = abort_reason(&staged(5), &progress(waves), None).expect("wave 1 beyond");
-        assert!(
-            late.contains("at wave 2: 2 of wave 1's 10 finished"),
-            "{late}"
-        );
-        // Nothing finished: no share to exceed. An action cut short aborts whatever the share.
-        assert_eq!(
-            abort_reason(&staged(0), &progress(vec![record(1, 5, 0, 0)]), None),
-            None
-        );
-        let cut = abort_reason(
-            &staged(50),
-            &progress(vec![record(1, 5, 0, 1)]),
-            Some("action 10 was expired".to_owned()),
-        )
-        .expect("cut short");
-        assert!(cut.contains("wave 1: action 10 was expired"), "{cut}");
-    }
-
-    #[test]
-    fn progress_round_trips_through_json_as_the_store_keeps_it() {
-        let mut saved = progress(vec![record(1, 1, 0, 1)]);
-        saved.next_wave_at = Some(time_text_precise(Utc::now()));
-        let value = serde_json::to_value(&saved).expect("serializes");
-        assert_eq!(serde_json::from_value::<Progress>(value).ok(), Some(saved));
-        let outputs = rollout_outputs(
-            &progress(vec![record(1, 1, 0, 1), record(2, 99, 3, 90)]),
-            false,
-        );
-        assert_eq!(outputs["targeted"], json!(100));
-        assert_eq!(outputs["totals"]["failed"], json!(3));
-        assert_eq!(outputs["totals"]["finished"], json!(91));
-        assert_eq!(outputs["waves"][1]["action_id"], json!(20));
-    }
-}
+mod tests;

@@ -1,5 +1,5 @@
 //! `issue.rollout`: the waves (a positive count or a share `"N%"` each, cumulative, the last
-//! `"100%"`), `until_percent` and `max_failed_percent` (0 to 100), `pause` and `interval`
+//! `"100%"`), `until_percent` (1 to 100) and `max_failed_percent` (0 to 100), `pause` and `interval`
 //! (durations, `interval` longer than zero) and `stop_on_abort`.
 
 use crate::codes;
@@ -40,16 +40,19 @@ impl Checker<'_> {
                 Some("e.g. `waves: [1, \"10%\", \"100%\"]`".into()),
             )
             .and_then(|entry| self.waves(entry));
-        let percent = |checker: &mut Self, key: &str, default: u8| match fields.get(key) {
+        let percent = |checker: &mut Self, key: &str, least: i64, default: u8| match fields.get(key)
+        {
             Some(entry) => checker
-                .integer(entry, 0, 100)
+                .integer(entry, least, 100)
                 .and_then(|percent| u8::try_from(percent).ok()),
             None => Some(default),
         };
-        let until_percent = percent(self, "until_percent", rollout_defaults::UNTIL_PERCENT);
+        // A wave done when 0% of it finished would never check the failure budget.
+        let until_percent = percent(self, "until_percent", 1, rollout_defaults::UNTIL_PERCENT);
         let max_failed_percent = percent(
             self,
             "max_failed_percent",
+            0,
             rollout_defaults::MAX_FAILED_PERCENT,
         );
         let pause = self.duration_or(&fields, "pause", rollout_defaults::PAUSE);
