@@ -20,8 +20,8 @@ use runbook_engine::{
 use runbook_playbook::Playbook;
 use runbook_tanium::targeting::{Clause, ClauseValue, Combine, Operator, build_text};
 use runbook_tanium::{
-    Auth, ClientConfig, NewAction, Ref, RequestObserver, SecretString, TaniumClient,
-    TaniumPlatform, TargetGroupRef, Tuning, parameters,
+    Action, ActionResults, Auth, ClientConfig, NewAction, Ref, RequestObserver, SecretString,
+    TaniumClient, TaniumPlatform, TargetGroupRef, Tuning, parameters,
 };
 
 use crate::{BenchError, SimChild};
@@ -220,6 +220,55 @@ pub async fn bare_flow(
     time_scale: f64,
 ) -> Result<BareOutcome, BenchError> {
     let pace = Pace::scaled(time_scale);
+    let name = format!("bench tag {hostname} [bare {run_number}]");
+    let issued = bare_issue(client, hostname, name, &pace).await?;
+    let action = &issued.action;
+    let saved_action_id = match action.saved_action_id {
+        Some(id) => id,
+        None => client.action(action.id).await?.saved_action_id.unwrap_or(0),
+    };
+    if !client
+        .saved_action_approval(saved_action_id)
+        .await?
+        .approved
+    {
+        return Err(BenchError::Flow(format!(
+            "action {} needs approval; the benchmark simulator runs without",
+            action.id
+        )));
+    }
+    let results = bare_poll(client, &issued, &pace).await?;
+    if results.failed > 0 {
+        return Err(BenchError::Flow(format!(
+            "{} endpoints failed",
+            results.failed
+        )));
+    }
+    Ok(BareOutcome {
+        action_id: action.id,
+        completed: results.succeeded,
+    })
+}
+
+/// An action issued by [`bare_issue`], with what polling it needs.
+#[derive(Debug)]
+pub struct BareIssued {
+    pub action: Action,
+    /// Whether the package verifies (how its results are read).
+    pub verify: bool,
+    /// The endpoints the target counted.
+    pub expected: u64,
+}
+
+/// The engine's requests up to the action, with the bare client: create the group for
+/// `hostname`; read the package and resolve its parameter; read the action group, count the
+/// targets, look for an action named `name` (by name only, as before a first send), issue.
+pub async fn bare_issue(
+    client: &TaniumClient,
+    hostname: &str,
+    name: String,
+    pace: &Pace,
+) -> Result<BareIssued, BenchError> {
     let text = build_text(
         Combine::All,
         &[Clause {
@@ -243,7 +292,6 @@ pub async fn bare_flow(
     let expected = client
         .count_group_endpoints(group_id, pace.real_duration(COUNT_WAIT))
         .await?;
-    let name = format!("bench tag {hostname} [bare {run_number}]");
     if client
         .find_action_by_name(&name, Lookup::BeforeFirstSend)
         .await?
@@ -268,28 +316,28 @@ pub async fn bare_flow(
             expiration_time: None,
         })
         .await?;
+    Ok(BareIssued {
+        action,
+        verify: package.verify,
+        expected,
+    })
+}
 
-    let saved_action_id = match action.saved_action_id {
-        Some(id) => id,
-        None => client.action(action.id).await?.saved_action_id.unwrap_or(0),
-    };
-    if !client
-        .saved_action_approval(saved_action_id)
-        .await?
-        .approved
-    {
-        return Err(BenchError::Flow(format!(
-            "action {} needs approval; the benchmark simulator runs without",
-            action.id
-        )));
-    }
-
+/// Reads an issued action's results until both shares reach 90%, with the engine's growing
+/// interval, and the action's state when they stall or show endpoints cut short; the results
+/// that reached it.
+pub async fn bare_poll(
+    client: &TaniumClient,
+    issued: &BareIssued,
+    pace: &Pace,
+) -> Result<ActionResults, BenchError> {
+    let (action, expected) = (&issued.action, issued.expected);
     let mut interval = POLL_INTERVAL;
     let mut last_seen = None;
     // Bounded: at the base interval this is far beyond any action's life in the simulator.
     for _ in 0..10_000 {
         let results = client
-            .action_results(action.id, package.verify, MAX_ROWS)
+            .action_results(action.id, issued.verify, MAX_ROWS)
             .await?;
         let seen = (results.mr_tested, results.statuses.clone());
         let stalled = last_seen.as_ref() == Some(&seen);
@@ -308,22 +356,13 @@ pub async fn bare_flow(
         if expected == 0
             || (results.reporting_percent >= UNTIL_PERCENT && finished_percent >= UNTIL_PERCENT)
         {
-            if results.failed > 0 {
-                return Err(BenchError::Flow(format!(
-                    "{} endpoints failed",
-                    results.failed
-                )));
-            }
-            return Ok(BareOutcome {
-                action_id: action.id,
-                completed: results.succeeded,
-            });
+            return Ok(results);
         }
-        if stalled {
-            interval = interval.mul_f64(1.5).min(POLL_MAX_INTERVAL);
+        interval = if stalled {
+            interval.mul_f64(1.5).min(POLL_MAX_INTERVAL)
         } else {
-            interval = POLL_INTERVAL;
-        }
+            POLL_INTERVAL
+        };
         last_seen = Some(seen);
         pace.sleep(interval).await;
     }

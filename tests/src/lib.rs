@@ -200,6 +200,39 @@ impl Masks {
     }
 }
 
+/// `runbook` set to drive the Tanium server at `base_url` with `token`, recording into
+/// `store`: no colours, nothing on stdin, and no abort point inherited from the test's own
+/// environment.
+pub fn runbook_against(base_url: &str, token: &str, store: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(runbook_binary());
+    command
+        .env("TANIUM_URL", base_url)
+        .env("TANIUM_TOKEN", token)
+        .env("RUNBOOK_DATABASE_URL", store)
+        .env("NO_COLOR", "1")
+        .env_remove("RUNBOOK_TEST_ABORT_AFTER_REQUESTS")
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// The runs `store` holds, newest first (`runbook runs list --json`).
+pub fn runs_listed(base_url: &str, token: &str, store: &str) -> Vec<serde_json::Value> {
+    let output = runbook_against(base_url, token, store)
+        .args(["runs", "list", "--json"])
+        .output()
+        .expect("runs list");
+    assert!(
+        output.status.success(),
+        "runs list: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice::<serde_json::Value>(&output.stdout)
+        .expect("runs list --json is JSON")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// A small deterministic generator (xorshift), for the kill-and-resume tests' random kill
 /// points: a failing trial can be replayed from its seed.
 #[derive(Debug, Clone)]

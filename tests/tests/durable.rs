@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use runbook_tanium_sim::{RunningSim, SimConfig, Simulator};
-use runbook_tests::{Random, runbook_binary};
+use runbook_tests::{Random, runbook_against, runs_listed};
 use serde_json::Value;
 
 const PLAYBOOK: &str = r#"version: 1
@@ -49,32 +49,11 @@ outputs:
 "#;
 
 fn runbook(sim: &RunningSim, store: &str) -> Command {
-    let mut command = Command::new(runbook_binary());
-    command
-        .env("TANIUM_URL", sim.base_url())
-        .env("TANIUM_TOKEN", sim.api_token())
-        .env("RUNBOOK_DATABASE_URL", store)
-        .env("NO_COLOR", "1")
-        .env_remove("RUNBOOK_TEST_ABORT_AFTER_REQUESTS")
-        .stdin(Stdio::null());
-    command
+    runbook_against(&sim.base_url(), &sim.api_token(), store)
 }
 
 fn runs_in(sim: &RunningSim, store: &str) -> Vec<Value> {
-    let output = runbook(sim, store)
-        .args(["runs", "list", "--json"])
-        .output()
-        .expect("runs list");
-    assert!(
-        output.status.success(),
-        "runs list: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice::<Value>(&output.stdout)
-        .expect("runs list --json is JSON")
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    runs_listed(&sim.base_url(), &sim.api_token(), store)
 }
 
 /// One trial: start a run, kill it, resume it until it ends; returns the run id (None when

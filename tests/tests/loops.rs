@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use runbook_tanium_sim::{Faults, RunningSim, SimConfig, Simulator};
-use runbook_tests::{Random, runbook_binary, workspace_root};
+use runbook_tests::{Random, runbook_against, runbook_binary, runs_listed, workspace_root};
 use serde_json::Value;
 
 const HOSTS: [&str; 4] = ["WIN-DC01", "WIN-FS01", "WIN-APP01", "web-01.corp.example"];
@@ -64,15 +64,7 @@ async fn simulator() -> RunningSim {
 }
 
 fn runbook(sim: &RunningSim, store: &str) -> Command {
-    let mut command = Command::new(runbook_binary());
-    command
-        .env("TANIUM_URL", sim.base_url())
-        .env("TANIUM_TOKEN", sim.api_token())
-        .env("RUNBOOK_DATABASE_URL", store)
-        .env("NO_COLOR", "1")
-        .env_remove("RUNBOOK_TEST_ABORT_AFTER_REQUESTS")
-        .stdin(Stdio::null());
-    command
+    runbook_against(&sim.base_url(), &sim.api_token(), store)
 }
 
 fn hosts_input() -> String {
@@ -80,14 +72,7 @@ fn hosts_input() -> String {
 }
 
 fn runs_in(sim: &RunningSim, store: &str) -> Vec<Value> {
-    let output = runbook(sim, store)
-        .args(["runs", "list", "--json"])
-        .output()
-        .expect("runs list");
-    serde_json::from_slice::<Value>(&output.stdout)
-        .ok()
-        .and_then(|runs| runs.as_array().cloned())
-        .unwrap_or_default()
+    runs_listed(&sim.base_url(), &sim.api_token(), store)
 }
 
 /// What one kill-and-resume trial runs and expects.

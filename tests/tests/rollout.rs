@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use runbook_tanium_sim::{RunningSim, SimConfig, Simulator};
-use runbook_tests::runbook_binary;
+use runbook_tests::{Random, runbook_against, runbook_binary, runs_listed};
 use serde_json::Value;
 
 /// A rollout over the Windows machines of the default fleet, every wait short: the simulator
@@ -56,15 +56,7 @@ async fn simulator(failure_share: f64, time_scale: f64) -> RunningSim {
 }
 
 fn runbook(sim: &RunningSim, store: &str) -> Command {
-    let mut command = Command::new(runbook_binary());
-    command
-        .env("TANIUM_URL", sim.base_url())
-        .env("TANIUM_TOKEN", sim.api_token())
-        .env("RUNBOOK_DATABASE_URL", store)
-        .env("NO_COLOR", "1")
-        .env_remove("RUNBOOK_TEST_ABORT_AFTER_REQUESTS")
-        .stdin(Stdio::null());
-    command
+    runbook_against(&sim.base_url(), &sim.api_token(), store)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -286,27 +278,8 @@ async fn failures_within_the_budget_go_through_every_wave_to_every_endpoint_once
     assert_eq!((started, finished), (4, 4), "{names:?}");
 }
 
-/// A small deterministic generator, so that a failing trial can be replayed.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 fn runs_in(sim: &RunningSim, store: &str) -> Vec<Value> {
-    let output = runbook(sim, store)
-        .args(["runs", "list", "--json"])
-        .output()
-        .expect("runs list");
-    serde_json::from_slice::<Value>(&output.stdout)
-        .ok()
-        .and_then(|runs| runs.as_array().cloned())
-        .unwrap_or_default()
+    runs_listed(&sim.base_url(), &sim.api_token(), store)
 }
 
 /// One trial: start the rollout, kill it (SIGKILL after a while, or an abort right after the
@@ -327,7 +300,7 @@ fn trial(sim: &RunningSim, folder: &Path, number: u64, random: &mut Random) -> O
         // between a wave's POST /actions and its record, in a wave's polls, or in a pause.
         command.env(
             "RUNBOOK_TEST_ABORT_AFTER_REQUESTS",
-            (4 + random.next() % 36).to_string(),
+            (4 + random.draw() % 36).to_string(),
         );
         command.stdout(Stdio::null());
         let _ = command.status().expect("runbook started");
@@ -339,7 +312,7 @@ fn trial(sim: &RunningSim, folder: &Path, number: u64, random: &mut Random) -> O
             let mut first = String::new();
             let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first);
         }
-        std::thread::sleep(Duration::from_millis(random.next() % 250));
+        std::thread::sleep(Duration::from_millis(random.draw() % 250));
         let _ = child.kill();
         let _ = child.wait();
     }

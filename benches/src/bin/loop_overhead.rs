@@ -22,13 +22,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use runbook_benches::proc_stats::{self, CpuTime};
-use runbook_benches::scenario::{self, ACTION_GROUP, PACKAGE, RequestCounter};
+use runbook_benches::scenario::{self, RequestCounter};
 use runbook_benches::{BenchError, SimChild, SimOptions};
-use runbook_engine::{Engine, Lookup, Pace, RunStatus};
+use runbook_engine::{Engine, Pace, RunStatus};
 use runbook_playbook::Playbook;
 use runbook_store::SqlStore;
-use runbook_tanium::targeting::{Clause, ClauseValue, Combine, Operator, build_text};
-use runbook_tanium::{NewAction, Ref, TaniumClient, TargetGroupRef, parameters};
+use runbook_tanium::TaniumClient;
 
 const TIME_SCALE: f64 = 1000.0;
 /// Items at once, in the playbook and in the bare mode.
@@ -39,16 +38,6 @@ const BLOCKS: u64 = 3;
 /// Items of the warm-up run before each measured run (not counted).
 const WARM_UP_ITEMS: usize = 50;
 const PEAK_FLAG: &str = "--peak";
-
-/// Poll interval of the `poll` step (its default), in playbook time.
-const POLL_INTERVAL: Duration = Duration::from_secs(15);
-/// Longest poll interval (the default `max_interval`).
-const POLL_MAX_INTERVAL: Duration = Duration::from_secs(120);
-/// How long the engine lets a counting question run (its `COUNT_WAIT`), in playbook time.
-const COUNT_WAIT: Duration = Duration::from_secs(120);
-const UNTIL_PERCENT: f64 = 90.0;
-/// Rows kept by the `poll` step (its default `max_rows`).
-const MAX_ROWS: usize = 1_000;
 
 /// The simulator's online machines (its built-in fleet); items go round them.
 const HOSTS: [&str; 19] = [
@@ -354,92 +343,10 @@ async fn bare_item(
     index: usize,
 ) -> Result<(), BenchError> {
     let pace = Pace::scaled(TIME_SCALE);
-    let text = build_text(
-        Combine::All,
-        &[Clause {
-            sensor: "Computer Name".to_owned(),
-            op: Operator::Equals,
-            value: ClauseValue::One(hostname.to_owned()),
-        }],
-    )
-    .map_err(|error| BenchError::Flow(error.to_string()))?;
-    let group_id = client.create_group(&text).await?;
-
-    let package = client.package_by_name(PACKAGE).await?;
-    let values = parameters::resolve(
-        &package.parameters,
-        &[("$1".to_owned(), format!("IR-{hostname}"))],
-    )
-    .map_err(|errors| BenchError::Flow(format!("{errors:?}")))?;
-    let _command = parameters::substitute_command(&package.command, &values);
-
-    let action_group = client.action_group(ACTION_GROUP).await?;
-    let expected = client
-        .count_group_endpoints(group_id, pace.real_duration(COUNT_WAIT))
-        .await?;
     let name = format!("bench tag {hostname} [bare {run_number} tag#{index}]");
-    if client
-        .find_action_by_name(&name, Lookup::BeforeFirstSend)
-        .await?
-        .is_some()
-    {
-        return Err(BenchError::Flow(format!("an action named {name} exists")));
-    }
-    let action = client
-        .issue_action(&NewAction {
-            name,
-            action_group_id: Ref::Id(action_group.id),
-            target_group: TargetGroupRef {
-                id: Ref::Id(group_id),
-                filter_flag: false,
-            },
-            package_id: Ref::Id(package.id),
-            parameters: values,
-            expire_seconds: 3600,
-            distribute_seconds: 0,
-            issue_seconds: None,
-            start_time: None,
-            expiration_time: None,
-        })
-        .await?;
-
-    let mut interval = POLL_INTERVAL;
-    let mut last_seen = None;
-    for _ in 0..10_000 {
-        let results = client
-            .action_results(action.id, package.verify, MAX_ROWS)
-            .await?;
-        let seen = (results.mr_tested, results.statuses.clone());
-        let stalled = last_seen.as_ref() == Some(&seen);
-        let cut_short = ["Expired", "Stopped"]
-            .iter()
-            .any(|word| results.statuses.get(*word).is_some_and(|count| *count > 0));
-        if (stalled || cut_short) && client.action(action.id).await?.stopped_flag {
-            return Err(BenchError::Flow(format!("action {} stopped", action.id)));
-        }
-        let finished = results.succeeded + results.failed;
-        let finished_percent = if expected == 0 {
-            100.0
-        } else {
-            100.0 * finished as f64 / expected as f64
-        };
-        if expected == 0
-            || (results.reporting_percent >= UNTIL_PERCENT && finished_percent >= UNTIL_PERCENT)
-        {
-            return Ok(());
-        }
-        interval = if stalled {
-            interval.mul_f64(1.5).min(POLL_MAX_INTERVAL)
-        } else {
-            POLL_INTERVAL
-        };
-        last_seen = Some(seen);
-        pace.sleep(interval).await;
-    }
-    Err(BenchError::Flow(format!(
-        "action {} never finished",
-        action.id
-    )))
+    let issued = scenario::bare_issue(client, hostname, name, &pace).await?;
+    scenario::bare_poll(client, &issued, &pace).await?;
+    Ok(())
 }
 
 /// CPU and wall time of one mode, summed over its blocks.

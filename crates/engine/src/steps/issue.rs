@@ -183,18 +183,7 @@ pub(crate) async fn run(
         Some(existing) => (existing, true),
         None => send(engine, state, &record_id, &spec).await?,
     };
-    crate::pause_points::reached("after_post");
-    if let Some(store) = &engine.store {
-        let recorded = store
-            .intent_resolved(state.run_id(), &record_id, action.action_id)
-            .await;
-        if let Err(error) = recorded {
-            if error.is_lost_claim() && !adopted {
-                settle_lost_send(engine, state, &record_id, &action).await;
-            }
-            return Err(store_error(error));
-        }
-    }
+    record_answer(engine, state, &record_id, &action, adopted).await?;
     state.issued.insert(
         action.action_id,
         IssuedAction {
@@ -275,6 +264,32 @@ pub(crate) async fn render(
         not_before,
         not_after,
     })
+}
+
+/// Records which action answered the intent recorded under `intent_key` (right after the
+/// send, or on adopting it). When this process lost the run meanwhile, an action it sent
+/// itself is settled with the process now driving the run (`settle_lost_send`).
+pub(crate) async fn record_answer(
+    engine: &Engine,
+    state: &RunState<'_>,
+    intent_key: &str,
+    action: &ActionInfo,
+    adopted: bool,
+) -> Result<(), StepError> {
+    crate::pause_points::reached("after_post");
+    let Some(store) = &engine.store else {
+        return Ok(());
+    };
+    let recorded = store
+        .intent_resolved(state.run_id(), intent_key, action.action_id)
+        .await;
+    if let Err(error) = recorded {
+        if error.is_lost_claim() && !adopted {
+            settle_lost_send(engine, state, intent_key, action).await;
+        }
+        return Err(store_error(error));
+    }
+    Ok(())
 }
 
 /// The action a previous attempt of this step (or of this rollout wave: its intent key)

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{
-    COUNT_WAIT, Rendered, active_seconds, guard_count, guard_issue, recorded_action, render, send,
-    settle_lost_send, time_text, unique_action_name, verifies,
+    COUNT_WAIT, Rendered, active_seconds, guard_count, guard_issue, record_answer, recorded_action,
+    render, send, time_text, unique_action_name, verifies,
 };
 use crate::events::Event;
 use crate::platform::{ActionInfo, ActionSpec};
@@ -374,18 +374,7 @@ async fn issue_wave(
             send(engine, state, &intent_key, &spec).await?
         }
     };
-    crate::pause_points::reached("after_post");
-    if let Some(store) = &engine.store {
-        let recorded = store
-            .intent_resolved(state.run_id(), &intent_key, action.action_id)
-            .await;
-        if let Err(error) = recorded {
-            if error.is_lost_claim() && !adopted {
-                settle_lost_send(engine, state, &intent_key, &action).await;
-            }
-            return Err(store_error(error));
-        }
-    }
+    record_answer(engine, state, &intent_key, &action, adopted).await?;
     Ok((action, adopted))
 }
 
