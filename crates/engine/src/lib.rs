@@ -24,6 +24,7 @@
 //! # }
 //! ```
 
+pub mod egress;
 pub mod events;
 pub mod lease;
 pub mod pace;
@@ -38,6 +39,7 @@ pub mod store;
 pub mod template;
 pub mod values;
 
+pub use egress::{Egress, EgressError, EgressErrorKind, HttpAnswer, HttpMethod, HttpRequest};
 pub use events::{CollectEvents, Event, EventSink, NoEvents, RunStatus};
 pub use lease::Lease;
 pub use pace::Pace;
