@@ -13,60 +13,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
-/// An `http` step's method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum HttpMethod {
-    Get,
-    Post,
-    Put,
-    Patch,
-    Delete,
-}
-
-impl HttpMethod {
-    /// Every method, as written in playbooks.
-    pub const ALL: [HttpMethod; 5] = [
-        HttpMethod::Get,
-        HttpMethod::Post,
-        HttpMethod::Put,
-        HttpMethod::Patch,
-        HttpMethod::Delete,
-    ];
-
-    /// The method as sent (`GET`, `POST`, ...).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            HttpMethod::Get => "GET",
-            HttpMethod::Post => "POST",
-            HttpMethod::Put => "PUT",
-            HttpMethod::Patch => "PATCH",
-            HttpMethod::Delete => "DELETE",
-        }
-    }
-
-    /// Reads a method as written (any case).
-    pub fn parse(text: &str) -> Option<HttpMethod> {
-        Self::ALL
-            .into_iter()
-            .find(|method| method.as_str().eq_ignore_ascii_case(text))
-    }
-
-    /// Whether a request of this method changes something at the receiver: it records an
-    /// intent before it leaves and is never sent again without being asked to (`retry`,
-    /// `resend_on_resume`). Only `GET` reads.
-    pub fn changes_state(&self) -> bool {
-        !matches!(self, HttpMethod::Get)
-    }
-}
-
-impl std::fmt::Display for HttpMethod {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
+pub use runbook_playbook::HttpMethod;
 
 /// A request as the `http` step rendered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +78,10 @@ impl EgressError {
 
     /// Whether the request certainly did not reach the receiver.
     pub fn nothing_sent(&self) -> bool {
-        matches!(self.kind, EgressErrorKind::Refused | EgressErrorKind::NotSent)
+        matches!(
+            self.kind,
+            EgressErrorKind::Refused | EgressErrorKind::NotSent
+        )
     }
 }
 
@@ -153,19 +104,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn methods_read_in_any_case_and_only_get_reads() {
-        for method in HttpMethod::ALL {
-            assert_eq!(HttpMethod::parse(method.as_str()), Some(method));
-            assert_eq!(
-                HttpMethod::parse(&method.as_str().to_lowercase()),
-                Some(method)
-            );
-            assert_eq!(method.changes_state(), method != HttpMethod::Get);
+    fn only_refusals_and_failed_connections_send_nothing() {
+        assert!(EgressError::new(EgressErrorKind::Refused, "no").nothing_sent());
+        assert!(EgressError::new(EgressErrorKind::NotSent, "no route").nothing_sent());
+        for kind in [
+            EgressErrorKind::MaybeSent,
+            EgressErrorKind::RedirectRefused,
+            EgressErrorKind::TooLarge,
+        ] {
+            assert!(!EgressError::new(kind, "sent").nothing_sent());
         }
-        assert_eq!(HttpMethod::parse("HEAD"), None);
-        assert!(
-            EgressError::new(EgressErrorKind::Refused, "no").nothing_sent()
-                && !EgressError::new(EgressErrorKind::MaybeSent, "cut").nothing_sent()
-        );
     }
 }

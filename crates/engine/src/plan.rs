@@ -16,6 +16,7 @@ use runbook_playbook::{
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::egress::Egress;
 use crate::plan_unknown::Unknowns;
 use crate::platform::{
     PackageSelector, PlannedRequest, Platform, QuestionRequest, TargetRequest, TargetSurvey,
@@ -102,8 +103,19 @@ pub(crate) enum Rendered {
 pub(crate) struct Scope<'s> {
     context: TemplateContext,
     names: &'s Value,
+    /// Which of `names` are secret.
+    taint: Taint,
     pub(crate) secrets: &'s Redactor,
     pub(crate) unknowns: &'s Unknowns,
+}
+
+impl Scope<'_> {
+    /// The names as a plan may show them: secret inputs and what was computed from them
+    /// `[REDACTED]` (secrets are placeholders already), so that a render against them can be
+    /// shown as it is.
+    pub(crate) fn shown_context(&self) -> TemplateContext {
+        TemplateContext::new(&mask(self.names, &self.taint))
+    }
 }
 
 /// What a plan builds up, step by step: the names templates see (with the outputs planned so
@@ -128,6 +140,7 @@ impl Planning<'_> {
         Scope {
             context: TemplateContext::with_taint(&self.names, &taint),
             names: &self.names,
+            taint,
             secrets: self.redactor,
             unknowns: self.unknowns,
         }
@@ -137,6 +150,8 @@ impl Planning<'_> {
 /// Builds plans; uses the platform's pure `plan_*` methods only, so it sends nothing.
 pub struct Planner<'a> {
     pub(crate) platform: &'a dyn Platform,
+    /// The policy `http` steps are judged by (the hosts allowed), when the plan is given one.
+    pub(crate) egress: Option<&'a dyn Egress>,
     pub(crate) templates: Templates,
 }
 
@@ -150,8 +165,16 @@ impl<'a> Planner<'a> {
     pub fn new(platform: &'a dyn Platform) -> Self {
         Planner {
             platform,
+            egress: None,
             templates: Templates::new(),
         }
+    }
+
+    /// Judges the URLs of `http` steps by `egress`'s policy: a URL it refuses is a problem of
+    /// the plan. Nothing is sent.
+    pub fn with_egress(mut self, egress: &'a dyn Egress) -> Self {
+        self.egress = Some(egress);
+        self
     }
 
     /// The plan for `playbook` with bound `inputs`.
@@ -232,6 +255,7 @@ impl<'a> Planner<'a> {
         let scope = Scope {
             context: TemplateContext::with_taint(&names, &taint),
             names: &names,
+            taint,
             secrets: &redactor,
             unknowns: &unknowns,
         };
@@ -607,6 +631,7 @@ impl<'a> Planner<'a> {
             // A loop plans its items into the plan itself (`plan_into`); here only its
             // outputs are known, as placeholders.
             StepKind::ForEach(_) => Ok(placeholders(step)),
+            StepKind::Http(http) => steps::http::plan(self, step, http, scope, planned),
         }
     }
 }

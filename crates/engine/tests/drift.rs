@@ -74,6 +74,11 @@ steps:
         - id: shout
           set:
             upper: "{{ letter | upper }}{{ loop.index }}"
+  - id: notify
+    http:
+      method: POST
+      url: "https://hooks.example.com/services/{{ inputs.hostname }}"
+      json: { text: "tagged {{ inputs.hostname }}" }
 outputs:
   run_names: "{{ steps.names.run_names }}"
 "#;
@@ -93,7 +98,8 @@ fn listed(kind: &StepKind) {
         | StepKind::Assert(_)
         | StepKind::Log(_)
         | StepKind::Set(_)
-        | StepKind::ForEach(_) => {}
+        | StepKind::ForEach(_)
+        | StepKind::Http(_) => {}
     }
 }
 

@@ -92,6 +92,14 @@ pub const INVALID_WAVE: &str = "RB055";
 /// Rollout waves that are not cumulative (a wave smaller than the one before) or whose last
 /// wave is not `"100%"` (some endpoints would never get the action).
 pub const WAVES_NOT_CUMULATIVE: &str = "RB056";
+/// An `http` step's `url` whose written start is not an absolute `http://` or `https://` URL
+/// with a host.
+pub const INVALID_URL: &str = "RB057";
+/// An `http` step's header that HTTP does not allow (a bad name, a line break in its value),
+/// that runbook sets itself (`Host`, `Content-Length`, ...) or that is written twice.
+pub const INVALID_HEADER: &str = "RB058";
+/// A size (`max_response`) that cannot be read.
+pub const INVALID_SIZE: &str = "RB059";
 
 // Schedules files (`runbook schedules validate`) use the codes above for YAML, keys, types,
 // names and allowed words, and these for what only a schedule has.
@@ -157,7 +165,7 @@ pub const TRIGGERS: [(&str, &str); 6] = [
 ];
 
 /// Every playbook code with a one-line summary, for `docs/playbooks.md` and tests.
-pub const ALL: [(&str, &str); 44] = [
+pub const ALL: [(&str, &str); 47] = [
     (YAML_SYNTAX, "invalid YAML"),
     (LIMIT, "document too large or too deeply nested"),
     (DUPLICATE_KEY, "duplicate key"),
@@ -235,4 +243,7 @@ pub const ALL: [(&str, &str); 44] = [
         WAVES_NOT_CUMULATIVE,
         "rollout waves that shrink or do not end at `100%`",
     ),
+    (INVALID_URL, "`http` URL that is not absolute http(s)"),
+    (INVALID_HEADER, "`http` header not allowed"),
+    (INVALID_SIZE, "invalid size"),
 ];

@@ -64,6 +64,7 @@ mod check;
 pub mod codes;
 mod diagnostic;
 mod duration;
+mod http;
 mod inputs;
 mod kinds;
 mod model;
@@ -77,6 +78,10 @@ mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity, count, render_github, render_human, render_json};
 pub use duration::{DurationError, format_duration, parse_duration};
+pub use http::{
+    HTTP_MAX_RESPONSE, HTTP_TEXT_LIMIT, HTTP_TIMEOUT, HttpBody, HttpMethod, HttpStep,
+    MAX_HTTP_RESPONSE, MAX_HTTP_TIMEOUT, format_size, parse_size,
+};
 pub use inputs::{InputError, bind_inputs};
 pub use kinds::{FileKind, classify};
 pub use model::*;

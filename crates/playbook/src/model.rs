@@ -235,10 +235,12 @@ pub enum StepKind {
     Set(IndexMap<String, TemplateValue>),
     /// `for_each:` nested steps run once per item of a list.
     ForEach(ForEachStep),
+    /// `http:` one request to a server the operator allowed.
+    Http(crate::http::HttpStep),
 }
 
 /// Every step kind key, in the order the docs list them.
-pub const STEP_KINDS: [&str; 12] = [
+pub const STEP_KINDS: [&str; 13] = [
     "target",
     "parameterize",
     "issue",
@@ -251,6 +253,7 @@ pub const STEP_KINDS: [&str; 12] = [
     "log",
     "set",
     "for_each",
+    "http",
 ];
 
 impl StepKind {
@@ -269,6 +272,7 @@ impl StepKind {
             StepKind::Log(_) => "log",
             StepKind::Set(_) => "set",
             StepKind::ForEach(_) => "for_each",
+            StepKind::Http(_) => "http",
         }
     }
 
@@ -359,6 +363,7 @@ pub fn outputs_of_kind(kind_name: &str) -> &'static [&'static str] {
             "waited",
             "plan_digest",
         ],
+        "http" => &["status", "headers", "json", "text"],
         _ => &[],
     }
 }

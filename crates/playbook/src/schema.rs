@@ -200,7 +200,7 @@ fn step_properties() -> Value {
 }
 
 /// The value of each step kind's key, in the order of `STEP_KINDS`.
-fn step_kind_bodies() -> [(&'static str, Value); 12] {
+fn step_kind_bodies() -> [(&'static str, Value); 13] {
     [
         ("target", target_step()),
         ("parameterize", parameterize_step()),
@@ -214,6 +214,7 @@ fn step_kind_bodies() -> [(&'static str, Value); 12] {
         ("log", scalar()),
         ("set", set_step()),
         ("for_each", for_each_step()),
+        ("http", http_step()),
     ]
 }
 
@@ -422,6 +423,49 @@ fn approve_step() -> Value {
             },
             "required": { "type": "integer", "minimum": 1, "maximum": 20, "default": 1 },
             "timeout": duration()
+        }
+    })
+}
+
+/// `http`: one request (method, URL, headers, a `json` structure or a text `body`), what
+/// counts as success and its limits. The hosts it may reach are the operator's to allow.
+fn http_step() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["url"],
+        "not": { "required": ["json", "body"] },
+        "properties": {
+            "method": { "enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "get", "post", "put", "patch", "delete"], "default": "GET" },
+            "url": {
+                "type": "string",
+                "pattern": "^(?:[Hh][Tt][Tt][Pp][Ss]?://|\\{[{%])",
+                "description": "An absolute http:// or https:// URL; a template."
+            },
+            "headers": {
+                "type": "object",
+                "propertyNames": { "pattern": "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" },
+                "additionalProperties": { "type": ["string", "number", "boolean"] }
+            },
+            "json": { "description": "Sent as JSON; its strings are templates." },
+            "body": scalar(),
+            "content_type": { "type": "string" },
+            "expect_status": {
+                "oneOf": [
+                    { "type": "integer", "minimum": 100, "maximum": 599 },
+                    { "type": "array", "minItems": 1, "items": { "type": "integer", "minimum": 100, "maximum": 599 } }
+                ],
+                "description": "Statuses that succeed; any 2xx by default."
+            },
+            "timeout": duration(),
+            "max_response": {
+                "oneOf": [
+                    { "type": "integer", "minimum": 1, "maximum": 16777216 },
+                    { "type": "string", "pattern": "^\\s*[0-9]+\\s*(B|KB|kB|KiB|MB|MiB)?\\s*$" }
+                ],
+                "default": "1MiB"
+            },
+            "resend_on_resume": { "type": "boolean", "default": false }
         }
     })
 }

@@ -78,6 +78,7 @@ pub const BUILTIN_FILTERS: &[&str] = &[
     "pprint",
     "format",
     "tojson",
+    "urlencode",
 ];
 
 /// MiniJinja's built-in tests. The engine's drift test checks them against its environment.

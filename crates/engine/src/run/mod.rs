@@ -31,6 +31,7 @@ pub use self::error::{StepError, StepErrorKind};
 use self::record::{Restore, StepEnd, recorded_inputs};
 pub(crate) use self::state::{IssuedAction, ItemTakeaway, RunState};
 pub(crate) use self::step::StepDone;
+use crate::egress::Egress;
 use crate::events::{Event, EventSink, RunStatus};
 use crate::pace::Pace;
 use crate::platform::Platform;
@@ -133,6 +134,8 @@ pub struct Engine {
     pub(crate) platform: Arc<dyn Platform>,
     pub(crate) sink: Arc<dyn EventSink>,
     pub(crate) store: Option<Arc<dyn Store>>,
+    /// Where `http` steps send their requests; without one they fail.
+    pub(crate) egress: Option<Arc<dyn Egress>>,
     shutdown: Option<tokio::sync::watch::Receiver<bool>>,
     pub(crate) pace: Pace,
     templates: Templates,
@@ -186,6 +189,7 @@ impl Engine {
             platform,
             sink,
             store: None,
+            egress: None,
             shutdown: None,
             pace: Pace::real(),
             templates: Templates::new(),
@@ -202,6 +206,13 @@ impl Engine {
     /// Records every run in `store`, so that it can be resumed after a crash.
     pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Sends the requests of `http` steps through `egress` (which applies the operator's
+    /// policy: the hosts allowed, never the Tanium server).
+    pub fn with_egress(mut self, egress: Arc<dyn Egress>) -> Self {
+        self.egress = Some(egress);
         self
     }
 

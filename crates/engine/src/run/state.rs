@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::{Engine, RunRequest};
 use crate::events::Event;
 use crate::platform::PackageOutcome;
-use crate::redact::Redactor;
+use crate::redact::{REDACTED, Redactor, mask};
 use crate::run::error::{StepError, store_error};
 use crate::store::{Intent, RunRecord, StepRecord};
 use crate::template::{ConvertedInputs, Taint, TemplateContext};
@@ -110,6 +110,50 @@ impl<'a> RunState<'a> {
             taint.set_part(name, self.locals_taint.part(name).clone());
         }
         TemplateContext::with_inputs(&Value::Object(names), &taint, &self.inputs)
+    }
+
+    /// The names as messages and plans may show them: every secret, secret input and value
+    /// computed from one is `[REDACTED]`, so that a render against them can be shown as it is
+    /// (`https://hooks.slack.com/services/[REDACTED]`).
+    pub(crate) fn shown_context(&self) -> TemplateContext {
+        let secrets = match &self.secrets {
+            Value::Object(map) => Value::Object(
+                map.keys()
+                    .map(|name| (name.clone(), Value::String(REDACTED.to_owned())))
+                    .collect(),
+            ),
+            _ => Value::Object(Map::new()),
+        };
+        let inputs: Map<String, Value> = self
+            .request
+            .inputs
+            .iter()
+            .map(|(name, value)| {
+                let secret = self
+                    .request
+                    .playbook
+                    .inputs
+                    .get(name)
+                    .is_some_and(|declaration| declaration.secret);
+                let shown = if secret && !value.is_null() {
+                    Value::String(REDACTED.to_owned())
+                } else {
+                    value.clone()
+                };
+                (name.clone(), shown)
+            })
+            .collect();
+        let mut names = Map::from_iter([
+            ("inputs".to_owned(), Value::Object(inputs)),
+            // Recorded outputs already show what was computed from a secret as `[REDACTED]`.
+            ("steps".to_owned(), Value::Object(self.steps.clone())),
+            ("run".to_owned(), self.run_names.clone()),
+            ("secrets".to_owned(), secrets),
+        ]);
+        for (name, value) in &self.locals {
+            names.insert(name.clone(), mask(value, self.locals_taint.part(name)));
+        }
+        TemplateContext::new(&Value::Object(names))
     }
 
     pub(crate) fn run_id(&self) -> &str {

@@ -163,9 +163,9 @@ impl Engine {
         );
 
         // A step that sends a side effect is never retried: a second attempt could send it
-        // twice.
+        // twice. An `http` request is, when its author asks (with its Idempotency-Key).
         let attempts = match &step.retry {
-            Some(_) if steps::sends(&step.kind) => {
+            Some(_) if steps::sends(&step.kind) && !steps::retried_when_asked(&step.kind) => {
                 self.emit(
                     state,
                     Event::Warning {
@@ -241,6 +241,7 @@ impl Engine {
             StepKind::Log(message) => steps::log::run(self, state, step, message),
             StepKind::Set(values) => steps::set::run(self, state, values),
             StepKind::ForEach(each) => steps::for_each::run(self, state, step, each).await,
+            StepKind::Http(http) => steps::http::run(self, state, step, http).await,
         }
     }
 }

@@ -12,6 +12,7 @@ pub(crate) mod approve;
 pub(crate) mod assert;
 pub(crate) mod clauses;
 pub(crate) mod for_each;
+pub(crate) mod http;
 pub(crate) mod issue;
 pub(crate) mod log;
 pub(crate) mod parameterize;
@@ -45,6 +46,8 @@ pub(crate) fn replayable(kind: &StepKind) -> bool {
         | StepKind::Set(_)
         | StepKind::Log(_)
         | StepKind::Assert(_) => true,
+        // A GET reads; any other request changes something at its receiver.
+        StepKind::Http(http) => !http.method.changes_state(),
         StepKind::Issue(_)
         | StepKind::AwaitApproval(_)
         | StepKind::Approve(_)
@@ -69,7 +72,8 @@ pub(crate) fn wait(kind: &StepKind) -> Option<Duration> {
         | StepKind::Assert(_)
         | StepKind::Log(_)
         | StepKind::Set(_)
-        | StepKind::ForEach(_) => None,
+        | StepKind::ForEach(_)
+        | StepKind::Http(_) => None,
     }
 }
 
@@ -79,6 +83,7 @@ pub(crate) fn wait(kind: &StepKind) -> Option<Duration> {
 pub(crate) fn sends(kind: &StepKind) -> bool {
     match kind {
         StepKind::Issue(_) | StepKind::StopAction(_) => true,
+        StepKind::Http(http) => http.method.changes_state(),
         // A loop is as much a sender as its steps: retrying it could send an item twice.
         StepKind::ForEach(each) => each.steps.iter().any(|step| sends(&step.kind)),
         StepKind::Target(_)
@@ -91,6 +96,13 @@ pub(crate) fn sends(kind: &StepKind) -> bool {
         | StepKind::Log(_)
         | StepKind::Set(_) => false,
     }
+}
+
+/// Whether a step of this kind that sends is still retried when its author writes `retry`:
+/// only an `http` request, which then carries the same `Idempotency-Key` each time so that
+/// its receiver can drop the repeats. An action is never issued twice.
+pub(crate) fn retried_when_asked(kind: &StepKind) -> bool {
+    matches!(kind, StepKind::Http(_))
 }
 
 /// A platform error's kind, in words (for messages that must not quote the platform's).

@@ -360,6 +360,44 @@ pub async fn run(
     run_in(platform, source, inputs, None).await
 }
 
+/// A receiver of `http` steps standing in for the egress (the real one, with its policy, is
+/// tested in runbook-egress and end to end): it keeps each request and answers `201` with the
+/// request's method and URL as JSON.
+#[derive(Debug, Default)]
+pub struct EchoEgress {
+    pub requests: Mutex<Vec<runbook_engine::HttpRequest>>,
+}
+
+#[async_trait]
+impl runbook_engine::Egress for EchoEgress {
+    fn check_url(&self, url: &str) -> Result<(), runbook_engine::EgressError> {
+        if url.starts_with("https://") {
+            Ok(())
+        } else {
+            Err(runbook_engine::EgressError::new(
+                runbook_engine::EgressErrorKind::Refused,
+                "only https:// here",
+            ))
+        }
+    }
+
+    async fn send(
+        &self,
+        request: &runbook_engine::HttpRequest,
+    ) -> Result<runbook_engine::HttpAnswer, runbook_engine::EgressError> {
+        self.requests
+            .lock()
+            .expect("requests")
+            .push(request.clone());
+        let body = serde_json::json!({"method": request.method.as_str(), "url": request.url});
+        Ok(runbook_engine::HttpAnswer {
+            status: 201,
+            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            body: body.to_string().into_bytes(),
+        })
+    }
+}
+
 /// A run store that keeps only `approve` gates, and has each gate approved by `bob` (with a
 /// comment) as soon as it opens: what the engine's tests need of a store to run an `approve`
 /// step. (The real stores and their rules are tested in runbook-store and end to end.)
@@ -498,7 +536,8 @@ async fn run_in(
         runbook_playbook::bind_inputs(&playbook, &pairs, &Default::default()).expect("inputs bind");
     let platform = Arc::new(platform);
     let events = Arc::new(CollectEvents::new());
-    let mut engine = Engine::new(platform.clone(), events.clone());
+    let mut engine =
+        Engine::new(platform.clone(), events.clone()).with_egress(Arc::new(EchoEgress::default()));
     if let Some(store) = store {
         engine = engine.with_store(store);
     }

@@ -6,6 +6,7 @@ mod approval;
 mod approve;
 mod assert;
 mod for_each;
+mod http;
 mod issue;
 mod log;
 mod parameterize;
@@ -323,6 +324,7 @@ impl Checker<'_> {
             "for_each" => self
                 .for_each(entry, owner, scope, site, id)
                 .map(StepKind::ForEach),
+            "http" => self.http(entry, owner, scope, site).map(StepKind::Http),
             _ => None,
         }
     }
