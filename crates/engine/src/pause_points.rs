@@ -6,7 +6,9 @@
 //! `before_intent`, `before_post` (the intent is recorded, the lookup and the last lease check
 //! are still to come), `in_post` (the request is on its way: the process stops
 //! `RUNBOOK_TEST_PAUSE_DELAY_MS` after it starts, default 100 ms, while a slow server holds
-//! it), `after_post` (the answer arrived and is not yet recorded).
+//! it), `after_post` (the answer arrived and is not yet recorded). The points of an `http`
+//! step that changes something: `http_intent_recorded` (before the request leaves),
+//! `http_answered` (the answer arrived and is not yet recorded), `http_recorded` (it is).
 
 /// Stops this process here when the test asked for `point`.
 #[cfg(debug_assertions)]

@@ -314,6 +314,7 @@ pub(crate) async fn run(
     let mut exchange = intent;
     exchange["answer"] = Value::Object(outputs.clone());
     save(engine, state, &record_id, exchange).await?;
+    crate::pause_points::reached("http_recorded");
     finish(http, &what, outputs, false)
 }
 

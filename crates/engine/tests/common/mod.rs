@@ -516,6 +516,17 @@ pub async fn run_with_store(
     run_in(platform, source, inputs, Some(store)).await
 }
 
+/// Runs `source` with `inputs` (and the secret `API_KEY`), its `http` steps sent to `egress`.
+pub async fn run_with_egress(
+    source: &str,
+    inputs: &[(&str, &str)],
+    egress: Arc<dyn runbook_engine::Egress>,
+) -> (Vec<Event>, runbook_engine::RunOutcome) {
+    let (_, events, outcome) =
+        run_on(Scripted::default(), source, inputs, None, Some(egress)).await;
+    (events, outcome)
+}
+
 /// Runs `source` with `inputs` (and the secret `API_KEY`) against `platform`, recording into
 /// `store` when there is one.
 async fn run_in(
@@ -523,6 +534,16 @@ async fn run_in(
     source: &str,
     inputs: &[(&str, &str)],
     store: Option<Arc<dyn runbook_engine::Store>>,
+) -> (Arc<Scripted>, Vec<Event>, runbook_engine::RunOutcome) {
+    run_on(platform, source, inputs, store, None).await
+}
+
+async fn run_on(
+    platform: Scripted,
+    source: &str,
+    inputs: &[(&str, &str)],
+    store: Option<Arc<dyn runbook_engine::Store>>,
+    egress: Option<Arc<dyn runbook_engine::Egress>>,
 ) -> (Arc<Scripted>, Vec<Event>, runbook_engine::RunOutcome) {
     let loaded = runbook_playbook::load("test.yaml", source);
     let playbook = loaded
@@ -536,8 +557,8 @@ async fn run_in(
         runbook_playbook::bind_inputs(&playbook, &pairs, &Default::default()).expect("inputs bind");
     let platform = Arc::new(platform);
     let events = Arc::new(CollectEvents::new());
-    let mut engine =
-        Engine::new(platform.clone(), events.clone()).with_egress(Arc::new(EchoEgress::default()));
+    let mut engine = Engine::new(platform.clone(), events.clone())
+        .with_egress(egress.unwrap_or_else(|| Arc::new(EchoEgress::default())));
     if let Some(store) = store {
         engine = engine.with_store(store);
     }

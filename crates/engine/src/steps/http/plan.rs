@@ -113,6 +113,10 @@ pub(crate) fn plan(
         body,
         note: Some("to a host outside Tanium, if the operator allows it".to_owned()),
     });
+    planned.details.push(
+        "sent only if the operator allows its host (--http-allow or RUNBOOK_HTTP_ALLOW); never to the Tanium server"
+            .to_owned(),
+    );
     // The policy judges the scheme, host and port: they must be known (a path may not be).
     let authority = url
         .split_once("://")
@@ -124,25 +128,16 @@ pub(crate) fn plan(
     let known = !scope.unknowns.is_unknown(&Value::String(authority.clone()))
         && !authority.contains(REDACTED)
         && !authority.contains('<');
-    match planner.egress {
-        Some(egress) if known => match egress.check_url(&url) {
-            Ok(()) => planned.details.push("allowed by --http-allow".to_owned()),
-            Err(error) if error.kind == EgressErrorKind::Refused => {
-                planned.details.push(format!("refused: {}", error.message));
-                return Err(format!(
-                    "{} {url} would not be sent: {}",
-                    http.method, error.message
-                ));
-            }
-            Err(error) => planned.details.push(format!("egress: {}", error.message)),
-        },
-        Some(_) => planned
-            .details
-            .push("the host is only known at run time: the policy is applied then".to_owned()),
-        None => planned.details.push(
-            "sent only if the operator allows its host (--http-allow or RUNBOOK_HTTP_ALLOW)"
-                .to_owned(),
-        ),
+    if let Some(egress) = planner.egress
+        && known
+        && let Err(error) = egress.check_url(&url)
+        && error.kind == EgressErrorKind::Refused
+    {
+        planned.details.push(format!("refused: {}", error.message));
+        return Err(format!(
+            "{} {url} would not be sent: {}",
+            http.method, error.message
+        ));
     }
     Ok(placeholders(step))
 }
