@@ -117,7 +117,11 @@ fn redirect_refused(message: String) -> EgressError {
 
 impl HttpEgress {
     pub(crate) async fn exchange(&self, request: &HttpRequest) -> Result<HttpAnswer, EgressError> {
-        let deadline = Instant::now() + request.timeout;
+        // A time-out too long for the clock is no time-out.
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(request.timeout)
+            .unwrap_or_else(|| now + std::time::Duration::from_secs(100 * 365 * 24 * 3600));
         let mut progress = Progress::default();
         let outcome = tokio::time::timeout_at(deadline, self.hops(request, &mut progress)).await;
         match outcome {
@@ -301,7 +305,7 @@ impl HttpEgress {
                     .map(|addresses| addresses.collect::<Vec<_>>())
             })
             .await;
-        resolved.map(Clone::clone).unwrap_or_default()
+        resolved.cloned().unwrap_or_default()
     }
 }
 

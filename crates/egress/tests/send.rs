@@ -150,6 +150,18 @@ async fn a_receiver_slower_than_the_timeout_may_have_got_the_request() {
 }
 
 #[tokio::test]
+async fn a_time_out_too_long_for_the_clock_is_no_time_out() {
+    let receiver = Receiver::start(|_| answer(200, &[], "ok")).await;
+    let mut sent = request(HttpMethod::Get, receiver.url("/"));
+    sent.timeout = Duration::MAX;
+    let got = egress(&["127.0.0.1"], None)
+        .send(&sent)
+        .await
+        .expect("sent");
+    assert_eq!(got.body, b"ok");
+}
+
+#[tokio::test]
 async fn a_closed_port_is_not_sent() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

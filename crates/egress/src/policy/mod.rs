@@ -375,8 +375,12 @@ impl Policy {
             "https" => true,
             "http" => false,
             other => {
+                let to = url
+                    .host_str()
+                    .map(|host| format!(" (to {host})"))
+                    .unwrap_or_default();
                 return Err(refused(format!(
-                    "an http step sends only http:// and https:// URLs, not {other}://"
+                    "an http step sends only http:// and https:// URLs, not {other}://{to}"
                 )));
             }
         };
