@@ -27,6 +27,7 @@ pub(crate) fn client(
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
+        .dns_resolver(Unpinned)
         .user_agent(concat!("runbook/", env!("CARGO_PKG_VERSION")));
     if !certificates.is_empty() {
         builder = builder.tls_certs_merge(certificates.iter().cloned());
@@ -40,6 +41,19 @@ pub(crate) fn client(
             format!("cannot set up the HTTP client: {}", describe(err)),
         )
     })
+}
+
+/// The resolver behind the pinned addresses: it resolves nothing, so that a client connects
+/// only to the addresses checked (`resolve_to_addrs`) and never asks DNS again.
+#[derive(Debug)]
+struct Unpinned;
+
+impl reqwest::dns::Resolve for Unpinned {
+    fn resolve(&self, _name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async {
+            Err("the egress connects only to the addresses it checked, and none were given for this name".into())
+        })
+    }
 }
 
 /// A reqwest error without its URL, followed by its causes.

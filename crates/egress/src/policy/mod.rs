@@ -111,12 +111,13 @@ impl Pattern {
         }
     }
 
-    /// Whether a URL of this scheme may go where the pattern allows.
-    fn allows_scheme(&self, https: bool, loopback_by_name: bool) -> bool {
+    /// Whether a URL of this scheme may go where the pattern allows: plain HTTP where written
+    /// with `http://`, or to a loopback host through an exact pattern written without scheme.
+    fn allows_scheme(&self, https: bool, loopback: bool) -> bool {
         match self.scheme {
             Some(Scheme::Http) => true,
             Some(Scheme::Https) => https,
-            None => https || (loopback_by_name && self.exact()),
+            None => https || (loopback && self.exact()),
         }
     }
 }
@@ -424,13 +425,13 @@ impl Policy {
             UrlHost::Name(name) => special_name(name).then_some("a loopback name"),
             UrlHost::Address(address) => special_address(*address),
         };
-        let loopback_by_name = match &host {
+        let loopback = match &host {
             UrlHost::Name(name) => special_name(name),
             UrlHost::Address(address) => address.to_canonical().is_loopback(),
         };
         let usable: Vec<&Pattern> = matching
             .into_iter()
-            .filter(|pattern| pattern.allows_scheme(https, loopback_by_name))
+            .filter(|pattern| pattern.allows_scheme(https, loopback))
             .collect();
         if usable.is_empty() {
             return Err(refused(format!(
