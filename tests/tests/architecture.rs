@@ -62,6 +62,21 @@ const RULES: &[Rule] = &[
         why: "the adapter knows Tanium and the engine's Platform trait, nothing of playbooks, stores or the simulator",
     },
     Rule {
+        krate: "runbook-egress",
+        forbidden: &[
+            "runbook-playbook",
+            "runbook-tanium",
+            "runbook-tanium-sim",
+            "runbook-store",
+            "runbook-serve",
+            "runbook-api",
+            "runbook",
+            "sqlx",
+            "clap",
+        ],
+        why: "the egress knows HTTP and the engine's Egress trait, nothing of Tanium, playbooks or stores",
+    },
+    Rule {
         krate: "runbook-tanium-sim",
         forbidden: &[
             "runbook-playbook",
