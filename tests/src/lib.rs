@@ -247,6 +247,18 @@ impl Random {
     }
 }
 
+/// Whether the process is stopped (state `T` in /proc): a run that reached the
+/// `RUNBOOK_TEST_PAUSE_AT` point it was given stops itself with SIGSTOP.
+pub fn is_stopped(child: &std::process::Child) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/stat", child.id()))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('T'))
+        })
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use runbook_tanium_sim::{Faults, RunningSim, SimConfig, Simulator};
+use runbook_tests::is_stopped;
 use runbook_tests::postgres::PostgresDatabase;
 use runbook_tests::runbook_binary;
 use serde_json::Value;
@@ -110,17 +111,6 @@ fn signal(child: &Child, name: &str) {
         .status()
         .expect("kill ran");
     assert!(status.success(), "kill -{name}");
-}
-
-/// Whether the process is stopped (state `T` in /proc).
-fn is_stopped(child: &Child) -> bool {
-    std::fs::read_to_string(format!("/proc/{}/stat", child.id()))
-        .ok()
-        .and_then(|stat| {
-            stat.rsplit_once(')')
-                .map(|(_, rest)| rest.trim_start().starts_with('T'))
-        })
-        .unwrap_or(false)
 }
 
 fn psql(url: &str, query: &str) -> String {

@@ -14,6 +14,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
     ("guarded-log-level", &["--input", "name_contains=DC0"]),
     ("hunt-and-tag", &[]),
     ("contain-process", &[]),
+    ("notify-slack", &["--input", "hostname=WIN-DC01"]),
 ];
 
 fn plan(example: &str, inputs: &[&str], extra: &[&str]) -> runbook_tests::Outcome {
@@ -48,6 +49,28 @@ fn example_plans_json() {
         );
         insta::assert_json_snapshot!(format!("plan_json_{example}"), plan);
     }
+}
+
+#[test]
+fn a_plan_refuses_an_http_step_the_operator_did_not_allow() {
+    let inputs = ["--input", "hostname=WIN-DC01"];
+    let refused = plan(
+        "notify-slack",
+        &inputs,
+        &["--http-allow", "*.service-now.com"],
+    );
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains("refused: ") && refused.stdout.contains("hooks.slack.com"),
+        "{}",
+        refused.stdout
+    );
+    let allowed = plan(
+        "notify-slack",
+        &inputs,
+        &["--http-allow", "hooks.slack.com"],
+    );
+    assert_eq!(allowed.code, 0, "{}", allowed.stdout);
 }
 
 #[test]

@@ -18,6 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use runbook_tests::is_stopped;
 use runbook_tests::runbook_binary;
 use serde_json::Value;
 
@@ -195,17 +196,6 @@ fn only_run(url: &str, token: &str, store: &str) -> Value {
     assert_eq!(runs.len(), 1, "{runs:?}");
     let run_id = runs[0]["run_id"].as_str().expect("a run id");
     json_of(runbook(url, token, store).args(["runs", "show", run_id, "--json"]))
-}
-
-/// Whether the process is stopped (state `T` in /proc).
-fn is_stopped(child: &Child) -> bool {
-    std::fs::read_to_string(format!("/proc/{}/stat", child.id()))
-        .ok()
-        .and_then(|stat| {
-            stat.rsplit_once(')')
-                .map(|(_, rest)| rest.trim_start().starts_with('T'))
-        })
-        .unwrap_or(false)
 }
 
 fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {

@@ -31,6 +31,8 @@ macro_rules! tanium_environment {
             "  TANIUM_DOMAIN         that user's domain (optional)\n",
             "  TANIUM_CA_CERT        a private CA's PEM file (as --ca-cert)\n",
             "  TANIUM_ALLOW_HTTP     1 or true: plain http:// to a host that is not loopback (as --allow-http)\n",
+            "  RUNBOOK_HTTP_ALLOW    hosts `http` steps may reach, with commas (as --http-allow)\n",
+            "  RUNBOOK_HTTP_CA_CERT  a CA's PEM file `http` steps trust (as --http-ca-cert)\n",
         )
     };
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use clap::Args;
+use runbook_egress::{EgressConfig, HttpEgress, split_allow_list};
 use runbook_engine::Pace;
 use runbook_serve::files::{self, Kind};
 use runbook_tanium::{
@@ -114,6 +115,27 @@ pub struct ConnectArgs {
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub request_timeout: u64,
+
+    /// A host `http` steps may reach (repeat it, or list them in RUNBOOK_HTTP_ALLOW with
+    /// commas): `hooks.slack.com`, `*.service-now.com` (its subdomains), `tickets.example.com:8443`
+    /// (that port only), `http://intranet.example.com` (plain http allowed), `127.0.0.1`.
+    /// Loopback and link-local addresses are reached only when named exactly; the Tanium server
+    /// never. Without any, `http` steps fail before sending anything.
+    #[arg(
+        long = "http-allow",
+        env = "RUNBOOK_HTTP_ALLOW",
+        value_delimiter = ',',
+        value_name = "HOST"
+    )]
+    pub http_allow: Vec<String>,
+
+    /// PEM file of certificate authorities `http` steps trust, besides the system's.
+    #[arg(
+        long = "http-ca-cert",
+        env = "RUNBOOK_HTTP_CA_CERT",
+        value_name = "FILE"
+    )]
+    pub http_ca_cert: Option<PathBuf>,
 }
 
 /// Where a command that only reads or stops what a run did sends its requests: a real server
@@ -169,6 +191,8 @@ impl ServerArgs {
             insecure: self.insecure,
             allow_http: self.allow_http,
             request_timeout: self.request_timeout,
+            http_allow: Vec::new(),
+            http_ca_cert: None,
         }
     }
 }
@@ -184,6 +208,8 @@ impl ConnectArgs {
 /// A live connection: the platform, the simulator behind it (if any) and the engine's clock.
 pub struct Connection {
     pub platform: Arc<TaniumPlatform>,
+    /// Where `http` steps send their requests, by the operator's policy.
+    pub egress: Arc<HttpEgress>,
     pub pace: Pace,
     pub sim: Option<RunningSim>,
 }
@@ -289,6 +315,7 @@ pub async fn connect(
         let client = with_observer(client, observer);
         return Ok(Connection {
             platform: Arc::new(TaniumPlatform::new(client)),
+            egress: egress(args, Some(&sim.base_url()))?,
             pace: Pace::scaled(config_scale(args)),
             sim: Some(sim),
         });
@@ -355,9 +382,38 @@ pub async fn connect(
     let client = with_observer(client, observer);
     Ok(Connection {
         platform: Arc::new(TaniumPlatform::new(client)),
+        egress: egress(args, Some(&url))?,
         pace: Pace::real(),
         sim: None,
     })
+}
+
+/// The egress of `http` steps: the hosts `--http-allow` (or `RUNBOOK_HTTP_ALLOW`) names, the
+/// CA file of `--http-ca-cert`, and the Tanium server at `tanium_url`, never reachable.
+pub fn egress(args: &ConnectArgs, tanium_url: Option<&str>) -> anyhow::Result<Arc<HttpEgress>> {
+    let ca_cert_pem = match &args.http_ca_cert {
+        Some(path) => Some(
+            files::read_bytes(path, Kind::CaCertificate).map_err(|error| {
+                UsageError(format!(
+                    "cannot read the CA certificate {} (--http-ca-cert): {error}",
+                    path.display()
+                ))
+            })?,
+        ),
+        None => None,
+    };
+    let allow = args
+        .http_allow
+        .iter()
+        .flat_map(|written| split_allow_list(written))
+        .collect();
+    let egress = HttpEgress::new(EgressConfig {
+        allow,
+        tanium_url: tanium_url.map(str::to_owned),
+        ca_cert_pem,
+    })
+    .map_err(|problem| UsageError(format!("--http-allow: {problem}")))?;
+    Ok(Arc::new(egress))
 }
 
 /// A warning about how runbook was asked to connect: in the log when one is set up (`serve`),

@@ -87,7 +87,7 @@ impl EgressError {
 
 /// Where `http` steps send their requests.
 #[async_trait]
-pub trait Egress: Send + Sync {
+pub trait Egress: Send + Sync + std::fmt::Debug {
     /// Whether the policy lets a request go to `url`, judged from the URL alone (scheme, host
     /// and port against the allowed hosts and the Tanium server), without resolving or
     /// sending anything: plan mode asks, and a run asks before it records an intent. `send`

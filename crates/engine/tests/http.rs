@@ -18,6 +18,7 @@ use common::run_with_egress;
 
 /// Answers each request with the next scripted answer (the last one again when they run
 /// out), keeping the requests.
+#[derive(Debug)]
 struct Scripted {
     answers: Mutex<VecDeque<Result<HttpAnswer, EgressError>>>,
     requests: Mutex<Vec<HttpRequest>>,

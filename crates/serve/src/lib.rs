@@ -38,6 +38,7 @@
 //!     send_grace: runbook_serve::send_grace(Duration::from_secs(60)),
 //!     pace: runbook_engine::Pace::real(),
 //!     secret_key: runbook_serve::seal::secret_key_from_env()?,
+//!     egress: None,
 //! };
 //! let service = Service::start(config, store.clone(), platform, Arc::new(Metrics::default())).await?;
 //! tokio::signal::ctrl_c().await?;

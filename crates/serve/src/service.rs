@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use runbook_engine::{Pace, Platform, StoreError};
+use runbook_engine::{Egress, Pace, Platform, StoreError};
 use runbook_playbook::ScheduleFile;
 use runbook_store::{Heartbeat, SqlStore, StoreOptions};
 use tokio::sync::{Notify, oneshot, watch};
@@ -58,6 +58,9 @@ pub struct Config {
     /// [`secret_key_from_env`](crate::seal::secret_key_from_env)); without it, a claimed run
     /// with sealed inputs fails.
     pub secret_key: Option<SecretKey>,
+    /// Where `http` steps send their requests (the operator's allowed hosts); without it,
+    /// they fail.
+    pub egress: Option<Arc<dyn Egress>>,
 }
 
 /// Opens the store for a serve process of `workers` workers: a connection for each worker,
@@ -151,6 +154,7 @@ impl Service {
             wake: wake.clone(),
             shutdown: stopping,
             secret_key: config.secret_key.clone(),
+            egress: config.egress.clone(),
         });
         let mut workers = JoinSet::new();
         for index in 0..config.workers {

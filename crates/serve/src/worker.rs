@@ -40,6 +40,8 @@ pub struct WorkerContext {
     pub shutdown: watch::Receiver<bool>,
     /// Opens the secret inputs runs were queued with (`RUNBOOK_SECRET_KEY`).
     pub secret_key: Option<SecretKey>,
+    /// Where `http` steps send their requests.
+    pub egress: Option<Arc<dyn runbook_engine::Egress>>,
 }
 
 impl std::fmt::Debug for WorkerContext {
@@ -164,7 +166,11 @@ async fn run_claimed(context: &WorkerContext, claimed: ClaimedRun, store: &Arc<F
         due_at,
         first_step_seen: AtomicBool::new(false),
     });
-    let engine = Engine::new(context.platform.clone(), sink)
+    let mut engine = Engine::new(context.platform.clone(), sink);
+    if let Some(egress) = &context.egress {
+        engine = engine.with_egress(egress.clone());
+    }
+    let engine = engine
         .with_pace(context.pace)
         .with_store(store.clone())
         .with_shutdown(context.shutdown.clone())

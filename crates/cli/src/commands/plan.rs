@@ -92,9 +92,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
         runtime.block_on(async {
             let connection = connect(&args.connect, None).await?;
             let count_wait = connection.pace.real_duration(Duration::from_secs(120));
-            let mut plan = Planner::new(connection.platform.as_ref())
-                .plan_live(&playbook, &inputs, count_wait)
-                .await;
+            let mut planner = Planner::new(connection.platform.as_ref());
+            if !args.connect.http_allow.is_empty() {
+                planner = planner.with_egress(connection.egress.as_ref());
+            }
+            let mut plan = planner.plan_live(&playbook, &inputs, count_wait).await;
             // A reviewed plan fingerprints the parameter definitions of its packages.
             let definitions = if args.out.is_some() {
                 plan_file::fingerprint_packages(
@@ -110,10 +112,21 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
             anyhow::Ok((plan, definitions))
         })?
     } else {
-        (
-            Planner::new(&TaniumPlatform::offline()).plan(&playbook, &inputs),
-            BTreeMap::new(),
-        )
+        // The egress policy judges `http` steps when the operator named the hosts allowed.
+        let offline = TaniumPlatform::offline();
+        let egress = if args.connect.http_allow.is_empty() {
+            None
+        } else {
+            Some(crate::connect::egress(
+                &args.connect,
+                args.connect.url.as_deref(),
+            )?)
+        };
+        let mut planner = Planner::new(&offline);
+        if let Some(egress) = &egress {
+            planner = planner.with_egress(egress.as_ref());
+        }
+        (planner.plan(&playbook, &inputs), BTreeMap::new())
     };
     if let Some(out) = &args.out {
         let made = Made {
@@ -219,8 +232,18 @@ pub fn render_human(plan: &Plan) -> String {
         }
         for request in &step.requests {
             let _ = writeln!(text, "   {} {}", request.method, request.path);
-            if let Some(options) = &request.options {
-                let _ = writeln!(text, "     tanium-options: {options}");
+            match (&request.options, step.kind.as_str()) {
+                // An `http` step's request: its headers, one per line.
+                (Some(options), "http") => {
+                    for (name, value) in options["headers"].as_object().into_iter().flatten() {
+                        let value = value.as_str().unwrap_or_default();
+                        let _ = writeln!(text, "     {name}: {value}");
+                    }
+                }
+                (Some(options), _) => {
+                    let _ = writeln!(text, "     tanium-options: {options}");
+                }
+                (None, _) => {}
             }
             if let Some(body) = &request.body {
                 let _ = writeln!(text, "     {body}");

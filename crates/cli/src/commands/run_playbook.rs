@@ -335,8 +335,9 @@ pub fn execute(
             refusals = Some(guard.refusals());
             request.issue_guard = Some(Arc::new(guard));
         }
-        let mut engine =
-            Engine::new(connection.platform.clone(), renderer.clone()).with_pace(connection.pace);
+        let mut engine = Engine::new(connection.platform.clone(), renderer.clone())
+            .with_pace(connection.pace)
+            .with_egress(connection.egress.clone());
         if let Some(fenced) = &fenced {
             engine = engine.with_store(fenced.clone());
         }

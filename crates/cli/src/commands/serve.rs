@@ -200,6 +200,7 @@ async fn serve(
         send_grace: args.connect.send_grace(),
         pace: connection.pace,
         secret_key: secret_key.clone(),
+        egress: Some(connection.egress.clone()),
     };
     let service = Service::start(
         config,

@@ -77,14 +77,6 @@ pub(crate) fn plan(
             Value::String(format!("<derived from run.id and step `{}`>", step.id)),
         );
     }
-    for (name, value) in &headers {
-        planned
-            .details
-            .push(format!("header {name}: {}", value_text(value)));
-    }
-    if let Some(body) = &body {
-        planned.details.push(format!("body: {}", value_text(body)));
-    }
     planned.details.push(format!(
         "succeeds on {}; gives up after {}; an answer over {} fails",
         expected_words(http),
