@@ -45,14 +45,16 @@ enum Mode {
     Bare,
     EngineGet,
     EnginePost,
+    EnginePostName,
     EnginePostStore,
 }
 
 impl Mode {
-    const ALL: [Mode; 4] = [
+    const ALL: [Mode; 5] = [
         Mode::Bare,
         Mode::EngineGet,
         Mode::EnginePost,
+        Mode::EnginePostName,
         Mode::EnginePostStore,
     ];
 
@@ -61,6 +63,7 @@ impl Mode {
             Mode::Bare => "bare reqwest POST (one shared client)",
             Mode::EngineGet => "http step GET, no store",
             Mode::EnginePost => "http step POST, no store",
+            Mode::EnginePostName => "http step POST to a name (localhost)",
             Mode::EnginePostStore => "http step POST, SQLite store",
         }
     }
@@ -171,7 +174,7 @@ async fn measure(requests: usize) -> Result<(), BenchError> {
     let base = receiver()?;
     let egress = Arc::new(
         HttpEgress::new(EgressConfig {
-            allow: vec!["127.0.0.1".to_owned()],
+            allow: vec!["127.0.0.1".to_owned(), "localhost".to_owned()],
             tanium_url: None,
             ca_cert_pem: None,
         })
@@ -192,16 +195,18 @@ async fn measure(requests: usize) -> Result<(), BenchError> {
         .with_store(store.clone());
     let get = playbook(&base, "GET")?;
     let post = playbook(&base, "POST")?;
+    let by_name = playbook(&base.replace("127.0.0.1", "localhost"), "POST")?;
     // Warm-up: connections, TLS roots, the store's first pages.
     engine_run(&stored, &post, 20).await?;
     bare_run(&base, 20).await?;
-    let mut totals = [Duration::ZERO; 4];
+    let mut totals = [Duration::ZERO; Mode::ALL.len()];
     for _ in 0..BLOCKS {
         for (index, mode) in Mode::ALL.into_iter().enumerate() {
             totals[index] += match mode {
                 Mode::Bare => bare_run(&base, requests).await?,
                 Mode::EngineGet => engine_run(&plain, &get, requests).await?,
                 Mode::EnginePost => engine_run(&plain, &post, requests).await?,
+                Mode::EnginePostName => engine_run(&plain, &by_name, requests).await?,
                 Mode::EnginePostStore => engine_run(&stored, &post, requests).await?,
             };
         }

@@ -48,9 +48,13 @@ pub struct EgressConfig {
 pub struct HttpEgress {
     policy: Policy,
     certificates: Vec<reqwest::Certificate>,
-    /// The client for URLs whose host is an address (nothing to pin); names get a client per
-    /// hop, pinned to the addresses checked.
+    /// The client for URLs whose host is an address (nothing to pin); names get a client
+    /// pinned to the addresses checked.
     by_address: reqwest::Client,
+    /// The clients pinned so far, by name and the very addresses checked for it (sorted): a
+    /// name that resolves to the same checked addresses again reuses its client and its
+    /// connections; other addresses get a client of their own.
+    pinned: std::sync::Mutex<std::collections::HashMap<(String, Vec<SocketAddr>), reqwest::Client>>,
     /// The Tanium server's addresses, resolved once when first needed.
     tanium_addresses: OnceCell<Vec<SocketAddr>>,
 }
@@ -94,6 +98,7 @@ impl HttpEgress {
             policy: Policy { patterns, tanium },
             certificates,
             by_address,
+            pinned: std::sync::Mutex::default(),
             tanium_addresses: OnceCell::new(),
         })
     }

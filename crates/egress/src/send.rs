@@ -18,6 +18,9 @@ use tokio::time::Instant;
 use crate::policy::{Target, UrlHost};
 use crate::{HttpEgress, MAX_REDIRECTS};
 
+/// How many pinned clients (name and addresses) an egress keeps; beyond, it starts afresh.
+const PINNED_CLIENTS: usize = 64;
+
 /// A client that follows no redirect, uses no proxy, verifies TLS (trusting `certificates`
 /// besides the default roots) and, for a name, connects only to the addresses given.
 pub(crate) fn client(
@@ -238,6 +241,31 @@ impl HttpEgress {
         }
     }
 
+    /// A client pinned to `addresses` for `host`: the one made before for the same name and
+    /// addresses, or a new one (kept, up to [`PINNED_CLIENTS`]).
+    fn pinned_client(
+        &self,
+        host: &str,
+        addresses: &[SocketAddr],
+    ) -> Result<reqwest::Client, EgressError> {
+        let mut sorted = addresses.to_vec();
+        sorted.sort_unstable();
+        let key = (host.to_ascii_lowercase(), sorted);
+        let mut pinned = self
+            .pinned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = pinned.get(&key) {
+            return Ok(client.clone());
+        }
+        let made = client(&self.certificates, Some((host, addresses)))?;
+        if pinned.len() >= PINNED_CLIENTS {
+            pinned.clear();
+        }
+        pinned.insert(key, made.clone());
+        Ok(made)
+    }
+
     /// Resolves a hop's host, checks its addresses and sends the request there.
     async fn send_one(
         &self,
@@ -270,7 +298,7 @@ impl HttpEgress {
                         format!("cannot resolve {named}: no address"),
                     ));
                 }
-                let client = client(&self.certificates, Some((host, &addresses)))?;
+                let client = self.pinned_client(host, &addresses)?;
                 (addresses, client)
             }
         };
