@@ -17,7 +17,9 @@
 //! daylight-saving changes handled (see `docs/schedules.md`); and triggers files, the hooks
 //! that will start playbooks ([`load_triggers`], [`load_triggers_with_playbooks`]):
 //! [`TriggerFile`] and [`Trigger`], with their auth, templates over `body` and `headers`, and
-//! dedup (see `docs/triggers.md`).
+//! dedup (see `docs/triggers.md`); and test files, the cases `runbook test` runs
+//! ([`load_test_file`], [`check_against_playbook`]): [`TestFile`] and [`TestCase`], each with
+//! its simulated world and expectations (see `docs/testing.md`).
 //!
 //! [`classify`] tells what a YAML file is by its top-level keys ([`FileKind`]: a playbook, a
 //! schedules, triggers, test, inputs or simulator fleet file, or other YAML), so that
@@ -73,6 +75,7 @@ mod schedules;
 mod schema;
 mod suggest;
 mod templates;
+mod testfile;
 mod triggers;
 mod yaml;
 
@@ -94,6 +97,11 @@ pub use schema::json_schema;
 pub use templates::{
     BUILTIN_FILTERS, BUILTIN_TESTS, GLOBAL_FUNCTIONS, HANDLER_RUN_FIELDS, RUN_FIELDS,
     looks_like_template,
+};
+pub use testfile::{
+    ApprovalChoice, CaseMarks, Expectations, ExpectedRequest, ExpectedStatus, ExpectedStepState,
+    FleetChoice, LoadedTestFile, REQUEST_METHODS, SimFaults, SimWorld, TestCase, TestFile,
+    check_against_playbook, load_test_file, test_file_json_schema,
 };
 pub use triggers::{
     Encoding, LoadedTriggers, SignedTimestamp, TRIGGER_NAMES, Trigger, TriggerAuth, TriggerFile,
