@@ -114,8 +114,17 @@ fn input_problems(case: &TestCase, playbook: &Playbook) -> Vec<Problem> {
     let marks = &case.marks;
     let declared: Vec<&str> = playbook.inputs.keys().map(String::as_str).collect();
     let name_of = &playbook.name;
+    // A required input whose misspelling was given is reported once, as the misspelling.
+    let suggested: Vec<String> = errors
+        .iter()
+        .filter_map(|error| match error {
+            InputError::Undeclared { suggestion, .. } => suggestion.clone(),
+            _ => None,
+        })
+        .collect();
     errors
         .into_iter()
+        .filter(|error| !matches!(error, InputError::Missing { name } if suggested.contains(name)))
         .map(|error| match error {
             InputError::Undeclared { name, suggestion } => {
                 let mark = marks.input_keys.get(&name).copied().unwrap_or(marks.name);

@@ -85,7 +85,7 @@ impl Walker<'_> {
             None => Some(ApprovalChoice::NotNeeded),
         };
         let fail = match fields.get("fail") {
-            Some(entry) => self.names(entry, "endpoint computer names"),
+            Some(entry) => self.names(entry, "a list of endpoint computer names"),
             None => Some(Vec::new()),
         };
         let failure_share =
