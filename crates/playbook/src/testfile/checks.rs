@@ -306,3 +306,93 @@ impl Walker<'_> {
         ok.then_some(secrets)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes_of(source: &str) -> Vec<&'static str> {
+        read_file(source)
+            .problems
+            .iter()
+            .map(|problem| problem.code)
+            .collect()
+    }
+
+    const HEAD: &str = "version: 1\nplaybook: p.yaml\ncases:\n";
+
+    #[test]
+    fn a_minimal_file_is_complete_with_the_default_world() {
+        let read = read_file(&format!("{HEAD}  - name: a\n"));
+        assert!(read.problems.is_empty(), "{:?}", read.problems);
+        assert!(read.complete);
+        assert_eq!(
+            read.playbook.map(|path| path.value).as_deref(),
+            Some("p.yaml")
+        );
+        let case = &read.cases[0];
+        assert_eq!(case.sim, SimWorld::default());
+        assert_eq!(case.expect, Expectations::default());
+        assert_eq!(case.replay, None);
+        assert_eq!(case.span, Span::new(4, 5));
+    }
+
+    #[test]
+    fn null_sections_are_empty_ones() {
+        let read = read_file(&format!(
+            "{HEAD}  - name: a\n    inputs:\n    secrets:\n    sim:\n    expect:\n"
+        ));
+        assert!(read.problems.is_empty(), "{:?}", read.problems);
+        assert!(read.complete);
+    }
+
+    #[test]
+    fn case_names_are_required_non_empty_and_unique() {
+        assert_eq!(
+            codes_of(&format!("{HEAD}  - inputs: {{}}\n")),
+            [codes::MISSING_KEY]
+        );
+        assert_eq!(
+            codes_of(&format!("{HEAD}  - name: ' '\n")),
+            [codes::WRONG_TYPE]
+        );
+        assert_eq!(
+            codes_of(&format!("{HEAD}  - name: a\n  - name: b\n  - name: a\n")),
+            [codes::DUPLICATE_CASE]
+        );
+    }
+
+    #[test]
+    fn sim_and_replay_exclude_each_other() {
+        let source = format!("{HEAD}  - name: a\n    sim: {{}}\n    replay: r.json\n");
+        let read = read_file(&source);
+        assert_eq!(read.problems.len(), 1);
+        assert_eq!(read.problems[0].code, codes::SIM_AND_REPLAY);
+        assert_eq!(read.problems[0].span, Span::new(6, 5));
+        assert!(read.cases.is_empty());
+        let replay = read_file(&format!("{HEAD}  - name: a\n    replay: r.json\n"));
+        let path = replay.cases[0].replay.as_ref().expect("a replay");
+        assert_eq!(
+            (path.value.as_str(), path.span),
+            ("r.json", Span::new(5, 13))
+        );
+    }
+
+    #[test]
+    fn the_top_level_needs_its_three_keys_and_a_case() {
+        assert_eq!(
+            codes_of("cases:\n  - name: a\n"),
+            [codes::MISSING_KEY, codes::MISSING_KEY]
+        );
+        assert_eq!(
+            codes_of("version: 1\nplaybook: p.yaml\ncases:\n"),
+            [codes::EMPTY_LIST]
+        );
+        assert_eq!(
+            codes_of("version: 1\nplaybook: ''\ncases: [ { name: a } ]\n"),
+            [codes::WRONG_TYPE]
+        );
+        assert_eq!(codes_of(""), [codes::MISSING_KEY]);
+        assert!(!read_file("version: 1\nplaybook: p.yaml\ncases: {}\n").complete);
+    }
+}

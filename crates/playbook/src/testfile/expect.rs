@@ -216,3 +216,72 @@ impl Walker<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::checks::read_file;
+    use super::*;
+
+    /// The expectations of a one-case file whose `expect` is `expect`, or its problems' codes.
+    fn expectations(expect: &str) -> Result<Expectations, Vec<&'static str>> {
+        let read = read_file(&format!(
+            "version: 1\nplaybook: p.yaml\ncases:\n  - name: a\n    expect: {expect}\n"
+        ));
+        if read.problems.is_empty() {
+            Ok(read.cases[0].expect.clone())
+        } else {
+            Err(read.problems.iter().map(|problem| problem.code).collect())
+        }
+    }
+
+    #[test]
+    fn statuses_and_step_states_are_words() {
+        let read =
+            expectations("{ status: cancelled, steps: { a: skipped, b: failed } }").expect("valid");
+        assert_eq!(read.status, Some(ExpectedStatus::Cancelled));
+        assert_eq!(read.steps["a"], ExpectedStepState::Skipped);
+        assert_eq!(read.steps["b"], ExpectedStepState::Failed);
+        assert_eq!(
+            expectations("{ status: ok }"),
+            Err(vec![codes::INVALID_CHOICE])
+        );
+        assert_eq!(
+            expectations("{ steps: { a: 1 } }"),
+            Err(vec![codes::WRONG_TYPE])
+        );
+    }
+
+    #[test]
+    fn requests_count_at_least_one_unless_told() {
+        let read = expectations(
+            "{ requests: [ { method: PATCH, path: /a }, { method: POST, path: /b, count: 0, body: [1] } ] }",
+        )
+        .expect("valid");
+        assert_eq!(read.requests[0].count, None);
+        assert_eq!(read.requests[0].body, None);
+        assert_eq!(read.requests[1].count, Some(0));
+        assert_eq!(read.requests[1].body, Some(serde_json::json!([1])));
+        assert_eq!(
+            expectations("{ requests: [ { method: GET, path: /a, body: null } ] }"),
+            Err(vec![codes::IMPOSSIBLE_REQUEST])
+        );
+        assert_eq!(
+            expectations("{ requests: [ { method: DELETE, path: https://x/a } ] }"),
+            Err(vec![codes::IMPOSSIBLE_REQUEST])
+        );
+        assert_eq!(
+            expectations("{ requests: [ { method: GET, path: /a, count: 1.5 } ] }"),
+            Err(vec![codes::WRONG_TYPE])
+        );
+    }
+
+    #[test]
+    fn outputs_are_any_values_and_their_keys_are_marked() {
+        let read = read_file(
+            "version: 1\nplaybook: p.yaml\ncases:\n  - name: a\n    expect: { outputs: { n: [1, 2], s: x } }\n",
+        );
+        let case = &read.cases[0];
+        assert_eq!(case.expect.outputs["n"], serde_json::json!([1, 2]));
+        assert_eq!(case.marks.output_keys["s"].span.column, 37);
+    }
+}

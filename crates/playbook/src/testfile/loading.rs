@@ -176,3 +176,76 @@ fn secret_problems(case: &TestCase, playbook: &Playbook) -> Vec<Problem> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAYBOOK: &str = "version: 1\nname: p\ninputs:\n  host: { type: string }\n  tag: { type: string, default: x }\nsecrets: [TOKEN]\nsteps:\n  - id: loop\n    for_each:\n      items: [1]\n      steps:\n        - id: inner\n          log: hi\nfinally:\n  - id: last\n    log: bye\noutputs:\n  done: \"{{ true }}\"\n";
+
+    fn playbook() -> Playbook {
+        crate::load("p.yaml", PLAYBOOK).playbook.expect("valid")
+    }
+
+    fn check(case: &str) -> Vec<Diagnostic> {
+        let source = format!("version: 1\nplaybook: p.yaml\ncases:\n{case}");
+        let loaded = load_test_file("t.test.yaml", &source);
+        let file = loaded.file.expect("valid on its own");
+        check_against_playbook(&file, &playbook(), "t.test.yaml", &source)
+    }
+
+    #[test]
+    fn step_ids_reach_into_loops_and_handlers() {
+        assert_eq!(step_ids(&playbook()), ["loop", "inner", "last"]);
+        let fine = "  - name: a\n    inputs: { host: h }\n    secrets: { TOKEN: t }\n    expect: { steps: { inner: skipped, last: succeeded }, outputs: { done: true } }\n";
+        assert_eq!(check(fine), []);
+    }
+
+    #[test]
+    fn each_wrong_name_is_one_located_error() {
+        let diagnostics = check(
+            "  - name: a\n    inputs: { host: 1, hots: h }\n    secrets: { TOKN: t }\n    expect: { steps: { iner: failed }, outputs: { don: 1 } }\n",
+        );
+        let found: Vec<(&str, u32, u32)> = diagnostics
+            .iter()
+            .map(|d| (d.code, d.line, d.column))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (codes::CASE_INPUTS, 5, 21),
+                (codes::CASE_INPUTS, 5, 24),
+                (codes::CASE_INPUTS, 6, 16),
+                (codes::UNKNOWN_EXPECTATION, 7, 24),
+                (codes::UNKNOWN_EXPECTATION, 7, 51),
+            ]
+        );
+        assert!(diagnostics.iter().all(|d| d.help.is_some()));
+    }
+
+    #[test]
+    fn a_missing_input_points_at_the_inputs_or_the_case_name() {
+        let at_inputs = check("  - name: a\n    inputs: { tag: y }\n");
+        assert_eq!((at_inputs[0].line, at_inputs[0].column), (5, 5));
+        let at_name = check("  - name: a\n");
+        assert_eq!((at_name[0].line, at_name[0].column), (4, 11));
+        assert_eq!(at_name[0].code, codes::CASE_INPUTS);
+    }
+
+    #[test]
+    fn suggestions_fall_back_to_the_list() {
+        let names = ["alpha", "beta"];
+        assert_eq!(
+            suggestion("alpa", names.iter().copied(), "x"),
+            "did you mean `alpha`?"
+        );
+        assert_eq!(
+            suggestion("zzz", names.iter().copied(), "its steps are"),
+            "its steps are: alpha, beta"
+        );
+        assert_eq!(
+            suggestion("zzz", [].iter().copied(), "x"),
+            "the playbook has none"
+        );
+    }
+}

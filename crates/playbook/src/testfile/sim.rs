@@ -327,3 +327,94 @@ fn share(checker: &mut crate::check::Checker<'_>, entry: &Entry) -> Option<f64> 
         .help = Some("a share is a probability: `0.1` is one request in ten".into());
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::checks::read_file;
+    use super::*;
+
+    /// The world of a one-case file whose `sim` is `sim`, or the codes of its problems.
+    fn world(sim: &str) -> Result<SimWorld, Vec<&'static str>> {
+        let read = read_file(&format!(
+            "version: 1\nplaybook: p.yaml\ncases:\n  - name: a\n    sim: {sim}\n"
+        ));
+        if read.problems.is_empty() {
+            Ok(read.cases[0].sim.clone())
+        } else {
+            Err(read.problems.iter().map(|problem| problem.code).collect())
+        }
+    }
+
+    #[test]
+    fn approval_is_after_a_delay_or_denied() {
+        let after = world("{ approval: { after: 90s } }").expect("valid");
+        assert_eq!(
+            after.approval,
+            ApprovalChoice::After(Duration::from_secs(90))
+        );
+        let denied = world("{ approval: { deny: true } }").expect("valid");
+        assert_eq!(denied.approval, ApprovalChoice::Deny);
+        for bad in [
+            "none",
+            "{}",
+            "{ deny: false }",
+            "{ after: 1m, deny: true }",
+            "[1m]",
+        ] {
+            assert_eq!(
+                world(&format!("{{ approval: {bad} }}")),
+                Err(vec![codes::INVALID_APPROVAL]),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            world("{ approval: { after: 1m, when: x } }"),
+            Err(vec![codes::UNKNOWN_KEY])
+        );
+        assert_eq!(
+            world("{ approval: { after: 1 } }"),
+            Err(vec![codes::INVALID_DURATION])
+        );
+    }
+
+    #[test]
+    fn the_fleet_is_default_or_listed_endpoints() {
+        assert_eq!(
+            world("{ fleet: default }").map(|w| w.fleet),
+            Ok(FleetChoice::Default)
+        );
+        let listed = world("{ fleet: [ { computer_name: a, logging_level: 3 } ] }").expect("valid");
+        let FleetChoice::Endpoints(endpoints) = listed.fleet else {
+            panic!("endpoints expected");
+        };
+        assert_eq!(endpoints[0]["logging_level"], 3);
+        assert_eq!(world("{ fleet: [] }"), Err(vec![codes::EMPTY_LIST]));
+        assert_eq!(world("{ fleet: every }"), Err(vec![codes::INVALID_CHOICE]));
+        assert_eq!(
+            world("{ fleet: [ { computer_name: a, files: [1] } ] }"),
+            Err(vec![codes::WRONG_TYPE])
+        );
+    }
+
+    #[test]
+    fn shares_are_from_zero_to_one_and_the_scale_above_zero() {
+        let knobs = world(
+            "{ failure_share: 1, time_scale: 0.5, fail: [a, b], faults: { drop_share: 0, latency: 1s } }",
+        )
+        .expect("valid");
+        assert_eq!(knobs.failure_share, Some(1.0));
+        assert_eq!(knobs.time_scale, Some(0.5));
+        assert_eq!(knobs.fail, ["a", "b"]);
+        assert_eq!(knobs.faults.drop_share, Some(0.0));
+        assert_eq!(knobs.faults.latency, Some(Duration::from_secs(1)));
+        for bad in [
+            "{ failure_share: -0.01 }",
+            "{ time_scale: -2 }",
+            "{ faults: { status_429_share: 1.01 } }",
+        ] {
+            assert_eq!(world(bad), Err(vec![codes::OUT_OF_RANGE]), "{bad}");
+        }
+    }
+}
