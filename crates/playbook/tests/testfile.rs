@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use runbook_playbook::{
-    ApprovalChoice, Diagnostic, ExpectedStatus, ExpectedStepState, FleetChoice, Playbook, TestFile,
-    check_against_playbook, codes, load, load_test_file, render_human, render_json,
-    test_file_json_schema,
+    ApprovalChoice, Diagnostic, ExpectedStatus, ExpectedStepState, FileKind, FleetChoice, Playbook,
+    TestFile, check_against_playbook, classify, codes, load, load_test_file, render_human,
+    render_json, test_file_json_schema,
 };
 
 mod common;
@@ -374,8 +374,67 @@ fn the_docs_list_every_code_and_their_example_is_valid() {
     assert_eq!(file.expect("valid").cases.len(), 5);
 }
 
+#[test]
+fn the_fixtures_are_classified_as_test_files() {
+    for path in fixtures("ok") {
+        let source = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(classify(&source), FileKind::Tests, "{}", path.display());
+    }
+}
+
+/// YAML-ish text built from the tokens test files are made of, so that the generator reaches
+/// deep into the checks rather than failing at the first byte.
+fn yamlish() -> impl Strategy<Value = String> {
+    let token = prop_oneof![
+        Just("version: 1\n".to_owned()),
+        Just("playbook: ../playbooks/tag-suspect-host.yaml\n".to_owned()),
+        Just("cases:\n".to_owned()),
+        Just("  - name: a\n".to_owned()),
+        Just("    inputs: { hostname: WIN-DC01 }\n".to_owned()),
+        Just("    sim:\n".to_owned()),
+        Just("      approval: { after: 2m, deny: true }\n".to_owned()),
+        Just("      fleet: [ { computer_name: a, logging_level: 200 } ]\n".to_owned()),
+        Just("      faults: { drop_share: 2 }\n".to_owned()),
+        Just("    replay: r.json\n".to_owned()),
+        Just("    expect:\n".to_owned()),
+        Just("      steps: { aproved: ok }\n".to_owned()),
+        Just("      requests: [ { method: GET, path: x, body: &b {}, count: *b } ]\n".to_owned()),
+        Just("- [\n".to_owned()),
+        Just("\t".to_owned()),
+        Just("---\n".to_owned()),
+        "[ -~]{0,12}",
+        "[a-z_]{1,8}: [a-z0-9{}%\\[\\]]{0,8}\n",
+    ];
+    proptest::collection::vec(token, 0..40).prop_map(|tokens| tokens.concat())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let text = String::from_utf8_lossy(&bytes);
+        let loaded = load_test_file("fuzz.test.yaml", &text);
+        prop_assert!(loaded.file.is_some() || !loaded.diagnostics.is_empty());
+    }
+
+    /// Every diagnostic points inside the file, and the playbook checks never panic either.
+    #[test]
+    fn arbitrary_yaml_never_panics(text in yamlish()) {
+        let loaded = load_test_file("fuzz.test.yaml", &text);
+        prop_assert_eq!(loaded.file.is_some(), !loaded.has_errors());
+        let mut diagnostics = loaded.diagnostics;
+        // Generated text may name another playbook: only the fixture one is read.
+        if let Some(file) = loaded.file.filter(|file| file.playbook.value.ends_with("tag-suspect-host.yaml")) {
+            let playbook = playbook_of(&data().join("ok"), &file);
+            diagnostics.extend(check_against_playbook(&file, &playbook, "fuzz.test.yaml", &text));
+        }
+        let lines = text.lines().count().max(1) as u32;
+        for diagnostic in &diagnostics {
+            prop_assert!(diagnostic.line >= 1 && diagnostic.line <= lines + 1, "{diagnostic:?}");
+            prop_assert!(diagnostic.column >= 1);
+        }
+    }
 
     /// Any text is either read or refused with located diagnostics; never a panic.
     #[test]
