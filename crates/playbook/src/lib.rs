@@ -60,6 +60,13 @@
 //! );
 //! assert_eq!(triggers.diagnostics[0].code, "RB046");
 //! assert_eq!((triggers.diagnostics[0].line, triggers.diagnostics[0].column), (3, 22));
+//!
+//! let test_source = "version: 1\nplaybook: hello.yaml\ncases:\n  - name: greets\n    expect: { steps: { gret: succeeded } }\n";
+//! let tests = runbook_playbook::load_test_file("hello.test.yaml", test_source);
+//! let test_file = tests.file.expect("valid on its own");
+//! let checked = runbook_playbook::check_against_playbook(&test_file, &playbook, "hello.test.yaml", test_source);
+//! assert_eq!(checked[0].code, "RB063");
+//! assert_eq!(checked[0].help.as_deref(), Some("did you mean `greet`?"));
 //! ```
 
 mod check;
