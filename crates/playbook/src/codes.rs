@@ -164,6 +164,42 @@ pub const TRIGGERS: [(&str, &str); 6] = [
     (TRIGGER_INPUTS, "inputs do not fit the playbook"),
 ];
 
+// Test files (`*.test.yaml`, read by `runbook test`) use the codes above for YAML, keys, types,
+// durations, ranges, empty lists and allowed words, and these for what only a test file has.
+
+/// Two cases of one test file share a name.
+pub const DUPLICATE_CASE: &str = "RB060";
+/// A case with both `sim` and `replay`: a replayed run has no simulator.
+pub const SIM_AND_REPLAY: &str = "RB061";
+/// A case's `approval` that is neither `{ after: DURATION }` nor `{ deny: true }`.
+pub const INVALID_APPROVAL: &str = "RB062";
+/// An expectation names a step or an output that the playbook does not have.
+pub const UNKNOWN_EXPECTATION: &str = "RB063";
+/// A case's `inputs` or `secrets` do not fit the playbook's declarations.
+pub const CASE_INPUTS: &str = "RB064";
+/// A request expectation that no request can meet: a path not starting with `/`, or a `body`
+/// on a `GET`.
+pub const IMPOSSIBLE_REQUEST: &str = "RB065";
+
+/// The codes only test files report, with a one-line summary, for `docs/testing.md` and tests.
+pub const TESTS: [(&str, &str); 6] = [
+    (DUPLICATE_CASE, "two cases share a name"),
+    (SIM_AND_REPLAY, "a case with both `sim` and `replay`"),
+    (
+        INVALID_APPROVAL,
+        "`approval` is neither `{ after: DURATION }` nor `{ deny: true }`",
+    ),
+    (
+        UNKNOWN_EXPECTATION,
+        "expected step or output that the playbook does not have",
+    ),
+    (CASE_INPUTS, "inputs or secrets do not fit the playbook"),
+    (
+        IMPOSSIBLE_REQUEST,
+        "request expectation no request can meet (path without `/`, body on a GET)",
+    ),
+];
+
 /// Every playbook code with a one-line summary, for `docs/playbooks.md` and tests.
 pub const ALL: [(&str, &str); 47] = [
     (YAML_SYNTAX, "invalid YAML"),

@@ -17,7 +17,9 @@
 //! daylight-saving changes handled (see `docs/schedules.md`); and triggers files, the hooks
 //! that will start playbooks ([`load_triggers`], [`load_triggers_with_playbooks`]):
 //! [`TriggerFile`] and [`Trigger`], with their auth, templates over `body` and `headers`, and
-//! dedup (see `docs/triggers.md`).
+//! dedup (see `docs/triggers.md`); and test files, the cases `runbook test` runs
+//! ([`load_test_file`], [`check_against_playbook`]): [`TestFile`] and [`TestCase`], each with
+//! its simulated world and expectations (see `docs/testing.md`).
 //!
 //! [`classify`] tells what a YAML file is by its top-level keys ([`FileKind`]: a playbook, a
 //! schedules, triggers, test, inputs or simulator fleet file, or other YAML), so that
@@ -58,6 +60,13 @@
 //! );
 //! assert_eq!(triggers.diagnostics[0].code, "RB046");
 //! assert_eq!((triggers.diagnostics[0].line, triggers.diagnostics[0].column), (3, 22));
+//!
+//! let test_source = "version: 1\nplaybook: hello.yaml\ncases:\n  - name: greets\n    expect: { steps: { gret: succeeded } }\n";
+//! let tests = runbook_playbook::load_test_file("hello.test.yaml", test_source);
+//! let test_file = tests.file.expect("valid on its own");
+//! let checked = runbook_playbook::check_against_playbook(&test_file, &playbook, "hello.test.yaml", test_source);
+//! assert_eq!(checked[0].code, "RB063");
+//! assert_eq!(checked[0].help.as_deref(), Some("did you mean `greet`?"));
 //! ```
 
 mod check;
@@ -73,6 +82,7 @@ mod schedules;
 mod schema;
 mod suggest;
 mod templates;
+mod testfile;
 mod triggers;
 mod yaml;
 
@@ -94,6 +104,11 @@ pub use schema::json_schema;
 pub use templates::{
     BUILTIN_FILTERS, BUILTIN_TESTS, GLOBAL_FUNCTIONS, HANDLER_RUN_FIELDS, RUN_FIELDS,
     looks_like_template,
+};
+pub use testfile::{
+    ApprovalChoice, CaseMarks, Expectations, ExpectedRequest, ExpectedStatus, ExpectedStepState,
+    FleetChoice, LoadedTestFile, REQUEST_METHODS, SimFaults, SimWorld, TestCase, TestFile,
+    check_against_playbook, load_test_file, test_file_json_schema,
 };
 pub use triggers::{
     Encoding, LoadedTriggers, SignedTimestamp, TRIGGER_NAMES, Trigger, TriggerAuth, TriggerFile,

@@ -161,6 +161,7 @@ pub(crate) enum FileKind {
     Playbook,
     Schedules,
     Triggers,
+    Tests,
 }
 
 impl FileKind {
@@ -170,6 +171,7 @@ impl FileKind {
             FileKind::Playbook => "a playbook file",
             FileKind::Schedules => "a schedules file",
             FileKind::Triggers => "a triggers file",
+            FileKind::Tests => "a test file",
         }
     }
 
@@ -179,6 +181,7 @@ impl FileKind {
             FileKind::Playbook => "playbooks",
             FileKind::Schedules => "schedules files",
             FileKind::Triggers => "triggers files",
+            FileKind::Tests => "test files",
         }
     }
 }
@@ -202,9 +205,7 @@ pub(crate) fn parse(source: &str, kind: FileKind) -> Tree {
                 )
                 .help(match kind {
                     FileKind::Playbook => "split the playbook into smaller ones",
-                    FileKind::Schedules | FileKind::Triggers => {
-                        "check for a large value pasted in by mistake"
-                    }
+                    _ => "check for a large value pasted in by mistake",
                 }),
             ],
         };
@@ -414,6 +415,7 @@ where
                                 FileKind::Playbook => "remove the `---` line, or move the second playbook to a file of its own",
                                 FileKind::Schedules => "remove the `---` line: one file holds all the schedules",
                                 FileKind::Triggers => "remove the `---` line: one file holds all the triggers",
+                                FileKind::Tests => "remove the `---` line: one file holds all the cases",
                             }),
                         );
                         return Ok(root);

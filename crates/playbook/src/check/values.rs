@@ -41,7 +41,7 @@ impl Checker<'_> {
         }
     }
 
-    pub(super) fn integer(&mut self, entry: &Entry, minimum: i64, maximum: i64) -> Option<i64> {
+    pub(crate) fn integer(&mut self, entry: &Entry, minimum: i64, maximum: i64) -> Option<i64> {
         match &entry.value.kind {
             NodeKind::Int(value) if (minimum..=maximum).contains(value) => Some(*value),
             NodeKind::Int(value) => {
@@ -65,7 +65,7 @@ impl Checker<'_> {
         }
     }
 
-    pub(super) fn number(&mut self, entry: &Entry) -> Option<f64> {
+    pub(crate) fn number(&mut self, entry: &Entry) -> Option<f64> {
         match &entry.value.kind {
             NodeKind::Int(value) => Some(*value as f64),
             NodeKind::Float(value) if value.is_finite() => Some(*value),
@@ -78,7 +78,7 @@ impl Checker<'_> {
 
     /// One of `names`, parsed by `parse`; another word is `INVALID_CHOICE`, called "not
     /// `what`", with the closest name or the list.
-    pub(super) fn word<T>(
+    pub(crate) fn word<T>(
         &mut self,
         entry: &Entry,
         word: &str,
@@ -102,7 +102,7 @@ impl Checker<'_> {
         })
     }
 
-    pub(super) fn duration(&mut self, entry: &Entry) -> Option<Duration> {
+    pub(crate) fn duration(&mut self, entry: &Entry) -> Option<Duration> {
         match &entry.value.kind {
             NodeKind::Str(text) => match parse_duration(text) {
                 Ok(duration) => Some(duration),

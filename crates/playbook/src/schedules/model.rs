@@ -84,14 +84,14 @@ pub struct Mark {
 }
 
 impl Mark {
-    pub(super) fn of_value(node: &Node) -> Self {
+    pub(crate) fn of_value(node: &Node) -> Self {
         Self {
             span: node.span,
             length: node.length.max(1),
         }
     }
 
-    pub(super) fn of_key(entry: &Entry) -> Self {
+    pub(crate) fn of_key(entry: &Entry) -> Self {
         Self {
             span: entry.key_span,
             length: entry.key_length.max(1),
