@@ -1,6 +1,6 @@
 //! What clients did to the simulator, as tests see it: an [`Inspector`] snapshot of the
-//! actions issued, the groups created and the requests served, and the counting of requests
-//! as they arrive.
+//! actions issued, the groups created, the requests served and the bodies sent, and the
+//! counting and recording of requests as they arrive.
 
 use serde::Serialize;
 
@@ -17,6 +17,24 @@ pub struct Inspector {
     pub requests: Vec<RequestCount>,
     /// The most requests served at once, by method and path (`count` is that most).
     pub most_in_flight: Vec<RequestCount>,
+    /// Every request under `/api/v2` other than a GET, in the order they arrived, with its
+    /// body; only the first [`MAX_BODIES`] are kept.
+    pub bodies: Vec<RecordedRequest>,
+}
+
+/// The most request bodies the simulator keeps for [`Inspector::bodies`]: later ones are
+/// counted in [`Inspector::requests`] but not kept.
+pub const MAX_BODIES: usize = 10_000;
+
+/// A request under `/api/v2` other than a GET, as it arrived.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordedRequest {
+    /// HTTP method (`POST`, `PUT`, `DELETE`, ...).
+    pub method: String,
+    /// Path as requested, without the query (as [`RequestCount::path`]).
+    pub path: String,
+    /// The body as JSON; `Value::Null` when it was empty, not JSON, or could not be read.
+    pub body: serde_json::Value,
 }
 
 impl Inspector {
@@ -147,7 +165,7 @@ impl Shared {
                     status: self.action_status(action, now).to_owned(),
                     saved_action_id: action.saved_action_id,
                     approved: self.approved(action, now),
-                    stopped: action.stopped_at.is_some(),
+                    stopped: self.stopped_at(action, now).is_some(),
                 }
             })
             .collect()
@@ -215,6 +233,42 @@ impl Shared {
         *now += 1;
         *most = (*most).max(*now);
         InFlightGuard { shared: self, key }
+    }
+
+    /// Keeps a place for the body of a request that is not a GET, in arrival order: its index
+    /// for [`Shared::record_body`], `None` once [`MAX_BODIES`] are kept.
+    pub(crate) fn reserve_body(&self, method: &str, path: &str) -> Option<usize> {
+        let mut bodies = self
+            .bodies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (bodies.len() < MAX_BODIES).then(|| {
+            bodies.push(RecordedRequest {
+                method: method.to_owned(),
+                path: path.to_owned(),
+                body: serde_json::Value::Null,
+            });
+            bodies.len() - 1
+        })
+    }
+
+    /// Records the body read for the place `index` kept (`Null` when empty or not JSON).
+    pub(crate) fn record_body(&self, index: usize, body: &[u8]) {
+        let value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+        let mut bodies = self
+            .bodies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(recorded) = bodies.get_mut(index) {
+            recorded.body = value;
+        }
+    }
+
+    pub(crate) fn recorded_bodies(&self) -> Vec<RecordedRequest> {
+        self.bodies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub(crate) fn count_request(&self, method: &str, path: &str) {

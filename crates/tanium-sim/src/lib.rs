@@ -95,7 +95,9 @@ use tower::ServiceExt;
 pub use config::{
     Endpoint, Faults, GroupDef, PackageDef, PackageEffect, SavedQuestionDef, SimConfig, UserDef,
 };
-pub use inspect::{CreatedGroup, Inspector, IssuedAction, RequestCount};
+pub use inspect::{
+    CreatedGroup, Inspector, IssuedAction, MAX_BODIES, RecordedRequest, RequestCount,
+};
 pub use state_file::StateStatus;
 
 /// Why the simulator could not start or load its configuration.
@@ -292,6 +294,7 @@ impl RunningSim {
             groups: self.shared.created_groups(),
             requests: self.shared.request_counts(),
             most_in_flight: self.shared.most_in_flight(),
+            bodies: self.shared.recorded_bodies(),
         }
     }
 

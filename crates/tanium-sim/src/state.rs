@@ -5,7 +5,7 @@
 //! status at time `t` comes from delays drawn from a hash of (seed, action id, machine), so a
 //! 100,000-machine action costs a pass over its targets per poll and no memory per machine.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -274,6 +274,9 @@ pub(crate) struct Shared {
     pub inner: Mutex<Inner>,
     pub requests: RequestCounts,
     pub in_flight: InFlight,
+    /// The bodies of the requests under `/api/v2` other than GETs, the first
+    /// [`MAX_BODIES`](crate::inspect::MAX_BODIES) of them.
+    pub bodies: Mutex<Vec<crate::inspect::RecordedRequest>>,
     /// The grouped answers of the latest reads, by cache id: the pages of one read (one
     /// cache id) group the answers once.
     pub answers: Mutex<VecDeque<(u64, Arc<Vec<AnswerRow>>)>>,
@@ -281,6 +284,8 @@ pub(crate) struct Shared {
     pub online_count: usize,
     /// The saved questions.
     pub saved: Vec<SavedQuestion>,
+    /// The machines of `failing_endpoints`: their actions always end `Failed`.
+    pub failing: HashSet<u32>,
 }
 
 const MAX_CACHES: usize = 4096;
@@ -351,15 +356,18 @@ impl Shared {
             faults: config.faults.clone(),
         };
         let saved = crate::saved::compile(&config, &inner.groups)?;
+        let failing = failing_machines(&config);
         Ok(Shared {
             clock: Clock::new(config.time_scale),
             config,
             inner: Mutex::new(inner),
             requests: Mutex::new(BTreeMap::new()),
             in_flight: Mutex::new(BTreeMap::new()),
+            bodies: Mutex::new(Vec::new()),
             answers: Mutex::new(VecDeque::new()),
             online_count,
             saved,
+            failing,
         })
     }
 
@@ -392,18 +400,57 @@ impl Shared {
     }
 
     /// When the action was approved (created, when it needed none), if it was by `now`.
+    /// An approval after the simulated approver denied it (`auto_deny_after`) does not count.
     pub(crate) fn approval_time(&self, action: &Action, now: SimTime) -> Option<SimTime> {
         if !action.needs_approval {
             return Some(action.created_at);
         }
+        let approved = self.first_approval(action)?;
+        let denied = self.deny_deadline(action);
+        (approved <= now && denied.is_none_or(|denied| approved <= denied)).then_some(approved)
+    }
+
+    /// The first approval, by a user or the simulated colleague (`auto_approve_after`), at
+    /// whatever time.
+    fn first_approval(&self, action: &Action) -> Option<SimTime> {
         let auto = self
             .config
             .auto_approve_after
-            .map(|after| action.created_at + after.as_secs_f64())
-            .filter(|at| *at <= now);
+            .map(|after| action.created_at + after.as_secs_f64());
         match (action.approved_at, auto) {
             (Some(manual), Some(auto)) => Some(manual.min(auto)),
-            (manual, auto) => manual.or(auto).filter(|at| *at <= now),
+            (manual, auto) => manual.or(auto),
+        }
+    }
+
+    /// When the simulated approver denies the action if nobody approved it before
+    /// (`auto_deny_after` after its creation).
+    fn deny_deadline(&self, action: &Action) -> Option<SimTime> {
+        if !action.needs_approval {
+            return None;
+        }
+        self.config
+            .auto_deny_after
+            .map(|after| action.created_at + after.as_secs_f64())
+    }
+
+    /// When the simulated approver denied the action, if it did by `now`: nobody approved
+    /// it by its deadline, nor stopped it before.
+    pub(crate) fn denied_at(&self, action: &Action, now: SimTime) -> Option<SimTime> {
+        let deadline = self.deny_deadline(action)?;
+        let approved_first = self
+            .first_approval(action)
+            .is_some_and(|approved| approved <= deadline);
+        let stopped_first = action.stopped_at.is_some_and(|stopped| stopped < deadline);
+        (deadline <= now && !approved_first && !stopped_first).then_some(deadline)
+    }
+
+    /// When the action was stopped, if it was by `now`: by a client or an operator, or by a
+    /// denied approval (which reads back as a stop).
+    pub(crate) fn stopped_at(&self, action: &Action, now: SimTime) -> Option<SimTime> {
+        match (action.stopped_at, self.denied_at(action, now)) {
+            (Some(stopped), Some(denied)) => Some(stopped.min(denied)),
+            (stopped, denied) => stopped.or(denied),
         }
     }
 
@@ -441,7 +488,7 @@ impl Shared {
         let downloading_at = waiting_at + 1.0 + 3.0 * unit(hash, 2);
         let running_at = downloading_at + 1.0 + 6.0 * unit(hash, 3);
         let finished_at = running_at + 2.0 + 12.0 * unit(hash, 4);
-        let failed = unit(hash, 5) < self.config.failure_share;
+        let failed = self.failing.contains(&machine) || unit(hash, 5) < self.config.failure_share;
         let verify = self.verifies(action) && !failed;
         let verified_at = finished_at + 3.0 + 15.0 * unit(hash, 6);
         let expires_at = self.expires_at(action, start);
@@ -497,7 +544,7 @@ impl Shared {
         let Some(start) = self.action_start(action, now) else {
             // Stopped before anyone approved it (or before its start time), or past its
             // expiration time before it started.
-            return if action.stopped_at.is_some() {
+            return if self.stopped_at(action, now).is_some() {
                 "Stopped"
             } else if action.end_at.is_some_and(|end| now >= end) {
                 "Expired"
@@ -534,6 +581,25 @@ impl Shared {
             (None, None) => placeholder(action.expire_seconds),
         }
     }
+}
+
+/// The fleet indexes of the endpoints named in `failing_endpoints` (ignoring case).
+fn failing_machines(config: &SimConfig) -> HashSet<u32> {
+    if config.failing_endpoints.is_empty() {
+        return HashSet::new();
+    }
+    config
+        .fleet
+        .iter()
+        .enumerate()
+        .filter(|(_, endpoint)| {
+            config
+                .failing_endpoints
+                .iter()
+                .any(|name| name.trim().eq_ignore_ascii_case(&endpoint.computer_name))
+        })
+        .map(|(index, _)| index as u32)
+        .collect()
 }
 
 /// When each step of an action happens on one machine.

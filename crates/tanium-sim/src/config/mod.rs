@@ -231,10 +231,18 @@ pub struct SimConfig {
     pub approval_required: bool,
     /// A colleague approves pending actions after this much sim time.
     pub auto_approve_after: Option<Duration>,
+    /// A colleague denies actions still pending approval this much sim time after they were
+    /// created: a denied action never runs and reads back as stopped (`status` `Stopped`,
+    /// `stopped_flag` true). With `auto_approve_after` too, whichever comes first wins (the
+    /// approval, when both fall at once).
+    pub auto_deny_after: Option<Duration>,
     /// Simulated seconds per real second.
     pub time_scale: f64,
     /// Share of endpoints whose action ends `Failed`.
     pub failure_share: f64,
+    /// Endpoints (by `Computer Name`, ignoring case) whose action always ends `Failed`;
+    /// `failure_share` still applies to the others.
+    pub failing_endpoints: Vec<String>,
     /// Injected faults.
     pub faults: Faults,
     /// Seed of every random choice.
@@ -253,8 +261,10 @@ impl Default for SimConfig {
             saved_questions: default_saved_questions(),
             approval_required: false,
             auto_approve_after: None,
+            auto_deny_after: None,
             time_scale: 1.0,
             failure_share: 0.05,
+            failing_endpoints: Vec::new(),
             faults: Faults::default(),
             seed,
         }

@@ -20,9 +20,11 @@ impl SimConfig {
         world["approval"] = json!({
             "required": self.approval_required,
             "auto_approve_after_seconds": self.auto_approve_after.map(|after| after.as_secs()),
+            "auto_deny_after_seconds": self.auto_deny_after.map(|after| after.as_secs()),
         });
         world["time_scale"] = json!(self.time_scale);
         world["failure_share"] = json!(self.failure_share);
+        world["failing_endpoints"] = json!(self.failing_endpoints);
         world["faults"] = json!({
             "latency_ms": self.faults.latency.as_millis() as u64,
             "error_503_share": self.faults.error_share,
@@ -192,6 +194,13 @@ impl SimConfig {
                 _ => "not required (actions start at once)".to_owned(),
             }
         ));
+        if approval["required"].as_bool() == Some(true)
+            && let Some(after) = approval["auto_deny_after_seconds"].as_u64()
+        {
+            out.push_str(&format!(
+                "Denial: the simulated approver denies an action still pending {after} simulated seconds after it was created (it never runs, and reads back Stopped)\n"
+            ));
+        }
         out.push_str(&format!(
             "Time scale: {} simulated seconds per real second\n",
             world["time_scale"]
@@ -200,6 +209,16 @@ impl SimConfig {
             "Failure share: {} of endpoints end an action Failed\n",
             world["failure_share"]
         ));
+        let failing: Vec<String> = world["failing_endpoints"]
+            .as_array()
+            .map(|names| names.iter().map(text).collect())
+            .unwrap_or_default();
+        if !failing.is_empty() {
+            out.push_str(&format!(
+                "Failing endpoints: an action ends Failed on {}\n",
+                failing.join(", ")
+            ));
+        }
         let faults = &world["faults"];
         out.push_str(&format!(
             "Faults: latency {} ms, 503 share {}, 429 share {}, drop share {}, cut after create share {}, create latency {} ms, session ttl {}, refuse token {}\n",
@@ -329,5 +348,29 @@ mod tests {
         );
         assert!(text.contains("WIN-DC01"), "{text}");
         assert!(text.contains("approver"), "{text}");
+        assert!(!text.contains("Denial:"), "{text}");
+        assert!(!text.contains("Failing endpoints:"), "{text}");
+    }
+
+    #[test]
+    fn describes_the_denial_and_the_failing_endpoints() {
+        let config = SimConfig {
+            approval_required: true,
+            auto_approve_after: Some(std::time::Duration::from_secs(120)),
+            auto_deny_after: Some(std::time::Duration::from_secs(60)),
+            failing_endpoints: vec!["WIN-DC01".to_owned(), "web-01".to_owned()],
+            ..SimConfig::default()
+        };
+        let world = config.describe();
+        assert_eq!(world["approval"]["auto_deny_after_seconds"], 60);
+        assert_eq!(world["failing_endpoints"][1], "web-01");
+        let text = config.describe_text();
+        for expected in [
+            "a simulated colleague approves after 120 simulated seconds",
+            "Denial: the simulated approver denies an action still pending 60 simulated seconds",
+            "Failing endpoints: an action ends Failed on WIN-DC01, web-01",
+        ] {
+            assert!(text.contains(expected), "{expected}\n{text}");
+        }
     }
 }

@@ -73,7 +73,7 @@ fn action_json(shared: &Shared, inner: &Inner, action: &Action, now: SimTime) ->
         "start_time": start.or(action.start_at).map_or_else(|| placeholder(0), |at| shared.clock.iso(at)),
         "expiration_time": shared.expiration(action, now),
         "status": shared.action_status(action, now),
-        "stopped_flag": action.stopped_at.is_some(),
+        "stopped_flag": shared.stopped_at(action, now).is_some(),
         "user": issuer.map(|user| user_json(user, &shared.clock.iso(0.0))).unwrap_or(Value::Null),
         "approver": approver,
         "history_saved_question": { "id": if start.is_some() { action.history_question_id } else { 0 } },
@@ -473,7 +473,9 @@ pub(super) async fn list_approvals(State(shared): State<AppState>, options: Opti
         inner
             .actions
             .values()
-            .filter(|action| !shared.approved(action, now) && action.stopped_at.is_none())
+            .filter(|action| {
+                !shared.approved(action, now) && shared.stopped_at(action, now).is_none()
+            })
             .map(|action| {
                 json!({ "id": action.saved_action_id, "name": action.name,
                         "owner_user_id": action.user_id, "approved_flag": false })
@@ -507,13 +509,15 @@ pub(super) async fn approve(
             "you cannot approve an action you issued; another user with the Approve Action permission must approve it",
         ));
     }
-    if approve && action.needs_approval && action.approved_at.is_none() {
+    // A denied action (`auto_deny_after`) stays denied: the approval is not recorded.
+    let denied = shared.denied_at(action, now).is_some();
+    if approve && action.needs_approval && action.approved_at.is_none() && !denied {
         action.approved_at = Some(now);
         action.approver_id = Some(user_id);
     }
     let name = action.name.clone();
     let owner = action.user_id;
-    let approved = action.approved_at.is_some() || !action.needs_approval;
+    let approved = shared.approved(action, now);
     data(
         json!({ "id": saved_action_id, "name": name, "owner_user_id": owner, "approved_flag": approved }),
     )

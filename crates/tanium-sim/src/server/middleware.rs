@@ -1,13 +1,18 @@
-//! Middleware on every `/api/v2` route: counts the request, injects the configured faults
-//! (latency, dropped connections, 429, 503) and authenticates the `session` header.
+//! Middleware on every `/api/v2` route: counts the request, keeps the body of any request
+//! but a GET for the inspector, injects the configured faults (latency, dropped connections,
+//! 429, 503) and authenticates the `session` header.
 
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, AppState, AuthUser, DropConnection};
 use crate::state::Shared;
+
+/// The largest body read (axum's default limit for the handlers' `Bytes`).
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 pub(super) async fn api_layer(
     State(shared): State<AppState>,
@@ -24,6 +29,24 @@ pub(super) async fn api_layer(
         );
     shared.count_request(request.method().as_str(), &path);
     let _in_flight = shared.enter(request.method().as_str(), &path);
+    if request.method() != Method::GET
+        && let Some(index) = shared.reserve_body(request.method().as_str(), &path)
+    {
+        // Read the body whole, keep it, and hand the handler the same bytes.
+        let (parts, body) = request.into_parts();
+        let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                return ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the request body could not be read whole: {error}"),
+                )
+                .into_response();
+            }
+        };
+        shared.record_body(index, &bytes);
+        request = Request::from_parts(parts, Body::from(bytes));
+    }
     let (latency, draw, faults) = {
         let mut inner = shared.lock();
         let draw = inner.draw();

@@ -210,3 +210,89 @@ fn a_start_time_holds_the_action_and_an_expiration_time_ends_it() {
     assert_eq!(shared.action_status(&never, 4.0), "Pending");
     assert_eq!(shared.action_status(&never, 6.0), "Expired");
 }
+
+#[test]
+fn named_failing_endpoints_fail_and_the_others_complete() {
+    let mut config = SimConfig {
+        failure_share: 0.0,
+        ..SimConfig::default()
+    };
+    let online: Vec<usize> = (0..config.fleet.len())
+        .filter(|&index| config.fleet[index].online)
+        .collect();
+    let failing = online[0];
+    // Named in another case: still that endpoint.
+    config.failing_endpoints = vec![config.fleet[failing].computer_name.to_ascii_lowercase()];
+    let shared = shared(config);
+    let action = action(&shared, false, 0);
+    for &machine in &online {
+        let status = shared.machine_status(&action, machine as u32, 500.0);
+        let expected = if machine == failing {
+            MachineStatus::Failed
+        } else {
+            MachineStatus::Completed
+        };
+        assert_eq!(
+            status,
+            Some(expected),
+            "{}",
+            shared.fleet()[machine].computer_name
+        );
+    }
+    assert_eq!(shared.completed_at(&action, failing as u32, 500.0), None);
+}
+
+#[test]
+fn an_action_pending_too_long_is_denied_and_reads_as_stopped() {
+    let config = SimConfig {
+        approval_required: true,
+        auto_deny_after: Some(Duration::from_secs(30)),
+        ..SimConfig::default()
+    };
+    let shared = shared(config);
+    let mut action = action(&shared, true, 0);
+    assert_eq!(shared.action_status(&action, 29.0), "Pending");
+    assert_eq!(shared.stopped_at(&action, 29.0), None);
+    assert_eq!(shared.denied_at(&action, 31.0), Some(30.0));
+    assert_eq!(shared.stopped_at(&action, 31.0), Some(30.0));
+    assert_eq!(shared.action_status(&action, 31.0), "Stopped");
+    assert!(!shared.approved(&action, 1000.0));
+    assert!(shared.machine_status(&action, 0, 1000.0).is_none());
+    // An approval after the denial does not count; one before it wins.
+    action.approved_at = Some(40.0);
+    assert!(!shared.approved(&action, 1000.0));
+    assert_eq!(shared.action_status(&action, 50.0), "Stopped");
+    action.approved_at = Some(20.0);
+    assert_eq!(shared.denied_at(&action, 1000.0), None);
+    assert_eq!(shared.action_status(&action, 50.0), "Active");
+    // Stopped before its deadline: the stop stands, no denial.
+    action.approved_at = None;
+    action.stopped_at = Some(10.0);
+    assert_eq!(shared.denied_at(&action, 1000.0), None);
+    assert_eq!(shared.stopped_at(&action, 1000.0), Some(10.0));
+    // Without approval there is nothing to deny.
+    let plain = self::action(&shared, false, 0);
+    assert_eq!(shared.denied_at(&plain, 1000.0), None);
+}
+
+#[test]
+fn approval_and_denial_whichever_comes_first_wins() {
+    let both = |approve: u64, deny: u64| {
+        shared(SimConfig {
+            approval_required: true,
+            auto_approve_after: Some(Duration::from_secs(approve)),
+            auto_deny_after: Some(Duration::from_secs(deny)),
+            ..SimConfig::default()
+        })
+    };
+    let approves = both(10, 30);
+    let action = action(&approves, true, 0);
+    assert_eq!(approves.action_start(&action, 100.0), Some(10.0));
+    assert_eq!(approves.stopped_at(&action, 100.0), None);
+    let denies = both(30, 10);
+    assert_eq!(denies.action_start(&action, 100.0), None);
+    assert_eq!(denies.action_status(&action, 100.0), "Stopped");
+    // At the same time, the approval wins.
+    let tie = both(20, 20);
+    assert_eq!(tie.action_start(&action, 100.0), Some(20.0));
+}
