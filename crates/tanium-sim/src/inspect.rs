@@ -281,3 +281,28 @@ impl Shared {
             .or_insert(0) += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SimConfig;
+
+    #[test]
+    fn bodies_are_kept_in_arrival_order_up_to_the_bound() {
+        let shared = Shared::new(SimConfig::default()).unwrap();
+        let first = shared.reserve_body("POST", "/api/v2/actions").unwrap();
+        let second = shared.reserve_body("PUT", "/api/v2/groups/9").unwrap();
+        let third = shared.reserve_body("DELETE", "/api/v2/groups/9").unwrap();
+        // Bodies read out of order land in their request's place.
+        shared.record_body(second, b"not json");
+        shared.record_body(first, br#"{"name": "a"}"#);
+        shared.record_body(third, b"");
+        let bodies = shared.recorded_bodies();
+        assert_eq!(bodies[0].body, serde_json::json!({ "name": "a" }));
+        assert_eq!(bodies[1].method, "PUT");
+        assert_eq!(bodies[1].body, serde_json::Value::Null);
+        assert_eq!(bodies[2].body, serde_json::Value::Null);
+        while shared.reserve_body("POST", "/api/v2/actions").is_some() {}
+        assert_eq!(shared.recorded_bodies().len(), MAX_BODIES);
+    }
+}
