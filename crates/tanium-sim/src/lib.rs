@@ -7,10 +7,13 @@
 //! not silently shared by the other.
 //!
 //! Main types:
-//! - [`SimConfig`]: the fleet ([`Endpoint`]s), packages, groups, users, approval, the clock's
-//!   [`time_scale`](SimConfig::time_scale), the failure share, [`Faults`] and the seed;
+//! - [`SimConfig`]: the fleet ([`Endpoint`]s), packages, groups, users, approval (and its
+//!   simulated approval or [denial](SimConfig::auto_deny_after)), the clock's
+//!   [`time_scale`](SimConfig::time_scale), the failure share and the
+//!   [endpoints that fail](SimConfig::failing_endpoints), [`Faults`] and the seed;
 //! - [`Simulator::start`] binds `127.0.0.1:0` and returns a [`RunningSim`] (URL, token,
-//!   credentials, [`Inspector`] snapshots, fault switches, shutdown);
+//!   credentials, [`Inspector`] snapshots (with the [bodies](RecordedRequest) clients sent),
+//!   fault switches, shutdown);
 //! - [`Simulator::serve`] runs in the foreground for `runbook sim`;
 //! - [`Simulator::start_with_state`] keeps what clients changed (actions, approvals, stops,
 //!   groups, questions, sessions, ids) in a file across restarts (`runbook sim --state FILE`),
