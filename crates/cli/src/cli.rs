@@ -140,6 +140,12 @@ pub enum Command {
     /// Decide a gate of an `approve` step: approve (or --deny) step STEP of run RUN, as
     /// $USER or --as NAME. Nobody decides a run they started; each decision is audited.
     Approve(crate::commands::approvals::ApproveArgs),
+    /// Run the cases of test files (`*.test.yaml`, docs/testing.md): each case's playbook
+    /// against a simulator of its own, with the world the case describes, in parallel on a
+    /// fast clock; a difference between what a case expects and what its run did is shown as
+    /// expected against actual. Exit status: 0 every case passed, 1 a case failed, 2 a test
+    /// file (or its playbook) is invalid or nothing was found to run.
+    Test(crate::commands::test::TestArgs),
     /// The audit log, newest first: who (a token name or `cli:<user>`) changed what, when,
     /// from which address.
     Audit(crate::commands::audit::AuditArgs),

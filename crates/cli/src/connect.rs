@@ -282,13 +282,6 @@ pub async fn connect(
                 state.actions
             );
         }
-        // The counting question is polled on the simulator's fast clock too.
-        let tuning = Tuning {
-            question_poll_interval: Tuning::default()
-                .question_poll_interval
-                .div_f64(config_scale(args)),
-            ..Tuning::default()
-        };
         // Expiring sessions only exist for logins: with --sim-session-ttl the client logs in.
         let auth = if args.sim_session_ttl.is_some() {
             let (username, password) = sim.credentials();
@@ -300,18 +293,7 @@ pub async fn connect(
         } else {
             Auth::Token(SecretString::from(sim.api_token()))
         };
-        let client = TaniumClient::with_tuning(
-            ClientConfig {
-                base_url: sim.base_url(),
-                auth,
-                ca_cert_pem: None,
-                insecure: false,
-                allow_plain_http: false,
-                request_timeout,
-                retry,
-            },
-            tuning,
-        )?;
+        let client = sim_client(&sim, config_scale(args), auth, request_timeout)?;
         let client = with_observer(client, observer);
         return Ok(Connection {
             platform: Arc::new(TaniumPlatform::new(client)),
@@ -386,6 +368,32 @@ pub async fn connect(
         pace: Pace::real(),
         sim: None,
     })
+}
+
+/// A client of the simulator `sim`, whose clock runs `scale` times faster than the wall
+/// clock (the counting question is polled on that clock too).
+pub fn sim_client(
+    sim: &RunningSim,
+    scale: f64,
+    auth: Auth,
+    request_timeout: Duration,
+) -> anyhow::Result<TaniumClient> {
+    let tuning = Tuning {
+        question_poll_interval: Tuning::default().question_poll_interval.div_f64(scale),
+        ..Tuning::default()
+    };
+    Ok(TaniumClient::with_tuning(
+        ClientConfig {
+            base_url: sim.base_url(),
+            auth,
+            ca_cert_pem: None,
+            insecure: false,
+            allow_plain_http: false,
+            request_timeout,
+            retry: RetryPolicy::default(),
+        },
+        tuning,
+    )?)
 }
 
 /// The egress of `http` steps: the hosts `--http-allow` (or `RUNBOOK_HTTP_ALLOW`) names, the

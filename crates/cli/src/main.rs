@@ -11,6 +11,7 @@ mod plan_file;
 mod progress;
 mod render;
 mod store;
+mod testing;
 
 use std::process::ExitCode;
 

@@ -43,6 +43,13 @@ fn yaml_files(folder: &Path) -> Vec<PathBuf> {
             path.extension()
                 .is_some_and(|ext| ext == "yaml" || ext == "yml")
         })
+        // Test files (`*.test.yaml`) sit next to the playbooks they test.
+        .filter(|path| {
+            !path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.contains(".test."))
+        })
         .collect();
     files.sort();
     files

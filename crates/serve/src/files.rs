@@ -26,6 +26,8 @@ pub enum Kind {
     Fleet,
     /// A PEM file of CA certificates.
     CaCertificate,
+    /// A test file of `runbook test`.
+    Tests,
 }
 
 impl Kind {
@@ -35,7 +37,7 @@ impl Kind {
         match self {
             // The playbook parser's own limit, so that a file the parser would refuse is not
             // read whole first.
-            Kind::Playbook | Kind::Schedules | Kind::Triggers => {
+            Kind::Playbook | Kind::Schedules | Kind::Triggers | Kind::Tests => {
                 runbook_playbook::MAX_SOURCE_BYTES as u64
             }
             Kind::Inputs | Kind::CaCertificate => MIB,
@@ -51,6 +53,7 @@ impl Kind {
             Kind::Inputs => "inputs files",
             Kind::Fleet => "fleet files",
             Kind::CaCertificate => "CA certificate files",
+            Kind::Tests => "test files",
         }
     }
 }

@@ -14,6 +14,7 @@ mod schema;
 pub mod serve;
 pub mod serve_http;
 pub mod sim;
+pub mod test;
 pub mod tokens;
 pub mod triggers;
 mod validate;
@@ -76,6 +77,7 @@ where
         Command::Audit(args) => audit::run(args),
         Command::Approvals(args) => approvals::list(args),
         Command::Approve(args) => approvals::approve(args),
+        Command::Test(args) => test::run(args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     };

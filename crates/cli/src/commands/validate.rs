@@ -56,6 +56,7 @@ enum Action {
     Playbook,
     Schedules,
     Triggers,
+    Tests,
     Skip(String),
 }
 
@@ -64,7 +65,7 @@ fn action(kind: FileKind, explicit: bool) -> Action {
         FileKind::Playbook => Action::Playbook,
         FileKind::Schedules => Action::Schedules,
         FileKind::Triggers => Action::Triggers,
-        FileKind::Tests => Action::Skip(format!("{}: not checked yet", kind.describe())),
+        FileKind::Tests => Action::Tests,
         FileKind::Inputs | FileKind::SimFleet | FileKind::Other if explicit => Action::Playbook,
         FileKind::Inputs | FileKind::SimFleet => {
             Action::Skip(format!("skipped: looks like {}", kind.describe()))
@@ -250,6 +251,15 @@ fn check_files(found: &[Found], excluded: Vec<String>) -> Report {
             }
             // Checked below, once the valid playbooks they may name are known.
             Action::Triggers => triggers.push((index, source)),
+            Action::Tests => {
+                entry.status = Status::Checked;
+                entry.note = Some("checked as a test file, against its playbook".to_owned());
+                report.diagnostics.extend(crate::testing::check_test_file(
+                    &found[index].path,
+                    &entry.file,
+                    &source,
+                ));
+            }
             Action::Skip(note) => entry.note = Some(note),
         }
     }
@@ -523,10 +533,7 @@ mod tests {
                     assert_eq!((named, found), (Action::Triggers, Action::Triggers));
                 }
                 FileKind::Tests => {
-                    assert!(
-                        matches!(named, Action::Skip(ref note) if note.ends_with("not checked yet"))
-                    );
-                    assert_eq!(named, found);
+                    assert_eq!((named, found), (Action::Tests, Action::Tests));
                 }
                 FileKind::Inputs | FileKind::SimFleet | FileKind::Other => {
                     assert_eq!(named, Action::Playbook);
