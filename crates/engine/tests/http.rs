@@ -233,3 +233,24 @@ async fn without_an_egress_nothing_is_sent() {
         outcome.error
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn each_loop_item_sends_once_with_a_key_of_its_own() {
+    let egress = Scripted::new(vec![status(201, "made")]);
+    let source = "version: 1\nname: http\nsteps:\n  - id: each\n    for_each:\n      items: [a, b, c]\n      concurrency: 3\n      steps:\n        - id: call\n          http: { method: POST, url: \"https://tickets.example.com/{{ item }}\", json: { item: \"{{ item }}\" } }\noutputs:\n  succeeded: \"{{ steps.each.succeeded }}\"\n";
+    let (_, outcome) = run_with_egress(source, &[], egress.clone()).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    let requests = egress.requests();
+    assert_eq!(requests.len(), 3);
+    let keys: std::collections::BTreeSet<String> = requests
+        .iter()
+        .filter_map(|request| {
+            request
+                .headers
+                .iter()
+                .find(|(name, _)| name == "Idempotency-Key")
+                .map(|(_, value)| value.clone())
+        })
+        .collect();
+    assert_eq!(keys.len(), 3, "a key per item: {keys:?}");
+}
