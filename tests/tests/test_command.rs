@@ -130,6 +130,21 @@ fn an_invalid_test_file_exits_2_with_located_problems() {
         "{}",
         outcome.stderr
     );
+    // `runbook validate` checks test files the same way.
+    let validated = Test::new()
+        .env("NO_COLOR", "1")
+        .file("tag-one.yaml", PLAYBOOK)
+        .file("typo.test.yaml", test_file(typo))
+        .args(["validate", "."])
+        .run();
+    assert_eq!(validated.code, 1, "{}", validated.stderr);
+    assert!(
+        validated
+            .stdout
+            .contains("error[RB005]: unknown key `stauts`"),
+        "{}",
+        validated.stdout
+    );
     // A step the playbook does not have, and an undeclared input.
     let unknown = "  - name: unknown names\n    inputs: { hostnme: WIN-DC01 }\n    expect: { steps: { taag: succeeded } }\n";
     let outcome = runbook_test(&[("names.test.yaml", test_file(unknown))], &[]);
