@@ -556,6 +556,17 @@ async fn a_request_that_may_have_been_sent_is_not_sent_again_on_resume() {
     let path = folder.playbook(&posting(&base, false));
     let run_id = run_and_kill_at(&sim, &folder, &path, "http_answered");
     assert_eq!(receiver.seen().len(), 1);
+    // Before the resume, `runs show` says where the request stands.
+    let shown = runbook(&sim, &folder, "")
+        .args(["runs", "show", &run_id])
+        .output()
+        .expect("runs show");
+    assert!(
+        text(&shown.stdout).contains("POST http://127.0.0.1")
+            && text(&shown.stdout).contains("sent, no answer recorded"),
+        "{}",
+        text(&shown.stdout)
+    );
     let output = resume(&sim, &folder, &run_id);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let error = step_error(&output);

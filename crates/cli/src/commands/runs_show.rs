@@ -175,7 +175,35 @@ pub(super) fn shown_text(shown: &Shown) -> String {
             );
         }
     }
+    let requests: Vec<(&String, &serde_json::Value)> = record
+        .progress
+        .iter()
+        .filter_map(|(step, progress)| progress.get("http").map(|http| (step, http)))
+        .collect();
+    if !requests.is_empty() {
+        let _ = writeln!(text, "\n{HEAD}http requests{HEAD:#}");
+        for (step, http) in requests {
+            let _ = writeln!(text, "  {:<16} {}", step, http_request_line(http));
+        }
+    }
     text
+}
+
+/// Where an `http` step's changing request stands, from the progress it saved: answered, not
+/// sent, or sent without a recorded answer (it may have reached its receiver).
+fn http_request_line(http: &serde_json::Value) -> String {
+    let request = format!(
+        "{} {}",
+        http["method"].as_str().unwrap_or("?"),
+        http["url"].as_str().unwrap_or("?")
+    );
+    match (http.get("answer"), http.get("sent")) {
+        (Some(answer), _) if answer.is_object() => {
+            format!("{request}  answered {}", answer["status"])
+        }
+        (_, Some(serde_json::Value::Bool(false))) => format!("{request}  not sent"),
+        _ => format!("{request}  sent, no answer recorded (it may have reached the receiver)"),
+    }
 }
 
 /// `runs show` as text: its events and requests, outputs and error.

@@ -377,7 +377,12 @@ async fn send(
             Err(error) => {
                 if changes && error.nothing_sent() {
                     let record_id = state.record_id(&step.id);
-                    save(engine, state, &record_id, json!({ "sent": false })).await?;
+                    let not_sent = json!({
+                        "method": request.method.as_str(),
+                        "url": shown_url,
+                        "sent": false,
+                    });
+                    save(engine, state, &record_id, not_sent).await?;
                 }
                 Err(failed(state, what, &error))
             }
