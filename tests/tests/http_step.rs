@@ -670,3 +670,46 @@ async fn the_notify_slack_example_posts_its_summary() {
     );
     assert!(!text(&output.stdout).contains("XXXX"));
 }
+
+/// A run queued for `runbook serve` sends its `http` step through the serve process's egress
+/// (its `RUNBOOK_HTTP_ALLOW`), as `runbook run` does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queued_run_posts_through_the_serve_processs_egress() {
+    let (base, receiver) = receiver().await;
+    let sim = simulator().await;
+    let folder = Folder::new();
+    let path = folder.playbook(&posting(&base, false));
+    let queued = runbook(&sim, &folder, "")
+        .arg("enqueue")
+        .arg(&path)
+        .output()
+        .expect("enqueue");
+    assert!(queued.status.success(), "{}", text(&queued.stderr));
+    let run_id = text(&queued.stdout).trim().to_owned();
+    let mut server = runbook(&sim, &folder, "127.0.0.1")
+        .args(["serve", "--workers", "1", "--poll-interval", "100ms"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve started");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let listed = runbook(&sim, &folder, "")
+            .args(["runs", "list", "--json"])
+            .output()
+            .expect("runs list");
+        let runs: Value = serde_json::from_slice(&listed.stdout).unwrap_or_default();
+        let status = runs[0]["status"].as_str().unwrap_or_default().to_owned();
+        if status == "succeeded" || status == "failed" || Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(status, "succeeded", "run {run_id}");
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["method"], "POST");
+    assert!(seen[0]["headers"]["idempotency-key"].is_string());
+}
