@@ -118,7 +118,11 @@ fn a_recording_is_written_and_replays() {
         text(&output.stdout),
         text(&output.stderr)
     );
-    assert!(text(&output.stdout).contains("1 passed"), "{}", text(&output.stdout));
+    assert!(
+        text(&output.stdout).contains("1 passed"),
+        "{}",
+        text(&output.stdout)
+    );
 }
 
 #[test]
@@ -132,7 +136,12 @@ fn an_edited_playbook_fails_naming_the_first_unrecorded_request() {
     .unwrap();
     let output = runbook(folder.path(), &["test", "tests/edited.test.yaml"]);
     let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}\n{}", text(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
     assert!(
         stdout.contains("the run sent GET /api/v2/actions/by-name/IR%20marked%20WIN-DC01")
             && stdout.contains(
@@ -163,7 +172,12 @@ fn a_malformed_recording_fails_its_case_clearly() {
     .unwrap();
     let output = runbook(folder.path(), &["test", "tests/pb.test.yaml"]);
     let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}\n{}", text(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
     assert!(stdout.contains("is not a recording"), "{stdout}");
 }
 
@@ -203,11 +217,7 @@ fn needles(value: &str) -> Vec<String> {
         })
         .collect();
     let json = serde_json::to_string(value).unwrap();
-    vec![
-        value.to_owned(),
-        percent,
-        json.trim_matches('"').to_owned(),
-    ]
+    vec![value.to_owned(), percent, json.trim_matches('"').to_owned()]
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -287,10 +297,9 @@ async fn a_login_session_and_password_are_not_recorded() {
     .await
     .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    let recording: Value = serde_json::from_str(
-        &std::fs::read_to_string(folder.path().join("login.json")).unwrap(),
-    )
-    .unwrap();
+    let recording: Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.path().join("login.json")).unwrap())
+            .unwrap();
     let logins: Vec<&Value> = recording["exchanges"]
         .as_array()
         .unwrap()
@@ -309,9 +318,10 @@ async fn a_login_session_and_password_are_not_recorded() {
     )
     .unwrap();
     let folder_path = folder.path().to_owned();
-    let output = tokio::task::spawn_blocking(move || runbook(&folder_path, &["test", "pb.test.yaml"]))
-        .await
-        .unwrap();
+    let output =
+        tokio::task::spawn_blocking(move || runbook(&folder_path, &["test", "pb.test.yaml"]))
+            .await
+            .unwrap();
     assert_eq!(
         output.status.code(),
         Some(0),

@@ -400,7 +400,10 @@ pub fn execute(
                     path.display()
                 ),
                 Err(error) => {
-                    anstream::eprintln!("runbook: could not write the recording {}: {error}", path.display());
+                    anstream::eprintln!(
+                        "runbook: could not write the recording {}: {error}",
+                        path.display()
+                    );
                 }
             }
         }

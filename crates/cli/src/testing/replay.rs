@@ -178,13 +178,15 @@ async fn answer(
     if state.mismatch.is_none() {
         state.mismatch = Some(message.clone());
     }
-    json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({ "text": message }))
+    json_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &json!({ "text": message }),
+    )
 }
 
 /// The recorded answer: its status and body (JSON content type when the body is JSON).
 fn recorded(exchange: &RecordedExchange) -> Response {
-    let status =
-        StatusCode::from_u16(exchange.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = StatusCode::from_u16(exchange.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match &exchange.response_body {
         Value::Null => plain(status, String::new()),
         Value::String(text) => plain(status, text.clone()),
@@ -195,9 +197,10 @@ fn recorded(exchange: &RecordedExchange) -> Response {
 fn plain(status: StatusCode, text: String) -> Response {
     let mut response = Response::new(Body::from(text));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
@@ -230,7 +233,11 @@ mod tests {
             version: 1,
             playbook: "p".to_owned(),
             exchanges: vec![
-                exchange("POST", "/api/v2/session/login", json!({"data": {"session": "x"}})),
+                exchange(
+                    "POST",
+                    "/api/v2/session/login",
+                    json!({"data": {"session": "x"}}),
+                ),
                 exchange("GET", "/api/v2/a?x=1", json!({"data": "{run_id}"})),
                 exchange("POST", "/api/v2/actions", json!({"data": {}})),
                 exchange("GET", "/api/v2/unused", json!({})),
@@ -244,7 +251,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(first.status(), 200);
-        assert_eq!(first.json::<Value>().await.unwrap(), json!({"data": "run-9"}));
+        assert_eq!(
+            first.json::<Value>().await.unwrap(),
+            json!({"data": "run-9"})
+        );
         let second = http
             .get(format!("{}/api/v2/b", server.base_url()))
             .send()
