@@ -378,13 +378,24 @@ pub fn sim_client(
     auth: Auth,
     request_timeout: Duration,
 ) -> anyhow::Result<TaniumClient> {
+    scaled_client(sim.base_url(), scale, auth, request_timeout)
+}
+
+/// A client of the server at `base_url` (a simulator, or a replay of a recording) whose clock
+/// runs `scale` times faster than the wall clock.
+pub fn scaled_client(
+    base_url: String,
+    scale: f64,
+    auth: Auth,
+    request_timeout: Duration,
+) -> anyhow::Result<TaniumClient> {
     let tuning = Tuning {
         question_poll_interval: Tuning::default().question_poll_interval.div_f64(scale),
         ..Tuning::default()
     };
     Ok(TaniumClient::with_tuning(
         ClientConfig {
-            base_url: sim.base_url(),
+            base_url,
             auth,
             ca_cert_pem: None,
             insecure: false,

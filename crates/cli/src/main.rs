@@ -9,6 +9,7 @@ mod connect;
 mod inputs;
 mod plan_file;
 mod progress;
+mod recording;
 mod render;
 mod store;
 mod testing;

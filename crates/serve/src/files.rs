@@ -28,6 +28,8 @@ pub enum Kind {
     CaCertificate,
     /// A test file of `runbook test`.
     Tests,
+    /// A recording of a run's HTTP exchanges (`runbook run --record`), replayed by `runbook test`.
+    Recording,
 }
 
 impl Kind {
@@ -41,7 +43,7 @@ impl Kind {
                 runbook_playbook::MAX_SOURCE_BYTES as u64
             }
             Kind::Inputs | Kind::CaCertificate => MIB,
-            Kind::Fleet => 16 * MIB,
+            Kind::Fleet | Kind::Recording => 16 * MIB,
         }
     }
 
@@ -54,6 +56,7 @@ impl Kind {
             Kind::Fleet => "fleet files",
             Kind::CaCertificate => "CA certificate files",
             Kind::Tests => "test files",
+            Kind::Recording => "recordings",
         }
     }
 }

@@ -69,7 +69,7 @@ mod request;
 pub mod results;
 pub mod targeting;
 
-pub use client::{AskedQuestion, RequestObserver, TaniumClient};
+pub use client::{AskedQuestion, ObservedExchange, RequestObserver, TaniumClient};
 pub use config::{Auth, ClientConfig, RetryPolicy, Tuning};
 pub use error::Error;
 pub use model::{

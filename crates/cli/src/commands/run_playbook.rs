@@ -13,7 +13,7 @@ use runbook_engine::{
 };
 use runbook_serve::{holder_is_gone, host_name};
 use runbook_store::{FencedStore, Heartbeat, SqlStore};
-use runbook_tanium::RequestObserver;
+use runbook_tanium::{ObservedExchange, RequestObserver};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -21,6 +21,7 @@ use crate::commands::OutputFormat;
 use crate::connect::{ConnectArgs, UsageError, connect};
 use crate::inputs::{InputArgs, bind, bind_over, parse_playbook, read_playbook};
 use crate::plan_file::{self, PlanIssueGuard, Reviewed, STALE_PLAN, Tolerance};
+use crate::recording::{self, Recorder};
 use crate::render::{EventFormat, Renderer};
 use crate::store::StoreArgs;
 
@@ -47,6 +48,13 @@ pub struct RunArgs {
     /// it, e.g. 10%.
     #[arg(long, requires = "plan", value_name = "PERCENT", default_value = "0%", value_parser = Tolerance::parse)]
     pub count_tolerance: Tolerance,
+
+    /// Record the run's HTTP exchanges with Tanium, in order, into FILE (JSON, written at the
+    /// end of the run, also when it fails; mode 0600), for `replay:` cases of `runbook test`.
+    /// Methods, paths, statuses and bodies only, never headers; every secret, derived
+    /// secret, API token, password and session is replaced with [REDACTED]. Works with --sim.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 
     #[command(flatten)]
     pub inputs: InputArgs,
@@ -90,10 +98,16 @@ impl OutputArgs {
     }
 }
 
-/// Forwards the client's requests to the event stream.
-struct RequestEvents(Arc<Renderer>, Redactor);
+/// Forwards the client's requests to the event stream (and to the recorder of `--record`).
+struct RequestEvents(Arc<Renderer>, Redactor, Option<Arc<Recorder>>);
 
 impl RequestObserver for RequestEvents {
+    fn exchange_bodies(&self, exchange: &ObservedExchange<'_>) {
+        if let Some(recorder) = &self.2 {
+            recorder.observe(exchange);
+        }
+    }
+
     fn exchange(&self, method: &str, path: &str, status: Option<u16>, elapsed: Duration) {
         // A path can carry an action's name, which a template may have built from a secret.
         self.0.emit(&runbook_engine::Event::RequestSent {
@@ -131,6 +145,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         &args.connect,
         &args.store,
         None,
+        args.record.as_deref(),
     )
 }
 
@@ -202,6 +217,7 @@ fn run_plan(args: &RunArgs, plan_path: &Path) -> anyhow::Result<u8> {
         &args.connect,
         &args.store,
         Some(checks),
+        args.record.as_deref(),
     )
 }
 
@@ -254,6 +270,7 @@ pub fn execute(
     connect_args: &ConnectArgs,
     store_args: &StoreArgs,
     plan: Option<PlanChecks>,
+    record_to: Option<&Path>,
 ) -> anyhow::Result<u8> {
     // Who started it, by name: an `approve` gate never lets its starter decide it.
     if record.is_none() {
@@ -310,8 +327,12 @@ pub fn execute(
             }
             _ => None,
         };
-        let observer: Arc<dyn RequestObserver> =
-            Arc::new(RequestEvents(renderer.clone(), request.redactor.clone()));
+        let recorder = record_to.map(|_| Arc::new(Recorder::new()));
+        let observer: Arc<dyn RequestObserver> = Arc::new(RequestEvents(
+            renderer.clone(),
+            request.redactor.clone(),
+            recorder.clone(),
+        ));
         let connection = connect(connect_args, Some(observer)).await?;
         // A reviewed plan: checked against the server before anything is sent, and again
         // before each `issue` sends its action.
@@ -365,6 +386,27 @@ pub fn execute(
             }
         };
         renderer.finish();
+        if let (Some(recorder), Some(path)) = (&recorder, record_to) {
+            let recording = recorder.finish(
+                &request.playbook.name,
+                &request.run_id,
+                &request.redactor,
+                &credentials(&connection),
+            );
+            match recording::write(path, &recording) {
+                Ok(()) => anstream::eprintln!(
+                    "runbook: recorded {} exchange(s) in {}",
+                    recording.exchanges.len(),
+                    path.display()
+                ),
+                Err(error) => {
+                    anstream::eprintln!(
+                        "runbook: could not write the recording {}: {error}",
+                        path.display()
+                    );
+                }
+            }
+        }
         let code = match outcome {
             Some(outcome) => {
                 if !output.is_json() && outcome.status == RunStatus::Succeeded {
@@ -412,6 +454,19 @@ pub fn execute(
         }
         Ok(code)
     })
+}
+
+/// The connection's own secrets, for a recording to leave out: the simulator's API token and
+/// password, or TANIUM_TOKEN and TANIUM_PASSWORD.
+fn credentials(connection: &crate::connect::Connection) -> Vec<String> {
+    match &connection.sim {
+        Some(sim) => vec![sim.api_token(), sim.credentials().1],
+        None => ["TANIUM_TOKEN", "TANIUM_PASSWORD"]
+            .iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .filter(|value| !value.trim().is_empty())
+            .collect(),
+    }
 }
 
 /// The store as this process's claim on the run sees it. A new run holds its claim from its

@@ -505,6 +505,7 @@ fn resume(mut args: ResumeArgs) -> anyhow::Result<u8> {
         &args.connect,
         &args.store,
         None,
+        None,
     )
 }
 

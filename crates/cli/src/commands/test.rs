@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -108,7 +108,12 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
                     continue;
                 }
                 let playbook = playbook.clone();
-                let test_case = test_case.clone();
+                let mut test_case = test_case.clone();
+                // A recording is relative to its test file.
+                if let Some(replay) = &mut test_case.replay {
+                    let folder = suite.path.parent().unwrap_or(Path::new("."));
+                    replay.value = folder.join(&replay.value).display().to_string();
+                }
                 let limit = limit.clone();
                 running.spawn(async move {
                     let _permit = limit.acquire_owned().await;

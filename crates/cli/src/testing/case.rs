@@ -2,19 +2,21 @@
 //! process on a fast clock, and what the run did compared with what the case expects.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use runbook_engine::{CollectEvents, Engine, Event, Pace, RunRequest, RunStatus};
+use runbook_engine::{CollectEvents, Engine, Event, Pace, RunOutcome, RunRequest, RunStatus};
 use runbook_playbook::{
     ApprovalChoice, ExpectedRequest, FleetChoice, Playbook, SimWorld, TestCase,
 };
-use runbook_tanium::{Auth, TaniumPlatform};
+use runbook_tanium::{Auth, TaniumClient, TaniumPlatform};
 use runbook_tanium_sim::{Faults, Inspector, SimConfig, Simulator};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::connect::sim_client;
+use super::replay::ReplayServer;
+use crate::connect::{scaled_client, sim_client};
 
 /// How much faster than the wall clock a case's simulated time runs unless it says.
 pub const TIME_SCALE: f64 = 1000.0;
@@ -56,6 +58,10 @@ struct Observed {
     outputs: Value,
     steps: BTreeMap<String, &'static str>,
     inspector: Inspector,
+    /// The first request a replay server did not have next in its recording.
+    replay_mismatch: Option<String>,
+    /// How many recorded exchanges a replay left unanswered (not a failure of its own).
+    replay_unused: usize,
 }
 
 /// The simulator's world of a case.
@@ -125,7 +131,19 @@ pub async fn run_case(playbook: Arc<Playbook>, case: &TestCase) -> CaseResult {
     let line = case.span.line;
     match observed {
         Ok(observed) => {
-            let mismatches = compare(case, &observed);
+            let mut mismatches = compare(case, &observed);
+            // Recorded exchanges left over are fine (a run may end sooner than the recorded
+            // one), but worth knowing when the case fails anyway.
+            if !mismatches.is_empty() && observed.replay_unused > 0 {
+                mismatches.push(Mismatch {
+                    what: "replay (note)".to_owned(),
+                    expected: "the recording's exchanges used up".to_owned(),
+                    actual: format!(
+                        "{} recorded exchange(s) left unasked",
+                        observed.replay_unused
+                    ),
+                });
+            }
             CaseResult {
                 name: case.name.clone(),
                 line,
@@ -152,14 +170,10 @@ pub async fn run_case(playbook: Arc<Playbook>, case: &TestCase) -> CaseResult {
     }
 }
 
-/// Runs the playbook against the case's own simulator.
+/// Runs the playbook against the case's own simulator, or its replay server.
 async fn observe(playbook: Arc<Playbook>, case: &TestCase) -> Result<Observed, String> {
-    if case.replay.is_some() {
-        return Err(
-            "`replay` cases need recordings (`runbook run --record`), which this version of \
-             runbook does not make yet"
-                .to_owned(),
-        );
+    if let Some(replay) = &case.replay {
+        return observe_replay(playbook, case, Path::new(&replay.value)).await;
     }
     let config = sim_config(&case.sim)?;
     let scale = config.time_scale;
@@ -173,7 +187,46 @@ async fn observe(playbook: Arc<Playbook>, case: &TestCase) -> Result<Observed, S
         Duration::from_secs(60),
     )
     .map_err(|error| format!("{error:#}"))?;
-    let inputs = runbook_playbook::bind_inputs(&playbook, &[], &case.inputs).map_err(|errors| {
+    let request = run_request(&playbook, case)?;
+    let ran = run_engine(&request, client, sim.base_url(), scale).await;
+    let inspector = sim.inspect();
+    sim.shutdown().await;
+    ran.map(|(outcome, events)| observed(outcome, &events, inspector, None, 0))
+}
+
+/// Runs the playbook against a server answering the recording at `path` in order.
+async fn observe_replay(
+    playbook: Arc<Playbook>,
+    case: &TestCase,
+    path: &Path,
+) -> Result<Observed, String> {
+    let recording = crate::recording::read(path)?;
+    let request = run_request(&playbook, case)?;
+    let server = ReplayServer::start(recording, &request.run_id).await?;
+    // The replay server takes any token.
+    let client = scaled_client(
+        server.base_url(),
+        TIME_SCALE,
+        Auth::Token(SecretString::from("replay")),
+        Duration::from_secs(60),
+    )
+    .map_err(|error| format!("{error:#}"))?;
+    let ran = run_engine(&request, client, server.base_url(), TIME_SCALE).await;
+    let replayed = server.finish().await;
+    ran.map(|(outcome, events)| {
+        observed(
+            outcome,
+            &events,
+            replayed.inspector,
+            replayed.mismatch,
+            replayed.unused,
+        )
+    })
+}
+
+/// The case's run: its playbook with the case's inputs and secrets.
+fn run_request(playbook: &Arc<Playbook>, case: &TestCase) -> Result<RunRequest, String> {
+    let inputs = runbook_playbook::bind_inputs(playbook, &[], &case.inputs).map_err(|errors| {
         let texts: Vec<String> = errors.iter().map(ToString::to_string).collect();
         format!("inputs: {}", texts.join("; "))
     })?;
@@ -188,19 +241,38 @@ async fn observe(playbook: Arc<Playbook>, case: &TestCase) -> Result<Observed, S
             .secrets
             .insert(name.clone(), SecretString::from(value));
     }
+    Ok(request)
+}
+
+/// Runs the engine in this process against the server at `base_url` on a clock `scale` times
+/// faster than the wall clock.
+async fn run_engine(
+    request: &RunRequest,
+    client: TaniumClient,
+    base_url: String,
+    scale: f64,
+) -> Result<(RunOutcome, Vec<Event>), String> {
     let events = Arc::new(CollectEvents::new());
     let egress = runbook_egress::HttpEgress::new(runbook_egress::EgressConfig {
         allow: Vec::new(),
-        tanium_url: Some(sim.base_url()),
+        tanium_url: Some(base_url),
         ca_cert_pem: None,
     })?;
     let engine = Engine::new(Arc::new(TaniumPlatform::new(client)), events.clone())
         .with_pace(Pace::scaled(scale))
         .with_egress(Arc::new(egress));
-    let outcome = engine.run(&request).await;
-    let inspector = sim.inspect();
-    sim.shutdown().await;
-    Ok(Observed {
+    let outcome = engine.run(request).await;
+    Ok((outcome, events.events()))
+}
+
+fn observed(
+    outcome: RunOutcome,
+    events: &[Event],
+    inspector: Inspector,
+    replay_mismatch: Option<String>,
+    replay_unused: usize,
+) -> Observed {
+    Observed {
         status: match outcome.status {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
@@ -210,9 +282,11 @@ async fn observe(playbook: Arc<Playbook>, case: &TestCase) -> Result<Observed, S
         .to_owned(),
         error: outcome.error,
         outputs: outcome.outputs,
-        steps: step_states(&events.events()),
+        steps: step_states(events),
         inspector,
-    })
+        replay_mismatch,
+        replay_unused,
+    }
 }
 
 /// How each step ended, by id. A step inside a loop ran once per item (`each[2].tag`): it
@@ -284,6 +358,13 @@ fn compare(case: &TestCase, observed: &Observed) -> Vec<Mismatch> {
             actual,
         });
     };
+    if let Some(mismatch) = &observed.replay_mismatch {
+        differ(
+            "replay".to_owned(),
+            "the recorded requests, in order".to_owned(),
+            mismatch.clone(),
+        );
+    }
     let expect = &case.expect;
     if let Some(status) = &expect.status
         && status.as_str() != observed.status

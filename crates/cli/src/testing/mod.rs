@@ -3,6 +3,7 @@
 //! results reported ([`report`]).
 
 pub mod case;
+pub mod replay;
 pub mod report;
 
 use std::path::{Path, PathBuf};

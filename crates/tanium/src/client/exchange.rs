@@ -28,6 +28,8 @@ pub(super) enum Failure {
         status: u16,
         text: Option<String>,
         retry_after: Option<Duration>,
+        /// The answer's body as sent, for observers that see bodies.
+        body: Vec<u8>,
     },
     /// The connection was never made, so the request never reached the server.
     Connect(String),
@@ -107,11 +109,18 @@ pub(super) fn backoff(retry: RetryPolicy) -> ExponentialBuilder {
         .with_jitter()
 }
 
+/// A successful answer: its status (2xx) and its body.
+#[derive(Debug)]
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) body: Vec<u8>,
+}
+
 /// Sends one prepared request and reads the whole answer.
 pub(super) async fn exchange(
     builder: reqwest::RequestBuilder,
     path: &str,
-) -> Result<Vec<u8>, Failure> {
+) -> Result<Answer, Failure> {
     let response = builder
         .send()
         .await
@@ -138,12 +147,16 @@ pub(super) async fn exchange(
         "tanium answer"
     );
     if status.is_success() {
-        return Ok(body);
+        return Ok(Answer {
+            status: status.as_u16(),
+            body,
+        });
     }
     Err(Failure::Status {
         status: status.as_u16(),
         text: error_text(&body),
         retry_after,
+        body,
     })
 }
 

@@ -26,7 +26,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::sync::RwLock;
 
-use self::exchange::{Failure, backoff, exchange, failure_kind, path_for_logs};
+use self::exchange::{Answer, Failure, backoff, exchange, failure_kind, path_for_logs};
 use self::session::Session;
 use crate::config::{Auth, ClientConfig, RetryPolicy, Tuning};
 use crate::error::Error;
@@ -49,6 +49,26 @@ pub struct TaniumClient {
 /// sees the method, the path, the status and the time taken: never headers or bodies.
 pub trait RequestObserver: Send + Sync {
     fn exchange(&self, method: &str, path: &str, status: Option<u16>, elapsed: Duration);
+
+    /// Told about every exchange with its bodies (for `runbook run --record`): each attempt
+    /// of [`RequestObserver::exchange`], and the logins too, whose password is replaced with
+    /// `[REDACTED]` before an observer sees the request body. Never headers (the session
+    /// header, the token). Does nothing unless implemented.
+    fn exchange_bodies(&self, _exchange: &ObservedExchange<'_>) {}
+}
+
+/// One HTTP exchange as [`RequestObserver::exchange_bodies`] sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct ObservedExchange<'a> {
+    pub method: &'a str,
+    /// The path with its query, as sent (after the base URL).
+    pub path: &'a str,
+    /// The request body as sent, if any.
+    pub request_body: Option<&'a [u8]>,
+    /// The answer's status; `None` when no answer came (connection failed or cut).
+    pub status: Option<u16>,
+    /// The answer's body, when an answer was read whole.
+    pub response_body: Option<&'a [u8]>,
 }
 
 #[derive(Clone, Default)]
@@ -167,6 +187,10 @@ impl TaniumClient {
 
     /// Sends a request and returns the raw answer body.
     pub async fn send_raw(&self, request: &Request) -> Result<Vec<u8>, Error> {
+        self.send_answer(request).await.map(|answer| answer.body)
+    }
+
+    async fn send_answer(&self, request: &Request) -> Result<Answer, Error> {
         let login = matches!(self.inner.auth, Auth::Login { .. });
         let mut renewed = false;
         loop {
@@ -189,7 +213,7 @@ impl TaniumClient {
         &self,
         request: &Request,
         token: &SecretString,
-    ) -> Result<Vec<u8>, Failure> {
+    ) -> Result<Answer, Failure> {
         let retry = self.inner.retry;
         let safe = request.safe_to_repeat;
         (|| self.send_once(request, token))
@@ -213,7 +237,7 @@ impl TaniumClient {
             .await
     }
 
-    async fn send_once(&self, request: &Request, token: &SecretString) -> Result<Vec<u8>, Failure> {
+    async fn send_once(&self, request: &Request, token: &SecretString) -> Result<Answer, Failure> {
         let url = format!("{}{}", self.inner.base_url, request.path);
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
@@ -233,8 +257,9 @@ impl TaniumClient {
         if let Some(options) = &request.options {
             builder = builder.header("tanium-options", crate::request::header_json(options));
         }
-        if let Some(body) = &request.body {
-            builder = builder.body(body.to_string());
+        let body_text = request.body.as_ref().map(Value::to_string);
+        if let Some(body) = &body_text {
+            builder = builder.body(body.clone());
         }
         let _permit = self
             .inner
@@ -245,10 +270,10 @@ impl TaniumClient {
         let started = tokio::time::Instant::now();
         let result = exchange(builder, &request.path).await;
         if let Some(observer) = &self.observer.0 {
-            let status = match &result {
-                Ok(_) => Some(200),
-                Err(Failure::Status { status, .. }) => Some(*status),
-                Err(_) => None,
+            let (status, response_body) = match &result {
+                Ok(answer) => (Some(answer.status), Some(answer.body.as_slice())),
+                Err(Failure::Status { status, body, .. }) => (Some(*status), Some(body.as_slice())),
+                Err(_) => (None, None),
             };
             observer.exchange(
                 request.method.as_str(),
@@ -256,6 +281,13 @@ impl TaniumClient {
                 status,
                 started.elapsed(),
             );
+            observer.exchange_bodies(&ObservedExchange {
+                method: request.method.as_str(),
+                path: &request.path,
+                request_body: body_text.as_deref().map(str::as_bytes),
+                status,
+                response_body,
+            });
         }
         result
     }

@@ -7,8 +7,8 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use super::TaniumClient;
-use super::exchange::{Failure, LOGIN_HINT, backoff, exchange};
+use super::exchange::{Answer, Failure, LOGIN_HINT, backoff, exchange};
+use super::{ObservedExchange, TaniumClient};
 use crate::config::Auth;
 use crate::error::Error;
 use crate::request::{Method, Request};
@@ -55,6 +55,36 @@ impl TaniumClient {
         Ok(())
     }
 
+    /// Tells the observer about a login attempt: its request body with the password replaced.
+    fn observe_login(
+        &self,
+        path: &str,
+        domain: Option<&str>,
+        username: &str,
+        result: &Result<Answer, Failure>,
+    ) {
+        let Some(observer) = &self.observer.0 else {
+            return;
+        };
+        let mut shown = json!({ "username": username, "password": "[REDACTED]" });
+        if let (Some(domain), Some(object)) = (domain, shown.as_object_mut()) {
+            object.insert("domain".to_owned(), json!(domain));
+        }
+        let shown = shown.to_string();
+        let (status, response_body) = match result {
+            Ok(answer) => (Some(answer.status), Some(answer.body.as_slice())),
+            Err(Failure::Status { status, body, .. }) => (Some(*status), Some(body.as_slice())),
+            Err(_) => (None, None),
+        };
+        observer.exchange_bodies(&ObservedExchange {
+            method: "POST",
+            path,
+            request_body: Some(shown.as_bytes()),
+            status,
+            response_body,
+        });
+    }
+
     async fn login(&self) -> Result<SecretString, Error> {
         let Auth::Login {
             username,
@@ -75,21 +105,23 @@ impl TaniumClient {
         // The body holds the password: it is built per attempt and never logged or stored.
         let body = SecretString::from(body.to_string());
         let retry = self.inner.retry;
-        let answer = (|| {
+        let answer = (|| async {
             let builder = self
                 .inner
                 .http
                 .post(&url)
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
                 .body(body.expose_secret().to_owned());
-            exchange(builder, path)
+            let result = exchange(builder, path).await;
+            self.observe_login(path, domain.as_deref(), username, &result);
+            result
         })
         .retry(backoff(retry))
         .sleep(tokio::time::sleep)
         .when(|failure: &Failure| failure.retryable(true))
         .await;
         let bytes = match answer {
-            Ok(bytes) => bytes,
+            Ok(answer) => answer.body,
             Err(Failure::Status {
                 status: 401 | 403, ..
             }) => {
