@@ -56,7 +56,8 @@ fn main() -> ExitCode {
         .unwrap_or(3);
     let result = (|| -> Result<(), String> {
         let runbook = runbook_next_to_me()?;
-        let folder = std::env::temp_dir().join(format!("runbook-test-cases-{}", std::process::id()));
+        let folder =
+            std::env::temp_dir().join(format!("runbook-test-cases-{}", std::process::id()));
         std::fs::create_dir_all(&folder).map_err(|error| error.to_string())?;
         write_suite(&folder)?;
         println!(
