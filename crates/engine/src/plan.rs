@@ -110,9 +110,7 @@ pub(crate) struct Scope<'s> {
 }
 
 impl Scope<'_> {
-    /// The names as a plan may show them: secret inputs and what was computed from them
-    /// `[REDACTED]` (secrets are placeholders already), so that a render against them can be
-    /// shown as it is.
+    /// The names as a plan may show them: secret inputs and their derivations `[REDACTED]`.
     pub(crate) fn shown_context(&self) -> TemplateContext {
         TemplateContext::new(&mask(self.names, &self.taint))
     }
@@ -170,8 +168,7 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// Judges the URLs of `http` steps by `egress`'s policy: a URL it refuses is a problem of
-    /// the plan. Nothing is sent.
+    /// Judges `http` steps' URLs by `egress`'s policy (a refusal is a problem); sends nothing.
     pub fn with_egress(mut self, egress: &'a dyn Egress) -> Self {
         self.egress = Some(egress);
         self
