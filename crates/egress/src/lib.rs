@@ -24,7 +24,6 @@ use std::net::SocketAddr;
 
 use async_trait::async_trait;
 use runbook_engine::{Egress, EgressError, HttpAnswer, HttpRequest};
-use tokio::sync::OnceCell;
 
 use crate::policy::{Pattern, Policy, Tanium};
 
@@ -55,8 +54,6 @@ pub struct HttpEgress {
     /// name that resolves to the same checked addresses again reuses its client and its
     /// connections; other addresses get a client of their own.
     pinned: std::sync::Mutex<std::collections::HashMap<(String, Vec<SocketAddr>), reqwest::Client>>,
-    /// The Tanium server's addresses, resolved once when first needed.
-    tanium_addresses: OnceCell<Vec<SocketAddr>>,
 }
 
 /// RUNBOOK_HTTP_ALLOW's text as patterns: split on commas and whitespace, empty pieces dropped.
@@ -99,7 +96,6 @@ impl HttpEgress {
             certificates,
             by_address,
             pinned: std::sync::Mutex::default(),
-            tanium_addresses: OnceCell::new(),
         })
     }
 }

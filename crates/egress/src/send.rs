@@ -8,8 +8,8 @@
 use std::net::SocketAddr;
 
 use reqwest::header::{
-    AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HeaderMap, HeaderName,
-    HeaderValue, LOCATION, PROXY_AUTHORIZATION, TRANSFER_ENCODING,
+    CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION,
+    TRANSFER_ENCODING,
 };
 use reqwest::{Method, Url};
 use runbook_engine::{EgressError, EgressErrorKind, HttpAnswer, HttpMethod, HttpRequest};
@@ -231,9 +231,14 @@ impl HttpEgress {
                 }
             }
             if next.origin() != target.origin() {
-                for name in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION] {
-                    headers.remove(name);
+                // Headers and bodies the playbook wrote may hold secrets: none of them goes to
+                // another origin. A redirect that keeps the body (307, 308) is not followed.
+                if body.is_some() {
+                    return Err(redirect_refused(format!(
+                        "{from} answered with a redirect ({status}) to another origin, {to}, that                          would carry the request's body there; the redirect was not followed"
+                    )));
                 }
+                headers.clear();
             }
             previous = Some(from);
             target = next;
@@ -302,7 +307,7 @@ impl HttpEgress {
                 (addresses, client)
             }
         };
-        let tanium = self.tanium_addresses().await;
+        let tanium = self.tanium_addresses().await?;
         self.policy.check_addresses(target, &addresses, &tanium)?;
         let mut builder = client
             .request(method.clone(), target.url.clone())
@@ -330,24 +335,28 @@ impl HttpEgress {
         })
     }
 
-    /// The Tanium server's addresses: resolved once (a failure is not kept, and leaves the
-    /// check by name and port).
-    async fn tanium_addresses(&self) -> Vec<SocketAddr> {
+    /// The Tanium server's addresses, resolved for every request (they may move, on a
+    /// failover). When its name does not resolve, nothing is sent: the egress cannot tell
+    /// whether the request would reach it.
+    async fn tanium_addresses(&self) -> Result<Vec<SocketAddr>, EgressError> {
         let Some(tanium) = &self.policy.tanium else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         if let UrlHost::Address(address) = tanium.host {
-            return vec![SocketAddr::new(address, tanium.port)];
+            return Ok(vec![SocketAddr::new(address, tanium.port)]);
         }
-        let resolved = self
-            .tanium_addresses
-            .get_or_try_init(|| async {
-                tokio::net::lookup_host((tanium.host_str.as_str(), tanium.port))
-                    .await
-                    .map(|addresses| addresses.collect::<Vec<_>>())
+        tokio::net::lookup_host((tanium.host_str.as_str(), tanium.port))
+            .await
+            .map(|addresses| addresses.collect::<Vec<_>>())
+            .map_err(|err| {
+                EgressError::new(
+                    EgressErrorKind::NotSent,
+                    format!(
+                        "the Tanium server's name {} does not resolve ({err}), so whether this                          request would reach it cannot be told; nothing was sent",
+                        tanium.host_str
+                    ),
+                )
             })
-            .await;
-        resolved.cloned().unwrap_or_default()
     }
 }
 

@@ -327,45 +327,65 @@ async fn redirects_are_followed_up_to_the_limit() {
 }
 
 #[tokio::test]
-async fn credentials_are_dropped_on_a_hop_to_another_origin_only() {
+async fn nothing_the_playbook_wrote_goes_to_another_origin() {
     let other = Receiver::start(|_| answer(200, &[], "other")).await;
     let to_other = other.url("/landing");
+    let to_other_too = to_other.clone();
     let first = Receiver::start(move |seen| match seen.path.as_str() {
         "/cross" => answer(307, &[("Location", to_other.as_str())], ""),
+        "/cross-get" => answer(302, &[("Location", to_other_too.as_str())], ""),
         "/same" => answer(307, &[("Location", "/landing")], ""),
         _ => answer(200, &[], "same"),
     })
     .await;
     let egress = egress(&["127.0.0.1"], None);
-    let with_credentials = |path: &str| {
-        let mut sent = request(HttpMethod::Post, first.url(path));
+    let with_credentials = |method: HttpMethod, path: &str, body: bool| {
+        let mut sent = request(method, first.url(path));
         sent.headers = vec![
             ("Authorization".to_owned(), "Bearer secret".to_owned()),
             ("Cookie".to_owned(), "session=secret".to_owned()),
             ("Proxy-Authorization".to_owned(), "Basic secret".to_owned()),
-            ("X-Kept".to_owned(), "kept".to_owned()),
+            ("X-Api-Key".to_owned(), "secret".to_owned()),
         ];
-        sent.body = Some(b"payload".to_vec());
+        sent.body = body.then(|| b"payload".to_vec());
         sent
     };
+    // A redirect that would carry the body to another origin is not followed.
+    let err = egress
+        .send(&with_credentials(HttpMethod::Post, "/cross", true))
+        .await
+        .expect_err("not followed");
+    assert_eq!(
+        err.kind,
+        EgressErrorKind::RedirectRefused,
+        "{}",
+        err.message
+    );
+    assert!(other.seen().is_empty());
+    // One without a body goes there with none of the playbook's headers.
     egress
-        .send(&with_credentials("/cross"))
+        .send(&with_credentials(HttpMethod::Get, "/cross-get", false))
         .await
         .expect("followed");
     let landed = other.seen().pop().expect("received");
-    assert_eq!(landed.header("x-kept"), Some("kept"));
-    assert_eq!(landed.body, b"payload");
-    for name in ["authorization", "cookie", "proxy-authorization"] {
+    for name in [
+        "authorization",
+        "cookie",
+        "proxy-authorization",
+        "x-api-key",
+    ] {
         assert_eq!(landed.header(name), None, "{name}");
     }
+    // The same origin keeps them, and the body.
     egress
-        .send(&with_credentials("/same"))
+        .send(&with_credentials(HttpMethod::Post, "/same", true))
         .await
         .expect("followed");
     let landed = first.seen().pop().expect("received");
     assert_eq!(landed.path, "/landing");
     assert_eq!(landed.header("authorization"), Some("Bearer secret"));
-    assert_eq!(landed.header("cookie"), Some("session=secret"));
+    assert_eq!(landed.header("x-api-key"), Some("secret"));
+    assert_eq!(landed.body, b"payload");
 }
 
 #[tokio::test]

@@ -266,6 +266,14 @@ pub(crate) fn special_address(address: IpAddr) -> Option<&'static str> {
                 Some("the unspecified address")
             } else if address.segments()[0] & 0xffc0 == 0xfe80 {
                 Some("a link-local address (cloud metadata lives there)")
+            } else if address == Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x254) {
+                Some("the cloud metadata address")
+            } else if address.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                // NAT64 (64:ff9b::a.b.c.d) reaches the IPv4 address it carries.
+                let [.., a, b] = address.segments();
+                let [a1, a2] = a.to_be_bytes();
+                let [b1, b2] = b.to_be_bytes();
+                v4(Ipv4Addr::new(a1, a2, b1, b2))
             } else {
                 // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) forms.
                 address.to_ipv4().and_then(v4)
@@ -475,12 +483,18 @@ impl Policy {
                      http step"
                 )));
             }
-            if !target.by_name
+            // A name reaches such an address only when it is `localhost` allowed by name: any
+            // other name resolving there (a rebinding, a hostile DNS answer) is refused.
+            let written_so = match &target.host {
+                UrlHost::Address(_) => true,
+                UrlHost::Name(name) => special_name(name),
+            };
+            if !(target.by_name && written_so)
                 && let Some(kind) = special_address(address.ip())
             {
                 return Err(refused(format!(
                     "an http step may not reach {named}: it resolves to {kind} ({}), reachable \
-                     only when allowed by name, not by a wildcard; {}",
+                     only through that address or `localhost` allowed by name; {}",
                     address.ip(),
                     how_to_allow(&target.shown)
                 )));

@@ -316,13 +316,30 @@ fn resolved_addresses_are_checked() {
         .check_addresses(&target, &[private], &[private])
         .expect_err("the Tanium server");
     assert!(err.message.contains("Tanium server"), "{}", err.message);
+    // A name allowed exactly still does not reach loopback or metadata by resolving there
+    // (a rebinding): only `localhost` does, or the address written in the URL.
     let named = policy(&["svc.corp"], None);
     let target = named.judge("https://svc.corp/").expect("allowed");
-    assert!(named.check_addresses(&target, &[loopback], &[]).is_ok());
+    for address in [loopback, metadata] {
+        assert!(named.check_addresses(&target, &[address], &[]).is_err());
+    }
+    let local = policy(&["localhost"], None);
+    let target = local.judge("https://localhost/").expect("allowed");
+    assert!(local.check_addresses(&target, &[loopback], &[]).is_ok());
     let unspecified: SocketAddr = "0.0.0.0:443".parse().expect("address");
     assert!(
-        named
+        local
             .check_addresses(&target, &[unspecified], &[loopback])
             .is_err()
     );
+    // Cloud metadata over IPv6, and NAT64 around a link-local IPv4 address.
+    let anything = policy(&["*"], None);
+    let target = anything.judge("https://svc.corp/").expect("allowed");
+    for address in ["[fd00:ec2::254]:443", "[64:ff9b::a9fe:a9fe]:443"] {
+        let address: SocketAddr = address.parse().expect("address");
+        assert!(
+            anything.check_addresses(&target, &[address], &[]).is_err(),
+            "{address}"
+        );
+    }
 }
