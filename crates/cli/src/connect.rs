@@ -431,7 +431,15 @@ pub fn egress(args: &ConnectArgs, tanium_url: Option<&str>) -> anyhow::Result<Ar
         tanium_url: tanium_url.map(str::to_owned),
         ca_cert_pem,
     })
-    .map_err(|problem| UsageError(format!("--http-allow: {problem}")))?;
+    .map_err(|problem| {
+        // A CA file's problem names its flag; any other is a pattern's.
+        let flag = if problem.contains("CA certificate") {
+            "--http-ca-cert"
+        } else {
+            "--http-allow"
+        };
+        UsageError(format!("{flag}: {problem}"))
+    })?;
     Ok(Arc::new(egress))
 }
 

@@ -291,7 +291,11 @@ mod tests {
         let redactor = Redactor::new();
         redactor.add("hunter2-secret");
         let recording = recorder.finish("p", "", &redactor, &["api-token-abcdef".to_owned()]);
-        let text = serde_json::to_string(&recording).unwrap_or_default();
+        let text = serde_json::to_string(&recording).expect("the recording as JSON");
+        assert!(
+            text.contains("/api/v2/dropped") || text.contains("exchanges"),
+            "{text}"
+        );
         assert!(!text.contains("hunter2-secret"), "{text}");
         assert!(!text.contains("api-token-abcdef"), "{text}");
         assert!(!text.contains("sess-123456789"), "{text}");

@@ -254,3 +254,18 @@ async fn each_loop_item_sends_once_with_a_key_of_its_own() {
         .collect();
     assert_eq!(keys.len(), 3, "a key per item: {keys:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_secret_across_the_quoted_cut_leaves_no_prefix() {
+    // The error quotes 200 characters of the answer; the secret starts at 195.
+    let body = format!("{}s3cr3t-value and more", "a".repeat(195));
+    let egress = Scripted::new(vec![status(500, &body)]);
+    let source = playbook(
+        "    http:\n      method: POST\n      url: \"https://hooks.example.com/x\"\n      json: { key: \"{{ secrets.API_KEY }}\" }",
+    );
+    let (events, outcome) = run_with_egress(&source, &[], egress).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let error = error_of(&events);
+    assert!(error.contains("answered 500"), "{error}");
+    assert!(!error.contains("s3cr3"), "{error}");
+}

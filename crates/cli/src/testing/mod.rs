@@ -54,16 +54,21 @@ pub fn find(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 }
 
 fn walk(folder: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(folder)?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+    // Symbolic links are not followed: one to a parent folder would never end.
+    let mut entries: Vec<(PathBuf, std::fs::FileType)> = std::fs::read_dir(folder)?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            Some((entry.path(), entry.file_type().ok()?))
+        })
+        .filter(|(_, kind)| !kind.is_symlink())
         .collect();
-    entries.sort();
-    for path in entries {
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, kind) in entries {
         let name = path
             .file_name()
             .and_then(|name| name.to_str())
             .unwrap_or_default();
-        if path.is_dir() {
+        if kind.is_dir() {
             if !name.starts_with('.') && name != "target" && name != "node_modules" {
                 walk(&path, found)?;
             }

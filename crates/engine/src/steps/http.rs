@@ -25,7 +25,7 @@ use sha2::Digest;
 pub(crate) use self::plan::plan;
 use crate::egress::{Egress, EgressError, EgressErrorKind, HttpAnswer, HttpRequest};
 use crate::events::Event;
-use crate::redact::REDACTED;
+use crate::redact::{REDACTED, Redactor};
 use crate::run::{Engine, RunState, StepDone, StepError, store_error};
 use crate::template::TemplateContext;
 use crate::values::{type_word, value_text};
@@ -41,7 +41,7 @@ const NOT_KEPT_HEADERS: [&str; 2] = ["set-cookie", "set-cookie2"];
 /// The header a changing request carries so that a receiver can drop a second copy.
 pub(crate) const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 /// How much of a refused answer's text an error quotes.
-const ERROR_SNIPPET: usize = 200;
+const ERROR_SNIPPET: usize = 200; // characters
 
 /// The `Idempotency-Key` of a step's request in a run: the same for every attempt and resume
 /// of that step in that run (and of that item in a loop), different for any other.
@@ -240,7 +240,13 @@ pub(crate) async fn run(
     }
     if !http.method.changes_state() {
         let answer = send(engine, state, step, egress.as_ref(), &request, &what).await?;
-        return finish(http, &what, answer_outputs(&answer), false);
+        return finish(
+            &state.redactor,
+            http,
+            &what,
+            answer_outputs(&answer, &state.redactor),
+            false,
+        );
     }
     let record_id = state.record_id(&step.id);
     let key = idempotency_key(state.run_id(), &record_id);
@@ -253,6 +259,12 @@ pub(crate) async fn run(
             .headers
             .push((IDEMPOTENCY_KEY.to_owned(), key.clone()));
     }
+    // The key that goes out: the playbook's own header when it wrote one.
+    let key = request
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(IDEMPOTENCY_KEY))
+        .map_or(key, |(_, value)| value.clone());
     match prior(state, &record_id) {
         Some(Prior::Answered(outputs)) => {
             engine.emit(
@@ -265,7 +277,7 @@ pub(crate) async fn run(
                     ),
                 },
             );
-            return finish(http, &what, outputs, true);
+            return finish(&state.redactor, http, &what, outputs, true);
         }
         Some(Prior::Unanswered) if !http.resend_on_resume => {
             return Err(StepError::new(format!(
@@ -310,12 +322,12 @@ pub(crate) async fn run(
     crate::pause_points::reached("http_intent_recorded");
     let answer = send(engine, state, step, egress.as_ref(), &request, &what).await?;
     crate::pause_points::reached("http_answered");
-    let outputs = answer_outputs(&answer);
+    let outputs = answer_outputs(&answer, &state.redactor);
     let mut exchange = intent;
     exchange["answer"] = Value::Object(outputs.clone());
     save(engine, state, &record_id, exchange).await?;
     crate::pause_points::reached("http_recorded");
-    finish(http, &what, outputs, false)
+    finish(&state.redactor, http, &what, outputs, false)
 }
 
 /// Sends the request: a `GET` up to three times while its failure may pass, anything else
@@ -420,7 +432,7 @@ fn is_json_type(content_type: &str) -> bool {
 /// The answer as the step's outputs: `status`, `headers` (lower-case names, repeated ones
 /// joined with `, `, cookies left out), `json` when the answer is JSON, else `text` (the first
 /// 64 KiB).
-pub(crate) fn answer_outputs(answer: &HttpAnswer) -> Map<String, Value> {
+pub(crate) fn answer_outputs(answer: &HttpAnswer, redactor: &Redactor) -> Map<String, Value> {
     let mut headers = Map::new();
     for (name, value) in &answer.headers {
         let name = name.to_ascii_lowercase();
@@ -444,10 +456,16 @@ pub(crate) fn answer_outputs(answer: &HttpAnswer) -> Map<String, Value> {
         .and_then(|_| serde_json::from_slice::<Value>(&answer.body).ok());
     let text = match &json {
         Some(_) => Value::Null,
-        None => Value::String(truncated(
-            &String::from_utf8_lossy(&answer.body),
-            HTTP_TEXT_LIMIT,
-        )),
+        None => {
+            let full = String::from_utf8_lossy(&answer.body);
+            // Cut, a secret could leave a prefix the redactor no longer knows: a text that is
+            // cut is redacted whole first (one that is not is sealed as every output is).
+            Value::String(if full.len() > HTTP_TEXT_LIMIT {
+                truncated(&redactor.redact_text(&full), HTTP_TEXT_LIMIT)
+            } else {
+                full.into_owned()
+            })
+        }
     };
     let mut outputs = Map::new();
     outputs.insert("status".to_owned(), json!(answer.status));
@@ -472,6 +490,7 @@ fn truncated(text: &str, limit: usize) -> String {
 /// The step's end: its outputs when the status is expected, else a failure that carries them
 /// (so that `on_failure` can read the status) and quotes the start of the answer.
 fn finish(
+    redactor: &Redactor,
     http: &HttpStep,
     what: &str,
     outputs: Map<String, Value>,
@@ -484,11 +503,17 @@ fn finish(
         ""
     };
     if !expected(http, status) {
-        let quoted = match (outputs.get("json"), outputs.get("text")) {
-            (Some(json), _) if !json.is_null() => truncated(&json.to_string(), ERROR_SNIPPET),
-            (_, Some(Value::String(text))) => truncated(text.trim(), ERROR_SNIPPET),
+        // Redacted whole before it is cut, so that no secret leaves a prefix behind.
+        let answer = match (outputs.get("json"), outputs.get("text")) {
+            (Some(json), _) if !json.is_null() => json.to_string(),
+            (_, Some(Value::String(text))) => text.trim().to_owned(),
             _ => String::new(),
         };
+        let quoted: String = redactor
+            .redact_text(&answer)
+            .chars()
+            .take(ERROR_SNIPPET)
+            .collect();
         let quoted = if quoted.is_empty() {
             String::new()
         } else {
@@ -534,7 +559,7 @@ mod tests {
             ],
             body: br#"{"ok": true}"#.to_vec(),
         };
-        let outputs = answer_outputs(&answer);
+        let outputs = answer_outputs(&answer, &Redactor::new());
         assert_eq!(outputs["status"], json!(201));
         assert_eq!(outputs["json"], json!({"ok": true}));
         assert_eq!(outputs["text"], Value::Null);
@@ -546,7 +571,7 @@ mod tests {
             headers: vec![("content-type".to_owned(), "text/plain".to_owned())],
             body: "é".repeat(HTTP_TEXT_LIMIT).into_bytes(),
         };
-        let text = answer_outputs(&long)["text"]
+        let text = answer_outputs(&long, &Redactor::new())["text"]
             .as_str()
             .unwrap_or("")
             .to_owned();
@@ -560,7 +585,10 @@ mod tests {
             )],
             body: b"{oops".to_vec(),
         };
-        assert_eq!(answer_outputs(&broken)["text"], json!("{oops"));
+        assert_eq!(
+            answer_outputs(&broken, &Redactor::new())["text"],
+            json!("{oops")
+        );
     }
 
     #[test]

@@ -116,7 +116,7 @@ pub fn test_file_json_schema() -> Value {
                             "latency": duration
                         }
                     },
-                    "time_scale": { "type": "number", "exclusiveMinimum": 0 }
+                    "time_scale": { "type": "number", "minimum": 0.01, "maximum": 1000000 }
                 }
             },
             "endpoint": {

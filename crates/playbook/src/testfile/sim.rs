@@ -101,7 +101,9 @@ impl Walker<'_> {
             .checker
             .optional(&fields, "time_scale", &mut ok, |checker, entry| {
                 let value = checker.number(entry)?;
-                if value > 0.0 {
+                // A clock slower than 1/100 of real time, or faster than a million times,
+                // would make waits overflow or never end.
+                if (0.01..=1_000_000.0).contains(&value) {
                     return Some(value);
                 }
                 checker
@@ -109,7 +111,7 @@ impl Walker<'_> {
                         codes::OUT_OF_RANGE,
                         entry.value.span,
                         entry.value.length,
-                        format!("`time_scale` is {value}; it must be above 0"),
+                        format!("`time_scale` is {value}; it must be between 0.01 and 1000000"),
                     )
                     .help = Some("`time_scale: 60` runs a simulated minute each second".into());
                 None
