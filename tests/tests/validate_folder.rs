@@ -92,9 +92,9 @@ fn json_is_the_array_of_diagnostics_and_the_notes_stay_on_stderr() {
         "note: book/hooks.yaml: checked as a triggers file",
         "note: book/inputs.yaml: skipped: looks like an inputs file",
         "note: book/schedules.yaml: checked as a schedules file",
-        "note: book/tag-host.test.yaml: a test file: not checked yet",
+        "note: book/tag-host.test.yaml: checked as a test file, against its playbook",
         "note: book/drafts: excluded",
-        "checked 4 files (4 skipped, 1 excluded): 5 errors, 0 warnings",
+        "checked 5 files (3 skipped, 1 excluded): 5 errors, 0 warnings",
     ] {
         assert!(outcome.stderr.contains(note), "{note}\n{}", outcome.stderr);
     }
@@ -115,7 +115,7 @@ fn without_the_exclude_the_draft_is_checked() {
     assert!(
         outcome
             .stderr
-            .ends_with("checked 5 files (4 skipped): 6 errors, 0 warnings\n"),
+            .ends_with("checked 6 files (3 skipped): 6 errors, 0 warnings\n"),
         "{}",
         outcome.stderr
     );
@@ -141,7 +141,7 @@ fn playbooks_next_to_inputs_and_fleet_files_are_all_valid() {
     assert!(
         outcome
             .stderr
-            .ends_with("checked 2 files (4 skipped, 3 excluded): all valid\n"),
+            .ends_with("checked 3 files (3 skipped, 3 excluded): all valid\n"),
         "{}",
         outcome.stderr
     );
