@@ -684,5 +684,7 @@ fn parse_deadline(text: &str) -> String {
         .unwrap_or_else(|_| text.to_owned())
 }
 
+mod decided;
+
 #[cfg(test)]
 mod tests;

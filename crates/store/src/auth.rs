@@ -115,18 +115,28 @@ impl FromStr for Role {
 
 /// A new token: `rbk_` and 64 hexadecimal digits of fresh random bytes.
 pub fn generate_token() -> String {
+    random_secret(TOKEN_PREFIX)
+}
+
+/// `prefix` and 64 hexadecimal digits of fresh random bytes (tokens, console sessions).
+pub(crate) fn random_secret(prefix: &str) -> String {
     let mut bytes = [0_u8; TOKEN_BYTES];
     rand::rng().fill_bytes(&mut bytes);
-    let mut token = String::with_capacity(TOKEN_PREFIX.len() + 2 * TOKEN_BYTES);
-    token.push_str(TOKEN_PREFIX);
-    token.push_str(&to_hex(&bytes));
-    token
+    let mut secret = String::with_capacity(prefix.len() + 2 * TOKEN_BYTES);
+    secret.push_str(prefix);
+    secret.push_str(&to_hex(&bytes));
+    secret
 }
 
 /// Whether `text` has a token's form (prefix, length, lowercase hex). Anything else is
 /// refused before the store is asked.
 pub fn looks_like_token(text: &str) -> bool {
-    text.strip_prefix(TOKEN_PREFIX).is_some_and(|digits| {
+    has_secret_form(text, TOKEN_PREFIX)
+}
+
+/// Whether `text` is `prefix` and 64 lowercase hexadecimal digits.
+pub(crate) fn has_secret_form(text: &str, prefix: &str) -> bool {
+    text.strip_prefix(prefix).is_some_and(|digits| {
         digits.len() == 2 * TOKEN_BYTES
             && digits
                 .bytes()

@@ -98,7 +98,7 @@ async fn only_the_hash_of_a_token_is_stored(url: &str) {
     let token = create(&store, "splunk", Role::Admin).await;
     let random_part = token.strip_prefix("rbk_").expect("the prefix").to_owned();
     let stored: Vec<(String, String)> =
-        sqlx_rows(url, "SELECT name, token_hash FROM api_tokens").await;
+        common::rows(url, "SELECT name, token_hash FROM api_tokens").await;
     assert_eq!(stored, [("splunk".to_owned(), token_hash(&token))]);
     store.close().await;
 
@@ -117,7 +117,7 @@ async fn only_the_hash_of_a_token_is_stored(url: &str) {
         }
         assert!(checked > 0, "the hash is in the database file");
     } else {
-        let texts: Vec<(String, String)> = sqlx_rows(
+        let texts: Vec<(String, String)> = common::rows(
             url,
             "SELECT name || role || token_hash || created_at || created_by, \
              action || COALESCE(target, '') || detail FROM api_tokens, audit_log",
@@ -132,23 +132,6 @@ async fn only_the_hash_of_a_token_is_stored(url: &str) {
 }
 
 /// Rows of two text columns, read with a connection of its own.
-async fn sqlx_rows(url: &str, sql: &'static str) -> Vec<(String, String)> {
-    use sqlx::Connection as _;
-    if url.starts_with("sqlite:") {
-        let mut connection = sqlx::SqliteConnection::connect(url).await.expect("connect");
-        sqlx::query_as(sql)
-            .fetch_all(&mut connection)
-            .await
-            .expect("query")
-    } else {
-        let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
-        sqlx::query_as(sql)
-            .fetch_all(&mut connection)
-            .await
-            .expect("query")
-    }
-}
-
 async fn wrong_malformed_and_revoked_tokens_are_refused(url: &str) {
     let store = open(url).await;
     let token = create(&store, "splunk", Role::Approver).await;

@@ -192,3 +192,20 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// Rows of two text columns, read through a connection of its own.
+pub async fn rows(url: &str, sql: &'static str) -> Vec<(String, String)> {
+    if url.starts_with("sqlite:") {
+        let mut connection = sqlx::SqliteConnection::connect(url).await.expect("connect");
+        sqlx::query_as(sql)
+            .fetch_all(&mut connection)
+            .await
+            .expect("query")
+    } else {
+        let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
+        sqlx::query_as(sql)
+            .fetch_all(&mut connection)
+            .await
+            .expect("query")
+    }
+}
