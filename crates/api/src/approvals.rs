@@ -135,8 +135,30 @@ pub(crate) async fn decide(
     Path((run_id, step_id)): Path<(String, String)>,
     JsonBody(request): JsonBody<DecisionRequest>,
 ) -> Result<Json<DecisionAnswer>, ApiError> {
+    decide_as(
+        &api,
+        &caller,
+        run_id,
+        step_id,
+        &request.decision,
+        request.comment.as_deref(),
+    )
+    .await
+    .map(Json)
+}
+
+/// Records `caller`'s decision (`approve` or `deny`) on a gate: the API's decision and the
+/// console's. The store checks who may decide and audits the decision.
+pub(crate) async fn decide_as(
+    api: &Api,
+    caller: &Caller,
+    run_id: String,
+    step_id: String,
+    decision: &str,
+    comment: Option<&str>,
+) -> Result<DecisionAnswer, ApiError> {
     caller.require(Action::DecideApproval)?;
-    let decision = match request.decision.as_str() {
+    let decision = match decision {
         "approve" => Decision::Approve,
         "deny" => Decision::Deny,
         _ => {
@@ -145,7 +167,7 @@ pub(crate) async fn decide(
             ));
         }
     };
-    let comment = request.comment.as_deref().map(str::trim);
+    let comment = comment.map(str::trim);
     if comment.is_some_and(|comment| comment.chars().count() > MAX_COMMENT) {
         return Err(ApiError::bad_request(format!(
             "the comment is longer than {MAX_COMMENT} characters"
@@ -168,11 +190,11 @@ pub(crate) async fn decide(
         .await?;
     let gate = format!("the approval of step `{step_id}` of run {run_id}");
     match decided {
-        Decided::Recorded { status } => Ok(Json(DecisionAnswer {
+        Decided::Recorded { status } => Ok(DecisionAnswer {
             run_id,
             step_id,
             status: status.as_str().to_owned(),
-        })),
+        }),
         Decided::NotFound => Err(ApiError::not_found(format!("there is no {gate}"))),
         Decided::NotPending(status) => Err(ApiError::conflict(format!(
             "{gate} is {}: it takes no more decisions",

@@ -46,8 +46,13 @@ pub(crate) async fn playbooks(
     caller: Caller,
 ) -> Result<Json<Vec<PlaybookItem>>, ApiError> {
     caller.require(Action::Read)?;
+    Ok(Json(playbook_items(&api)))
+}
+
+/// Every playbook file of `--playbooks DIR`, as the API lists them.
+pub(crate) fn playbook_items(api: &Api) -> Vec<PlaybookItem> {
     let folder = api.catalog.folder();
-    let items = api
+    api
         .catalog
         .entries()
         .iter()
@@ -85,8 +90,7 @@ pub(crate) async fn playbooks(
                 inputs,
             }
         })
-        .collect();
-    Ok(Json(items))
+        .collect()
 }
 
 /// One schedule of `--schedules FILE`.
@@ -102,6 +106,9 @@ pub struct ScheduleItem {
     pub next_firings: Vec<String>,
     /// The latest firing that queued a run, if any.
     pub last_fired_at: Option<String>,
+    /// That firing's run: its id and status.
+    #[schema(value_type = Option<Object>)]
+    pub last_run: Option<Value>,
 }
 
 #[utoipa::path(
@@ -118,8 +125,13 @@ pub(crate) async fn schedules(
     caller: Caller,
 ) -> Result<Json<Vec<ScheduleItem>>, ApiError> {
     caller.require(Action::Read)?;
+    schedule_items(&api).await.map(Json)
+}
+
+/// The schedules of `--schedules FILE` with their next firings and last run.
+pub(crate) async fn schedule_items(api: &Api) -> Result<Vec<ScheduleItem>, ApiError> {
     let Some(schedules) = &api.schedules else {
-        return Ok(Json(Vec::new()));
+        return Ok(Vec::new());
     };
     let now = chrono::Utc::now();
     let mut items = Vec::with_capacity(schedules.file.schedules.len());
@@ -138,6 +150,11 @@ pub(crate) async fn schedules(
             .latest_firing(&schedule.name)
             .await?
             .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let last_run = api
+            .store
+            .last_run_of_schedule(&schedule.name)
+            .await?
+            .map(|(run_id, status)| json!({ "run_id": run_id, "status": status }));
         items.push(ScheduleItem {
             name: schedule.name.clone(),
             playbook: schedule.playbook.clone(),
@@ -146,9 +163,10 @@ pub(crate) async fn schedules(
             enabled: schedule.enabled,
             next_firings,
             last_fired_at,
+            last_run,
         });
     }
-    Ok(Json(items))
+    Ok(items)
 }
 
 /// Filters of `GET /api/v1/audit`.

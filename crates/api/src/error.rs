@@ -195,6 +195,11 @@ impl ApiError {
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// Each problem on its own (the inputs that do not fit).
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -89,9 +89,16 @@ pub(crate) async fn events(
         .and_then(|value| value.to_str().ok())
         .and_then(|text| text.trim().parse::<i64>().ok())
         .unwrap_or(0);
-    Ok(Sse::new(follow(api, run_id, after))
+    Ok(stream(api, run_id, after, true))
+}
+
+/// The run's events after `after` as Server-Sent Events, to its end. With `named`, each
+/// event's SSE `event` is its kind (the API); without, the events are unnamed (the console's
+/// page listens to them all with one handler). The last event is `end` either way.
+pub(crate) fn stream(api: Arc<Api>, run_id: String, after: i64, named: bool) -> Response {
+    Sse::new(follow(api, run_id, after, named))
         .keep_alive(KeepAlive::default())
-        .into_response())
+        .into_response()
 }
 
 /// One event as JSON: the engine's event with its sequence and recording time.
@@ -120,6 +127,7 @@ fn follow(
     api: Arc<Api>,
     run_id: String,
     after: i64,
+    named: bool,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     let start = Following {
         api,
@@ -128,7 +136,7 @@ fn follow(
         pending: VecDeque::new(),
         done: false,
     };
-    stream::unfold(start, |mut following| async move {
+    stream::unfold(start, move |mut following| async move {
         loop {
             if let Some((sequence, stored)) = following.pending.pop_front() {
                 following.after = sequence;
@@ -140,8 +148,8 @@ fn follow(
                     .to_owned();
                 let event = SseEvent::default()
                     .id(sequence.to_string())
-                    .event(kind)
                     .data(value.to_string());
+                let event = if named { event.event(kind) } else { event };
                 return Some((Ok(event), following));
             }
             if following.done || following.api.is_shutting_down() {

@@ -1,5 +1,6 @@
 //! runbook-api: the HTTP side of `runbook serve --http`. One axum router answers the JSON API
-//! (`/api/v1/...`), the webhook triggers (`/hooks/...`), `/metrics` and `/healthz`.
+//! (`/api/v1/...`), the webhook triggers (`/hooks/...`), the web console (`/`), `/metrics` and
+//! `/healthz`.
 //!
 //! - [`Api`] is what every handler reads: the store, the [`Catalog`] of playbooks offered, the
 //!   [`Hooks`] of a triggers file, the [`Runtime`] of the process (its Tanium connection, its
@@ -7,6 +8,7 @@
 //! - [`router`] builds the routes; [`openapi`] is their OpenAPI document (committed as
 //!   `schema/openapi.json`); [`Listener`] serves them and stops gracefully (503 while
 //!   requests in flight finish).
+//! - [`console`]: the web console's pages at `/`, signed in with an API token.
 //! - [`hooks`]: a trigger's signature check and what a request makes of the trigger's
 //!   templates (`when`, `inputs`, `dedup`).
 //!
@@ -22,6 +24,7 @@ mod auth;
 mod body;
 mod catalog;
 mod catalog_routes;
+pub mod console;
 mod error;
 mod events;
 pub mod hooks;

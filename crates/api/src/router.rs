@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::state::{Api, BODY_LIMIT};
-use crate::{approvals, catalog_routes, events, hooks, runs};
+use crate::{approvals, catalog_routes, console, events, hooks, runs};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -91,13 +91,14 @@ async fn openapi_json(caller: crate::auth::Caller) -> Result<Response, ApiError>
         .into_response())
 }
 
-/// Every route of `serve --http`: the API, the hooks, `/metrics` and `/healthz`.
+/// Every route of `serve --http`: the API, the hooks, the console, `/metrics` and `/healthz`.
 pub fn router(api: Arc<Api>) -> Router {
     let (documented, _) = documented().split_for_parts();
     documented
         .route("/hooks/{*path}", post(hooks::handler::hook))
         .route("/metrics", get(catalog_routes::metrics))
         .route("/healthz", get(catalog_routes::health))
+        .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -128,6 +128,12 @@ pub(crate) async fn list_runs(
     Query(query): Query<ListQuery>,
 ) -> Result<Json<RunList>, ApiError> {
     caller.require(Action::Read)?;
+    list_page(&api, &query).await.map(Json)
+}
+
+/// A page of runs as `query` asks (what `GET /api/v1/runs` and the console's runs page show):
+/// keyset paging on the run id, one more row read than shown to know whether a next page is.
+pub(crate) async fn list_page(api: &Api, query: &ListQuery) -> Result<RunList, ApiError> {
     if let Some(status) = &query.status
         && RecordedStatus::parse(status).is_none()
     {
@@ -164,7 +170,7 @@ pub(crate) async fn list_runs(
             started_by: run.started_by,
         })
         .collect();
-    Ok(Json(RunList { runs, next_cursor }))
+    Ok(RunList { runs, next_cursor })
 }
 
 /// `since` as the store's time text: RFC 3339, or a duration back from now.
@@ -227,6 +233,7 @@ pub(crate) async fn start(
     let (started, inputs) = start_run(
         &api,
         entry,
+        &[],
         &request.inputs,
         format!("api:{}", caller.name),
         key.as_ref(),
@@ -387,6 +394,19 @@ pub(crate) async fn cancel(
     } else {
         parse_json(&body)?
     };
+    cancel_as(&api, &caller, run_id, asked.stop_actions)
+        .await
+        .map(Json)
+}
+
+/// Cancels a run for `caller` (whose role was checked), stopping its Tanium actions when
+/// asked, and audits it: the API's cancel and the console's.
+pub(crate) async fn cancel_as(
+    api: &Api,
+    caller: &Caller,
+    run_id: String,
+    stop_actions: bool,
+) -> Result<CancelAnswer, ApiError> {
     match api.store.cancel_run(&run_id).await? {
         CancelOutcome::NotFound => return Err(no_run(&run_id)),
         CancelOutcome::AlreadyFinished(status) => {
@@ -396,8 +416,8 @@ pub(crate) async fn cancel(
         }
         CancelOutcome::Cancelled => {}
     }
-    let (stopped_actions, not_stopped) = if asked.stop_actions {
-        crate::stop::stop_actions(&api, &run_id).await?
+    let (stopped_actions, not_stopped) = if stop_actions {
+        crate::stop::stop_actions(api, &run_id).await?
     } else {
         (Vec::new(), Vec::new())
     };
@@ -407,18 +427,18 @@ pub(crate) async fn cancel(
             action: "run.cancelled".to_owned(),
             target: Some(run_id.clone()),
             detail: json!({
-                "stop_actions": asked.stop_actions,
+                "stop_actions": stop_actions,
                 "stopped_actions": stopped_actions,
                 "not_stopped": not_stopped,
             }),
         })
         .await?;
-    Ok(Json(CancelAnswer {
+    Ok(CancelAnswer {
         run_id,
         status: "cancelled".to_owned(),
         stopped_actions,
         not_stopped,
-    }))
+    })
 }
 
 #[cfg(test)]

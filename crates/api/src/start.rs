@@ -20,12 +20,14 @@ pub(crate) enum Started {
     Duplicate(String),
 }
 
-/// Binds `given` to `entry`'s playbook and queues a run started by `started_by`; with `key`,
+/// Binds `cli` (text values, read by the declared types as `--input` is) and `given` (typed
+/// values) to `entry`'s playbook and queues a run started by `started_by`; with `key`,
 /// at most one run per key within its window. Returns the bound inputs too (secrets
 /// included: the caller compares, never shows them).
 pub(crate) async fn start_run(
     api: &Api,
     entry: &Entry,
+    cli: &[(String, String)],
     given: &IndexMap<String, Value>,
     started_by: String,
     key: Option<&RunKey<'_>>,
@@ -36,7 +38,7 @@ pub(crate) async fn start_run(
             entry.name
         )));
     };
-    let inputs = runbook_playbook::bind_inputs(playbook, &[], given).map_err(|errors| {
+    let inputs = runbook_playbook::bind_inputs(playbook, cli, given).map_err(|errors| {
         ApiError::unfit(
             format!("the inputs do not fit playbook `{}`", playbook.name),
             errors.iter().map(ToString::to_string).collect(),

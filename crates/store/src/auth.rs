@@ -119,7 +119,7 @@ pub fn generate_token() -> String {
 }
 
 /// `prefix` and 64 hexadecimal digits of fresh random bytes (tokens, console sessions).
-pub(crate) fn random_secret(prefix: &str) -> String {
+pub fn random_secret(prefix: &str) -> String {
     let mut bytes = [0_u8; TOKEN_BYTES];
     rand::rng().fill_bytes(&mut bytes);
     let mut secret = String::with_capacity(prefix.len() + 2 * TOKEN_BYTES);

@@ -174,6 +174,9 @@ const SELECT_EVENTS_AFTER: &str = "SELECT sequence, payload, recorded_at, claim_
 const RUNS_WITH_PREFIX: &str =
     "SELECT run_id FROM runs WHERE run_id LIKE $1 ORDER BY run_id LIMIT $2";
 
+const SELECT_LAST_OF_SCHEDULE: &str = "SELECT run_id, status FROM runs \
+     WHERE schedule_name = $1 ORDER BY firing_key DESC, run_id DESC LIMIT 1";
+
 const SELECT_TIMED_EVENTS: &str =
     "SELECT payload, recorded_at, claim_epoch FROM events WHERE run_id = $1 ORDER BY sequence";
 
@@ -197,6 +200,23 @@ const PRUNE: &str = "DELETE FROM runs \
        AND COALESCE(finished_at, started_at) < $1";
 
 impl SqlStore {
+    /// The id and status of the latest run a schedule fired, if it fired one.
+    pub async fn last_run_of_schedule(
+        &self,
+        schedule_name: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        on_pool!(self, pool => sqlx::query_as::<_, (String, String)>(SELECT_LAST_OF_SCHEDULE)
+            .bind(schedule_name)
+            .fetch_optional(pool)
+            .await)
+        .map_err(|error| {
+            self.fail(
+                &format!("reading the last run of schedule {schedule_name}"),
+                error,
+            )
+        })
+    }
+
     /// Runs, newest first, with their claims; `since` (RFC 3339, the time columns' form)
     /// keeps runs started at or after it.
     pub async fn list_runs_with_claims(

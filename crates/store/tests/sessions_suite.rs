@@ -44,7 +44,11 @@ async fn a_session_acts_as_its_token_until_signed_out(url: &str) {
         .await
         .expect("create_session")
         .expect("a session");
-    assert!(session.id.starts_with("rbs_") && session.id.len() == 68, "{}", session.id);
+    assert!(
+        session.id.starts_with("rbs_") && session.id.len() == 68,
+        "{}",
+        session.id
+    );
     assert_ne!(session.id, token);
     let lead = VerifiedToken {
         name: "lead".to_owned(),
@@ -65,7 +69,10 @@ async fn a_session_acts_as_its_token_until_signed_out(url: &str) {
     };
     assert!(store.end_session(&session.id, &actor).await.expect("end"));
     assert!(!store.end_session(&session.id, &actor).await.expect("again"));
-    assert_eq!(store.verify_session(&session.id).await.expect("verify"), None);
+    assert_eq!(
+        store.verify_session(&session.id).await.expect("verify"),
+        None
+    );
 
     let audit = store
         .list_audit(&AuditFilter::default())
@@ -98,14 +105,29 @@ async fn a_revoked_token_ends_its_sessions_and_makes_none(url: &str) {
         .revoke_token("viewer", &Actor::cli("cli:alice"))
         .await
         .expect("revoke");
-    assert_eq!(store.verify_session(&session.id).await.expect("verify"), None);
     assert_eq!(
-        store.create_session(&token, HOUR, None).await.expect("create"),
+        store.verify_session(&session.id).await.expect("verify"),
+        None
+    );
+    assert_eq!(
+        store
+            .create_session(&token, HOUR, None)
+            .await
+            .expect("create"),
         None
     );
     let wrong = format!("rbk_{}", "0".repeat(64));
-    assert_eq!(store.create_session(&wrong, HOUR, None).await.expect("create"), None);
-    assert_eq!(store.verify_session("rbs_short").await.expect("verify"), None);
+    assert_eq!(
+        store
+            .create_session(&wrong, HOUR, None)
+            .await
+            .expect("create"),
+        None
+    );
+    assert_eq!(
+        store.verify_session("rbs_short").await.expect("verify"),
+        None
+    );
 }
 
 async fn an_expired_session_is_refused_and_deleted_at_the_next_sign_in(url: &str) {
@@ -123,7 +145,13 @@ async fn an_expired_session_is_refused_and_deleted_at_the_next_sign_in(url: &str
         .await
         .expect("create_session")
         .expect("a session");
-    assert!(store.verify_session(&lasting.id).await.expect("verify").is_some());
+    assert!(
+        store
+            .verify_session(&lasting.id)
+            .await
+            .expect("verify")
+            .is_some()
+    );
     // The expired one was deleted: ending it finds nothing.
     assert!(
         !store
@@ -141,10 +169,7 @@ async fn only_the_hash_of_a_session_id_is_stored(url: &str) {
         .await
         .expect("create_session")
         .expect("a session");
-    let stored: Vec<(String, String)> = common::rows(
-        url,
-        "SELECT session_hash, token_name FROM console_sessions",
-    )
-    .await;
+    let stored: Vec<(String, String)> =
+        common::rows(url, "SELECT session_hash, token_name FROM console_sessions").await;
     assert_eq!(stored, [(token_hash(&session.id), "admin".to_owned())]);
 }

@@ -223,7 +223,7 @@ async fn answer(
         key,
         window: trigger.dedup_window,
     });
-    let (started, _) = start_run(api, entry, &inputs, scope.clone(), key.as_ref()).await?;
+    let (started, _) = start_run(api, entry, &[], &inputs, scope.clone(), key.as_ref()).await?;
     Ok(match started {
         Started::Queued(run_id) => (
             StatusCode::ACCEPTED,

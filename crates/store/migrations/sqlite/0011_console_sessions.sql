@@ -12,3 +12,8 @@ CREATE TABLE console_sessions (
     expires_at   TEXT NOT NULL
 );
 CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
+
+-- The console's runs page filters by status or playbook and pages on the run id (keyset,
+-- newest first): these indexes keep a filtered page as cheap as an unfiltered one.
+CREATE INDEX runs_by_status_id ON runs (status, run_id);
+CREATE INDEX runs_by_playbook_id ON runs (playbook_name, run_id);
