@@ -178,7 +178,8 @@ pub struct AuditQuery {
     /// A token name, `hook:<trigger>` or `cli:<user>`.
     pub actor: Option<String>,
     /// `run.started`, `run.cancelled`, `approval.decided`, `token.created`, `token.revoked`,
-    /// `webhook.accepted`, `webhook.ignored`, `webhook.refused`.
+    /// `console.signed_in`, `console.signed_out`, `webhook.accepted`, `webhook.ignored`,
+    /// `webhook.refused`.
     pub action: Option<String>,
     /// At most this many, newest first (default 100, at most 1000).
     pub limit: Option<u32>,

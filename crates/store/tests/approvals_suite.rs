@@ -21,6 +21,7 @@ backend_tests!(
     an_approval_past_its_time_expires,
     racing_approvers_are_counted_once_each,
     a_parked_run_waits_for_a_decision_or_its_deadline,
+    ended_approvals_are_listed_newest_first_with_their_decisions,
 );
 
 const LATER: &str = "2999-01-01T00:00:00.000000Z";
@@ -597,4 +598,41 @@ async fn a_parked_run_waits_for_a_decision_or_its_deadline(url: &str) {
         .expect("claim")
         .expect("its deadline passed");
     assert_eq!(again.record.run_id, other);
+}
+
+async fn ended_approvals_are_listed_newest_first_with_their_decisions(url: &str) {
+    let store = open(url).await;
+    let pending = waiting_run(&store, "api:alice", &[], 1).await;
+    let denied = waiting_run(&store, "api:alice", &[], 1).await;
+    let approved = waiting_run(&store, "api:alice", &[], 2).await;
+    let lead = decider("lead", Role::Approver);
+    let bob = decider("bob", Role::Approver);
+    decide(&store, &denied, &lead, Decision::Deny, Some("not now")).await;
+    decide(&store, &approved, &lead, Decision::Approve, None).await;
+    decide(&store, &approved, &bob, Decision::Approve, Some("ok")).await;
+
+    let ended = store
+        .decided_approvals(10)
+        .await
+        .expect("decided_approvals");
+    let listed: Vec<(&str, ApprovalStatus)> = ended
+        .iter()
+        .map(|approval| (approval.run_id.as_str(), approval.status))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (approved.as_str(), ApprovalStatus::Approved),
+            (denied.as_str(), ApprovalStatus::Denied),
+        ],
+        "{pending} is pending and not listed"
+    );
+    let who: Vec<(&str, Option<&str>)> = ended[0]
+        .decisions
+        .iter()
+        .map(|decision| (decision.decided_by.as_str(), decision.comment.as_deref()))
+        .collect();
+    assert_eq!(who, [("lead", None), ("bob", Some("ok"))]);
+    assert!(ended[0].decided_at.is_some());
+    assert_eq!(store.decided_approvals(1).await.expect("one").len(), 1);
 }

@@ -147,24 +147,48 @@ mod tests {
         }
     }
 
-    #[test]
-    fn values_are_escaped_and_json_is_indented() {
+    #[tokio::test]
+    async fn values_are_escaped_and_json_is_indented() {
         let response = page(
-            StatusCode::OK,
+            StatusCode::BAD_REQUEST,
             "error.html",
             serde_json::json!({
                 "status": 400,
                 "reason": "Bad Request",
                 "message": "<script>alert(1)</script>",
-                "problems": Vec::<String>::new(),
+                "problems": ["a \"quoted\" <b>problem</b>"],
             }),
         );
-        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let response = secure(response);
+        assert_eq!(
+            response.headers()[header::CONTENT_SECURITY_POLICY],
+            CONTENT_SECURITY_POLICY
+        );
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("the page");
+        let html = String::from_utf8(body.to_vec()).expect("utf-8");
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("a &quot;quoted&quot; &lt;b&gt;problem&lt;&#x2f;b&gt;"),
+            "{html}"
+        );
         assert_eq!(
             pretty(minijinja::Value::from(minijinja::value::Serde(
                 serde_json::json!({"a": 1})
             ))),
             "{\n  \"a\": 1\n}"
         );
+    }
+
+    #[test]
+    fn urls_are_encoded_but_for_what_is_kept() {
+        assert_eq!(encoded("a b/c?d", b""), "a%20b%2Fc%3Fd");
+        assert_eq!(encoded("/runs?x=1", b"/"), "/runs%3Fx%3D1");
     }
 }
