@@ -34,7 +34,7 @@ description: Names every machine and echoes a note.
 inputs:
   note: { type: string }
   count: { type: number, default: 1 }
-  api_key: { type: string, secret: true, default: "" }
+  api_key: { type: string, secret: true, default: "sk-default-42" }
 steps:
   - id: names
     question:
@@ -685,6 +685,14 @@ async fn texts_from_playbooks_inputs_and_tanium_show_as_text() {
             "{escaped} not in\n{html}"
         );
     }
+    // The default of a secret input is not in the playbook's source as the page shows it.
+    let (_, playbook) = console.get("/playbooks/tanium-echo", &session.cookie).await;
+    assert!(!playbook.contains("sk-default-42"), "{playbook}");
+    assert!(
+        playbook.contains("secret: true, default: &quot;********&quot;"),
+        "{playbook}"
+    );
+
     // The page of a finished run does not follow a stream; only scripts of this origin load.
     assert!(!html.contains("data-live"), "{html}");
     assert_eq!(html.matches("<script").count(), 1, "{html}");
@@ -711,7 +719,7 @@ async fn a_running_run_page_follows_the_live_stream_to_its_end() {
         .get(&format!("/runs/{run_id}"), &session.cookie)
         .await;
     assert!(
-        html.contains(&format!("data-live=\"/runs/{run_id}/live\"")),
+        html.contains(&format!("data-live=\"/runs/{run_id}/live?after=")),
         "{html}"
     );
 
@@ -757,4 +765,24 @@ async fn a_running_run_page_follows_the_live_stream_to_its_end() {
             .ends_with("data: {\"status\":\"succeeded\"}"),
         "{text}"
     );
+
+    // The page of the ended run follows nothing; a stream asked from its last event has
+    // nothing but `end`.
+    let (_, html) = console
+        .get(&format!("/runs/{run_id}"), &session.cookie)
+        .await;
+    assert!(!html.contains("data-live"), "{html}");
+    let last = text.lines().filter(|line| line.starts_with("id:")).count();
+    let rest = console
+        .get(
+            &format!("/runs/{run_id}/live?after={last}"),
+            &session.cookie,
+        )
+        .await
+        .1;
+    let events: Vec<&str> = rest
+        .lines()
+        .filter(|line| line.starts_with("data:"))
+        .collect();
+    assert_eq!(events, ["data: {\"status\":\"succeeded\"}"], "{rest}");
 }

@@ -89,14 +89,22 @@ pub(crate) async fn events(
         .and_then(|value| value.to_str().ok())
         .and_then(|text| text.trim().parse::<i64>().ok())
         .unwrap_or(0);
-    Ok(stream(api, run_id, after, true))
+    Ok(stream(api, run_id, after, true, None))
 }
 
 /// The run's events after `after` as Server-Sent Events, to its end. With `named`, each
 /// event's SSE `event` is its kind (the API); without, the events are unnamed (the console's
-/// page listens to them all with one handler). The last event is `end` either way.
-pub(crate) fn stream(api: Arc<Api>, run_id: String, after: i64, named: bool) -> Response {
-    Sse::new(follow(api, run_id, after, named))
+/// page listens to them all with one handler). The last event is `end` either way. With a
+/// `lifetime`, the stream closes after it even if the run goes on: the client reconnects
+/// (with `Last-Event-ID`) and its credentials are checked again.
+pub(crate) fn stream(
+    api: Arc<Api>,
+    run_id: String,
+    after: i64,
+    named: bool,
+    lifetime: Option<Duration>,
+) -> Response {
+    Sse::new(follow(api, run_id, after, named, lifetime))
         .keep_alive(KeepAlive::default())
         .into_response()
 }
@@ -120,6 +128,9 @@ struct Following {
     after: i64,
     pending: VecDeque<(i64, StoredEvent)>,
     done: bool,
+    /// When the stream closes even though the run goes on (the client reconnects with
+    /// `Last-Event-ID` and is checked again).
+    until: Option<tokio::time::Instant>,
 }
 
 /// The run's events after `after`, as they are recorded, then `end`.
@@ -128,6 +139,7 @@ fn follow(
     run_id: String,
     after: i64,
     named: bool,
+    lifetime: Option<Duration>,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     let start = Following {
         api,
@@ -135,6 +147,7 @@ fn follow(
         after,
         pending: VecDeque::new(),
         done: false,
+        until: lifetime.map(|lifetime| tokio::time::Instant::now() + lifetime),
     };
     stream::unfold(start, move |mut following| async move {
         loop {
@@ -152,7 +165,12 @@ fn follow(
                 let event = if named { event.event(kind) } else { event };
                 return Some((Ok(event), following));
             }
-            if following.done || following.api.is_shutting_down() {
+            if following.done
+                || following.api.is_shutting_down()
+                || following
+                    .until
+                    .is_some_and(|until| tokio::time::Instant::now() >= until)
+            {
                 return None;
             }
             // The status first, then the events: an event recorded before the run ended is

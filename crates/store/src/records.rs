@@ -174,6 +174,9 @@ const SELECT_EVENTS_AFTER: &str = "SELECT sequence, payload, recorded_at, claim_
 const RUNS_WITH_PREFIX: &str =
     "SELECT run_id FROM runs WHERE run_id LIKE $1 ORDER BY run_id LIMIT $2";
 
+const SELECT_LATEST_EVENTS: &str = "SELECT sequence, payload, recorded_at, claim_epoch \
+     FROM events WHERE run_id = $1 ORDER BY sequence DESC LIMIT $2";
+
 const SELECT_LAST_OF_SCHEDULE: &str = "SELECT run_id, status FROM runs \
      WHERE schedule_name = $1 ORDER BY firing_key DESC, run_id DESC LIMIT 1";
 
@@ -278,24 +281,25 @@ impl SqlStore {
             .fetch_all(pool)
             .await)
             .map_err(|error| self.fail(&format!("reading the events of run {run_id}"), error))?;
-        rows.into_iter()
-            .map(|row| {
-                let event = serde_json::from_str::<Event>(&row.payload).map_err(|error| {
-                    StoreError::new(format!(
-                        "event {} of run {run_id} cannot be read by this build: {error}",
-                        row.sequence
-                    ))
-                })?;
-                Ok((
-                    row.sequence,
-                    StoredEvent {
-                        recorded_at: row.recorded_at,
-                        claim_epoch: row.claim_epoch,
-                        event,
-                    },
-                ))
-            })
-            .collect()
+        sequenced(run_id, rows)
+    }
+
+    /// The run's `limit` newest events with their sequence numbers, oldest first (the
+    /// console's run page reads what it shows, not a long run's whole history).
+    pub async fn latest_events(
+        &self,
+        run_id: &str,
+        limit: u32,
+    ) -> Result<Vec<(i64, StoredEvent)>, StoreError> {
+        let mut rows =
+            on_pool!(self, pool => sqlx::query_as::<_, SequencedEventRow>(SELECT_LATEST_EVENTS)
+            .bind(run_id)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)
+            .map_err(|error| self.fail(&format!("reading the events of run {run_id}"), error))?;
+        rows.reverse();
+        sequenced(run_id, rows)
     }
 
     /// The ids of runs that start with `prefix`, in id order, at most `max`. Run ids hold
@@ -438,6 +442,31 @@ impl SqlStore {
             .map_err(|error| self.fail(&format!("reading the server of run {run_id}"), error))?;
         Ok(found.flatten())
     }
+}
+
+/// Stored events with their sequence numbers, read back.
+fn sequenced(
+    run_id: &str,
+    rows: Vec<SequencedEventRow>,
+) -> Result<Vec<(i64, StoredEvent)>, StoreError> {
+    rows.into_iter()
+        .map(|row| {
+            let event = serde_json::from_str::<Event>(&row.payload).map_err(|error| {
+                StoreError::new(format!(
+                    "event {} of run {run_id} cannot be read by this build: {error}",
+                    row.sequence
+                ))
+            })?;
+            Ok((
+                row.sequence,
+                StoredEvent {
+                    recorded_at: row.recorded_at,
+                    claim_epoch: row.claim_epoch,
+                    event,
+                },
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Form;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -32,6 +33,17 @@ pub(crate) fn forged(user: &User) -> Response {
     )
 }
 
+/// 400 for a form body that cannot be read (a field missing, not a form).
+pub(crate) fn unreadable_form(user: Option<&User>) -> Response {
+    refusal(
+        &ApiError::bad_request(
+            "the form could not be read (a field is missing or the body is not a form); \
+             reload the page and try again",
+        ),
+        user.map(User::context).as_ref(),
+    )
+}
+
 #[derive(Deserialize)]
 pub(crate) struct DecisionForm {
     csrf: Option<String>,
@@ -44,8 +56,11 @@ pub(crate) async fn decide(
     State(api): State<Arc<Api>>,
     user: User,
     Path((run_id, step_id)): Path<(String, String)>,
-    Form(form): Form<DecisionForm>,
+    form: Result<Form<DecisionForm>, FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else {
+        return unreadable_form(Some(&user));
+    };
     if !user.posted_by_us(form.csrf.as_deref()) {
         return forged(&user);
     }
@@ -75,8 +90,11 @@ pub(crate) async fn cancel(
     State(api): State<Arc<Api>>,
     user: User,
     Path(run_id): Path<String>,
-    Form(form): Form<CancelForm>,
+    form: Result<Form<CancelForm>, FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else {
+        return unreadable_form(Some(&user));
+    };
     if !user.posted_by_us(form.csrf.as_deref()) {
         return forged(&user);
     }
@@ -104,8 +122,11 @@ pub(crate) async fn start(
     State(api): State<Arc<Api>>,
     user: User,
     Path(name): Path<String>,
-    Form(fields): Form<Vec<(String, String)>>,
+    fields: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
+    let Ok(Form(fields)) = fields else {
+        return unreadable_form(Some(&user));
+    };
     let csrf = fields
         .iter()
         .find(|(field, _)| field == "csrf")

@@ -16,13 +16,15 @@ mod session;
 mod view;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use runbook_store::Action;
+use serde::Deserialize;
 
 pub use session::SESSION_LIFETIME;
 use session::User;
@@ -58,13 +60,25 @@ async fn secure(response: Response) -> Response {
     view::secure(response)
 }
 
-/// `GET /runs/{id}/live`: the run's events as the API streams them (`GET
-/// /api/v1/runs/{id}/events` with `text/event-stream`, resumed with `Last-Event-ID`), for the
-/// session's browser, unnamed so that the page's one handler sees them all.
+/// How long one live stream lasts before the browser reconnects (and its session is checked
+/// again: a session signed out, expired or revoked stops following within this time).
+const LIVE_LIFETIME: Duration = Duration::from_secs(5 * 60);
+
+#[derive(Debug, Deserialize)]
+struct LiveQuery {
+    /// The last event the page showed: the stream starts after it.
+    after: Option<i64>,
+}
+
+/// `GET /runs/{id}/live?after=N`: the run's events as the API streams them (`GET
+/// /api/v1/runs/{id}/events` with `text/event-stream`, resumed with `Last-Event-ID`, which wins
+/// over `after`), for the session's browser, unnamed so that the page's one handler sees them
+/// all; closed after [`LIVE_LIFETIME`] for the browser to reconnect.
 async fn live(
     State(api): State<Arc<Api>>,
     user: User,
     Path(run_id): Path<String>,
+    Query(query): Query<LiveQuery>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(error) = user.caller.require(Action::Read) {
@@ -84,8 +98,10 @@ async fn live(
         .get("last-event-id")
         .and_then(|value| value.to_str().ok())
         .and_then(|text| text.trim().parse::<i64>().ok())
-        .unwrap_or(0);
-    crate::events::stream(api, run_id, after, false)
+        .or(query.after)
+        .unwrap_or(0)
+        .max(0);
+    crate::events::stream(api, run_id, after, false, Some(LIVE_LIFETIME))
 }
 
 async fn stylesheet() -> Response {

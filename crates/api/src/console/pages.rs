@@ -21,7 +21,7 @@ use crate::runs::{ListQuery, list_page, no_run};
 use crate::state::Api;
 
 /// The most events a run's page lists (the newest).
-const EVENTS_SHOWN: usize = 500;
+const EVENTS_SHOWN: u32 = 500;
 
 /// How many ended approvals the approvals page lists.
 const DECIDED_SHOWN: u32 = 50;
@@ -153,13 +153,13 @@ pub(crate) async fn run(
     let result = async {
         user.caller.require(Action::Read)?;
         let record = api.store.run(&run_id).await?.ok_or_else(|| no_run(&run_id))?;
-        let events = api.store.events_with_times(&run_id).await?;
-        let skipped = events.len().saturating_sub(EVENTS_SHOWN);
+        let events = api.store.latest_events(&run_id, EVENTS_SHOWN).await?;
+        // Sequences start at 1 and have no gaps: the first shown says how many are not.
+        let skipped = events.first().map_or(0, |(sequence, _)| sequence - 1);
+        let last_sequence = events.last().map_or(0, |(sequence, _)| *sequence);
         let events: Vec<Value> = events
             .iter()
-            .enumerate()
-            .skip(skipped)
-            .map(|(index, stored)| {
+            .map(|(sequence, stored)| {
                 let mut value = serde_json::to_value(&stored.event).unwrap_or(Value::Null);
                 let kind = value
                     .get("event")
@@ -173,7 +173,7 @@ pub(crate) async fn run(
                     map.remove("run_id");
                 }
                 json!({
-                    "sequence": index + 1,
+                    "sequence": sequence,
                     "at": stored.recorded_at,
                     "kind": kind,
                     "step": step,
@@ -230,6 +230,7 @@ pub(crate) async fn run(
                 "approvals": approvals,
                 "events": events,
                 "events_skipped": skipped,
+                "last_sequence": last_sequence,
                 "live": live,
             }),
         ))
@@ -357,6 +358,48 @@ pub(crate) fn input_fields(entry: &Entry) -> Vec<Value> {
         .collect()
 }
 
+/// What masks a secret input's default in a playbook's source.
+const MASK: &str = "********";
+
+/// The playbook's text with the defaults of its secret inputs masked: the page shows the
+/// source to every role, and no secret value is rendered. A default of three characters or
+/// more is masked wherever it appears; a shorter one where it is written as the default.
+fn masked_source(entry: &Entry) -> String {
+    let mut source = entry.source.clone();
+    let Some(playbook) = entry.playbook.as_deref() else {
+        return source;
+    };
+    for declaration in playbook
+        .inputs
+        .values()
+        .filter(|declaration| declaration.secret)
+    {
+        let Some(default) = &declaration.default else {
+            continue;
+        };
+        let text = match default {
+            Value::String(text) => text.clone(),
+            Value::Null => continue,
+            other => other.to_string(),
+        };
+        if text.is_empty() {
+            continue;
+        }
+        if text.chars().count() >= 3 {
+            source = source.replace(&text, MASK);
+        } else {
+            for written in [
+                format!("default: {text}"),
+                format!("default: \"{text}\""),
+                format!("default: '{text}'"),
+            ] {
+                source = source.replace(&written, &format!("default: {MASK}"));
+            }
+        }
+    }
+    source
+}
+
 /// `GET /playbooks/{name}`: a playbook's validation state, source and start form.
 pub(crate) async fn playbook(
     State(api): State<Arc<Api>>,
@@ -413,7 +456,7 @@ pub(crate) fn playbook_page(
                 "problems": entry.problems,
                 "warnings": entry.warnings,
                 "description": entry.playbook.as_deref().and_then(|playbook| playbook.description.clone()),
-                "source": entry.source,
+                "source": masked_source(entry),
             }),
             "inputs": input_fields(entry),
             "given": given,

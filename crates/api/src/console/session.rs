@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::forms::unreadable_form;
 use super::view::{encoded, page, see_other};
 use crate::auth::{Caller, RemoteAddr};
 use crate::state::Api;
@@ -140,8 +142,12 @@ impl User {
     }
 }
 
-/// Where a request without a valid session is sent: the sign-in page, back here after.
+/// Where a request without a valid session is sent: the sign-in page, back to the page after
+/// (a form posted without a session is not: it would come back as a GET).
 fn to_sign_in(parts: &Parts) -> Response {
+    if parts.method != axum::http::Method::GET {
+        return see_other("/login");
+    }
     let here = parts.uri.path_and_query().map_or("/", |path| path.as_str());
     let next = encoded(here, b"/");
     see_other(&format!("/login?next={next}"))
@@ -181,9 +187,12 @@ impl FromRequestParts<Arc<Api>> for User {
 /// Where to go after signing in: a path of this console only (never another site).
 fn local_path(next: Option<&str>) -> &str {
     match next {
+        // Printable ASCII only: a browser drops tabs and newlines from a URL, which would turn
+        // `/<tab>/evil.example` into `//evil.example`, another site.
         Some(path)
             if path.starts_with('/')
                 && !path.starts_with("//")
+                && path.bytes().all(|byte| byte.is_ascii_graphic())
                 && !path.contains('\\')
                 && !path.starts_with("/login") =>
         {
@@ -216,6 +225,9 @@ fn sign_in_page(
         serde_json::json!({
             "csrf": csrf,
             "next": local_path(next),
+            // A link from another site (a ticket, a chat) comes without the SameSite=Strict
+            // cookie: a browser that is signed in goes on with one click on this link.
+            "asked": next.is_some_and(|next| local_path(Some(next)) == next),
             "problem": problem,
         }),
     );
@@ -244,8 +256,11 @@ pub(crate) async fn sign_in(
     State(api): State<Arc<Api>>,
     remote: Option<Extension<RemoteAddr>>,
     headers: HeaderMap,
-    Form(form): Form<SignIn>,
+    form: Result<Form<SignIn>, FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else {
+        return unreadable_form(None);
+    };
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     let posted = form.csrf.as_deref().unwrap_or_default();
     if expected.is_empty() || !same(posted, expected) {
@@ -299,8 +314,11 @@ pub(crate) async fn sign_out(
     State(api): State<Arc<Api>>,
     user: User,
     headers: HeaderMap,
-    Form(form): Form<SignOut>,
+    form: Result<Form<SignOut>, FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else {
+        return unreadable_form(Some(&user));
+    };
     if !user.posted_by_us(form.csrf.as_deref()) {
         return super::forms::forged(&user);
     }
@@ -359,6 +377,10 @@ mod tests {
             "https://evil.example/",
             "//evil.example/",
             "/\\evil",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "/\u{1}x",
             "runs",
             "/login",
         ] {

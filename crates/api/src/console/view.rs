@@ -34,6 +34,8 @@ static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
         }
     }
     environment.add_filter("pretty", pretty);
+    // A run id, step id or playbook name as one segment of a URL path.
+    environment.add_filter("path", |text: String| encoded(&text, b""));
     environment
 });
 

@@ -20,10 +20,10 @@ use crate::connect::UsageError;
 
 #[derive(Debug, Clone, Args)]
 pub struct HttpArgs {
-    /// Serve the HTTP API (/api/v1), the webhook triggers (/hooks), /metrics and /healthz on
-    /// ADDR, e.g. 127.0.0.1:8080 (`:0` picks a free port). Every route but /healthz takes an
-    /// API token (`runbook tokens create`). Plain HTTP: put a TLS proxy in front (see
-    /// docs/deploy.md).
+    /// Serve the HTTP API (/api/v1), the webhook triggers (/hooks), the web console (/),
+    /// /metrics and /healthz on ADDR, e.g. 127.0.0.1:8080 (`:0` picks a free port). Every
+    /// route but /healthz takes an API token (`runbook tokens create`); the console signs in
+    /// with one. Plain HTTP: put a TLS proxy in front (see docs/deploy.md).
     #[arg(long, value_name = "ADDR", requires = "playbooks")]
     pub http: Option<SocketAddr>,
 
@@ -176,7 +176,7 @@ impl HttpServer {
             address = %bound,
             playbooks = offered,
             hooks = hook_paths.join(", "),
-            "http at http://{bound}/api/v1"
+            "http at http://{bound}/api/v1; the console at http://{bound}/"
         );
         Ok(HttpServer { api, task, stop })
     }
