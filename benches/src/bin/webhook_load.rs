@@ -336,34 +336,12 @@ impl Serve {
             base: String::new(),
             log,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let text = std::fs::read_to_string(&serve.log).unwrap_or_default();
-            let address = text.lines().find_map(|line| {
-                let value: Value = serde_json::from_str(line).ok()?;
-                let message = value["message"].as_str()?;
-                if message.starts_with("http at ") {
-                    value["address"].as_str().map(str::to_owned)
-                } else {
-                    None
-                }
-            });
-            if let Some(address) = address {
-                serve.base = format!("http://{address}");
-                return Ok(serve);
-            }
-            if let Some(child) = serve.child.as_mut()
-                && let Ok(Some(status)) = child.try_wait()
-            {
-                return Err(format!("runbook serve exited ({status}):\n{text}"));
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "runbook serve did not say where it serves:\n{text}"
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let Some(child) = serve.child.as_mut() else {
+            return Err("runbook serve did not start".to_owned());
+        };
+        let address = runbook_benches::wait_for_http_address(&serve.log, child)?;
+        serve.base = format!("http://{address}");
+        Ok(serve)
     }
 
     fn stop(&mut self) {
