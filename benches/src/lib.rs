@@ -30,7 +30,7 @@ pub mod scenario;
 mod serve_http;
 mod sim_child;
 
-pub use serve_http::wait_for_http_address;
+pub use serve_http::{exit_code_of, wait_for_http_address};
 
 pub use sim_child::{SERVE_SIM_FLAG, SimChild, SimOptions, serve_sim_if_asked};
 

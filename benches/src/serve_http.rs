@@ -1,7 +1,8 @@
-//! What the benchmarks that start `runbook serve --http` share.
+//! What the scenario binaries that start `runbook serve --http` share.
 
+use std::future::Future;
 use std::path::Path;
-use std::process::Child;
+use std::process::{Child, ExitCode};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -34,5 +35,32 @@ pub fn wait_for_http_address(log: &Path, child: &mut Child) -> Result<String, St
             ));
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs a scenario that answers whether every check passed, on a runtime of its own: success,
+/// or failure with `missed` (a check failed) or the error, prefixed by `name`.
+pub fn exit_code_of(
+    name: &str,
+    missed: &str,
+    scenario: impl Future<Output = Result<bool, String>>,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("tokio: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(scenario) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            println!("RESULT: {missed} (see above)");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("{name}: {error}");
+            ExitCode::FAILURE
+        }
     }
 }

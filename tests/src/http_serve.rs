@@ -172,6 +172,82 @@ impl HttpServe {
     }
 }
 
+/// Calls of the API of a serving process, for tests that drive it as a client would.
+impl HttpServe {
+    /// `method path` as `token`, with a JSON `body`; the answer's JSON.
+    ///
+    /// # Panics
+    /// When the answer is not a success or not JSON (the status and body are shown).
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("an answer");
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).expect("JSON")
+    }
+
+    /// Waits (up to 60 s) until run `run_id`'s status is `status`; the run as the API shows it.
+    ///
+    /// # Panics
+    /// When it is not by then.
+    pub async fn wait_for_status(
+        &self,
+        run_id: &str,
+        status: &str,
+        token: &str,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let path = format!("/api/v1/runs/{run_id}");
+            let run = self.api(reqwest::Method::GET, &path, token, None).await;
+            if run["status"] == status {
+                return run;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {run_id} is not {status}: {run}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits (up to 60 s) until run `run_id` waits at an approval gate.
+    ///
+    /// # Panics
+    /// When it does not by then.
+    pub async fn wait_for_gate(&self, run_id: &str, token: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let pending = self
+                .api(reqwest::Method::GET, "/api/v1/approvals", token, None)
+                .await;
+            if pending
+                .as_array()
+                .is_some_and(|gates| gates.iter().any(|gate| gate["run_id"] == run_id))
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {run_id} never waited at its gate"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// `runbook serve --http` with `options`, run to its end: for a start that must be refused.
 /// Returns its exit code (`None` when killed by a signal) and its stderr. The process is killed
 /// if it is still running after `limit` (it started serving: the code is then `None`).

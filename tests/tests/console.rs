@@ -4,12 +4,12 @@
 //! tokens; the security headers; texts from playbooks, inputs and Tanium shown as text; the
 //! live stream of a run's page.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode, redirect};
 use runbook_tests::http_serve::{HttpServe, ServeOptions};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Waits at an `approve` gate, then logs. `<b>` in the description is text, not markup.
 const GATED: &str = r#"version: 1
@@ -201,71 +201,6 @@ impl Console {
             .await
             .expect("an answer")
     }
-
-    async fn api(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> Value {
-        let mut request = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("an answer");
-        let status = response.status();
-        let text = response.text().await.expect("a body");
-        assert!(status.is_success(), "{path}: {status} {text}");
-        serde_json::from_str(&text).expect("JSON")
-    }
-
-    /// Waits (up to 60 s) until the run's status is `status`.
-    async fn wait_for(&self, run_id: &str, status: &str, token: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let run = self
-                .api(
-                    reqwest::Method::GET,
-                    &format!("/api/v1/runs/{run_id}"),
-                    token,
-                    None,
-                )
-                .await;
-            if run["status"] == status {
-                return run;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run {run_id} is not {status}: {run}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Waits (up to 60 s) until run `run_id` waits at its gate.
-    async fn wait_for_gate(&self, run_id: &str, token: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let pending = self
-                .api(reqwest::Method::GET, "/api/v1/approvals", token, None)
-                .await;
-            if pending
-                .as_array()
-                .is_some_and(|gates| gates.iter().any(|gate| gate["run_id"] == run_id))
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run {run_id} never waited at its gate"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -279,6 +214,7 @@ async fn every_page_renders_for_each_role_with_only_what_the_role_may_do() {
         ("admin", console.serve.token("root", "admin")),
     ];
     let started = console
+        .serve
         .api(
             reqwest::Method::POST,
             "/api/v1/runs",
@@ -287,7 +223,7 @@ async fn every_page_renders_for_each_role_with_only_what_the_role_may_do() {
         )
         .await;
     let run_id = started["run_id"].as_str().expect("a run id").to_owned();
-    console.wait_for_gate(&run_id, &operator).await;
+    console.serve.wait_for_gate(&run_id, &operator).await;
 
     for (role, token) in &tokens {
         let session = console.sign_in(token).await;
@@ -397,7 +333,10 @@ async fn every_page_renders_for_each_role_with_only_what_the_role_may_do() {
         decided.headers()[LOCATION],
         format!("/runs/{run_id}").as_str()
     );
-    let run = console.wait_for(&run_id, "succeeded", &operator).await;
+    let run = console
+        .serve
+        .wait_for_status(&run_id, "succeeded", &operator)
+        .await;
     assert_eq!(run["outputs"]["note"], "first", "{run}");
     let (_, approvals) = console.get("/approvals", &lead.cookie).await;
     assert!(
@@ -426,7 +365,10 @@ async fn every_page_renders_for_each_role_with_only_what_the_role_may_do() {
         .strip_prefix("/runs/")
         .expect("a run page")
         .to_owned();
-    let queued = console.wait_for(&second, "queued", &operator).await;
+    let queued = console
+        .serve
+        .wait_for_status(&second, "queued", &operator)
+        .await;
     assert_eq!(queued["started_by"], "console:ops", "{queued}");
     let root = console.sign_in(&tokens[3].1).await;
     let cancelled = console
@@ -437,9 +379,13 @@ async fn every_page_renders_for_each_role_with_only_what_the_role_may_do() {
         )
         .await;
     assert_eq!(cancelled.status(), StatusCode::SEE_OTHER);
-    console.wait_for(&second, "cancelled", &operator).await;
+    console
+        .serve
+        .wait_for_status(&second, "cancelled", &operator)
+        .await;
 
     let audit = console
+        .serve
         .api(reqwest::Method::GET, "/api/v1/audit", &tokens[3].1, None)
         .await;
     let actions: Vec<(String, String)> = audit
@@ -582,7 +528,19 @@ async fn sign_in_sessions_and_csrf_tokens_hold() {
         let text = refused.text().await.expect("a page");
         assert!(text.contains("CSRF token"), "{text}");
     }
+    // A form that cannot be read is answered with a page, and changes nothing either.
+    let unreadable = console
+        .post_form(
+            "/approvals/01a23a2f/review",
+            &other.cookie,
+            &[("csrf", &other.csrf)],
+        )
+        .await;
+    assert_eq!(unreadable.status(), StatusCode::BAD_REQUEST);
+    let text = unreadable.text().await.expect("a page");
+    assert!(text.contains("the form could not be read"), "{text}");
     let runs = console
+        .serve
         .api(reqwest::Method::GET, "/api/v1/runs", &token, None)
         .await;
     assert_eq!(runs["runs"], json!([]), "a forged form started a run");
@@ -663,7 +621,10 @@ async fn texts_from_playbooks_inputs_and_tanium_show_as_text() {
         .expect("text")
         .trim_start_matches("/runs/")
         .to_owned();
-    let run = console.wait_for(&run_id, "succeeded", &token).await;
+    let run = console
+        .serve
+        .wait_for_status(&run_id, "succeeded", &token)
+        .await;
     let names = run["outputs"]["names"].to_string();
     assert!(names.contains("<script>alert('tanium')</script>"), "{run}");
 
@@ -705,6 +666,7 @@ async fn a_running_run_page_follows_the_live_stream_to_its_end() {
     let operator = console.serve.token("ops", "operator");
     let approver = console.serve.token("lead", "approver");
     let started = console
+        .serve
         .api(
             reqwest::Method::POST,
             "/api/v1/runs",
@@ -713,7 +675,7 @@ async fn a_running_run_page_follows_the_live_stream_to_its_end() {
         )
         .await;
     let run_id = started["run_id"].as_str().expect("a run id").to_owned();
-    console.wait_for_gate(&run_id, &operator).await;
+    console.serve.wait_for_gate(&run_id, &operator).await;
     let session = console.sign_in(&operator).await;
     let (_, html) = console
         .get(&format!("/runs/{run_id}"), &session.cookie)
@@ -742,6 +704,7 @@ async fn a_running_run_page_follows_the_live_stream_to_its_end() {
             .starts_with("text/event-stream")
     );
     console
+        .serve
         .api(
             reqwest::Method::POST,
             &format!("/api/v1/approvals/{run_id}/review"),

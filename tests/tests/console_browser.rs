@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use runbook_tests::http_serve::{HttpServe, ServeOptions};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Waits at an `approve` gate, then issues one tagging action to the host.
 const GATED: &str = r#"version: 1
@@ -260,47 +260,6 @@ impl Walk {
             .await
             .expect("the window resized");
     }
-
-    /// The API, as `token`.
-    async fn api(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> Value {
-        let mut request = reqwest::Client::new()
-            .request(method, self.url(path))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("an answer");
-        let status = response.status();
-        let text = response.text().await.expect("a body");
-        assert!(status.is_success(), "{path}: {status} {text}");
-        serde_json::from_str(&text).expect("JSON")
-    }
-
-    async fn wait_for_gate(&self, run_id: &str, token: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let pending = self
-                .api(reqwest::Method::GET, "/api/v1/approvals", token, None)
-                .await;
-            if pending
-                .as_array()
-                .is_some_and(|gates| gates.iter().any(|gate| gate["run_id"] == run_id))
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run {run_id} never waited at its gate"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
 }
 
 fn screenshot_folder() -> PathBuf {
@@ -362,7 +321,7 @@ async fn analysts_watch_runs_and_decide_approvals_in_a_browser() {
         .strip_prefix("/runs/")
         .unwrap_or_else(|| panic!("not a run page: {run_path}"))
         .to_owned();
-    walk.wait_for_gate(&run_id, &operator).await;
+    walk.serve.wait_for_gate(&run_id, &operator).await;
     // It waits at its gate; the page says so once it follows the run.
     walk.wait_for_text(".gate h2", "Waiting for approval: review")
         .await;
@@ -372,13 +331,14 @@ async fn analysts_watch_runs_and_decide_approvals_in_a_browser() {
         .await
         .expect("the mark set");
     walk.screenshots("run-waiting").await;
-    walk.api(
-        reqwest::Method::POST,
-        &format!("/api/v1/approvals/{run_id}/review"),
-        &approver,
-        Some(json!({"decision": "approve", "comment": "from the API"})),
-    )
-    .await;
+    walk.serve
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/approvals/{run_id}/review"),
+            &approver,
+            Some(json!({"decision": "approve", "comment": "from the API"})),
+        )
+        .await;
     walk.wait_for_text("#run-status", "succeeded").await;
     let mark = walk
         .browser
@@ -421,6 +381,7 @@ async fn analysts_watch_runs_and_decide_approvals_in_a_browser() {
     let mut waiting = Vec::new();
     for host in ["WIN-DC01", "web-01.corp.example"] {
         let started = walk
+            .serve
             .api(
                 reqwest::Method::POST,
                 "/api/v1/runs",
@@ -429,7 +390,7 @@ async fn analysts_watch_runs_and_decide_approvals_in_a_browser() {
             )
             .await;
         let run_id = started["run_id"].as_str().expect("a run id").to_owned();
-        walk.wait_for_gate(&run_id, &operator).await;
+        walk.serve.wait_for_gate(&run_id, &operator).await;
         waiting.push(run_id);
     }
 
@@ -479,6 +440,7 @@ async fn analysts_watch_runs_and_decide_approvals_in_a_browser() {
     walk.wait_for_path(&format!("/runs/{}", waiting[0])).await;
     walk.wait_for_text("#run-status", "succeeded").await;
     let run = walk
+        .serve
         .api(
             reqwest::Method::GET,
             &format!("/api/v1/runs/{}", waiting[0]),
@@ -508,6 +470,7 @@ async fn analysts_watch_runs_and_decide_approvals_in_a_browser() {
         walk.browser.source().await.unwrap_or_default()
     );
     let pending = walk
+        .serve
         .api(reqwest::Method::GET, "/api/v1/approvals", &viewer, None)
         .await;
     assert_eq!(pending.as_array().map(Vec::len), Some(1), "{pending}");

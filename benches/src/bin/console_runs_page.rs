@@ -134,24 +134,11 @@ fn main() -> ExitCode {
     let Some(options) = parse_options() else {
         return usage();
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("tokio: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(options)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => {
-            println!("RESULT: some page missed the goal or a check failed (see above)");
-            ExitCode::FAILURE
-        }
-        Err(error) => {
-            eprintln!("console_runs_page: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    runbook_benches::exit_code_of(
+        "console_runs_page",
+        "some page missed the goal or a check failed",
+        run(options),
+    )
 }
 
 /// One measured page.

@@ -191,24 +191,7 @@ fn main() -> ExitCode {
     let Some(options) = parse_options() else {
         return usage();
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("tokio: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(options)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => {
-            println!("RESULT: some check failed (see above)");
-            ExitCode::FAILURE
-        }
-        Err(error) => {
-            eprintln!("webhook_load: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    runbook_benches::exit_code_of("webhook_load", "some check failed", run(options))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -49,11 +49,23 @@ pub(crate) async fn playbooks(
     Ok(Json(playbook_items(&api)))
 }
 
+/// One input of a playbook as the API lists it (and the console's start form starts from):
+/// name, type, required, secret, description, default (never a secret's).
+pub(crate) fn input_json(name: &str, declaration: &runbook_playbook::InputDecl) -> Value {
+    json!({
+        "name": name,
+        "type": declaration.input_type.as_str(),
+        "required": declaration.required,
+        "secret": declaration.secret,
+        "description": declaration.description,
+        "default": if declaration.secret { None } else { declaration.default.clone() },
+    })
+}
+
 /// Every playbook file of `--playbooks DIR`, as the API lists them.
 pub(crate) fn playbook_items(api: &Api) -> Vec<PlaybookItem> {
     let folder = api.catalog.folder();
-    api
-        .catalog
+    api.catalog
         .entries()
         .iter()
         .map(|entry| {
@@ -63,16 +75,7 @@ pub(crate) fn playbook_items(api: &Api) -> Vec<PlaybookItem> {
                     playbook
                         .inputs
                         .iter()
-                        .map(|(name, declaration)| {
-                            json!({
-                                "name": name,
-                                "type": declaration.input_type.as_str(),
-                                "required": declaration.required,
-                                "secret": declaration.secret,
-                                "description": declaration.description,
-                                "default": if declaration.secret { None } else { declaration.default.clone() },
-                            })
-                        })
+                        .map(|(name, declaration)| input_json(name, declaration))
                         .collect()
                 })
                 .unwrap_or_default();

@@ -15,7 +15,7 @@ use super::session::User;
 use super::view::{encoded, page, refusal};
 use crate::approvals::ApprovalItem;
 use crate::catalog::Entry;
-use crate::catalog_routes::{playbook_items, schedule_items};
+use crate::catalog_routes::{input_json, playbook_items, schedule_items};
 use crate::error::ApiError;
 use crate::runs::{ListQuery, list_page, no_run};
 use crate::state::Api;
@@ -319,7 +319,16 @@ pub(crate) async fn playbooks(State(api): State<Arc<Api>>, user: User) -> Respon
     answer(&user, result)
 }
 
-/// A playbook's inputs as the start form shows them: never a secret's default.
+/// A value as a form field holds it: a text as it is, anything else as JSON.
+fn form_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A playbook's inputs as the start form shows them (the API's listing, with the default and
+/// the `enum:` choices as form text): never a secret's default.
 pub(crate) fn input_fields(entry: &Entry) -> Vec<Value> {
     let Some(playbook) = entry.playbook.as_deref() else {
         return Vec::new();
@@ -328,32 +337,19 @@ pub(crate) fn input_fields(entry: &Entry) -> Vec<Value> {
         .inputs
         .iter()
         .map(|(name, declaration)| {
-            let default = if declaration.secret {
-                None
-            } else {
-                declaration.default.as_ref().map(|value| match value {
-                    Value::String(text) => text.clone(),
-                    other => other.to_string(),
-                })
+            let mut field = input_json(name, declaration);
+            let default = match &field["default"] {
+                Value::Null => None,
+                value => Some(form_text(value)),
             };
-            let choices: Option<Vec<String>> = declaration.allowed.as_ref().map(|allowed| {
-                allowed
-                    .iter()
-                    .map(|value| match value {
-                        Value::String(text) => text.clone(),
-                        other => other.to_string(),
-                    })
-                    .collect()
-            });
-            json!({
-                "name": name,
-                "type": declaration.input_type.as_str(),
-                "required": declaration.required,
-                "secret": declaration.secret,
-                "description": declaration.description,
-                "default": default,
-                "choices": choices,
-            })
+            field["default"] = json!(default);
+            field["choices"] = json!(
+                declaration
+                    .allowed
+                    .as_ref()
+                    .map(|allowed| allowed.iter().map(form_text).collect::<Vec<_>>())
+            );
+            field
         })
         .collect()
 }
@@ -377,11 +373,10 @@ fn masked_source(entry: &Entry) -> String {
         let Some(default) = &declaration.default else {
             continue;
         };
-        let text = match default {
-            Value::String(text) => text.clone(),
-            Value::Null => continue,
-            other => other.to_string(),
-        };
+        if default.is_null() {
+            continue;
+        }
+        let text = form_text(default);
         if text.is_empty() {
             continue;
         }
@@ -485,6 +480,38 @@ mod tests {
             Some("2m 05s")
         );
         assert_eq!(took(at, None), None);
+    }
+
+    fn entry(source: &str) -> Entry {
+        let loaded = runbook_playbook::load("vault.yaml", source);
+        Entry {
+            name: "vault".to_owned(),
+            path: "vault.yaml".into(),
+            source: source.to_owned(),
+            playbook: loaded.playbook.map(std::sync::Arc::new),
+            problems: Vec::new(),
+            warnings: 0,
+        }
+    }
+
+    #[test]
+    fn secret_defaults_are_masked_in_the_source_and_left_off_the_form() {
+        let source = "version: 1\nname: vault\ninputs:\n  key: { type: string, secret: true, default: sk-1234 }\n  \
+                      pin: { type: string, secret: true, default: \"42\" }\n  \
+                      level: { type: string, enum: [low, high], default: low }\n\
+                      steps:\n  - id: note\n    log: \"42 hosts, low\"\n";
+        let entry = entry(source);
+        assert!(entry.playbook.is_some(), "the playbook loads");
+        let masked = masked_source(&entry);
+        assert!(!masked.contains("sk-1234"), "{masked}");
+        // A short default is masked where it is the default, not everywhere.
+        assert!(masked.contains("default: ********"), "{masked}");
+        assert!(masked.contains("log: \"42 hosts, low\""), "{masked}");
+        let fields = input_fields(&entry);
+        assert_eq!(fields[0]["default"], Value::Null);
+        assert_eq!(fields[1]["default"], Value::Null);
+        assert_eq!(fields[2]["default"], "low");
+        assert_eq!(fields[2]["choices"], json!(["low", "high"]));
     }
 
     #[test]
